@@ -1,0 +1,1 @@
+"""«Мое здоровье» patient backend: app factory, settings, database, auth and one package per domain."""

@@ -1,0 +1,71 @@
+"""Error masking with an allow-list: only errors meant for the client keep their text.
+
+An unexpected exception reaches the client as a Russian message with the request id (so a 122 operator
+or a patient can quote it), under ``extensions.code = INTERNAL_ERROR``; the whole error is logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import structlog
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from backend.api.problems import PublicError
+
+log = structlog.get_logger("backend.api")
+
+INTERNAL_MESSAGE = "Внутренняя ошибка сервера. Если она повторится, сообщите код запроса: {request_id}"
+
+
+def is_public(error: GraphQLError) -> bool:
+    original = error.original_error
+    # No original error: a syntax or validation error produced by GraphQL itself (safe to show).
+    return original is None or isinstance(original, (PublicError, GraphQLError))
+
+
+class MaskInternalErrors(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        context = self.execution_context.context
+        request_id = getattr(getattr(context, "request_ctx", None), "request_id", None) or "—"
+        processed: list[GraphQLError] = []
+        for error in result.errors or []:
+            if is_public(error):
+                original = error.original_error
+                extensions = dict(error.extensions or {})
+                if isinstance(original, PublicError):
+                    extensions.setdefault("code", original.code)
+                processed.append(
+                    GraphQLError(
+                        error.message,
+                        nodes=error.nodes,
+                        source=error.source,
+                        positions=error.positions,
+                        path=error.path,
+                        extensions=extensions or None,
+                    )
+                )
+                continue
+            log.error(
+                "graphql.internal_error",
+                request_id=request_id,
+                path=list(error.path or []),
+                operation=self.execution_context.operation_name,
+                exc_info=error.original_error,
+            )
+            processed.append(
+                GraphQLError(
+                    INTERNAL_MESSAGE.format(request_id=request_id),
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
+                )
+            )
+        result.errors = processed

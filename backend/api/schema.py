@@ -1,0 +1,78 @@
+"""One schema from the per-domain modules.
+
+Each domain exposes ``schema.py`` with any of ``Query``, ``Mutation``, ``Subscription`` (Strawberry types
+merged here) and ``TYPES`` (extra types to register, e.g. union members only reached through interfaces).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from backend.api.extensions import MaskInternalErrors
+from backend.settings import Settings
+from graphql import GraphQLError
+
+# The domains, in the order their fields appear in the schema.
+DOMAIN_MODULES: tuple[str, ...] = ("backend.system.schema",)
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # MaskInternalErrors logs what matters with the request id; the default would log each twice.
+        return None
+
+
+def _node_query() -> type:
+    # Built afresh for every schema: relay.node() fields are mutated when a schema is built.
+    @strawberry.type
+    class NodeQuery:
+        node: relay.Node | None = relay.node(description="Любой объект по его глобальному идентификатору.")
+
+    return NodeQuery
+
+
+def _collect(modules: Sequence[ModuleType], attr: str) -> tuple[type, ...]:
+    return tuple(getattr(m, attr) for m in modules if hasattr(m, attr))
+
+
+def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -> Schema:
+    modules = [importlib.import_module(name) for name in DOMAIN_MODULES] + list(extra_modules)
+    queries = (_node_query(), *_collect(modules, "Query"))
+    mutations = _collect(modules, "Mutation")
+    subscriptions = _collect(modules, "Subscription")
+    types: list[Any] = [t for m in modules for t in getattr(m, "TYPES", ())]
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=settings.query_depth_limit),
+        MaxTokensLimiter(max_token_count=settings.query_max_tokens),
+        MaxAliasesLimiter(max_alias_count=settings.query_max_aliases),
+        ParserCache(maxsize=1024),
+        ValidationCache(maxsize=1024),
+        MaskInternalErrors(),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection())
+    return Schema(
+        query=merge_types("Query", queries),
+        mutation=merge_types("Mutation", mutations) if mutations else None,
+        subscription=merge_types("Subscription", subscriptions) if subscriptions else None,
+        types=types,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )

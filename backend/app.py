@@ -1,0 +1,120 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from types import ModuleType
+from typing import Any
+
+import structlog
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import Scope
+from strawberry.litestar import make_graphql_controller
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from backend.api.context import GraphQLContext
+from backend.api.loaders import LoaderRegistry
+from backend.api.schema import build_schema
+from backend.core.context import Actor, RequestContext
+from backend.health.routes import live, ready
+from backend.logging import configure_logging
+from backend.middleware import RequestIdMiddleware, request_id_of
+from backend.outbox import service as outbox
+from backend.runtime import Runtime
+from backend.settings import Settings, get_settings
+from backend.system.schema import _version
+
+log = structlog.get_logger(__name__)
+
+API_V1 = "/api/v1"
+SWEEP_INTERVAL_S = 15.0
+
+# REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
+REST_MODULES: tuple[str, ...] = ()
+
+
+def _actor_for(scope: Scope) -> Actor:
+    # Identity (issue 3) replaces this with the token's actor; until then every caller is anonymous.
+    return Actor.anonymous()
+
+
+def _context_getter() -> Any:
+    async def get_context(scope: Scope, state: State) -> GraphQLContext:
+        return GraphQLContext(
+            runtime=state.runtime,
+            request_ctx=RequestContext(actor=_actor_for(scope), request_id=request_id_of(scope)),
+            loaders=LoaderRegistry(),
+        )
+
+    return get_context
+
+
+async def _sweep_forever(runtime: Runtime) -> None:
+    """The embedded profile's stand-in for Celery beat: re-relay outbox rows whose relay was missed."""
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        try:
+            await outbox.sweep(runtime)
+        except Exception:
+            log.exception("outbox.sweep_failed")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    extra_schema_modules: Sequence[ModuleType] = (),
+) -> Litestar:
+    settings = settings or (runtime.settings if runtime else get_settings())
+    configure_logging(settings.log_level, json=settings.log_json)
+    schema = build_schema(settings, extra_schema_modules)
+    owns_runtime = runtime is None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        rt = runtime or Runtime.build(settings)
+        app.state.runtime = rt
+        sweeper = asyncio.create_task(_sweep_forever(rt)) if settings.celery_eager else None
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            if owns_runtime:
+                await rt.close()
+
+    graphql = make_graphql_controller(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+        context_getter=_context_getter(),
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=50,
+    )
+    import importlib
+
+    rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
+    prometheus = PrometheusConfig(app_name="moe_zdorovye", prefix="moe_zdorovye", exclude=["/metrics", "/health"])
+    return Litestar(
+        route_handlers=[live, ready, PrometheusController, graphql, Router(path=API_V1, route_handlers=rest)],
+        middleware=[RequestIdMiddleware, prometheus.middleware],
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_request_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="«Мое здоровье»: REST API",
+            version=_version(),
+            description="REST endpoints for what GraphQL does not fit (OAuth redirects, files, webhooks).",
+            path="/api/docs",
+        ),
+        state=State({"runtime": runtime} if runtime is not None else {}),
+        debug=False,
+        logging_config=None,  # structlog owns logging (configure_logging)
+    )

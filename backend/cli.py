@@ -1,0 +1,154 @@
+"""``moe-zdorovye``: serve, worker, beat, migrate, seed-demo, export-contracts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backend.settings import ConfigError, Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+app = typer.Typer(help="«Мое здоровье» patient backend.", no_args_is_help=True, add_completion=False)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def alembic_config(url: str | None = None) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if url:
+        config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision (head, base, or an id).")] = "head",
+    down: Annotated[bool, typer.Option("--down", help="Downgrade to the revision instead.")] = False,
+) -> None:
+    """Bring the database schema to a revision (upgrade by default)."""
+    from alembic import command
+
+    settings = _settings()
+    config = alembic_config(settings.database_url)
+    if down:
+        command.downgrade(config, revision)  # type: ignore[arg-type]
+    else:
+        command.upgrade(config, revision)  # type: ignore[arg-type]
+    typer.echo(f"database at {revision} ({settings.database_url.split('://', 1)[0]})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Serve the API with Granian."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    typer.echo(f"«Мое здоровье» API on http://{host}:{port}/graphql (profile {settings.profile.value})")
+    Server(
+        target="backend.app:create_app",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=host,
+        port=port,
+        workers=workers or settings.workers,
+        websockets=True,
+        log_access=False,
+    ).serve()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    pool: Annotated[str, typer.Option(help="Celery pool (prefork, threads, solo).")] = "prefork",
+) -> None:
+    """Run a Celery worker (outbox dispatch, notifications, upstream retries)."""
+    from backend.worker import celery_app
+
+    _settings()
+    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--pool={pool}"])
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat (periodic jobs). Run exactly one per deployment."""
+    from backend.worker import celery_app
+
+    _settings()
+    celery_app.start(["beat", "--loglevel=INFO"])
+
+
+@app.command("seed-demo")
+def seed_demo(
+    scale: Annotated[str | None, typer.Option(help="small or full (default: MZ_DEMO_SCALE).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Generator seed (default: MZ_DEMO_SEED).")] = None,
+) -> None:
+    """Generate the demo region the simulators serve, and load what the project owns from them."""
+    from rich.progress import Progress
+
+    from backend.demo import seed_demo_region
+
+    settings = _settings()
+    with Progress(transient=False) as progress:
+        summary = asyncio.run(
+            seed_demo_region(
+                settings,
+                scale=scale or settings.demo_scale,
+                seed=seed if seed is not None else settings.demo_seed,
+                progress=progress,
+            )
+        )
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@app.command("export-contracts")
+def export_contracts(
+    check: Annotated[bool, typer.Option("--check", help="Fail if the committed files differ.")] = False,
+) -> None:
+    """Write graphql/schema.graphql and openapi/openapi.json from the code."""
+    from backend.contracts import render_contracts
+
+    _settings()
+    stale = []
+    for path, text in render_contracts().items():
+        target = ROOT / path
+        if check:
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                stale.append(path)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {path}")
+    if stale:
+        typer.echo(
+            f"contracts differ from the code: {', '.join(stale)} (run `moe-zdorovye export-contracts`)",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(2)

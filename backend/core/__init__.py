@@ -1,0 +1,1 @@
+"""Cross-cutting machinery every domain uses: database, unit of work, outbox, audit, request context."""

@@ -1,0 +1,236 @@
+"""Write outbox rows inside a unit of work; dispatch them idempotently by id; sweep what was missed.
+
+Delivery is at-least-once to the handler and exactly-once in effect: a message is claimed with a
+lease by a conditional UPDATE (works the same on PostgreSQL and SQLite), marked dispatched after its
+handler returns, and a handler receives the message id to make its own external effect idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.core.db import utcnow
+from backend.outbox.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+SESSION_KEY = "outbox_ids"
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: uuid.UUID
+    topic: str
+    payload: dict[str, Any]
+    attempt: int
+    request_id: str | None
+
+
+Handler = Callable[[Envelope, "Runtime"], Awaitable[None]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handler(topic: str) -> Callable[[Handler], Handler]:
+    """Register the handler of an outbox topic (one per topic)."""
+
+    def register(fn: Handler) -> Handler:
+        if topic in _HANDLERS and _HANDLERS[topic] is not fn:
+            raise ValueError(f"outbox topic {topic!r} already has a handler")
+        _HANDLERS[topic] = fn
+        return fn
+
+    return register
+
+
+def unregister(topic: str) -> None:
+    _HANDLERS.pop(topic, None)
+
+
+def add(session: AsyncSession, topic: str, payload: dict[str, Any], *, request_id: str | None = None) -> uuid.UUID:
+    """Write a side effect into the current transaction; it is relayed only if that transaction commits."""
+    if topic not in _HANDLERS:
+        raise ValueError(f"outbox topic {topic!r} has no handler")
+    message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload, request_id=request_id)
+    session.add(message)
+    session.info.setdefault(SESSION_KEY, []).append(message.id)
+    return message.id
+
+
+def take_pending_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """The ids this session wrote (call after commit, to relay them; after rollback, to forget them)."""
+    ids: list[uuid.UUID] = session.info.pop(SESSION_KEY, [])
+    return ids
+
+
+class Outcome(enum.Enum):
+    DISPATCHED = "dispatched"
+    SKIPPED = "skipped"  # already dispatched, dead, or held by another worker
+    FAILED = "failed"  # the handler failed; it will be retried
+    DEAD = "dead"  # the handler failed for the last time
+
+
+async def dispatch(runtime: Runtime, message_id: uuid.UUID) -> Outcome:
+    sessionmaker = runtime.sessionmaker
+    now = utcnow()
+    async with sessionmaker() as session, session.begin():
+        claimed = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.dispatched_at.is_(None),
+                OutboxMessage.dead_at.is_(None),
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return Outcome.SKIPPED
+        message = await session.get_one(OutboxMessage, message_id)
+        envelope = Envelope(
+            id=message.id,
+            topic=message.topic,
+            payload=dict(message.payload),
+            attempt=message.attempts,
+            request_id=message.request_id,
+        )
+    fn = _HANDLERS.get(envelope.topic)
+    try:
+        if fn is None:
+            raise LookupError(f"no handler for outbox topic {envelope.topic!r}")
+        await fn(envelope, runtime)
+    except Exception as exc:
+        dead = envelope.attempt >= MAX_ATTEMPTS
+        await _release(sessionmaker, message_id, error=f"{type(exc).__name__}: {exc}"[:2000], dead=dead)
+        log.warning(
+            "outbox.handler_failed",
+            message_id=str(message_id),
+            topic=envelope.topic,
+            attempt=envelope.attempt,
+            dead=dead,
+            exc_info=True,
+        )
+        return Outcome.DEAD if dead else Outcome.FAILED
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(dispatched_at=utcnow(), claimed_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+    return Outcome.DISPATCHED
+
+
+async def _release(
+    sessionmaker: async_sessionmaker[AsyncSession], message_id: uuid.UUID, *, error: str, dead: bool
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(claimed_until=None, last_error=error, dead_at=utcnow() if dead else None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff in seconds for the n-th attempt (1-based), capped at ten minutes."""
+    return float(min(600, 2 ** max(0, attempt - 1)))
+
+
+async def pending_ids(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    older_than: timedelta = timedelta(seconds=10),
+    limit: int = 500,
+    now: datetime | None = None,
+) -> list[uuid.UUID]:
+    """Messages not yet dispatched nor held, and old enough that their after-commit relay was missed
+    or their handler failed and is due again (by the backoff of its attempt count)."""
+    now = now or utcnow()
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(OutboxMessage.id, OutboxMessage.created_at, OutboxMessage.attempts)
+            .where(
+                OutboxMessage.dispatched_at.is_(None),
+                OutboxMessage.dead_at.is_(None),
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                OutboxMessage.created_at < now - older_than,
+            )
+            .order_by(OutboxMessage.created_at)
+            .limit(limit)
+        )
+        return [
+            row.id
+            for row in rows
+            if row.attempts == 0 or row.created_at + timedelta(seconds=retry_delay(row.attempts)) <= now
+        ]
+
+
+class Relay(Protocol):
+    """Carries committed outbox ids to whatever runs their handlers."""
+
+    async def enqueue(self, ids: Iterable[uuid.UUID]) -> None: ...
+
+    async def drain(self) -> None:
+        """Wait for what this process started (tests, shutdown); a no-op where work runs elsewhere."""
+        ...
+
+
+class InlineRelay:
+    """Celery-eager semantics for the embedded profile: handlers run in this process's event loop,
+    after the commit, without blocking the request that committed."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._tasks: set[asyncio.Task[Outcome]] = set()
+
+    async def enqueue(self, ids: Iterable[uuid.UUID]) -> None:
+        for message_id in ids:
+            task = asyncio.create_task(dispatch(self._runtime, message_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class CeleryRelay:
+    """Hands ids to Celery workers; a broker outage only delays delivery (the sweep re-sends)."""
+
+    def __init__(self, send: Callable[[str], None]) -> None:
+        self._send = send
+
+    async def enqueue(self, ids: Iterable[uuid.UUID]) -> None:
+        for message_id in ids:
+            try:
+                await asyncio.to_thread(self._send, str(message_id))
+            except Exception:
+                log.warning("outbox.relay_failed", message_id=str(message_id), exc_info=True)
+
+    async def drain(self) -> None:
+        return None
+
+
+async def sweep(runtime: Runtime, *, older_than: timedelta = timedelta(seconds=10)) -> int:
+    """Re-relay what is pending; returns how many ids were handed on."""
+    ids = await pending_ids(runtime.sessionmaker, older_than=older_than)
+    if ids:
+        await runtime.relay.enqueue(ids)
+    return len(ids)

@@ -1,0 +1,149 @@
+"""One typed settings object, read from the environment.
+
+Three profiles:
+
+* ``embedded`` (the default): SQLite file under ``./var``, in-memory channels, Celery eager, in-process
+  upstream simulators, the seeded demo region. Runs on a fresh machine with nothing else installed.
+* ``production``: PostgreSQL (``DATABASE_URL`` postgresql+asyncpg), ``REDIS_URL``, Celery on Redis, real
+  upstream URLs, GraphiQL and introspection off, only trusted GraphQL documents.
+* ``test``: like embedded, but pointed by the test suite at real PostgreSQL and Redis.
+
+A wrong or missing setting fails at start with one line naming it (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations.common.http import is_inprocess
+
+
+class Profile(enum.StrEnum):
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class ConfigError(Exception):
+    """A setting is wrong or missing; the message is one line that names it."""
+
+
+def _env(name: str) -> Any:
+    # Every setting is MZ_<NAME>; the two universal ones also answer to their bare names.
+    return AliasChoices(f"MZ_{name}", name) if name in {"DATABASE_URL", "REDIS_URL"} else f"MZ_{name}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    profile: Profile = Field(Profile.EMBEDDED, validation_alias=_env("PROFILE"))
+    var_dir: Path = Field(Path("var"), validation_alias=_env("VAR_DIR"))
+
+    database_url: str = Field("", validation_alias=_env("DATABASE_URL"))
+    database_pool_size: int = Field(10, ge=1, le=200, validation_alias=_env("DATABASE_POOL_SIZE"))
+    database_echo: bool = Field(False, validation_alias=_env("DATABASE_ECHO"))
+    redis_url: str = Field("", validation_alias=_env("REDIS_URL"))
+
+    celery_broker_url: str = Field("", validation_alias=_env("CELERY_BROKER_URL"))
+    celery_eager: bool | None = Field(None, validation_alias=_env("CELERY_EAGER"))
+
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_env("PORT"))
+    public_url: str = Field("", validation_alias=_env("PUBLIC_URL"))
+    workers: int = Field(1, ge=1, le=64, validation_alias=_env("WORKERS"))
+
+    graphiql: bool | None = Field(None, validation_alias=_env("GRAPHIQL"))
+    introspection: bool | None = Field(None, validation_alias=_env("INTROSPECTION"))
+    query_depth_limit: int = Field(12, ge=2, le=50, validation_alias=_env("QUERY_DEPTH_LIMIT"))
+    query_max_tokens: int = Field(4000, ge=100, validation_alias=_env("QUERY_MAX_TOKENS"))
+    query_max_aliases: int = Field(30, ge=1, validation_alias=_env("QUERY_MAX_ALIASES"))
+    max_request_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_REQUEST_BODY_BYTES"))
+
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=_env("LOG_JSON"))
+
+    region_code: str = Field("26", validation_alias=_env("REGION_CODE"))
+    region_name: str = Field("Ставропольский край", validation_alias=_env("REGION_NAME"))
+    region_timezone: str = Field("Europe/Moscow", validation_alias=_env("REGION_TIMEZONE"))
+    demo_seed: int = Field(26, validation_alias=_env("DEMO_SEED"))
+    demo_scale: str = Field("small", pattern="^(small|full)$", validation_alias=_env("DEMO_SCALE"))
+
+    # Upstreams: inprocess://<name> uses the in-process simulator; http(s):// the real system or a
+    # served simulator. Production refuses inprocess:// URLs.
+    esia_url: str = Field("inprocess://esia", validation_alias=_env("ESIA_URL"))
+    fer_url: str = Field("inprocess://fer", validation_alias=_env("FER_URL"))
+    sms_url: str = Field("inprocess://sms", validation_alias=_env("SMS_URL"))
+    upstream_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias=_env("UPSTREAM_TIMEOUT_S"))
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> Settings:  # noqa: PLR0912 - one branch per rule keeps it readable
+        embedded = self.profile is not Profile.PRODUCTION
+        if not self.database_url:
+            if self.profile is Profile.PRODUCTION:
+                raise ValueError("DATABASE_URL: required in production (postgresql+asyncpg://…)")
+            self.database_url = f"sqlite+aiosqlite:///{(self.var_dir / 'moe-zdorovye.db').as_posix()}"
+        if not self.database_url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError(
+                "DATABASE_URL: must start with postgresql+asyncpg:// or sqlite+aiosqlite://, "
+                f"got {self.database_url.split(':', 1)[0]}://…"
+            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL: must start with redis://, rediss:// or unix://")
+        if self.celery_eager is None:
+            self.celery_eager = embedded
+        if self.graphiql is None:
+            self.graphiql = embedded
+        if self.introspection is None:
+            self.introspection = embedded
+        if not self.celery_broker_url:
+            self.celery_broker_url = self.redis_url or "memory://"
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        if self.profile is Profile.PRODUCTION:
+            if not self.database_url.startswith("postgresql+asyncpg://"):
+                raise ValueError("DATABASE_URL: production runs on PostgreSQL (postgresql+asyncpg://…)")
+            if not self.redis_url:
+                raise ValueError("REDIS_URL: required in production (redis://…)")
+            if self.celery_eager:
+                raise ValueError("MZ_CELERY_EAGER: must be false in production (tasks run on workers)")
+            for name in ("esia_url", "fer_url", "sms_url"):
+                if is_inprocess(getattr(self, name)):
+                    raise ValueError(f"MZ_{name.upper()}: production needs the real upstream URL")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.profile is Profile.PRODUCTION
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(part) for part in first.get("loc", ()))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    name = f"MZ_{loc.upper()}" if loc else ""
+    if message.split(":", 1)[0].isupper() or not name:
+        return f"configuration error: {message}"
+    return f"configuration error: {name}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings (environment first, then ``overrides``); raise ConfigError with one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

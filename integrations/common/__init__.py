@@ -1,0 +1,1 @@
+"""Plumbing shared by every upstream adapter: HTTP client construction and simulator faults."""

@@ -1,0 +1,75 @@
+"""One Alembic history that upgrades and downgrades on PostgreSQL and SQLite, matches the models, and
+keeps the audit log append-only."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from backend.core.db import create_engine
+from backend.models import Base
+from backend.runtime import Runtime
+from tests.conftest import DIALECT, _postgres_url, _recreate_postgres_database, run_alembic
+
+pytestmark = pytest.mark.dialect
+
+
+@pytest.fixture
+async def scratch_url(tmp_path: Path) -> str:
+    if DIALECT == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+    await _recreate_postgres_database("mz_test_migrations")
+    return _postgres_url("mz_test_migrations")
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
+    await asyncio.to_thread(run_alembic, scratch_url, "upgrade", "head")
+    assert {"audit_events", "outbox_messages", "alembic_version"} <= await _tables(scratch_url)
+    await asyncio.to_thread(run_alembic, scratch_url, "downgrade", "base")
+    assert await _tables(scratch_url) <= {"alembic_version"}
+    await asyncio.to_thread(run_alembic, scratch_url, "upgrade", "head")
+    assert "audit_events" in await _tables(scratch_url)
+
+
+async def test_models_and_migrations_do_not_drift(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync_conn: compare_metadata(
+                MigrationContext.configure(sync_conn, opts={"compare_type": True}), Base.metadata
+            )
+        )
+    assert diff == [], f"models differ from migrations, write a migration: {diff}"
+
+
+async def test_audit_log_is_append_only(runtime: Runtime) -> None:
+    event_id = uuid.uuid4()
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO audit_events (id, at, actor_kind, channel, action, outcome, details) "
+                "VALUES (:id, CURRENT_TIMESTAMP, 'system', 'system', 'probe', 'ok', '{}')"
+            ),
+            {"id": event_id.hex if DIALECT == "sqlite" else event_id},
+        )
+    for statement in ("UPDATE audit_events SET action = 'forged'", "DELETE FROM audit_events"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with runtime.engine.begin() as conn:
+                await conn.execute(text(statement))
+    async with runtime.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT action FROM audit_events"))).scalars().all() == ["probe"]

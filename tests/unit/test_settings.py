@@ -1,0 +1,76 @@
+"""A wrong or missing setting fails at start with one clear line naming it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from backend.settings import ConfigError, Profile, load_settings
+
+
+def test_embedded_defaults() -> None:
+    settings = load_settings()
+    assert settings.profile is Profile.EMBEDDED
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.celery_eager is True
+    assert settings.graphiql is True
+    assert settings.fer_url == "inprocess://fer"
+
+
+def test_production_is_strict_by_default() -> None:
+    settings = load_settings(
+        profile="production",
+        database_url="postgresql+asyncpg://u@db/mz",
+        redis_url="redis://cache:6379/0",
+        esia_url="https://esia.gosuslugi.ru",
+        fer_url="https://hub.example/HubService.svc",
+        sms_url="https://sms.example",
+    )
+    assert settings.graphiql is False
+    assert settings.introspection is False
+    assert settings.celery_eager is False
+    assert settings.celery_broker_url == "redis://cache:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"profile": "production"}, "DATABASE_URL"),
+        ({"profile": "production", "database_url": "postgresql+asyncpg://u@db/mz"}, "REDIS_URL"),
+        (
+            {"profile": "production", "database_url": "sqlite+aiosqlite:///x.db", "redis_url": "redis://r"},
+            "DATABASE_URL",
+        ),
+        (
+            {"profile": "production", "database_url": "postgresql+asyncpg://u@db/mz", "redis_url": "redis://r"},
+            "MZ_ESIA_URL",
+        ),
+        ({"database_url": "mysql://x/y"}, "DATABASE_URL"),
+        ({"redis_url": "http://x"}, "REDIS_URL"),
+        ({"port": 0}, "MZ_PORT"),
+        ({"profile": "staging"}, "MZ_PROFILE"),
+        ({"demo_scale": "huge"}, "MZ_DEMO_SCALE"),
+    ],
+)
+def test_bad_setting_is_one_line_naming_it(overrides: dict[str, object], names: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**overrides)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("configuration error: ")
+    assert names in message
+
+
+def test_cli_fails_at_start_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "backend", "migrate"],
+        env={"MZ_PROFILE": "production", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "configuration error: DATABASE_URL: required in production (postgresql+asyncpg://…)"
