@@ -17,13 +17,20 @@ import structlog
 from celery import Celery, Task
 from celery.signals import worker_process_shutdown
 
-from backend.settings import get_settings
+from backend.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 DISPATCH_TASK = "outbox.dispatch"
 SWEEP_TASK = "outbox.sweep"
+
+
+def configure_celery(app: Celery, settings: Settings) -> None:
+    app.conf.update(
+        broker_url=settings.celery_broker_url,
+        task_always_eager=bool(settings.celery_eager),
+    )
 
 
 def make_celery() -> Celery:
@@ -76,9 +83,10 @@ class _LoopThread:
         return self._runtime
 
     def shutdown(self) -> None:
+        """Close the process's Runtime (a new one is built on next use, from the current settings)."""
         if self._loop is not None and self._runtime is not None:
             self.run(self._runtime.close())
-            self._runtime = None
+        self._runtime = None
 
 
 _loop = _LoopThread()

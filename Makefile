@@ -1,0 +1,52 @@
+# The two commands: `make run` (the embedded default) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: run test install services test-postgres test-sqlite lint contracts bench clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+
+$(VENV)/.installed: $(BIN)/uv pyproject.toml requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: fresh clone → venv, install, migrate SQLite, seed the demo region, serve with GraphiQL.
+run: install
+	$(BIN)/moe-zdorovye migrate
+	$(BIN)/moe-zdorovye seed-demo
+	MZ_LOG_JSON=$${MZ_LOG_JSON:-false} $(BIN)/moe-zdorovye serve
+
+## make test: PostgreSQL + Redis (started if absent), the whole suite, then SQLite, then ruff and mypy.
+test: install services test-postgres test-sqlite lint
+
+services:
+	bash scripts/ensure-services.sh
+
+test-postgres:
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-sqlite:
+	MZ_TEST_DIALECT=sqlite $(BIN)/pytest -q -p no:cacheprovider -m dialect
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+contracts: install
+	$(BIN)/moe-zdorovye export-contracts
+
+bench: install services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
