@@ -31,7 +31,10 @@ def test_heartbeat_over_graphql_transport_ws(settings: Settings) -> None:
 
 
 def test_legacy_graphql_ws_protocol_is_refused(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client, pytest.raises(WebSocketDisconnect):  # noqa: PT012
-        with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
-            ws.send_json({"type": "connection_init"})
-            ws.receive_json()
+    with (
+        TestClient(create_app(settings)) as client,
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws,
+    ):
+        ws.send_json({"type": "connection_init"})
+        ws.receive_json()
