@@ -1,9 +1,9 @@
 """Test harness: real PostgreSQL and Redis by default, SQLite with MZ_TEST_DIALECT=sqlite.
 
 * MZ_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres) names the server;
-  the suite creates and migrates its own database ``mz_test`` there, and empties the tables between
-  tests.
-* MZ_TEST_REDIS_URL (default redis://127.0.0.1:6379/15): the suite flushes that database between tests.
+  the suite creates and migrates its own database ``mz_test_<pid>`` there, empties the tables between
+  tests, and drops it at the end.
+* MZ_TEST_REDIS_URL (default: a db number 1–15 picked by the process id): flushed between tests.
 * MZ_TEST_DIALECT=sqlite runs the tests marked ``dialect`` on SQLite (a migrated template file copied
   for every test); tests marked ``postgres_only`` are skipped there.
 """
@@ -28,8 +28,9 @@ from backend.settings import Settings, load_settings
 
 DIALECT = os.environ.get("MZ_TEST_DIALECT", "postgresql")
 POSTGRES_SERVER_URL = os.environ.get("MZ_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("MZ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_DB = os.environ.get("MZ_TEST_DB_NAME", "mz_test")
+# Each run gets its own database and Redis db number, so parallel runs (developers, CI) never collide.
+REDIS_URL = os.environ.get("MZ_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.getpid() % 15 + 1}")
+TEST_DB = os.environ.get("MZ_TEST_DB_NAME", f"mz_test_{os.getpid()}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,16 +71,28 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mz")
 
 
+async def _drop_postgres_database(name: str) -> None:
+    admin = create_async_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
 @pytest.fixture(scope="session")
-async def migrated_database(tmp_root: Path) -> str:
+async def migrated_database(tmp_root: Path) -> AsyncIterator[str]:
     """The URL of a database migrated to head (PostgreSQL), or of the SQLite template file."""
     if DIALECT == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_root / 'template.db'}"
-    else:
-        await _recreate_postgres_database(TEST_DB)
-        url = _postgres_url(TEST_DB)
+        await asyncio.to_thread(run_alembic, url, "upgrade", "head")
+        yield url
+        return
+    await _recreate_postgres_database(TEST_DB)
+    url = _postgres_url(TEST_DB)
     await asyncio.to_thread(run_alembic, url, "upgrade", "head")
-    return url
+    yield url
+    await _drop_postgres_database(TEST_DB)
 
 
 _TABLES_TO_KEEP = {"alembic_version"}

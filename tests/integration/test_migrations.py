@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,27 @@ from sqlalchemy.exc import DBAPIError
 from backend.core.db import create_engine
 from backend.models import Base
 from backend.runtime import Runtime
-from tests.conftest import DIALECT, _postgres_url, _recreate_postgres_database, run_alembic
+from tests.conftest import (
+    DIALECT,
+    TEST_DB,
+    _drop_postgres_database,
+    _postgres_url,
+    _recreate_postgres_database,
+    run_alembic,
+)
 
 pytestmark = pytest.mark.dialect
 
 
 @pytest.fixture
-async def scratch_url(tmp_path: Path) -> str:
+async def scratch_url(tmp_path: Path) -> AsyncIterator[str]:
     if DIALECT == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
-    await _recreate_postgres_database("mz_test_migrations")
-    return _postgres_url("mz_test_migrations")
+        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"{TEST_DB}_scratch"
+    await _recreate_postgres_database(name)
+    yield _postgres_url(name)
+    await _drop_postgres_database(name)
 
 
 async def _tables(url: str) -> set[str]:
