@@ -9,9 +9,10 @@ enforced with :func:`asyncio.timeout`, since httpx's own timeouts do not apply t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import date, datetime, time
-from typing import TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 from lxml import etree
@@ -24,6 +25,7 @@ from integrations.fer.protocol import (
     AvailableDate,
     BookingChannel,
     BookingResult,
+    DistrictInfo,
     DoctorInfo,
     HistoryItem,
     HubError,
@@ -31,6 +33,7 @@ from integrations.fer.protocol import (
     HubMalformedReply,
     HubTimeout,
     HubUnavailable,
+    OrganisationInfo,
     PatientCheck,
     PatientNotFound,
     ReferralRequired,
@@ -55,6 +58,23 @@ DEFAULT_ERROR_MAP: Mapping[int, type[HubError]] = {
 _DAY_END = time(23, 59, 59)
 
 _E = TypeVar("_E", AppointmentStatus, BookingChannel, SpecialistType)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _parses_reply(
+    fn: Callable[Concatenate[FerClient, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[FerClient, _P], Coroutine[Any, Any, _R]]:
+    """A reply member that cannot be parsed is :class:`HubMalformedReply`, never a bare ``ValueError``."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: FerClient, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await fn(self, *args, **kwargs)
+        except soap.SoapMalformed as exc:
+            raise HubMalformedReply(f"Некорректный ответ хаба записи: {exc}") from exc
+
+    return wrapper
 
 
 class FerClient:
@@ -83,6 +103,46 @@ class FerClient:
 
     # -- operations ------------------------------------------------------------------------------
 
+    @_parses_reply
+    async def get_districts(self) -> list[DistrictInfo]:
+        result = await self._call("GetDistrictList", [])
+        return [
+            DistrictInfo(
+                id=soap.required_text(el, "IdDistrict"),
+                name=soap.text(el, "DistrictName") or "",
+                okato=soap.text(el, "Okato") or None,
+            )
+            for el in soap.children(soap.child(result, "Districts"), "District")
+        ]
+
+    @_parses_reply
+    async def get_organisations(self, district_id: str) -> list[OrganisationInfo]:
+        result = await self._call("GetLPUList", [("idDistrict", district_id)])
+        items: list[OrganisationInfo] = []
+        for el in soap.children(soap.child(result, "ListLPU"), "Clinic"):
+            active = soap.text(el, "IsActive")
+            items.append(
+                OrganisationInfo(
+                    id=soap.required_text(el, "IdLPU"),
+                    full_name=soap.text(el, "LPUFullName") or "",
+                    short_name=soap.text(el, "LPUShortName") or "",
+                    kind=soap.text(el, "LPUType") or None,
+                    oid=soap.text(el, "Oid") or None,
+                    district_id=soap.text(el, "District") or None,
+                    # A hub that leaves IsActive out lists only working organisations.
+                    active=True if not active else soap.parse_bool(active),
+                    part_of=soap.text(el, "PartOf") or None,
+                    description=soap.text(el, "Description") or None,
+                    # Extension members of the simulator; absent on a real hub.
+                    address=soap.text(el, "Address") or None,
+                    latitude=soap.parse_float(soap.text(el, "Latitude")),
+                    longitude=soap.parse_float(soap.text(el, "Longitude")),
+                    phone=soap.text(el, "Phone") or None,
+                )
+            )
+        return items
+
+    @_parses_reply
     async def get_specialties(self, mo_id: str, *, patient_id: str | None = None) -> list[Specialty]:
         result = await self._call("GetSpesialityList", [("idLpu", mo_id), ("idPat", patient_id)])
         items = soap.children(soap.child(result, "ListSpesiality"), "Spesiality")
@@ -98,6 +158,7 @@ class FerClient:
             for el in items
         ]
 
+    @_parses_reply
     async def get_doctors(self, mo_id: str, specialty_id: str, *, patient_id: str | None = None) -> list[DoctorInfo]:
         result = await self._call(
             "GetDoctorList", [("idSpesiality", specialty_id), ("idLpu", mo_id), ("idPat", patient_id)]
@@ -116,6 +177,7 @@ class FerClient:
             for el in items
         ]
 
+    @_parses_reply
     async def get_available_dates(
         self, mo_id: str, doctor_id: str, start: date, end: date, *, patient_id: str | None = None
     ) -> list[AvailableDate]:
@@ -129,6 +191,7 @@ class FerClient:
             days.append(AvailableDate(mo_id=mo_id, doctor_id=doctor_id, day=moment.date()))
         return days
 
+    @_parses_reply
     async def get_slots(
         self, mo_id: str, doctor_id: str, start: date, end: date, *, patient_id: str | None = None
     ) -> list[Slot]:
@@ -153,6 +216,7 @@ class FerClient:
             )
         return slots
 
+    @_parses_reply
     async def check_patient(
         self,
         mo_id: str,
@@ -176,6 +240,7 @@ class FerClient:
         result = await self._call("CheckPatient", [("pat", pat), ("idLpu", mo_id)])
         return PatientCheck(patient_id=soap.required_text(result, "IdPat"), mo_id=mo_id)
 
+    @_parses_reply
     async def book(
         self,
         mo_id: str,
@@ -206,12 +271,14 @@ class FerClient:
             specialist_type=_enum(SpecialistType, soap.text(result, "Type")),
         )
 
+    @_parses_reply
     async def cancel(self, mo_id: str, patient_id: str, appointment_id: str) -> None:
         await self._call(
             "CreateClaimForRefusal",
             [("idLpu", mo_id), ("idPat", patient_id), ("idAppointment", appointment_id)],
         )
 
+    @_parses_reply
     async def get_history(self, mo_id: str, patient_id: str) -> list[HistoryItem]:
         result = await self._call("GetPatientHistory", [("idLpu", mo_id), ("idPat", patient_id)])
         items: list[HistoryItem] = []

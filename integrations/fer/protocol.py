@@ -63,6 +63,7 @@ class HubErrorCode(enum.IntEnum):
     LPU_NOT_FOUND = 10
     SPECIALTY_NOT_FOUND = 11
     DOCTOR_NOT_FOUND = 12
+    DISTRICT_NOT_FOUND = 13
     PATIENT_NOT_FOUND = 20
     SLOT_NOT_FOUND = 30
     SLOT_TAKEN = 31
@@ -72,6 +73,36 @@ class HubErrorCode(enum.IntEnum):
 
 
 # -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictInfo:
+    id: str  # IdDistrict
+    name: str  # DistrictName
+    okato: str | None  # Okato
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationInfo:
+    """A ``Clinic`` of ``GetLPUList``.
+
+    The hub's contract has no address, coordinates or phone; the demo simulator sends them as an
+    extension (``Address``, ``Latitude``, ``Longitude``, ``Phone``) and a real hub leaves them ``None``.
+    """
+
+    id: str  # IdLPU
+    full_name: str  # LPUFullName
+    short_name: str  # LPUShortName
+    kind: str | None  # LPUType
+    oid: str | None  # Oid (ФРМО)
+    district_id: str | None  # District (IdDistrict)
+    active: bool  # IsActive
+    part_of: str | None  # PartOf: IdLPU of the parent organisation
+    description: str | None  # Description
+    address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +239,14 @@ class HubUnavailable(HubTransportError):
 
 @runtime_checkable
 class BookingHub(Protocol):
+    async def get_districts(self) -> list[DistrictInfo]:
+        """GetDistrictList: the region's districts."""
+        ...
+
+    async def get_organisations(self, district_id: str) -> list[OrganisationInfo]:
+        """GetLPUList: the medical organisations of a district."""
+        ...
+
     async def get_specialties(self, mo_id: str, *, patient_id: str | None = None) -> list[Specialty]:
         """GetSpesialityList."""
         ...

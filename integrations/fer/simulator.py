@@ -10,6 +10,9 @@ Schedules come from each doctor's working hours and the specialty's slot length,
 weeks from the clock's today. A doctor's day is generated on first use and cached, so a FULL-scale
 region costs nothing until it is asked about. Slot ids are ``<IdDoc>_<YYYYMMDD>_<HHMM>``.
 
+Directory methods (``GetDistrictList``, ``GetLPUList``) serve the region's districts and organisations;
+``Clinic`` carries ``Address``, ``Latitude``, ``Longitude`` and ``Phone`` as a simulator extension.
+
 Request handling is synchronous between the fault injector's wait and the reply, so on one event
 loop a check-and-book is atomic: of concurrent ``SetAppointment`` calls on one slot exactly one wins.
 
@@ -32,7 +35,15 @@ from litestar import Litestar, Request, Response, get, post
 from lxml import etree
 
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.demo_region.model import Department, Doctor, MedicalOrganisation, Person, Region, Specialty
+from integrations.demo_region.model import (
+    Department,
+    District,
+    Doctor,
+    MedicalOrganisation,
+    Person,
+    Region,
+    Specialty,
+)
 from integrations.fer import soap
 from integrations.fer.protocol import AppointmentStatus, BookingChannel, HubErrorCode, SpecialistType
 
@@ -47,6 +58,7 @@ DEFAULT_ERROR_MESSAGES: Mapping[HubErrorCode, str] = {
     HubErrorCode.LPU_NOT_FOUND: "Медицинская организация не найдена",
     HubErrorCode.SPECIALTY_NOT_FOUND: "Специальность не найдена",
     HubErrorCode.DOCTOR_NOT_FOUND: "Врач не найден в медицинской организации",
+    HubErrorCode.DISTRICT_NOT_FOUND: "Район не найден",
     HubErrorCode.PATIENT_NOT_FOUND: "Пациент не идентифицирован",
     HubErrorCode.SLOT_NOT_FOUND: "Талон не найден или недоступен для записи",
     HubErrorCode.SLOT_TAKEN: "Талон уже занят",
@@ -158,6 +170,7 @@ class FerSimulatorState:
         self.calls: Counter[str] = Counter()  # SOAP method -> requests seen
         self.bookings: list[Booking] = []  # every booking ever made, in order
         self._specialties = {s.code: s for s in region.specialties}
+        self._districts = {d.id: d for d in region.districts}
         self._mos = {mo.id: mo for mo in region.organisations}
         self._doctors: dict[str, DoctorEntry] = {}
         for mo in region.organisations:
@@ -289,6 +302,14 @@ class FerSimulatorState:
         return self._id_history
 
     # -- operations (all synchronous: each is atomic on the event loop) ---------------------------
+
+    def districts(self) -> list[District]:
+        return list(self._districts.values())
+
+    def organisations(self, district_id: str) -> list[MedicalOrganisation]:
+        if district_id not in self._districts:
+            raise HubBusinessError(HubErrorCode.DISTRICT_NOT_FOUND, district_id)
+        return [mo for mo in self._mos.values() if mo.district_id == district_id]
 
     def specialties(self, mo_id: str) -> list[tuple[Specialty, FreeSummary]]:
         mo = self._mo(mo_id)
@@ -511,6 +532,42 @@ def _add_summary(parent: etree._Element, summary: FreeSummary) -> None:
     soap.add(parent, "CountFreeTicket", summary.count)
 
 
+def _get_district_list(state: FerSimulatorState, p: _Params, id_history: int) -> etree._Element:
+    env, result = soap.new_result("GetDistrictList", id_history=id_history)
+    container = soap.add_container(result, "Districts")
+    for district in state.districts():
+        el = soap.add_container(container, "District")
+        soap.add(el, "DistrictName", district.name)
+        soap.add(el, "IdDistrict", district.id)
+        soap.add(el, "Okato", district.okato)
+    return env
+
+
+def _get_lpu_list(state: FerSimulatorState, p: _Params, id_history: int) -> etree._Element:
+    organisations = state.organisations(p.required("idDistrict"))
+    env, result = soap.new_result("GetLPUList", id_history=id_history)
+    container = soap.add_container(result, "ListLPU")
+    for mo in organisations:
+        el = soap.add_container(container, "Clinic")
+        # Members in DataContractSerializer (ordinal) order. Address, Latitude, Longitude and Phone are
+        # an extension of this simulator: the hub's Clinic contract has no address, coordinates or phone,
+        # so clients must not rely on them (FerClient leaves them None when absent).
+        soap.add(el, "Address", mo.address)
+        soap.add(el, "Description", None)
+        soap.add(el, "District", mo.district_id)
+        soap.add(el, "IdLPU", mo.id)
+        soap.add(el, "IsActive", True)
+        soap.add(el, "LPUFullName", mo.name)
+        soap.add(el, "LPUShortName", mo.short_name)
+        soap.add(el, "LPUType", mo.kind)
+        soap.add(el, "Latitude", f"{mo.latitude:.6f}")
+        soap.add(el, "Longitude", f"{mo.longitude:.6f}")
+        soap.add(el, "Oid", mo.oid)
+        soap.add(el, "PartOf", None)
+        soap.add(el, "Phone", mo.phone)
+    return env
+
+
 def _get_spesiality_list(state: FerSimulatorState, p: _Params, id_history: int) -> etree._Element:
     rows = state.specialties(p.required("idLpu"))
     env, result = soap.new_result("GetSpesialityList", id_history=id_history)
@@ -645,6 +702,8 @@ def _get_patient_history(state: FerSimulatorState, p: _Params, id_history: int) 
 
 
 HANDLERS: Mapping[str, Handler] = {
+    "GetDistrictList": _get_district_list,
+    "GetLPUList": _get_lpu_list,
     "GetSpesialityList": _get_spesiality_list,
     "GetDoctorList": _get_doctor_list,
     "GetAvailableDates": _get_available_dates,
@@ -749,7 +808,12 @@ def create_fer_simulator(
             return _xml(b"", 400)
         return _xml(_wsdl(str(request.url.with_replacements(query=""))))
 
-    app = Litestar(route_handlers=[soap_endpoint, wsdl_endpoint], openapi_config=None, debug=False)
+    app = Litestar(
+        logging_config=None,  # the host process owns logging
+        route_handlers=[soap_endpoint, wsdl_endpoint],
+        openapi_config=None,
+        debug=False,
+    )
     app.state[_STATE_KEY] = state
     return app
 

@@ -246,6 +246,15 @@ def parse_int(value: str | None) -> int | None:
         raise SoapMalformed(f"некорректное число: {value!r}") from exc
 
 
+def parse_float(value: str | None) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise SoapMalformed(f"некорректное число: {value!r}") from exc
+
+
 def parse_bool(value: str | None) -> bool:
     if value in ("true", "1"):
         return True

@@ -14,6 +14,7 @@ from lxml import etree
 
 from integrations.common.faults import Fault, FaultProfile
 from integrations.common.http import build_http_client
+from integrations.demo_region import get_region
 from integrations.demo_region.model import (
     Department,
     District,
@@ -31,11 +32,14 @@ from integrations.fer import (
     AppointmentStatus,
     BookingChannel,
     BookingHub,
+    DistrictInfo,
     FerClient,
+    HubError,
     HubErrorCode,
     HubMalformedReply,
     HubTimeout,
     HubUnavailable,
+    OrganisationInfo,
     PatientNotFound,
     ReferralRequired,
     SlotUnavailable,
@@ -489,6 +493,153 @@ async def test_appointment_source_recorded_per_channel(hub: Hub) -> None:
     assert sent == ["1", "2", "3", "4", "5", "6"]
 
 
+# -- directory: districts and organisations --------------------------------------------------------
+
+HUB_NS = "http://schemas.datacontract.org/2004/07/HubService2"
+
+
+async def test_districts_and_organisations(hub: Hub) -> None:
+    assert await hub.client.get_districts() == [DistrictInfo(id="d-1", name="Тестовый округ", okato="07401000000")]
+    organisations = await hub.client.get_organisations("d-1")
+    assert [o.id for o in organisations] == [MO, OTHER_MO]
+    assert organisations[0] == OrganisationInfo(
+        id=MO,
+        full_name="ГБУЗ СК «Городская поликлиника № 1»",
+        short_name="ГП № 1",
+        kind="polyclinic",
+        oid="1.2.643.5.1.13.13.12.2.26.1001",
+        district_id="d-1",
+        active=True,
+        part_of=None,
+        description=None,
+        address="ул. Тестовая, 1",
+        latitude=45.04,
+        longitude=41.97,
+        phone="+7(8652)000001",
+    )
+
+
+async def test_unknown_district_is_a_business_error(hub: Hub) -> None:
+    with pytest.raises(HubError) as exc:
+        await hub.client.get_organisations("no-such-district")
+    assert exc.value.code == HubErrorCode.DISTRICT_NOT_FOUND
+    assert not exc.value.retryable
+
+
+async def test_directory_wire_shape(hub: Hub) -> None:
+    await hub.client.get_districts()
+    await hub.client.get_organisations("d-1")
+    (districts_request, lpu_request), (districts_reply, lpu_reply) = hub.wire.requests, hub.wire.responses
+    assert districts_request.headers["SOAPAction"] == '"http://tempuri.org/IHubService/GetDistrictList"'
+    assert lpu_request.headers["SOAPAction"] == '"http://tempuri.org/IHubService/GetLPUList"'
+    assert _names(etree.fromstring(districts_request.content)[0][0]) == ["guid"]
+    assert _names(etree.fromstring(lpu_request.content)[0][0]) == ["idDistrict", "guid"]
+
+    result = etree.fromstring(districts_reply)[0][0][0]
+    assert result.tag == "{http://tempuri.org/}GetDistrictListResult"
+    assert _names(result) == ["ErrorList", "IdHistory", "Success", "Districts"]
+    district = result.find(f"{{{HUB_NS}}}Districts/{{{HUB_NS}}}District")
+    assert district is not None and _names(district) == ["DistrictName", "IdDistrict", "Okato"]
+
+    result = etree.fromstring(lpu_reply)[0][0][0]
+    assert result.tag == "{http://tempuri.org/}GetLPUListResult"
+    assert _names(result) == ["ErrorList", "IdHistory", "Success", "ListLPU"]
+    clinic = result.find(f"{{{HUB_NS}}}ListLPU/{{{HUB_NS}}}Clinic")
+    assert clinic is not None
+    contract = {
+        "Description",
+        "District",
+        "IdLPU",
+        "IsActive",
+        "LPUFullName",
+        "LPUShortName",
+        "LPUType",
+        "Oid",
+        "PartOf",
+    }
+    extension = {"Address", "Latitude", "Longitude", "Phone"}
+    assert set(_names(clinic)) == contract | extension
+    assert _names(clinic) == sorted(_names(clinic))  # DataContractSerializer order
+
+
+async def test_client_tolerates_a_clinic_without_the_simulator_extension() -> None:
+    """A real hub's Clinic: contract members only, nils, an inactive unit that is part of another."""
+    reply = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+        '<GetLPUListResponse xmlns="http://tempuri.org/">'
+        f'<GetLPUListResult xmlns:a="{HUB_NS}" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
+        "<a:ErrorList/><a:IdHistory>7</a:IdHistory><a:Success>true</a:Success><a:ListLPU>"
+        '<a:Clinic><a:Description i:nil="true"/><a:District>12</a:District><a:IdLPU>501</a:IdLPU>'
+        "<a:IsActive>false</a:IsActive><a:LPUFullName>ГБУЗ «ЦРБ», ФАП с. Тестовое</a:LPUFullName>"
+        "<a:LPUShortName>ФАП с. Тестовое</a:LPUShortName><a:LPUType>3</a:LPUType>"
+        "<a:Oid>1.2.643.5.1.13.13.12.2.26.501</a:Oid><a:PartOf>500</a:PartOf></a:Clinic>"
+        "<a:Clinic><a:IdLPU>502</a:IdLPU><a:LPUFullName>ГБУЗ «ЦРБ»</a:LPUFullName></a:Clinic>"
+        "</a:ListLPU></GetLPUListResult></GetLPUListResponse></s:Body></s:Envelope>"
+    ).encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=reply))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+        unit, minimal = await FerClient(http, guid=GUID, timeout_s=1.0).get_organisations("12")
+    assert unit == OrganisationInfo(
+        id="501",
+        full_name="ГБУЗ «ЦРБ», ФАП с. Тестовое",
+        short_name="ФАП с. Тестовое",
+        kind="3",
+        oid="1.2.643.5.1.13.13.12.2.26.501",
+        district_id="12",
+        active=False,
+        part_of="500",
+        description=None,
+    )
+    assert (unit.address, unit.latitude, unit.longitude, unit.phone) == (None, None, None, None)
+    assert (minimal.id, minimal.active, minimal.oid, minimal.district_id) == ("502", True, None, None)
+
+
+async def test_clinic_without_its_id_is_malformed() -> None:
+    reply = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+        '<GetLPUListResponse xmlns="http://tempuri.org/">'
+        f'<GetLPUListResult xmlns:a="{HUB_NS}"><a:ErrorList/><a:IdHistory>1</a:IdHistory>'
+        "<a:Success>true</a:Success><a:ListLPU><a:Clinic><a:LPUFullName>Без кода</a:LPUFullName></a:Clinic>"
+        "</a:ListLPU></GetLPUListResult></GetLPUListResponse></s:Body></s:Envelope>"
+    ).encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=reply))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+        with pytest.raises(HubMalformedReply) as exc:
+            await FerClient(http, guid=GUID, timeout_s=1.0).get_organisations("12")
+    assert exc.value.retryable and "IdLPU" in str(exc.value)
+
+
+async def test_directory_needs_the_guid(hub: Hub) -> None:
+    stranger = FerClient(hub.http, guid="00000000-0000-0000-0000-000000000000", timeout_s=2.0)
+    with pytest.raises(AccessDenied):
+        await stranger.get_districts()
+    with pytest.raises(AccessDenied):
+        await stranger.get_organisations("d-1")
+
+
+async def test_demo_region_directory_is_served_whole() -> None:
+    region = get_region(26, RegionScale.SMALL)
+    app = create_fer_simulator(region, guid=GUID)
+    async with build_http_client("inprocess://fer", simulator_app=lambda: app) as http:
+        client = FerClient(http, guid=GUID, timeout_s=5.0)
+        districts = await client.get_districts()
+        assert {(d.id, d.name, d.okato) for d in districts} == {(d.id, d.name, d.okato) for d in region.districts}
+        served = {o.id: o for d in districts for o in await client.get_organisations(d.id)}
+    assert set(served) == {mo.id for mo in region.organisations}
+    for mo in region.organisations:
+        got = served[mo.id]
+        assert (got.oid, got.full_name, got.short_name, got.district_id, got.phone, got.address) == (
+            mo.oid,
+            mo.name,
+            mo.short_name,
+            mo.district_id,
+            mo.phone,
+            mo.address,
+        )
+        assert got.latitude == pytest.approx(mo.latitude, abs=1e-6)
+        assert got.longitude == pytest.approx(mo.longitude, abs=1e-6)
+
+
 # -- faults --------------------------------------------------------------------------------------
 
 
@@ -685,7 +836,13 @@ async def test_soap_action_dispatch_and_wsdl(hub: Hub) -> None:
     assert wsdl.status_code == 200
     definitions = etree.fromstring(wsdl.content)
     ops = definitions.findall("{http://schemas.xmlsoap.org/wsdl/}portType/{http://schemas.xmlsoap.org/wsdl/}operation")
-    assert {o.get("name") for o in ops} >= {"GetSpesialityList", "GetAvaibleAppointments", "SetAppointment"}
+    assert {o.get("name") for o in ops} >= {
+        "GetDistrictList",
+        "GetLPUList",
+        "GetSpesialityList",
+        "GetAvaibleAppointments",
+        "SetAppointment",
+    }
 
 
 def test_request_parser_refuses_entities() -> None:
