@@ -1,0 +1,238 @@
+"""The one policy layer: whose data a call is about, and may this actor touch it within this scope.
+
+Every patient-side resolver starts with :func:`require_subject`::
+
+    patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+
+and then loads only objects owned by ``patient_id`` (object-level check: a row whose owner is not
+``patient_id`` is "not found" for this caller).
+
+The errors it raises (:class:`PolicyError`) are both a :class:`ProblemError` (an ``@atomic`` mutation
+returns the typed ``NotAuthenticated`` / ``AccessDenied`` member — put them in the result union) and a
+:class:`PublicError` (a query answers a GraphQL error with ``extensions.code`` and the Russian text).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.api.problems import AccessDenied, NotAuthenticated, Problem, ProblemError, PublicError
+from backend.audit import service as audit
+from backend.core.context import ActorKind, Channel, RequestContext
+from backend.core.db import utcnow
+from backend.identity.models import ProxyGrant
+
+SCOPE_BOOKING = "booking"
+SCOPE_TICKETS = "tickets"
+SCOPE_DOCUMENTS = "documents"
+SCOPE_VACCINATION = "vaccination"
+SCOPE_DRUGS = "drugs"
+SCOPE_INSURANCE = "insurance"
+SCOPE_PROFILE = "profile"
+SCOPE_NOTIFICATIONS = "notifications"
+#: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code.
+SCOPE_SENSITIVE = "sensitive"
+#: Staff-only scopes (tokens of a staff login, not about a patient).
+SCOPE_STAFF = "staff"
+SCOPE_GUARDIANSHIP_REVIEW = "guardianship.review"
+#: A kiosk device's own token: it may only identify patients.
+SCOPE_KIOSK_IDENTIFY = "kiosk.identify"
+
+ALL_PATIENT_SCOPES: frozenset[str] = frozenset(
+    {
+        SCOPE_BOOKING,
+        SCOPE_TICKETS,
+        SCOPE_DOCUMENTS,
+        SCOPE_VACCINATION,
+        SCOPE_DRUGS,
+        SCOPE_INSURANCE,
+        SCOPE_PROFILE,
+        SCOPE_NOTIFICATIONS,
+    }
+)
+#: What a proxy grant may carry (a subset is chosen per grant).
+GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
+#: An operator's on-behalf session: book, cancel, see appointments and who the caller is; never documents.
+OPERATOR_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE})
+#: A kiosk session: booking and tickets only.
+KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS})
+#: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
+GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
+
+GRANT_LOADER_KEY = "identity.active_grants"
+
+
+class PolicyError(ProblemError, PublicError):
+    """Refused by the policy: a typed problem in mutations, a public GraphQL error in queries."""
+
+    def __init__(self, problem: Problem) -> None:
+        Exception.__init__(self, problem.message)
+        self.problem = problem
+        self.code = problem.code
+
+
+def not_authenticated() -> PolicyError:
+    return PolicyError(NotAuthenticated.default())
+
+
+def access_denied() -> PolicyError:
+    return PolicyError(AccessDenied.default())
+
+
+def grant_is_valid(grant: ProxyGrant, scope: str, at: datetime) -> bool:
+    return (
+        grant.status == "active"
+        and grant.revoked_at is None
+        and (grant.expires_at is None or grant.expires_at > at)
+        and scope in (grant.scopes or [])
+    )
+
+
+async def active_grants(session: AsyncSession, proxy_id: uuid.UUID, principal_id: uuid.UUID) -> list[ProxyGrant]:
+    rows = await session.scalars(
+        select(ProxyGrant).where(
+            ProxyGrant.proxy_id == proxy_id,
+            ProxyGrant.principal_id == principal_id,
+            ProxyGrant.status == "active",
+        )
+    )
+    return list(rows)
+
+
+def _grant_loader(sessionmaker: async_sessionmaker[AsyncSession]) -> Any:
+    async def batch(keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[list[ProxyGrant]]:
+        proxies = {k[0] for k in keys}
+        principals = {k[1] for k in keys}
+        async with sessionmaker() as session:
+            rows = await session.scalars(
+                select(ProxyGrant).where(
+                    ProxyGrant.proxy_id.in_(proxies),
+                    ProxyGrant.principal_id.in_(principals),
+                    ProxyGrant.status == "active",
+                )
+            )
+            found = list(rows)
+        return [[g for g in found if (g.proxy_id, g.principal_id) == key] for key in keys]
+
+    return batch
+
+
+def _parts(info_or_ctx: Any) -> tuple[RequestContext, Any]:
+    """(request context, GraphQL context or None) of an Info, a GraphQLContext or a RequestContext."""
+    if isinstance(info_or_ctx, RequestContext):
+        return info_or_ctx, None
+    context = getattr(info_or_ctx, "context", info_or_ctx)
+    ctx = getattr(context, "ctx", None)
+    if not isinstance(ctx, RequestContext):
+        raise TypeError("require_subject needs an Info, a GraphQLContext or a RequestContext")
+    return ctx, context
+
+
+async def require_subject(
+    info_or_ctx: Any,
+    scope: str,
+    *,
+    acting_for: uuid.UUID | None = None,
+    session: AsyncSession | None = None,
+    now: datetime | None = None,
+) -> uuid.UUID:
+    """The patient this call is about, once the actor may act for them within ``scope``.
+
+    * a patient: themself, or ``acting_for`` when they hold an active, unexpired proxy grant for that
+      person covering ``scope``;
+    * an operator's on-behalf session or a kiosk session: the token's subject (``acting_for``, if given,
+      must name the same person);
+    * anyone else (anonymous → ``NotAuthenticated``; a staff login without an on-behalf session, a
+      kiosk device, a scope the session lacks → ``AccessDenied``).
+
+    A grant check reads through the request's DataLoader (a session of its own), or ``session`` when
+    given (services outside GraphQL). Refusals to act for someone else are audited.
+    """
+    ctx, context = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is ActorKind.PATIENT and actor.subject_id is not None:
+        me = actor.subject_id
+        if scope not in actor.scopes:
+            raise access_denied()
+        if acting_for is None or acting_for == me:
+            return me
+        at = now or (_clock_of(context) if context is not None else utcnow())
+        if session is not None:
+            grants = await active_grants(session, me, acting_for)
+        elif context is not None:
+            loader = context.dataloaders.get(GRANT_LOADER_KEY, _grant_loader(context.sessionmaker))
+            grants = await loader.load((me, acting_for))
+        else:
+            raise TypeError("checking a proxy grant needs a GraphQL context or a session")
+        if any(grant_is_valid(g, scope, at) for g in grants):
+            return acting_for
+        await _audit_refusal(context, ctx, scope, acting_for)
+        raise access_denied()
+    if actor.kind in (ActorKind.OPERATOR, ActorKind.KIOSK) and actor.subject_id is not None:
+        if scope not in actor.scopes or (acting_for is not None and acting_for != actor.subject_id):
+            await _audit_refusal(context, ctx, scope, acting_for or actor.subject_id)
+            raise access_denied()
+        return actor.subject_id
+    raise access_denied()
+
+
+def _clock_of(context: Any) -> datetime:
+    from backend.identity.tokens import now
+
+    return now(context.rt)
+
+
+async def _audit_refusal(context: Any, ctx: RequestContext, scope: str, subject: uuid.UUID) -> None:
+    if context is None:
+        return
+    await audit.record_now(
+        context.sessionmaker,
+        ctx,
+        "access.denied",
+        outcome="ACCESS_DENIED",
+        subject_id=subject,
+        details={"scope": scope},
+    )
+
+
+def require_staff(info_or_ctx: Any, scope: str = SCOPE_STAFF) -> str:
+    """The staff id of a staff login (not an on-behalf session, not a patient); raises otherwise."""
+    ctx, _ = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is not ActorKind.OPERATOR or actor.subject_id is not None or scope not in actor.scopes:
+        raise access_denied()
+    if actor.channel is not Channel.CALLCENTRE or actor.id is None:
+        raise access_denied()
+    return actor.id
+
+
+def require_patient_self(info_or_ctx: Any) -> uuid.UUID:
+    """The patient themself in their own session (managing their proxies is never delegated)."""
+    ctx, _ = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is not ActorKind.PATIENT or actor.subject_id is None or SCOPE_PROFILE not in actor.scopes:
+        raise access_denied()
+    return actor.subject_id
+
+
+def require_kiosk_device(info_or_ctx: Any) -> str:
+    """The client id of a kiosk device token (before any patient identified at it)."""
+    ctx, _ = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is not ActorKind.KIOSK or actor.id is None or SCOPE_KIOSK_IDENTIFY not in actor.scopes:
+        raise access_denied()
+    return actor.id

@@ -1,0 +1,246 @@
+"""Identity's service API for the other domains: patients (read-only views) and the SMS seam.
+
+* :class:`PatientView`, :func:`get_patient`, :func:`get_patients` — what other domains read about a
+  patient (they never touch identity's tables).
+* :class:`SmsSender` — the one-function seam SMS codes go through. The outbox topic ``identity.sms_code``
+  calls the runtime's sender; the embedded and test profiles default to :class:`MemorySmsSender`
+  (tests read the codes from it); notifications plugs the real gateway with :func:`set_sms_sender`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.identity.models import Patient
+from backend.outbox import service as outbox
+from backend.outbox.service import Envelope
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+SMS_TOPIC = "identity.sms_code"
+SMS_SENDER_KEY = "identity.sms_sender"
+
+
+# ---------------------------------------------------------------------------------------------- patients
+
+
+@dataclass(frozen=True)
+class PatientView:
+    id: uuid.UUID
+    esia_oid: str | None
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    birth_date: datetime.date
+    sex: str
+    snils: str | None
+    oms_policy: str | None
+    phone: str | None
+    email: str | None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+    @property
+    def short_name(self) -> str:
+        """«Тестова А. С.»: what a kiosk or an operator's screen shows."""
+        initials = " ".join(f"{p[0]}." for p in (self.first_name, self.middle_name) if p)
+        return f"{self.last_name} {initials}".strip()
+
+    def age_on(self, day: datetime.date) -> int:
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    @classmethod
+    def of(cls, row: Patient) -> PatientView:
+        return cls(
+            id=row.id,
+            esia_oid=row.esia_oid,
+            last_name=row.last_name,
+            first_name=row.first_name,
+            middle_name=row.middle_name,
+            birth_date=row.birth_date,
+            sex=row.sex,
+            snils=row.snils,
+            oms_policy=row.oms_policy,
+            phone=row.phone,
+            email=row.email,
+        )
+
+
+async def get_patients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PatientView]:
+    """The patients among ``ids`` (one query; missing ids are absent from the result)."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Patient).where(Patient.id.in_(wanted)))
+    return {row.id: PatientView.of(row) for row in rows}
+
+
+async def get_patient(session: AsyncSession, id: uuid.UUID) -> PatientView | None:
+    row = await session.get(Patient, id)
+    return PatientView.of(row) if row is not None else None
+
+
+_POLICY = re.compile(r"^\d{16}$")
+_SNILS_DIGITS = re.compile(r"^\d{11}$")
+
+
+def normalise_policy(value: str) -> str | None:
+    """A 16-digit unified OMS policy number (ЕНП) from typed or scanned input; None if it is not one."""
+    digits = re.sub(r"[\s-]", "", value or "")
+    return digits if _POLICY.match(digits) else None
+
+
+def normalise_snils(value: str) -> str | None:
+    """``123-456-789 01`` from any spacing/dashes; None if it is not 11 digits."""
+    digits = re.sub(r"\D", "", value or "")
+    if not _SNILS_DIGITS.match(digits):
+        return None
+    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+
+
+async def find_patient_by_policy(session: AsyncSession, policy: str, birth_date: datetime.date) -> PatientView | None:
+    """The patient with this OMS policy *and* birth date (both must match: identification, not lookup)."""
+    row = await session.scalar(select(Patient).where(Patient.oms_policy == policy, Patient.birth_date == birth_date))
+    return PatientView.of(row) if row is not None else None
+
+
+async def find_patient_by_snils(session: AsyncSession, snils: str, birth_date: datetime.date) -> PatientView | None:
+    row = await session.scalar(select(Patient).where(Patient.snils == snils, Patient.birth_date == birth_date))
+    return PatientView.of(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class PatientData:
+    """What ESIA (or a guardian's ESIA data about a child) tells us about a person."""
+
+    esia_oid: str | None
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    birth_date: datetime.date
+    sex: str
+    snils: str | None
+    oms_policy: str | None
+    phone: str | None = None
+    email: str | None = None
+
+
+async def upsert_patient(session: AsyncSession, data: PatientData, *, at: datetime.datetime) -> Patient:
+    """Create or refresh the patient ``data`` describes (matched by ESIA oid, then SNILS, then policy).
+
+    ESIA is the source of truth: every field it sent overwrites ours. A unique value (SNILS, policy) held
+    by another row is moved to this person: ESIA has verified it.
+    """
+    row: Patient | None = None
+    if data.esia_oid:
+        row = await session.scalar(select(Patient).where(Patient.esia_oid == data.esia_oid))
+    if row is None and data.snils:
+        row = await session.scalar(select(Patient).where(Patient.snils == data.snils))
+    if row is None and data.oms_policy:
+        row = await session.scalar(select(Patient).where(Patient.oms_policy == data.oms_policy))
+    for column, value in (("snils", data.snils), ("oms_policy", data.oms_policy)):
+        if value:
+            holder = await session.scalar(select(Patient).where(getattr(Patient, column) == value))
+            if holder is not None and (row is None or holder.id != row.id):
+                setattr(holder, column, None)
+                await session.flush()
+    if row is None:
+        row = Patient(id=uuid.uuid4(), created_at=at)
+        session.add(row)
+    if data.esia_oid:
+        row.esia_oid = data.esia_oid
+    row.last_name, row.first_name, row.middle_name = data.last_name, data.first_name, data.middle_name
+    row.birth_date, row.sex = data.birth_date, data.sex
+    row.snils = data.snils or row.snils
+    row.oms_policy = data.oms_policy or row.oms_policy
+    row.phone = data.phone or row.phone
+    row.email = data.email or row.email
+    row.esia_synced_at = at if data.esia_oid else row.esia_synced_at
+    row.updated_at = at
+    await session.flush()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------- SMS seam
+
+
+class SmsSender(Protocol):
+    """Sends one SMS. ``idempotency_key`` is the outbox message id: a retry must not send twice."""
+
+    async def send(self, phone: str, text: str, *, idempotency_key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SentSms:
+    phone: str
+    text: str
+    idempotency_key: str
+
+
+@dataclass
+class MemorySmsSender:
+    """The embedded/test sender: records the messages (once per idempotency key) and logs them."""
+
+    messages: list[SentSms] = field(default_factory=list)
+
+    async def send(self, phone: str, text: str, *, idempotency_key: str) -> None:
+        if any(m.idempotency_key == idempotency_key for m in self.messages):
+            return
+        self.messages.append(SentSms(phone=phone, text=text, idempotency_key=idempotency_key))
+        log.info("identity.sms.memory", phone=phone[:-4] + "****", key=idempotency_key)
+
+    def last_code(self, phone: str | None = None) -> str:
+        """The digits of the last code sent (to ``phone`` if given): what a test types back."""
+        for message in reversed(self.messages):
+            if phone is None or message.phone == phone:
+                found = re.search(r"\b(\d{6})\b", message.text)
+                if found:
+                    return found.group(1)
+        raise LookupError("no SMS code was sent")
+
+
+def set_sms_sender(runtime: Runtime, sender: SmsSender) -> None:
+    """Plug the real SMS channel (notifications) into identity's codes."""
+    runtime.services[SMS_SENDER_KEY] = sender
+
+
+def sms_sender(runtime: Runtime) -> SmsSender:
+    sender: SmsSender | None = runtime.services.get(SMS_SENDER_KEY)
+    if sender is None:
+        if runtime.settings.is_production:
+            # Codes go out through the notifications domain's SMS gateway, like every other SMS.
+            from notifications.registry import GatewaySmsSender
+
+            sender = GatewaySmsSender(runtime)
+        else:
+            sender = MemorySmsSender()
+        runtime.services[SMS_SENDER_KEY] = sender
+    return sender
+
+
+def memory_sms(runtime: Runtime) -> MemorySmsSender:
+    sender = sms_sender(runtime)
+    if not isinstance(sender, MemorySmsSender):
+        raise TypeError("the runtime's SMS sender is not the in-memory one")
+    return sender
+
+
+@outbox.handler(SMS_TOPIC)
+async def _send_sms_code(envelope: Envelope, runtime: Runtime) -> None:
+    payload = envelope.payload
+    await sms_sender(runtime).send(str(payload["phone"]), str(payload["text"]), idempotency_key=str(envelope.id))
