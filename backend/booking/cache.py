@@ -1,0 +1,232 @@
+"""A small cache for availability, with stale-while-revalidate, and a fail-fast slot marker.
+
+Two implementations behind one interface (:class:`CacheBackend`): Redis when the runtime has one, and
+an in-process dictionary for the embedded profile (``runtime.redis is None``). Neither is ever the guard
+against double booking (the database's unique indexes are); the marker only turns away, early and
+cheaply, attempts at a slot another request is booking right now.
+
+:class:`SwrCache` serves a fresh entry as it is, a stale one at once while *one* background refresh runs
+(the refresh takes a short marker, so many readers start one refresh between them), and fetches only on
+a miss. A slow upstream therefore delays the first reader of a key, never the readers of a stale one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from backend.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "mz:booking:"
+SERVICE_KEY = "booking.cache"
+_RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class CacheBackend(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl_s: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def acquire(self, key: str, ttl_s: float) -> str | None:
+        """Set ``key`` if absent (SET NX with a TTL); the owner token, or None if someone holds it."""
+        ...
+
+    async def release(self, key: str, token: str) -> None:
+        """Delete ``key`` only if ``token`` still owns it."""
+        ...
+
+
+@dataclass
+class MemoryBackend:
+    """The embedded profile's backend: one process, one dictionary, expiry by a monotonic clock."""
+
+    clock: Callable[[], float] = time.monotonic
+    _data: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def _live(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[1] <= self.clock():
+            self._data.pop(key, None)
+            return None
+        return item[0]
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def set(self, key: str, value: str, ttl_s: float) -> None:
+        if len(self._data) > 50_000:  # bounded: drop what expired, then the oldest
+            now = self.clock()
+            for k in [k for k, (_, exp) in self._data.items() if exp <= now]:
+                self._data.pop(k, None)
+            while len(self._data) > 40_000:
+                self._data.pop(next(iter(self._data)))
+        self._data[key] = (value, self.clock() + ttl_s)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def acquire(self, key: str, ttl_s: float) -> str | None:
+        if self._live(key) is not None:
+            return None
+        token = secrets.token_hex(8)
+        self._data[key] = (token, self.clock() + ttl_s)
+        return token
+
+    async def release(self, key: str, token: str) -> None:
+        if self._live(key) == token:
+            self._data.pop(key, None)
+
+
+@dataclass
+class RedisBackend:
+    redis: Redis
+
+    async def get(self, key: str) -> str | None:
+        value = await self.redis.get(PREFIX + key)
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def set(self, key: str, value: str, ttl_s: float) -> None:
+        await self.redis.set(PREFIX + key, value, px=max(1, int(ttl_s * 1000)))
+
+    async def delete(self, key: str) -> None:
+        await self.redis.delete(PREFIX + key)
+
+    async def acquire(self, key: str, ttl_s: float) -> str | None:
+        token = secrets.token_hex(8)
+        ok = await self.redis.set(PREFIX + key, token, nx=True, px=max(1, int(ttl_s * 1000)))
+        return token if ok else None
+
+    async def release(self, key: str, token: str) -> None:
+        await self.redis.eval(_RELEASE_LUA, 1, PREFIX + key, token)  # type: ignore[misc]
+
+
+class SafeBackend:
+    """Wraps a backend so that its failures degrade to a miss / no marker (Redis may only fail fast)."""
+
+    def __init__(self, inner: CacheBackend) -> None:
+        self.inner = inner
+
+    async def get(self, key: str) -> str | None:
+        try:
+            return await self.inner.get(key)
+        except Exception:
+            log.warning("booking.cache_get_failed", key=key, exc_info=True)
+            return None
+
+    async def set(self, key: str, value: str, ttl_s: float) -> None:
+        try:
+            await self.inner.set(key, value, ttl_s)
+        except Exception:
+            log.warning("booking.cache_set_failed", key=key, exc_info=True)
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self.inner.delete(key)
+        except Exception:
+            log.warning("booking.cache_delete_failed", key=key, exc_info=True)
+
+    async def acquire(self, key: str, ttl_s: float) -> str | None:
+        try:
+            return await self.inner.acquire(key, ttl_s)
+        except Exception:
+            log.warning("booking.cache_acquire_failed", key=key, exc_info=True)
+            return ""  # no marker service: let the database decide
+
+    async def release(self, key: str, token: str) -> None:
+        if not token:
+            return
+        try:
+            await self.inner.release(key, token)
+        except Exception:
+            log.warning("booking.cache_release_failed", key=key, exc_info=True)
+
+
+@dataclass
+class SwrCache:
+    """Stale-while-revalidate over a :class:`CacheBackend`; values are JSON."""
+
+    backend: CacheBackend
+    fresh_s: float = 30.0
+    stale_s: float = 300.0
+    clock: Callable[[], float] = time.time
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    refreshes: int = 0  # background refreshes started (for tests and metrics)
+
+    async def get_or_fetch(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        raw = await self.backend.get(key)
+        if raw is not None:
+            try:
+                entry = json.loads(raw)
+                age = self.clock() - float(entry["at"])
+                value = entry["value"]
+            except (ValueError, KeyError, TypeError):
+                entry = None
+            if entry is not None:
+                if age > self.fresh_s:
+                    await self._refresh_in_background(key, fetch)
+                return value
+        value = await fetch()
+        await self.put(key, value)
+        return value
+
+    async def put(self, key: str, value: Any) -> None:
+        raw = json.dumps({"at": self.clock(), "value": value}, ensure_ascii=False)
+        await self.backend.set(key, raw, self.fresh_s + self.stale_s)
+
+    async def invalidate(self, key: str) -> None:
+        await self.backend.delete(key)
+
+    async def _refresh_in_background(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> None:
+        token = await self.backend.acquire(f"refresh:{key}", ttl_s=max(5.0, self.fresh_s))
+        if token is None:
+            return  # someone else is refreshing it
+
+        async def run() -> None:
+            try:
+                await self.put(key, await fetch())
+            except Exception:
+                log.warning("booking.cache_refresh_failed", key=key, exc_info=True)
+            finally:
+                await self.backend.release(f"refresh:{key}", token)
+
+        self.refreshes += 1
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def booking_cache(runtime: Runtime) -> SwrCache:
+    """The runtime's booking cache (Redis-backed when there is Redis, in-process otherwise)."""
+    cache: SwrCache | None = runtime.services.get(SERVICE_KEY)
+    if cache is None:
+        backend: CacheBackend = RedisBackend(runtime.redis) if runtime.redis is not None else MemoryBackend()
+        cache = SwrCache(SafeBackend(backend))
+        runtime.services[SERVICE_KEY] = cache
+    return cache

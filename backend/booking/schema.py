@@ -1,0 +1,624 @@
+"""GraphQL for booking: search, holds, appointments, the remote-booking share.
+
+Every mutation takes ``idempotencyKey`` and ``actingFor`` (a child or a principal through a proxy grant;
+operators and kiosks act for the session's patient). Mutations wear ``@booking_mutation`` outside
+``@atomic``: it cancels upstream, through the outbox, a booking the hub accepted that our transaction did
+not keep, and stores business refusals as the idempotent result.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import strawberry
+
+from backend.api.atomic import atomic
+from backend.api.context import Info
+from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
+from backend.audit import service as audit
+from backend.booking import idempotency, service
+from backend.booking.models import Appointment, SlotHold
+from backend.identity.policy import SCOPE_BOOKING, require_staff, require_subject
+from integrations.fer import Slot
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@strawberry.enum(description="Состояние записи на прием.")
+class AppointmentStatusEnum(Enum):
+    BOOKED = "booked"
+    CANCEL_PENDING = "cancel_pending"
+    CANCELLED_BY_PATIENT = "cancelled_by_patient"
+    CANCELLED_BY_MO = "cancelled_by_mo"
+    RESCHEDULED = "rescheduled"
+    VISITED = "visited"
+    NO_SHOW = "no_show"
+
+
+# ---------------------------------------------------------------------------------------------- types
+
+
+@strawberry.type(name="BookingSlot", description="Свободный талон к врачу.")
+class SlotType:
+    id: str = strawberry.field(description="Ссылка на талон для holdSlot / bookAppointment.")
+    start: datetime
+    end: datetime
+    room: str | None
+    address: str | None
+    number: int
+
+    @classmethod
+    def of(cls, info: Info, slot: Slot, day: date | None = None) -> SlotType:
+        rt = info.context.rt
+        ref = service.SlotRef(slot.mo_id, slot.doctor_id, slot.id, day or slot.start.date())
+        return cls(
+            id=ref.encode(),
+            start=service.to_utc(rt, slot.start),
+            end=service.to_utc(rt, slot.end),
+            room=slot.room or None,
+            address=slot.address or None,
+            number=slot.num,
+        )
+
+
+@strawberry.type(description="Врач и его свободные талоны.")
+class DoctorAvailability:
+    mo_id: str
+    mo_name: str
+    mo_address: str | None
+    doctor_id: str
+    doctor_name: str
+    specialty_code: str
+    specialty_name: str
+    own_clinic: bool = strawberry.field(description="Поликлиника пациента (показывается первой).")
+    distance_km: float | None
+    slots: list[SlotType]
+
+
+@strawberry.type(description="Результат поиска талонов.")
+class SlotSearchResult:
+    items: list[DoctorAvailability]
+    partial: bool = strawberry.field(description="Часть поликлиник не ответила вовремя; повторите поиск позже.")
+
+
+@strawberry.type(description="Ближайший свободный талон в поликлинике рядом.")
+class NearestSlot:
+    mo_id: str
+    mo_name: str
+    mo_address: str | None
+    doctor_id: str
+    doctor_name: str
+    distance_km: float | None
+    slot: SlotType
+
+
+@strawberry.type(description="Бронь талона на время оформления записи.")
+class SlotHoldType:
+    id: uuid.UUID
+    mo_id: str
+    doctor_id: str
+    specialty_code: str
+    start: datetime
+    end: datetime
+    room: str | None
+    status: str
+    expires_at: datetime
+    remaining_seconds: int = strawberry.field(description="Сколько секунд бронь еще действует.")
+
+    @classmethod
+    def of(cls, info: Info, hold: SlotHold) -> SlotHoldType:
+        return cls(
+            id=hold.id,
+            mo_id=hold.mo_id,
+            doctor_id=hold.doctor_id,
+            specialty_code=hold.specialty_code,
+            start=hold.slot_start,
+            end=hold.slot_end,
+            room=hold.room,
+            status=hold.status,
+            expires_at=hold.expires_at,
+            remaining_seconds=service.remaining_seconds(info.context.rt, hold),
+        )
+
+
+@strawberry.type(name="Appointment", description="Запись на прием к врачу.")
+class AppointmentType:
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    status: AppointmentStatusEnum
+    mo_id: str
+    mo_name: str
+    doctor_id: str
+    doctor_name: str
+    specialty_code: str
+    specialty_name: str
+    start: datetime
+    end: datetime
+    room: str | None
+    address: str | None
+    channel: str = strawberry.field(description="Канал записи: mobile, epgu, callcentre, kiosk.")
+    actor_kind: str
+    on_behalf: bool
+    rescheduled_from_id: uuid.UUID | None
+    replaced_by_id: uuid.UUID | None
+    created_at: datetime
+    ticket_url: str = strawberry.field(description="Талон для печати (PDF).")
+
+    @classmethod
+    def of(cls, a: Appointment) -> AppointmentType:
+        return cls(
+            id=a.id,
+            patient_id=a.patient_id,
+            status=AppointmentStatusEnum(a.status),
+            mo_id=a.mo_id,
+            mo_name=a.mo_name,
+            doctor_id=a.doctor_id,
+            doctor_name=a.doctor_name,
+            specialty_code=a.specialty_code,
+            specialty_name=a.specialty_name,
+            start=a.slot_start,
+            end=a.slot_end,
+            room=a.room,
+            address=a.address,
+            channel=a.channel,
+            actor_kind=a.actor_kind,
+            on_behalf=a.on_behalf,
+            rescheduled_from_id=a.rescheduled_from_id,
+            replaced_by_id=a.replaced_by_id,
+            created_at=a.created_at,
+            ticket_url=f"/api/v1/booking/tickets/{a.id}.pdf",
+        )
+
+
+@strawberry.type(description="Записи по одному каналу.")
+class ChannelShare:
+    channel: str
+    count: int
+    remote: bool
+
+
+@strawberry.type(
+    description="«Доля записей на прием к врачу, совершенных гражданами дистанционно» (цель 63 % к 2024 г.)."
+)
+class RemoteBookingShare:
+    start: datetime
+    end: datetime
+    total: int
+    remote: int
+    share: float | None = strawberry.field(description="Приложение, ЕПГУ и 122 (без визита в поликлинику).")
+    share_with_kiosk: float | None = strawberry.field(description="То же, если считать и инфоматы.")
+    target: float
+    by_channel: list[ChannelShare]
+
+
+@strawberry.type(description="Талон забронирован.")
+class SlotHeld:
+    hold: SlotHoldType
+
+
+@strawberry.type(description="Бронь снята.")
+class HoldReleased:
+    hold: SlotHoldType
+
+
+@strawberry.type(description="Запись создана.")
+class AppointmentBooked:
+    appointment: AppointmentType
+
+
+@strawberry.type(description="Запись отменяется (подтверждение от медицинской организации придет позже).")
+class AppointmentCancelled:
+    appointment: AppointmentType
+
+
+@strawberry.type(description="Запись перенесена.")
+class AppointmentRescheduled:
+    appointment: AppointmentType
+    previous: AppointmentType
+
+
+HoldSlotResult = Annotated[
+    SlotHeld
+    | service.SlotTaken
+    | service.SameSpecialtyActive
+    | service.AgeRestricted
+    | service.PatientNotFoundAtClinic
+    | service.BookingServiceUnavailable
+    | NotAuthenticated
+    | AccessDenied
+    | InvalidInput
+    | service.IdempotencyKeyReused,
+    strawberry.union("HoldSlotResult"),
+]
+ReleaseHoldResult = Annotated[
+    HoldReleased | service.HoldNotFound | NotAuthenticated | AccessDenied | InvalidInput | service.IdempotencyKeyReused,
+    strawberry.union("ReleaseHoldResult"),
+]
+BookResult = Annotated[
+    AppointmentBooked
+    | service.SlotTaken
+    | service.HoldNotFound
+    | service.HoldExpired
+    | service.SameSpecialtyActive
+    | service.AgeRestricted
+    | service.PatientNotFoundAtClinic
+    | service.ReferralNeeded
+    | service.BookingServiceUnavailable
+    | NotAuthenticated
+    | AccessDenied
+    | InvalidInput
+    | service.IdempotencyKeyReused,
+    strawberry.union("BookAppointmentResult"),
+]
+CancelResult = Annotated[
+    AppointmentCancelled
+    | service.AppointmentMissing
+    | service.AppointmentNotActive
+    | NotAuthenticated
+    | AccessDenied
+    | InvalidInput
+    | service.IdempotencyKeyReused,
+    strawberry.union("CancelAppointmentResult"),
+]
+RescheduleResult = Annotated[
+    AppointmentRescheduled
+    | service.AppointmentMissing
+    | service.AppointmentNotActive
+    | service.SlotTaken
+    | service.SameSpecialtyActive
+    | service.AgeRestricted
+    | service.PatientNotFoundAtClinic
+    | service.ReferralNeeded
+    | service.BookingServiceUnavailable
+    | NotAuthenticated
+    | AccessDenied
+    | InvalidInput
+    | service.IdempotencyKeyReused,
+    strawberry.union("RescheduleAppointmentResult"),
+]
+
+
+# ---------------------------------------------------------------------------------------------- mutation plumbing
+
+
+def _info_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Info:
+    info = kwargs.get("info")
+    if info is None:
+        info = next(a for a in args if hasattr(a, "context") and hasattr(a, "field_name"))
+    result: Info = info
+    return result
+
+
+def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Outside ``@atomic``: compensation for upstream bookings not kept, and stored business refusals."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        info = _info_of(args, kwargs)
+        runtime = info.context.rt
+        token = idempotency.start_scope()
+        try:
+            async with service.compensation_scope(runtime):
+                result = await fn(*args, **kwargs)
+        finally:
+            claims = idempotency.end_scope(token)
+        if isinstance(result, Problem) and claims:
+            await idempotency.store_problem(runtime, claims, result)
+        return result
+
+    return wrapper
+
+
+async def _replay(info: Info, stored: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per stored kind
+    kind = stored.get("type")
+    if kind == "problem":
+        return idempotency.problem_from_json(stored)
+    session = info.context.unit_of_work.session
+    if kind in ("held", "released"):
+        hold = await session.get(SlotHold, uuid.UUID(stored["id"]))
+        if hold is None:  # pragma: no cover - holds are never deleted
+            return service.HoldNotFound.default()
+        typed = SlotHoldType.of(info, hold)
+        return SlotHeld(hold=typed) if kind == "held" else HoldReleased(hold=typed)
+    appointment = await session.get(Appointment, uuid.UUID(stored["id"]))
+    if appointment is None:  # pragma: no cover - appointments are never deleted
+        return service.AppointmentMissing.default()
+    typed_appointment = AppointmentType.of(appointment)
+    if kind == "booked":
+        return AppointmentBooked(appointment=typed_appointment)
+    if kind == "cancelled":
+        return AppointmentCancelled(appointment=typed_appointment)
+    previous = await session.get(Appointment, uuid.UUID(stored["previous_id"]))
+    assert previous is not None
+    return AppointmentRescheduled(appointment=typed_appointment, previous=AppointmentType.of(previous))
+
+
+async def _begin(
+    info: Info, operation: str, key: str, acting_for: uuid.UUID | None, request: dict[str, Any]
+) -> tuple[uuid.UUID, Any]:
+    """(patient id, a replayed result or None): the policy first, then the idempotency key."""
+    patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+    stored = await idempotency.claim(
+        info.context.unit_of_work, operation, key, {**request, "patient_id": str(patient_id)}
+    )
+    return patient_id, (await _replay(info, stored) if stored is not None else None)
+
+
+# ---------------------------------------------------------------------------------------------- queries
+
+
+def _today(info: Info) -> date:
+    rt = info.context.rt
+    return service.local_day(rt, service.now(rt))
+
+
+MAX_RANGE_DAYS = 31
+
+
+def _check_range(date_from: date, date_to: date) -> None:
+    if date_to < date_from or (date_to - date_from).days >= MAX_RANGE_DAYS:
+        from backend.api.problems import PublicError
+
+        raise PublicError(
+            "Период поиска: от одного дня до месяца, дата окончания не раньше начала.", code="INVALID_INPUT"
+        )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Свободные талоны по специальности: своя поликлиника, затем другие поликлиники региона."
+    )
+    async def search_slots(
+        self,
+        info: Info,
+        *,
+        specialty_code: str,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        mo_id: str | None = None,
+        doctor_id: str | None = None,
+        own_mo_id: str | None = None,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        radius_km: float | None = None,
+        acting_for: uuid.UUID | None = None,
+    ) -> SlotSearchResult:
+        start = date_from or _today(info)
+        end = date_to or start + timedelta(days=13)
+        _check_range(start, end)
+        actor = info.context.actor
+        async with info.context.sessionmaker() as session:
+            if own_mo_id is None and actor.is_authenticated and SCOPE_BOOKING in actor.scopes and actor.subject_id:
+                patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+                own_mo_id = await service.own_clinic_of(session, patient_id)
+            near = (latitude, longitude) if latitude is not None and longitude is not None else None
+            result = await service.search(
+                info.context.rt,
+                session,
+                specialty_code=specialty_code,
+                date_from=start,
+                date_to=end,
+                own_mo_id=own_mo_id,
+                mo_id=mo_id,
+                doctor_id=doctor_id,
+                near=near,
+                radius_km=radius_km,
+            )
+        items = [
+            DoctorAvailability(
+                mo_id=i.mo.upstream_id,
+                mo_name=i.mo.name,
+                mo_address=i.mo.address,
+                doctor_id=i.doctor.upstream_id,
+                doctor_name=i.doctor.full_name,
+                specialty_code=i.specialty_code,
+                specialty_name=i.specialty_name,
+                own_clinic=i.own_clinic,
+                distance_km=round(i.distance_km, 2) if i.distance_km is not None else None,
+                slots=[SlotType.of(info, s) for s in i.slots],
+            )
+            for i in result.items
+        ]
+        return SlotSearchResult(items=items, partial=result.partial)
+
+    @strawberry.field(description="Ближайшие свободные талоны в поликлиниках рядом со мной.")
+    async def nearest_free_slots(
+        self,
+        info: Info,
+        *,
+        specialty_code: str,
+        latitude: float,
+        longitude: float,
+        radius_km: float = 25.0,
+        days: int = 14,
+        limit: int = 10,
+    ) -> list[NearestSlot]:
+        async with info.context.sessionmaker() as session:
+            found, _ = await service.nearest_free_slots(
+                info.context.rt,
+                session,
+                specialty_code=specialty_code,
+                lat=latitude,
+                lon=longitude,
+                radius_km=min(max(radius_km, 0.5), 300.0),
+                days=min(max(days, 1), 31),
+                limit=min(max(limit, 1), 50),
+            )
+        return [
+            NearestSlot(
+                mo_id=n.mo.upstream_id,
+                mo_name=n.mo.name,
+                mo_address=n.mo.address,
+                doctor_id=n.doctor.upstream_id,
+                doctor_name=n.doctor.full_name,
+                distance_km=round(n.distance_km, 2) if n.distance_km is not None else None,
+                slot=SlotType.of(info, n.slot),
+            )
+            for n in found
+        ]
+
+    @strawberry.field(description="Мои записи к врачу: предстоящие (upcoming: true), прошедшие (false) или все.")
+    async def my_appointments(
+        self, info: Info, upcoming: bool | None = None, acting_for: uuid.UUID | None = None
+    ) -> list[AppointmentType]:
+        patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+        rt = info.context.rt
+        async with info.context.sessionmaker() as session:
+            rows = await service.appointments_of(session, patient_id, at=service.now(rt), upcoming=upcoming)
+        await audit.record_now(
+            info.context.sessionmaker,
+            info.context.ctx,
+            "booking.appointments_read",
+            object_type="appointment",
+            subject_id=patient_id,
+            details={"count": len(rows)},
+        )
+        return [AppointmentType.of(a) for a in rows]
+
+    @strawberry.field(description="Бронь талона.")
+    async def slot_hold(self, info: Info, id: uuid.UUID, acting_for: uuid.UUID | None = None) -> SlotHoldType | None:
+        patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+        async with info.context.sessionmaker() as session:
+            hold = await session.get(SlotHold, id)
+        if hold is None or hold.patient_id != patient_id:
+            return None
+        return SlotHoldType.of(info, hold)
+
+    @strawberry.field(
+        description="Доля записей на прием, совершенных дистанционно, по каналам за период (для персонала)."
+    )
+    async def remote_booking_share(self, info: Info, date_from: date, date_to: date) -> RemoteBookingShare:
+        require_staff(info)
+        start = datetime.combine(date_from, time.min, tzinfo=UTC)
+        end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        async with info.context.sessionmaker() as session:
+            kpi = await service.remote_booking_share(session, start, end)
+        return RemoteBookingShare(
+            start=kpi.start,
+            end=kpi.end,
+            total=kpi.total,
+            remote=kpi.remote,
+            share=kpi.share,
+            share_with_kiosk=kpi.share_with_kiosk,
+            target=kpi.target,
+            by_channel=[ChannelShare(channel=c.channel, count=c.count, remote=c.remote) for c in kpi.by_channel],
+        )
+
+
+# ---------------------------------------------------------------------------------------------- mutations
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Забронировать талон на 5 минут, чтобы оформить запись.")
+    @booking_mutation
+    @atomic
+    async def hold_slot(
+        self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
+    ) -> HoldSlotResult:
+        patient_id, replay = await _begin(info, "holdSlot", idempotency_key, acting_for, {"slot": slot})
+        if replay is not None:
+            return replay
+        uow = info.context.unit_of_work
+        hold = await service.hold_slot(uow, patient_id, service.parse_ref(slot))
+        idempotency.remember(uow, {"type": "held", "id": str(hold.id)})
+        return SlotHeld(hold=SlotHoldType.of(info, hold))
+
+    @strawberry.mutation(description="Снять бронь талона.")
+    @booking_mutation
+    @atomic
+    async def release_hold(
+        self, info: Info, hold_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
+    ) -> ReleaseHoldResult:
+        patient_id, replay = await _begin(info, "releaseHold", idempotency_key, acting_for, {"hold": str(hold_id)})
+        if replay is not None:
+            return replay
+        uow = info.context.unit_of_work
+        hold = await service.release_hold(uow, patient_id, hold_id)
+        idempotency.remember(uow, {"type": "released", "id": str(hold.id)})
+        return HoldReleased(hold=SlotHoldType.of(info, hold))
+
+    @strawberry.mutation(description="Подтвердить запись по брони талона.")
+    @booking_mutation
+    @atomic
+    async def confirm_appointment(
+        self, info: Info, hold_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
+    ) -> BookResult:
+        patient_id, replay = await _begin(
+            info, "confirmAppointment", idempotency_key, acting_for, {"hold": str(hold_id)}
+        )
+        if replay is not None:
+            return replay
+        uow = info.context.unit_of_work
+        appointment = await service.confirm_hold(uow, patient_id, hold_id)
+        idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
+        return AppointmentBooked(appointment=AppointmentType.of(appointment))
+
+    @strawberry.mutation(description="Записаться за один шаг (оператор 122, инфомат).")
+    @booking_mutation
+    @atomic
+    async def book_appointment(
+        self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
+    ) -> BookResult:
+        patient_id, replay = await _begin(info, "bookAppointment", idempotency_key, acting_for, {"slot": slot})
+        if replay is not None:
+            return replay
+        uow = info.context.unit_of_work
+        appointment = await service.book_now(uow, patient_id, service.parse_ref(slot))
+        idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
+        return AppointmentBooked(appointment=AppointmentType.of(appointment))
+
+    @strawberry.mutation(description="Отменить запись.")
+    @booking_mutation
+    @atomic
+    async def cancel_appointment(
+        self, info: Info, appointment_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
+    ) -> CancelResult:
+        patient_id, replay = await _begin(
+            info, "cancelAppointment", idempotency_key, acting_for, {"appointment": str(appointment_id)}
+        )
+        if replay is not None:
+            return replay
+        uow = info.context.unit_of_work
+        appointment = await service.cancel(uow, patient_id, appointment_id)
+        idempotency.remember(uow, {"type": "cancelled", "id": str(appointment.id)})
+        return AppointmentCancelled(appointment=AppointmentType.of(appointment))
+
+    @strawberry.mutation(
+        description="Перенести запись на другое время; старая запись сохраняется, пока новая не подтверждена."
+    )
+    @booking_mutation
+    @atomic
+    async def reschedule_appointment(
+        self,
+        info: Info,
+        appointment_id: uuid.UUID,
+        slot: str,
+        idempotency_key: str,
+        acting_for: uuid.UUID | None = None,
+    ) -> RescheduleResult:
+        patient_id, replay = await _begin(
+            info,
+            "rescheduleAppointment",
+            idempotency_key,
+            acting_for,
+            {"appointment": str(appointment_id), "slot": slot},
+        )
+        if replay is not None:
+            return replay
+        uow = info.context.unit_of_work
+        new = await service.reschedule(uow, patient_id, appointment_id, service.parse_ref(slot))
+        previous = await uow.session.get(Appointment, appointment_id)
+        assert previous is not None
+        idempotency.remember(uow, {"type": "rescheduled", "id": str(new.id), "previous_id": str(previous.id)})
+        return AppointmentRescheduled(appointment=AppointmentType.of(new), previous=AppointmentType.of(previous))
+
+
+TYPES: tuple[type, ...] = (AppointmentStatusEnum,)

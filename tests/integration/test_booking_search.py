@@ -1,0 +1,136 @@
+"""Availability search: own clinic first, distance, stale-while-revalidate, a slow hub kept out of the way;
+and idempotent duplicates that arrive at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.booking import cache, schema, service
+from backend.booking.models import Appointment
+from backend.runtime import Runtime
+from tests.integration.test_booking_support import (
+    ADULT_MO,
+    BOOK,
+    OTHER_MO,
+    THERAPIST,
+    TOMORROW,
+    BookingEnv,
+    call,
+    env,
+)
+from tests.support.client import app_client
+from tests.support.identity import auth_headers, token_for
+
+_ = env
+
+
+class Ticker:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.mark.dialect
+async def test_search_orders_own_clinic_then_distance(env: BookingEnv) -> None:
+    rt = env.runtime
+    async with rt.sessionmaker() as session:
+        found = await service.search(
+            rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW, near=(45.21, 42.11)
+        )
+        assert [i.mo.upstream_id for i in found.items] == [OTHER_MO, ADULT_MO]
+        own = await service.search(
+            rt,
+            session,
+            specialty_code="76",
+            date_from=TOMORROW,
+            date_to=TOMORROW,
+            near=(45.21, 42.11),
+            own_mo_id=ADULT_MO,
+        )
+        assert [(i.mo.upstream_id, i.own_clinic) for i in own.items] == [(ADULT_MO, True), (OTHER_MO, False)]
+        near = await service.search(
+            rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW, near=(45.21, 42.11), radius_km=5
+        )
+        assert [i.mo.upstream_id for i in near.items] == [OTHER_MO]
+        one = await service.search(
+            rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW, doctor_id=THERAPIST
+        )
+        assert [i.doctor.upstream_id for i in one.items] == [THERAPIST]
+    assert service.haversine_km(45.04, 41.97, 45.20, 42.10) == pytest.approx(20.5, abs=0.5)
+
+
+@pytest.mark.dialect
+async def test_a_stale_entry_is_served_while_one_refresh_runs(env: BookingEnv) -> None:
+    rt = env.runtime
+    swr = cache.booking_cache(rt)
+    ticker = Ticker()
+    swr.clock = ticker
+    first = await service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW)
+    calls = env.state.calls["GetAvaibleAppointments"]
+    # Someone books the first slot at the registry; the hub turns slow.
+    p = env.region.people[5]
+    pid = (await env.client.check_patient(ADULT_MO, oms_policy=p.oms_policy, birth_date=p.birth_date)).patient_id
+    from integrations.fer import BookingChannel
+
+    await env.client.book(ADULT_MO, pid, first[0].id, channel=BookingChannel.REGISTRY)
+    env.faults.profile.latency_ms = 300
+    ticker.t += swr.fresh_s + 1
+    stale = await asyncio.gather(
+        *(service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW) for _ in range(10))
+    )
+    assert all(s == first for s in stale)  # answered from the cache, without waiting for the hub
+    assert swr.refreshes == 1  # ten readers, one refresh
+    assert env.state.calls["GetAvaibleAppointments"] == calls  # the refresh has not reached the hub yet
+    await swr.drain()
+    fresh = await service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW)
+    assert [s.id for s in fresh] == [s.id for s in first[1:]]
+    env.faults.profile.latency_ms = 0
+
+
+@pytest.mark.dialect
+async def test_a_slow_clinic_is_left_out_of_the_answer_and_fills_the_cache(env: BookingEnv) -> None:
+    rt = env.runtime
+    env.faults.profile.latency_ms = 200
+    async with rt.sessionmaker() as session:
+        slow = await service.search(
+            rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW, deadline_s=0.01
+        )
+        assert slow.partial and slow.items == []
+        await cache.booking_cache(rt).drain()
+        env.faults.profile.latency_ms = 0
+        warm = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
+    assert not warm.partial and len(warm.items) == 2
+
+
+async def test_the_in_process_cache_expires_and_guards_markers() -> None:
+    ticker = Ticker()
+    backend = cache.MemoryBackend(clock=ticker)
+    token = await backend.acquire("slot:1", 10)
+    assert token and await backend.acquire("slot:1", 10) is None
+    await backend.release("slot:1", "someone-else")
+    assert await backend.acquire("slot:1", 10) is None
+    ticker.t += 11
+    assert await backend.acquire("slot:1", 10) is not None
+    await backend.set("k", "v", 5)
+    ticker.t += 6
+    assert await backend.get("k") is None
+
+
+@pytest.mark.postgres_only
+async def test_concurrent_duplicates_with_one_key_book_once(env: BookingEnv) -> None:
+    rt: Runtime = env.runtime
+    patient = await env.patient(0)
+    headers = auth_headers(token_for(rt, patient.id))
+    slot = (await env.slot_refs())[4]
+    async with app_client(rt, [schema]) as client:
+        results = await asyncio.gather(*(call(client, BOOK, headers, slot=slot, key="dup-key") for _ in range(6)))
+    assert {r["__typename"] for r in results} == {"AppointmentBooked"}
+    assert len({r["appointment"]["id"] for r in results}) == 1
+    assert env.state.calls["SetAppointment"] == 1
+    async with rt.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Appointment)) == 1
