@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from types import ModuleType
 from typing import Any
 
+import orjson
 import structlog
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -18,12 +19,12 @@ from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.api.context import GraphQLContext
-from backend.api.loaders import LoaderRegistry
 from backend.api.schema import build_schema
-from backend.core.context import Actor, RequestContext
+from backend.core.context import Actor
 from backend.health.routes import live, ready
+from backend.identity.routes import jwks
 from backend.logging import configure_logging
-from backend.middleware import RequestIdMiddleware, request_id_of
+from backend.middleware import RequestIdMiddleware
 from backend.outbox import service as outbox
 from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
@@ -35,33 +36,39 @@ API_V1 = "/api/v1"
 SWEEP_INTERVAL_S = 15.0
 
 # REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
-REST_MODULES: tuple[str, ...] = ()
+REST_MODULES: tuple[str, ...] = ("backend.identity.routes", "backend.booking.routes", "notifications.routes")
 
 
-def _actor_for(scope: Scope) -> Actor:
-    # Identity (issue 3) replaces this with the token's actor; until then every caller is anonymous.
-    return Actor.anonymous()
+async def _actor_for(scope: Scope, runtime: Runtime) -> Actor:
+    # The bearer token's actor (backend.identity.authn); anonymous without an Authorization header.
+    from backend.identity.authn import actor_from_scope
+
+    return await actor_from_scope(scope, runtime)
 
 
 def _context_getter() -> Any:
     async def get_context(scope: Scope, state: State) -> GraphQLContext:
-        return GraphQLContext(
-            runtime=state.runtime,
-            request_ctx=RequestContext(actor=_actor_for(scope), request_id=request_id_of(scope)),
-            loaders=LoaderRegistry(),
-        )
+        # A bad token: HTTP answers 401 INVALID_TOKEN; a websocket is refused at connection_init.
+        from backend.identity.authn import graphql_context
+
+        return await graphql_context(scope, state.runtime)
 
     return get_context
 
 
-async def _sweep_forever(runtime: Runtime) -> None:
-    """The embedded profile's stand-in for Celery beat: re-relay outbox rows whose relay was missed."""
+async def _periodic_jobs(runtime: Runtime) -> None:
+    """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
+    re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback."""
+    from notifications import delivery, reminders
+
+    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback)
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
-        try:
-            await outbox.sweep(runtime)
-        except Exception:
-            log.exception("outbox.sweep_failed")
+        for job in jobs:
+            try:
+                await job(runtime)
+            except Exception:
+                log.exception("periodic_job_failed", job=job.__qualname__)
 
 
 def create_app(
@@ -79,7 +86,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         rt = runtime or Runtime.build(settings)
         app.state.runtime = rt
-        sweeper = asyncio.create_task(_sweep_forever(rt)) if settings.celery_eager else None
+        sweeper = asyncio.create_task(_periodic_jobs(rt)) if settings.celery_eager else None
         try:
             yield
         finally:
@@ -99,12 +106,31 @@ def create_app(
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=50,
     )
+    from backend.identity.authn import with_websocket_auth
+
+    graphql = with_websocket_auth(graphql)
     import importlib
+
+    class GraphQLController(graphql):  # type: ignore[valid-type,misc]
+        """Strawberry's controller with orjson on the wire (the parse/validation caches are extensions)."""
+
+        def decode_json(self, data: str | bytes) -> object:
+            return orjson.loads(data)
+
+        def encode_json(self, data: object) -> bytes:
+            return orjson.dumps(data)
 
     rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
     prometheus = PrometheusConfig(app_name="moe_zdorovye", prefix="moe_zdorovye", exclude=["/metrics", "/health"])
     return Litestar(
-        route_handlers=[live, ready, PrometheusController, graphql, Router(path=API_V1, route_handlers=rest)],
+        route_handlers=[
+            live,
+            ready,
+            jwks,
+            PrometheusController,
+            GraphQLController,
+            Router(path=API_V1, route_handlers=rest),
+        ],
         middleware=[RequestIdMiddleware, prometheus.middleware],
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,

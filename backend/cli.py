@@ -106,8 +106,10 @@ def seed_demo(
     from rich.progress import Progress
 
     from backend.demo import seed_demo_region
+    from backend.logging import configure_logging
 
     settings = _settings()
+    configure_logging("WARNING", json=False)
     with Progress(transient=False) as progress:
         summary = asyncio.run(
             seed_demo_region(

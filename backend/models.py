@@ -1,5 +1,9 @@
 """Every domain's models, imported so that ``Base.metadata`` is complete (Alembic, drift test)."""
 
+import backend.booking.models
+import backend.directory.models  # noqa: F401, RUF100 - the directory's tables
+import backend.identity.models  # noqa: F401 - identity's tables
+import notifications.models  # noqa: F401 - the notifications domain's tables
 from backend.audit.models import AuditEvent
 from backend.core.db import Base
 from backend.outbox.models import OutboxMessage

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     query_depth_limit: int = Field(12, ge=2, le=50, validation_alias=_env("QUERY_DEPTH_LIMIT"))
     query_max_tokens: int = Field(4000, ge=100, validation_alias=_env("QUERY_MAX_TOKENS"))
     query_max_aliases: int = Field(30, ge=1, validation_alias=_env("QUERY_MAX_ALIASES"))
+    trusted_documents_only: bool | None = Field(None, validation_alias=_env("TRUSTED_DOCUMENTS_ONLY"))
+    trusted_documents_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "graphql", validation_alias=_env("TRUSTED_DOCUMENTS_DIR")
+    )
     max_request_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_REQUEST_BODY_BYTES"))
 
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
@@ -78,8 +82,62 @@ class Settings(BaseSettings):
     # served simulator. Production refuses inprocess:// URLs.
     esia_url: str = Field("inprocess://esia", validation_alias=_env("ESIA_URL"))
     fer_url: str = Field("inprocess://fer", validation_alias=_env("FER_URL"))
+    fer_guid: str = Field("demo-guid", validation_alias=_env("FER_GUID"))
     sms_url: str = Field("inprocess://sms", validation_alias=_env("SMS_URL"))
     upstream_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias=_env("UPSTREAM_TIMEOUT_S"))
+
+    # Notifications (notifications/): SMS provider behind sms_url (smsc or twilio), push, e-mail, timing.
+    sms_provider: str = Field("smsc", pattern="^(smsc|twilio)$", validation_alias=_env("SMS_PROVIDER"))
+    smsc_login: str = Field("demo", validation_alias=_env("SMSC_LOGIN"))
+    smsc_password: str = Field("smsc-demo", validation_alias=_env("SMSC_PASSWORD"))
+    smsc_sender: str = Field("", validation_alias=_env("SMSC_SENDER"))
+    twilio_account_sid: str = Field("AC" + "0" * 32, validation_alias=_env("TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: str = Field("twilio-demo-token", validation_alias=_env("TWILIO_AUTH_TOKEN"))
+    twilio_from_number: str = Field("", validation_alias=_env("TWILIO_FROM_NUMBER"))
+    twilio_messaging_service_sid: str = Field("MG" + "0" * 32, validation_alias=_env("TWILIO_MESSAGING_SERVICE_SID"))
+    push_fcm_url: str = Field("inprocess://fcm", validation_alias=_env("PUSH_FCM_URL"))
+    push_fcm_service_account_json: str = Field("", validation_alias=_env("PUSH_FCM_SERVICE_ACCOUNT_JSON"))
+    push_apns_url: str = Field("inprocess://apns", validation_alias=_env("PUSH_APNS_URL"))
+    push_apns_team_id: str = Field("MZDEMOTEAM", validation_alias=_env("PUSH_APNS_TEAM_ID"))
+    push_apns_key_id: str = Field("MZDEMOKEY1", validation_alias=_env("PUSH_APNS_KEY_ID"))
+    push_apns_private_key_pem: str = Field("", validation_alias=_env("PUSH_APNS_PRIVATE_KEY_PEM"))
+    push_apns_topic: str = Field("ru.gosuslugi.health", validation_alias=_env("PUSH_APNS_TOPIC"))
+    smtp_url: str = Field("", validation_alias=_env("SMTP_URL"))  # empty: .eml files under var_dir/mail
+    email_from: str = Field("«Мое здоровье» <no-reply@moe-zdorovye.ru>", validation_alias=_env("EMAIL_FROM"))
+    notify_quiet_start_hour: int = Field(22, ge=0, le=23, validation_alias=_env("NOTIFY_QUIET_START_HOUR"))
+    notify_quiet_end_hour: int = Field(8, ge=0, le=23, validation_alias=_env("NOTIFY_QUIET_END_HOUR"))
+    notify_push_fallback_s: int = Field(900, ge=10, validation_alias=_env("NOTIFY_PUSH_FALLBACK_S"))
+    notify_max_attempts: int = Field(6, ge=1, le=30, validation_alias=_env("NOTIFY_MAX_ATTEMPTS"))
+    notify_retry_base_s: float = Field(30.0, gt=0, validation_alias=_env("NOTIFY_RETRY_BASE_S"))
+    notify_send_lease_s: float = Field(120.0, gt=0, validation_alias=_env("NOTIFY_SEND_LEASE_S"))
+    notify_reconcile_grace_s: float = Field(120.0, ge=0, validation_alias=_env("NOTIFY_RECONCILE_GRACE_S"))
+    notify_status_poll_s: float = Field(60.0, gt=0, validation_alias=_env("NOTIFY_STATUS_POLL_S"))
+
+    # Identity (backend/identity): our own tokens, OAuth clients, ESIA registration, operators, kiosks.
+    # Empty key: embedded keeps a generated key under var_dir/identity, tests one in memory; production
+    # refuses to issue tokens without it (backend.identity.tokens).
+    jwt_private_key_pem: str = Field("", validation_alias=_env("JWT_PRIVATE_KEY_PEM"))
+    jwt_previous_public_keys_pem: str = Field("", validation_alias=_env("JWT_PREVIOUS_PUBLIC_KEYS_PEM"))
+    jwt_issuer: str = Field("", validation_alias=_env("JWT_ISSUER"))  # default: public_url
+    jwt_audience: str = Field("moe-zdorovye-api", validation_alias=_env("JWT_AUDIENCE"))
+    jwt_access_ttl_s: int = Field(900, ge=60, le=3600, validation_alias=_env("JWT_ACCESS_TTL_S"))
+    refresh_ttl_s: int = Field(30 * 86400, ge=3600, validation_alias=_env("REFRESH_TTL_S"))
+    oauth_clients: str = Field(
+        '{"mz-mobile": {"redirect_uris": ["ru.gosuslugi.health://oauth/callback"], "channel": "mobile"},'
+        ' "mz-epgu": {"redirect_uris": ["http://127.0.0.1:8000/oauth/callback"], "channel": "epgu"}}',
+        validation_alias=_env("OAUTH_CLIENTS"),
+    )
+    esia_client_id: str = Field("MZDEMO01", validation_alias=_env("ESIA_CLIENT_ID"))
+    esia_certificate_hash: str = Field("", validation_alias=_env("ESIA_CERTIFICATE_HASH"))
+    esia_client_key_pem: str = Field("", validation_alias=_env("ESIA_CLIENT_KEY_PEM"))  # RSA/EC; GOST: a tool
+    esia_public_keys_pem: str = Field("", validation_alias=_env("ESIA_PUBLIC_KEYS_PEM"))  # ESIA's token keys
+    esia_portal_url: str = Field("", validation_alias=_env("ESIA_PORTAL_URL"))
+    operator_session_ttl_s: int = Field(1800, ge=60, le=14400, validation_alias=_env("OPERATOR_SESSION_TTL_S"))
+    kiosk_idle_timeout_s: int = Field(180, ge=30, le=1800, validation_alias=_env("KIOSK_IDLE_TIMEOUT_S"))
+    kiosk_identify_max_attempts: int = Field(5, ge=1, le=100, validation_alias=_env("KIOSK_IDENTIFY_MAX_ATTEMPTS"))
+    kiosk_identify_window_s: int = Field(900, ge=10, validation_alias=_env("KIOSK_IDENTIFY_WINDOW_S"))
+    sms_code_ttl_s: int = Field(300, ge=30, le=3600, validation_alias=_env("SMS_CODE_TTL_S"))
+    demo_operator_password: str = Field("operator-demo", validation_alias=_env("DEMO_OPERATOR_PASSWORD"))
 
     @model_validator(mode="after")
     def _apply_profile(self) -> Settings:  # noqa: PLR0912 - one branch per rule keeps it readable
@@ -101,6 +159,8 @@ class Settings(BaseSettings):
             self.graphiql = embedded
         if self.introspection is None:
             self.introspection = embedded
+        if self.trusted_documents_only is None:
+            self.trusted_documents_only = not embedded
         if not self.celery_broker_url:
             self.celery_broker_url = self.redis_url or "memory://"
         if not self.public_url:

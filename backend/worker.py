@@ -15,12 +15,21 @@ from typing import Any, TypeVar
 
 import structlog
 from celery import Celery, Task
+from celery.schedules import crontab
 from celery.signals import worker_process_shutdown
 
 from backend.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+# The domains' task modules, imported by the worker so their tasks (and outbox handlers) register.
+TASK_MODULES: tuple[str, ...] = (
+    "backend.directory.tasks",
+    "backend.identity.tasks",
+    "backend.booking.tasks",
+    "notifications.tasks",
+)
 
 DISPATCH_TASK = "outbox.dispatch"
 SWEEP_TASK = "outbox.sweep"
@@ -35,7 +44,7 @@ def configure_celery(app: Celery, settings: Settings) -> None:
 
 def make_celery() -> Celery:
     settings = get_settings()
-    app = Celery("moe_zdorovye", broker=settings.celery_broker_url)
+    app = Celery("moe_zdorovye", broker=settings.celery_broker_url, include=list(TASK_MODULES))
     app.conf.update(
         task_always_eager=bool(settings.celery_eager),
         task_acks_late=True,  # a worker killed mid-task leaves the message to another worker
@@ -47,6 +56,13 @@ def make_celery() -> Celery:
         timezone="UTC",
         beat_schedule={
             "outbox-sweep": {"task": SWEEP_TASK, "schedule": 15.0},
+            "directory-sync": {"task": "directory.sync", "schedule": crontab(hour=3, minute=15)},
+            "identity-purge": {"task": "identity.purge_expired", "schedule": 3600.0},
+            "booking-sync-statuses": {"task": "booking.sync_statuses", "schedule": 300.0},
+            "booking-expire-holds": {"task": "booking.expire_holds", "schedule": 60.0},
+            "notifications-tick": {"task": "notifications.tick", "schedule": 15.0},
+            "notifications-reminders": {"task": "notifications.scan_reminders", "schedule": 60.0},
+            "notifications-push-fallback": {"task": "notifications.scan_push_fallback", "schedule": 60.0},
         },
     )
     return app

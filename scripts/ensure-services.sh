@@ -54,3 +54,9 @@ else
     --dir /tmp --logfile /tmp/moe-zdorovye-redis.log
   wait_for Redis "$REDISPORT"
 fi
+
+# The kiosk ticket (PDF) needs a TrueType font with Cyrillic; Debian's DejaVu is the one looked for.
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -z "${MZ_TICKET_FONT:-}" ]; then
+  echo "Fonts: installing Debian's fonts-dejavu-core for the kiosk ticket"
+  apt_install fonts-dejavu-core
+fi

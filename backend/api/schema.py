@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -26,14 +27,22 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from backend.api.extensions import MaskInternalErrors
+from backend.api.trusted import TrustedDocuments, TrustedDocumentsExtension
 from backend.settings import Settings
-from graphql import GraphQLError
 
 # The domains, in the order their fields appear in the schema.
-DOMAIN_MODULES: tuple[str, ...] = ("backend.system.schema",)
+DOMAIN_MODULES: tuple[str, ...] = (
+    "backend.system.schema",
+    "backend.directory.schema",
+    "backend.identity.schema",
+    "backend.booking.schema",
+    "notifications.schema",
+)
 
 
 class Schema(strawberry.Schema):
+    trusted_documents: TrustedDocuments
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # MaskInternalErrors logs what matters with the request id; the default would log each twice.
         return None
@@ -53,7 +62,10 @@ def _collect(modules: Sequence[ModuleType], attr: str) -> tuple[type, ...]:
 
 
 def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -> Schema:
-    modules = [importlib.import_module(name) for name in DOMAIN_MODULES] + list(extra_modules)
+    """The schema of the domains plus ``extra_modules``, with its trusted documents loaded."""
+    registry = TrustedDocuments()
+    modules = [importlib.import_module(name) for name in DOMAIN_MODULES]
+    modules += [m for m in extra_modules if m not in modules]  # a registered domain given again counts once
     queries = (_node_query(), *_collect(modules, "Query"))
     mutations = _collect(modules, "Mutation")
     subscriptions = _collect(modules, "Subscription")
@@ -62,13 +74,14 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         QueryDepthLimiter(max_depth=settings.query_depth_limit),
         MaxTokensLimiter(max_token_count=settings.query_max_tokens),
         MaxAliasesLimiter(max_alias_count=settings.query_max_aliases),
+        TrustedDocumentsExtension(registry=registry, enforce=bool(settings.trusted_documents_only)),
         ParserCache(maxsize=1024),
         ValidationCache(maxsize=1024),
         MaskInternalErrors(),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection())
-    return Schema(
+    schema = Schema(
         query=merge_types("Query", queries),
         mutation=merge_types("Mutation", mutations) if mutations else None,
         subscription=merge_types("Subscription", subscriptions) if subscriptions else None,
@@ -76,3 +89,5 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    schema.trusted_documents = registry.load(settings.trusted_documents_dir, schema._schema)
+    return schema

@@ -83,6 +83,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Any) -> None:
+    # Deferred BEGIN: readers never wait, and a short write in a session of its own (an audit row, an
+    # attempt counter) can run while a unit of work is open. The price is SQLite's single writer: two
+    # units of work writing at once may see "database is locked" (the embedded profile is one user's
+    # demo; PostgreSQL is what production and the concurrency tests run on).
     conn.exec_driver_sql("BEGIN")
 
 

@@ -831,6 +831,7 @@ def create_esia_simulator(
         login_page_limit=login_page_limit,
     )
     return Litestar(
+        logging_config=None,  # the host process owns logging
         route_handlers=[
             _authorize,
             _login,

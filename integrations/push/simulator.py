@@ -224,7 +224,12 @@ def create_fcm_simulator(
         )
         return _json({"name": name})
 
-    app = Litestar(route_handlers=[token, send], exception_handlers=_EXCEPTION_HANDLERS, openapi_config=None)
+    app = Litestar(
+        logging_config=None,  # the host process owns logging
+        route_handlers=[token, send],
+        exception_handlers=_EXCEPTION_HANDLERS,
+        openapi_config=None,
+    )
     app.state.simulator = state
     return app
 
@@ -372,7 +377,12 @@ def create_apns_simulator(
         )
         return Response(b"", status_code=200, headers={"apns-id": apns_id})
 
-    app = Litestar(route_handlers=[push], exception_handlers=_EXCEPTION_HANDLERS, openapi_config=None)
+    app = Litestar(
+        logging_config=None,  # the host process owns logging
+        route_handlers=[push],
+        exception_handlers=_EXCEPTION_HANDLERS,
+        openapi_config=None,
+    )
     app.state.simulator = state
     return app
 

@@ -426,6 +426,7 @@ def create_twilio_simulator(
         return _json(message.resource())
 
     app = Litestar(
+        logging_config=None,  # the host process owns logging
         route_handlers=[create_message, list_messages, fetch_message],
         exception_handlers=_EXCEPTION_HANDLERS,
         openapi_config=None,
@@ -665,7 +666,12 @@ def create_smsc_simulator(
             }
         )
 
-    app = Litestar(route_handlers=[send, status], exception_handlers=_EXCEPTION_HANDLERS, openapi_config=None)
+    app = Litestar(
+        logging_config=None,  # the host process owns logging
+        route_handlers=[send, status],
+        exception_handlers=_EXCEPTION_HANDLERS,
+        openapi_config=None,
+    )
     app.state.simulator = state
     return app
 

@@ -23,9 +23,17 @@ async def app_client(runtime: Runtime, modules: Sequence[ModuleType] = ()) -> As
 
 
 async def gql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    extensions: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, **kwargs)
+    payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+    if extensions is not None:
+        payload["extensions"] = extensions
+    response = await client.post("/graphql", json=payload, **kwargs)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -1,0 +1,1 @@
+"""Benchmarks that print their figures (``make bench``). Never timed assertions: figures go in notes."""

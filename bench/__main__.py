@@ -1,0 +1,41 @@
+"""``make bench``: run every scenario that exists, each printing its figures (and ratios from one run).
+
+P1 transport (GraphQL vs plain Litestar), P2 booking contention (bench/booking.py), notifications
+throughput (bench/notifications.py). P3–P5 of issue 6 are listed as not built until they are.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+SCENARIOS: tuple[tuple[str, str], ...] = (
+    ("P1", "bench.p1_transport"),
+    ("P2", "bench.booking"),
+    ("notifications", "bench.notifications"),
+)
+NOT_BUILT = ("P3 upstream at 300 ms latency", "P4 subscription fan-out", "P5 memory per 1,000 connections")
+
+
+def main() -> int:
+    failed = 0
+    for label, module_name in SCENARIOS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            print(f"{label}: not built yet ({module_name})", flush=True)
+            continue
+        try:
+            module.main()
+        except Exception:
+            failed += 1
+            print(f"{label}: FAILED", flush=True)
+            traceback.print_exc()
+    for name in NOT_BUILT:
+        print(f"{name}: not built yet", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
