@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     push_apns_key_id: str = Field("MZDEMOKEY1", validation_alias=_env("PUSH_APNS_KEY_ID"))
     push_apns_private_key_pem: str = Field("", validation_alias=_env("PUSH_APNS_PRIVATE_KEY_PEM"))
     push_apns_topic: str = Field("ru.gosuslugi.health", validation_alias=_env("PUSH_APNS_TOPIC"))
-    smtp_url: str = Field("", validation_alias=_env("SMTP_URL"))  # empty: .eml files under var_dir/mail
+    # smtps://user:pass@host:465, smtp://…:587 (STARTTLS required), ?starttls=off for a local relay only;
+    # empty: .eml files under var_dir/mail
+    smtp_url: str = Field("", validation_alias=_env("SMTP_URL"))
     email_from: str = Field("«Мое здоровье» <no-reply@moe-zdorovye.ru>", validation_alias=_env("EMAIL_FROM"))
     notify_quiet_start_hour: int = Field(22, ge=0, le=23, validation_alias=_env("NOTIFY_QUIET_START_HOUR"))
     notify_quiet_end_hour: int = Field(8, ge=0, le=23, validation_alias=_env("NOTIFY_QUIET_END_HOUR"))

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import structlog
 from redis.asyncio import Redis
@@ -82,10 +82,9 @@ class FileEmailSender:
 
 
 class SmtpEmailSender:
-    """SMTP over ``aiosmtplib`` (``smtp://user:password@host:587`` STARTTLS, ``smtps://…:465`` TLS).
-
-    Not exercised by the test suite (no SMTP server in the sandbox); the file sender covers the pipeline.
-    """
+    """SMTP over ``aiosmtplib``: ``smtps://user:password@host:465`` (TLS) or ``smtp://…:587`` with STARTTLS
+    required; ``?starttls=off`` only for a relay on the same host or network segment (a local MTA).
+    A 5xx answer is permanent (:class:`EmailRejected`), a 4xx or a connection failure temporary."""
 
     def __init__(self, url: str, *, sender: str, timeout_s: float = 10.0) -> None:
         parts = urlsplit(url)
@@ -94,6 +93,10 @@ class SmtpEmailSender:
         self._host = parts.hostname
         self._port = parts.port or (465 if parts.scheme == "smtps" else 587)
         self._tls = parts.scheme == "smtps"
+        starttls = dict(parse_qsl(parts.query)).get("starttls", "required")
+        if starttls not in ("required", "off"):
+            raise ValueError("SMTP_URL: starttls must be required or off")
+        self._start_tls = not self._tls and starttls == "required"
         self._user = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
         self._sender = sender
@@ -113,10 +116,13 @@ class SmtpEmailSender:
                 username=self._user,
                 password=self._password,
                 use_tls=self._tls,
-                start_tls=not self._tls,
+                start_tls=self._start_tls,
                 timeout=self._timeout_s,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [getattr(r, "code", 550) for r in exc.recipients]
+            if any(400 <= code < 500 for code in codes):  # e.g. 451 greylisting, 452 mailbox full
+                raise EmailTemporaryError(str(exc)) from None
             raise EmailRejected(str(exc)) from None
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
