@@ -23,7 +23,7 @@ from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, P
 from backend.audit import service as audit
 from backend.booking import idempotency, service
 from backend.booking.models import Appointment, SlotHold
-from backend.identity.policy import SCOPE_BOOKING, require_staff, require_subject
+from backend.identity.policy import SCOPE_BOOKING, ConfirmationRequired, require_staff, require_subject
 from integrations.fer import Slot
 
 P = ParamSpec("P")
@@ -262,6 +262,7 @@ CancelResult = Annotated[
     | service.AppointmentNotActive
     | NotAuthenticated
     | AccessDenied
+    | ConfirmationRequired
     | InvalidInput
     | service.IdempotencyKeyReused,
     strawberry.union("CancelAppointmentResult"),
@@ -278,6 +279,7 @@ RescheduleResult = Annotated[
     | service.BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
+    | ConfirmationRequired
     | InvalidInput
     | service.IdempotencyKeyReused,
     strawberry.union("RescheduleAppointmentResult"),
@@ -340,10 +342,20 @@ async def _replay(info: Info, stored: dict[str, Any]) -> Any:  # noqa: PLR0911 -
 
 
 async def _begin(
-    info: Info, operation: str, key: str, acting_for: uuid.UUID | None, request: dict[str, Any]
+    info: Info,
+    operation: str,
+    key: str,
+    acting_for: uuid.UUID | None,
+    request: dict[str, Any],
+    *,
+    sensitive: bool = False,
 ) -> tuple[uuid.UUID, Any]:
-    """(patient id, a replayed result or None): the policy first, then the idempotency key."""
-    patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+    """(patient id, a replayed result or None): the policy first, then the idempotency key.
+
+    ``sensitive``: cancelling or rescheduling (an operator needs the caller's SMS code, see
+    :mod:`backend.identity.policy`). A refusal by the policy claims no key: the same key works once allowed.
+    """
+    patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for, sensitive=sensitive)
     stored = await idempotency.claim(
         info.context.unit_of_work, operation, key, {**request, "patient_id": str(patient_id)}
     )
@@ -575,14 +587,14 @@ class Mutation:
         idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
         return AppointmentBooked(appointment=AppointmentType.of(appointment))
 
-    @strawberry.mutation(description="Отменить запись.")
+    @strawberry.mutation(description="Отменить запись. Оператору 122 нужен код из СМС звонящего (confirmOnBehalfCode).")
     @booking_mutation
     @atomic
     async def cancel_appointment(
         self, info: Info, appointment_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> CancelResult:
         patient_id, replay = await _begin(
-            info, "cancelAppointment", idempotency_key, acting_for, {"appointment": str(appointment_id)}
+            info, "cancelAppointment", idempotency_key, acting_for, {"appointment": str(appointment_id)}, sensitive=True
         )
         if replay is not None:
             return replay
@@ -592,7 +604,8 @@ class Mutation:
         return AppointmentCancelled(appointment=AppointmentType.of(appointment))
 
     @strawberry.mutation(
-        description="Перенести запись на другое время; старая запись сохраняется, пока новая не подтверждена."
+        description="Перенести запись на другое время; старая запись сохраняется, пока новая не подтверждена. "
+        "Оператору 122 нужен код из СМС звонящего (confirmOnBehalfCode)."
     )
     @booking_mutation
     @atomic
@@ -610,6 +623,7 @@ class Mutation:
             idempotency_key,
             acting_for,
             {"appointment": str(appointment_id), "slot": slot},
+            sensitive=True,
         )
         if replay is not None:
             return replay

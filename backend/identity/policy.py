@@ -10,6 +10,21 @@ and then loads only objects owned by ``patient_id`` (object-level check: a row w
 The errors it raises (:class:`PolicyError`) are both a :class:`ProblemError` (an ``@atomic`` mutation
 returns the typed ``NotAuthenticated`` / ``AccessDenied`` member — put them in the result union) and a
 :class:`PublicError` (a query answers a GraphQL error with ``extensions.code`` and the Russian text).
+
+Sensitive actions. A 122 operator's on-behalf session identifies the caller by what they know (OMS policy
+or SNILS + birth date); for actions that take away something the patient already has, the caller must
+also prove they hold the phone on file: the SMS code sent by ``openOnBehalfSession(sendSmsCode: true)``
+and dictated to the operator (``confirmOnBehalfCode`` adds :data:`SCOPE_SENSITIVE` to the session), as
+EMIAS asks for the relative's SMS code. The sensitive actions are:
+
+* cancelling an existing appointment (``cancelAppointment``);
+* rescheduling an existing appointment (``rescheduleAppointment``: the old slot is given up).
+
+Booking a new appointment and viewing appointments need no code. A resolver of a sensitive action calls
+``require_subject(..., sensitive=True)``; an operator acting for a caller without :data:`SCOPE_SENSITIVE`
+gets :class:`ConfirmationRequired` (``CONFIRMATION_REQUIRED``; put it in the result union), and the
+refusal is audited. Patients (themselves or through a proxy grant) and kiosk sessions (the patient in
+person) are not asked for a code.
 """
 
 from __future__ import annotations
@@ -19,6 +34,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,7 +52,8 @@ SCOPE_DRUGS = "drugs"
 SCOPE_INSURANCE = "insurance"
 SCOPE_PROFILE = "profile"
 SCOPE_NOTIFICATIONS = "notifications"
-#: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code.
+#: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code; required by
+#: the sensitive actions (``require_subject(..., sensitive=True)``).
 SCOPE_SENSITIVE = "sensitive"
 #: Staff-only scopes (tokens of a staff login, not about a patient).
 SCOPE_STAFF = "staff"
@@ -58,7 +75,8 @@ ALL_PATIENT_SCOPES: frozenset[str] = frozenset(
 )
 #: What a proxy grant may carry (a subset is chosen per grant).
 GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
-#: An operator's on-behalf session: book, cancel, see appointments and who the caller is; never documents.
+#: An operator's on-behalf session: book, see appointments and who the caller is; never documents. Cancelling
+#: or rescheduling also needs the caller's SMS code (:data:`SCOPE_SENSITIVE`).
 OPERATOR_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE})
 #: A kiosk session: booking and tickets only.
 KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS})
@@ -77,12 +95,26 @@ class PolicyError(ProblemError, PublicError):
         self.code = problem.code
 
 
+@strawberry.type(description="Оператору нужно подтвердить личность звонящего кодом из СМС.")
+class ConfirmationRequired(Problem):
+    @classmethod
+    def default(cls) -> ConfirmationRequired:
+        return cls(
+            code="CONFIRMATION_REQUIRED",
+            message="Для этого действия подтвердите личность звонящего кодом из СМС (confirmOnBehalfCode).",
+        )
+
+
 def not_authenticated() -> PolicyError:
     return PolicyError(NotAuthenticated.default())
 
 
 def access_denied() -> PolicyError:
     return PolicyError(AccessDenied.default())
+
+
+def confirmation_required() -> PolicyError:
+    return PolicyError(ConfirmationRequired.default())
 
 
 def grant_is_valid(grant: ProxyGrant, scope: str, at: datetime) -> bool:
@@ -141,6 +173,7 @@ async def require_subject(
     acting_for: uuid.UUID | None = None,
     session: AsyncSession | None = None,
     now: datetime | None = None,
+    sensitive: bool = False,
 ) -> uuid.UUID:
     """The patient this call is about, once the actor may act for them within ``scope``.
 
@@ -150,6 +183,9 @@ async def require_subject(
       must name the same person);
     * anyone else (anonymous → ``NotAuthenticated``; a staff login without an on-behalf session, a
       kiosk device, a scope the session lacks → ``AccessDenied``).
+
+    ``sensitive``: the call is a sensitive action (see the module docstring); an operator's on-behalf
+    session without :data:`SCOPE_SENSITIVE` (no SMS code confirmed) → ``ConfirmationRequired``.
 
     A grant check reads through the request's DataLoader (a session of its own), or ``session`` when
     given (services outside GraphQL). Refusals to act for someone else are audited.
@@ -180,6 +216,16 @@ async def require_subject(
         if scope not in actor.scopes or (acting_for is not None and acting_for != actor.subject_id):
             await _audit_refusal(context, ctx, scope, acting_for or actor.subject_id)
             raise access_denied()
+        if sensitive and actor.kind is ActorKind.OPERATOR and SCOPE_SENSITIVE not in actor.scopes:
+            await _audit_refusal(
+                context,
+                ctx,
+                scope,
+                actor.subject_id,
+                action="access.confirmation_required",
+                outcome="CONFIRMATION_REQUIRED",
+            )
+            raise confirmation_required()
         return actor.subject_id
     raise access_denied()
 
@@ -190,14 +236,22 @@ def _clock_of(context: Any) -> datetime:
     return now(context.rt)
 
 
-async def _audit_refusal(context: Any, ctx: RequestContext, scope: str, subject: uuid.UUID) -> None:
+async def _audit_refusal(
+    context: Any,
+    ctx: RequestContext,
+    scope: str,
+    subject: uuid.UUID,
+    *,
+    action: str = "access.denied",
+    outcome: str = "ACCESS_DENIED",
+) -> None:
     if context is None:
         return
     await audit.record_now(
         context.sessionmaker,
         ctx,
-        "access.denied",
-        outcome="ACCESS_DENIED",
+        action,
+        outcome=outcome,
         subject_id=subject,
         details={"scope": scope},
     )

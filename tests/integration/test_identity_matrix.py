@@ -7,6 +7,9 @@ without a row here fails :func:`test_every_operation_has_a_row`. Add a row per n
 * ``standard(doc, vars, scope)`` — a patient-data operation taking ``actingFor``: the patient, a valid
   proxy, and (within their scopes) an operator's on-behalf session and a kiosk session may; everyone
   else may not;
+* ``sensitive(doc, vars, scope)`` — the same for a sensitive action (cancelling, rescheduling), except
+  that an operator's on-behalf session must first have the caller's SMS code confirmed
+  (``CONFIRMATION_REQUIRED`` without it);
 * ``Row(doc, vars, expected)`` — anything else, with an explicit outcome per principal.
 
 Refusals must not leak the target: a refused answer, and anything another patient gets, never contains
@@ -63,6 +66,7 @@ class P(enum.StrEnum):
     NARROW_PROXY = "an out-of-scope proxy (booking only)"
     OPERATOR = "an operator without an on-behalf session"
     ON_BEHALF = "an operator with an on-behalf session for T"
+    CONFIRMED = "an operator with an on-behalf session for T, the SMS code confirmed"
     KIOSK = "a kiosk session for T"
     DEVICE = "a kiosk device (no patient)"
     ANONYMOUS = "anonymous"
@@ -72,6 +76,7 @@ class O(enum.StrEnum):  # noqa: E742 - the outcome
     ALLOW = "allow"  # the policy let it through (a success or another business problem)
     DENY = "deny"  # ACCESS_DENIED (or NOT_FOUND for another's object)
     UNAUTH = "unauth"  # NOT_AUTHENTICATED
+    CONFIRM = "confirm"  # CONFIRMATION_REQUIRED: an operator needs the caller's SMS code first
 
 
 @dataclass
@@ -120,11 +125,20 @@ def standard(document: str, variables: Vars, scope: str) -> Row:
             P.NARROW_PROXY: O.ALLOW if scope == policy.SCOPE_BOOKING else O.DENY,
             P.OPERATOR: O.DENY,
             P.ON_BEHALF: O.ALLOW if scope in policy.OPERATOR_SCOPES else O.DENY,
+            P.CONFIRMED: O.ALLOW if scope in policy.OPERATOR_SCOPES else O.DENY,
             P.KIOSK: O.ALLOW if scope in policy.KIOSK_SCOPES else O.DENY,
             P.DEVICE: O.DENY,
             P.ANONYMOUS: O.UNAUTH,
         },
     )
+
+
+def sensitive(document: str, variables: Vars, scope: str) -> Row:
+    """A sensitive action about T (cancelling, rescheduling): as :func:`standard`, but an operator's
+    on-behalf session without the caller's SMS code is asked for it."""
+    row = standard(document, variables, scope)
+    on_behalf = row.expected[P.ON_BEHALF]
+    return Row(document, variables, row.expected | {P.ON_BEHALF: O.CONFIRM if on_behalf is O.ALLOW else on_behalf})
 
 
 def only(allowed: set[P], document: str, variables: Vars, *, also: dict[P, O] | None = None) -> Row:
@@ -167,7 +181,7 @@ MATRIX: dict[str, Row] = {
     "myAccessLog": Row(
         "query($t: UUID) { myAccessLog(actingFor: $t) { action } }",
         _t,
-        standard("", _t, policy.SCOPE_PROFILE).expected | {P.ON_BEHALF: O.DENY},
+        standard("", _t, policy.SCOPE_PROFILE).expected | {P.ON_BEHALF: O.DENY, P.CONFIRMED: O.DENY},
     ),
     "myProxies": only(PATIENTS, "{ myProxies { id } }", lambda w: {}),
     "myPrincipals": only(PATIENTS, "{ myPrincipals { id } }", lambda w: {}),
@@ -178,7 +192,7 @@ MATRIX: dict[str, Row] = {
         lambda w: {"b": w.target_birth.isoformat(), "p": w.target_policy},
     ),
     "confirmOnBehalfCode": only(
-        {P.ON_BEHALF}, f'mutation {{ confirmOnBehalfCode(code: "000000") {{ {PROBLEM} }} }}', lambda w: {}
+        {P.ON_BEHALF, P.CONFIRMED}, f'mutation {{ confirmOnBehalfCode(code: "000000") {{ {PROBLEM} }} }}', lambda w: {}
     ),
     "identifyAtKiosk": only(
         {P.DEVICE},
@@ -256,12 +270,12 @@ MATRIX: dict[str, Row] = {
         _keyed(s=lambda w: w.free_slot),
         policy.SCOPE_BOOKING,
     ),
-    "cancelAppointment": standard(
+    "cancelAppointment": sensitive(
         _booking_mutation("cancelAppointment", "appointmentId: $a", "$a: UUID!"),
         _keyed(a=lambda w: str(w.appointment)),
         policy.SCOPE_BOOKING,
     ),
-    "rescheduleAppointment": standard(
+    "rescheduleAppointment": sensitive(
         _booking_mutation("rescheduleAppointment", "appointmentId: $a, slot: $s", "$a: UUID!, $s: String!"),
         _keyed(a=lambda w: str(w.appointment), s=lambda w: w.other_slot),
         policy.SCOPE_BOOKING,
@@ -356,6 +370,7 @@ async def _world(runtime: Runtime) -> World:
         P.NARROW_PROXY: auth_headers(token_for(runtime, narrow.id)),
         P.OPERATOR: auth_headers(await operator_token(runtime)),
         P.ON_BEHALF: auth_headers(await operator_on_behalf_token(runtime, target.id)),
+        P.CONFIRMED: auth_headers(await operator_on_behalf_token(runtime, target.id, sensitive=True)),
         P.KIOSK: auth_headers(await kiosk_session_token(runtime, target.id)),
         P.DEVICE: auth_headers(await kiosk_device_token(runtime)),
         P.ANONYMOUS: {},
@@ -445,6 +460,8 @@ def _outcome(body: dict[str, Any], name: str) -> tuple[O, str]:
         codes.append(str(data["code"]))
     if "NOT_AUTHENTICATED" in codes:
         return O.UNAUTH, ",".join(codes)
+    if "CONFIRMATION_REQUIRED" in codes:
+        return O.CONFIRM, ",".join(codes)
     if "ACCESS_DENIED" in codes or "NOT_FOUND" in codes:
         return O.DENY, ",".join(codes)
     if "INTERNAL_ERROR" in codes:
