@@ -6,6 +6,8 @@ back and the client receives the typed member. Unexpected exceptions are not pro
 
 from __future__ import annotations
 
+from typing import ClassVar, Self
+
 import strawberry
 
 
@@ -13,6 +15,15 @@ import strawberry
 class Problem:
     code: str = strawberry.field(description="Stable machine-readable code, e.g. SLOT_TAKEN.")
     message: str = strawberry.field(description="Russian text to show to the person.")
+
+    # A concrete problem names its stable code and default Russian text; ``default()`` builds it.
+    CODE: ClassVar[str]
+    MESSAGE: ClassVar[str]
+
+    @classmethod
+    def default(cls, message: str | None = None) -> Self:
+        """The problem with its class's code, and its default text unless a more precise one is given."""
+        return cls(code=cls.CODE, message=message or cls.MESSAGE)
 
 
 @strawberry.type(description="Поле запроса заполнено неверно.")
@@ -32,16 +43,14 @@ class InvalidInput(Problem):
 
 @strawberry.type(description="Нужно войти в систему.")
 class NotAuthenticated(Problem):
-    @classmethod
-    def default(cls) -> NotAuthenticated:
-        return cls(code="NOT_AUTHENTICATED", message="Войдите через Госуслуги, чтобы продолжить.")
+    CODE: ClassVar[str] = "NOT_AUTHENTICATED"
+    MESSAGE: ClassVar[str] = "Войдите через Госуслуги, чтобы продолжить."
 
 
 @strawberry.type(description="Недостаточно прав для этого действия.")
 class AccessDenied(Problem):
-    @classmethod
-    def default(cls) -> AccessDenied:
-        return cls(code="ACCESS_DENIED", message="Недостаточно прав для этого действия.")
+    CODE: ClassVar[str] = "ACCESS_DENIED"
+    MESSAGE: ClassVar[str] = "Недостаточно прав для этого действия."
 
 
 class ProblemError(Exception):

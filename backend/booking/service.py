@@ -31,7 +31,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -147,23 +147,20 @@ def hub(runtime: Runtime) -> BookingHub:
 
 @strawberry.type(description="Талон уже занят или недоступен.")
 class SlotTaken(Problem):
-    @classmethod
-    def default(cls, message: str | None = None) -> SlotTaken:
-        return cls(code="SLOT_TAKEN", message=message or "Этот талон уже занят. Выберите другое время.")
+    CODE: ClassVar[str] = "SLOT_TAKEN"
+    MESSAGE: ClassVar[str] = "Этот талон уже занят. Выберите другое время."
 
 
 @strawberry.type(description="Бронь талона не найдена.")
 class HoldNotFound(Problem):
-    @classmethod
-    def default(cls) -> HoldNotFound:
-        return cls(code="HOLD_NOT_FOUND", message="Бронь талона не найдена. Выберите талон заново.")
+    CODE: ClassVar[str] = "HOLD_NOT_FOUND"
+    MESSAGE: ClassVar[str] = "Бронь талона не найдена. Выберите талон заново."
 
 
 @strawberry.type(description="Время брони истекло.")
 class HoldExpired(Problem):
-    @classmethod
-    def default(cls) -> HoldExpired:
-        return cls(code="HOLD_EXPIRED", message="Время брони талона истекло. Выберите талон заново.")
+    CODE: ClassVar[str] = "HOLD_EXPIRED"
+    MESSAGE: ClassVar[str] = "Время брони талона истекло. Выберите талон заново."
 
 
 @strawberry.type(description="Уже есть активная запись к врачу этой специальности.")
@@ -188,62 +185,43 @@ class AgeRestricted(Problem):
 
 @strawberry.type(description="Пациент не найден в медицинской организации.")
 class PatientNotFoundAtClinic(Problem):
-    @classmethod
-    def default(cls) -> PatientNotFoundAtClinic:
-        return cls(
-            code="PATIENT_NOT_FOUND_AT_CLINIC",
-            message=(
-                "Не удалось найти вас в медицинской организации по полису ОМС и дате рождения. "
-                "Проверьте данные полиса в профиле или обратитесь в регистратуру."
-            ),
-        )
+    CODE: ClassVar[str] = "PATIENT_NOT_FOUND_AT_CLINIC"
+    MESSAGE: ClassVar[str] = (
+        "Не удалось найти вас в медицинской организации по полису ОМС и дате рождения. "
+        "Проверьте данные полиса в профиле или обратитесь в регистратуру."
+    )
 
 
 @strawberry.type(description="Нужно направление врача.")
 class ReferralNeeded(Problem):
-    @classmethod
-    def default(cls) -> ReferralNeeded:
-        return cls(
-            code="REFERRAL_REQUIRED",
-            message="Запись к этому специалисту возможна только по направлению лечащего врача.",
-        )
+    CODE: ClassVar[str] = "REFERRAL_REQUIRED"
+    MESSAGE: ClassVar[str] = "Запись к этому специалисту возможна только по направлению лечащего врача."
 
 
 @strawberry.type(description="Сервис записи временно недоступен; можно повторить.")
 class BookingServiceUnavailable(Problem):
-    @classmethod
-    def default(cls) -> BookingServiceUnavailable:
-        return cls(
-            code="BOOKING_SERVICE_UNAVAILABLE",
-            message="Сервис записи к врачу временно недоступен. Попробуйте еще раз через несколько минут.",
-        )
+    CODE: ClassVar[str] = "BOOKING_SERVICE_UNAVAILABLE"
+    MESSAGE: ClassVar[str] = "Сервис записи к врачу временно недоступен. Попробуйте еще раз через несколько минут."
 
 
 @strawberry.type(description="Запись на прием не найдена.")
 class AppointmentMissing(Problem):
-    @classmethod
-    def default(cls) -> AppointmentMissing:
-        return cls(code="APPOINTMENT_NOT_FOUND", message="Запись на прием не найдена.")
+    CODE: ClassVar[str] = "APPOINTMENT_NOT_FOUND"
+    MESSAGE: ClassVar[str] = "Запись на прием не найдена."
 
 
 @strawberry.type(description="Запись уже отменена, перенесена или прием состоялся.")
 class AppointmentNotActive(Problem):
-    @classmethod
-    def default(cls) -> AppointmentNotActive:
-        return cls(
-            code="APPOINTMENT_NOT_ACTIVE",
-            message="Эту запись уже нельзя изменить: она отменена, перенесена или прием уже прошел.",
-        )
+    CODE: ClassVar[str] = "APPOINTMENT_NOT_ACTIVE"
+    MESSAGE: ClassVar[str] = "Эту запись уже нельзя изменить: она отменена, перенесена или прием уже прошел."
 
 
 @strawberry.type(description="Ключ идемпотентности уже использован для другого запроса.")
 class IdempotencyKeyReused(Problem):
-    @classmethod
-    def default(cls) -> IdempotencyKeyReused:
-        return cls(
-            code="IDEMPOTENCY_KEY_REUSED",
-            message="Этот ключ запроса уже использован для другого действия. Повторите действие с новым ключом.",
-        )
+    CODE: ClassVar[str] = "IDEMPOTENCY_KEY_REUSED"
+    MESSAGE: ClassVar[str] = (
+        "Этот ключ запроса уже использован для другого действия. Повторите действие с новым ключом."
+    )
 
 
 PROBLEM_TYPES: tuple[type[Problem], ...] = (

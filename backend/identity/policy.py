@@ -32,7 +32,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import strawberry
 from sqlalchemy import select
@@ -97,12 +97,8 @@ class PolicyError(ProblemError, PublicError):
 
 @strawberry.type(description="Оператору нужно подтвердить личность звонящего кодом из СМС.")
 class ConfirmationRequired(Problem):
-    @classmethod
-    def default(cls) -> ConfirmationRequired:
-        return cls(
-            code="CONFIRMATION_REQUIRED",
-            message="Для этого действия подтвердите личность звонящего кодом из СМС (confirmOnBehalfCode).",
-        )
+    CODE: ClassVar[str] = "CONFIRMATION_REQUIRED"
+    MESSAGE: ClassVar[str] = "Для этого действия подтвердите личность звонящего кодом из СМС (confirmOnBehalfCode)."
 
 
 def not_authenticated() -> PolicyError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import strawberry
 from sqlalchemy import select
@@ -27,82 +27,61 @@ from backend.identity.staff import StaffAuthError, staff_provider
 
 @strawberry.type(description="Неверный логин, пароль или одноразовый код.")
 class InvalidCredentials(Problem):
-    @classmethod
-    def default(cls) -> InvalidCredentials:
-        return cls(code="INVALID_CREDENTIALS", message="Неверный логин, пароль или одноразовый код.")
+    CODE: ClassVar[str] = "INVALID_CREDENTIALS"
+    MESSAGE: ClassVar[str] = "Неверный логин, пароль или одноразовый код."
 
 
 @strawberry.type(description="Учетная запись временно заблокирована.")
 class AccountLocked(Problem):
-    @classmethod
-    def default(cls) -> AccountLocked:
-        return cls(
-            code="ACCOUNT_LOCKED",
-            message="Учетная запись временно заблокирована после нескольких неудачных попыток. "
-            "Повторите через 15 минут.",
-        )
+    CODE: ClassVar[str] = "ACCOUNT_LOCKED"
+    MESSAGE: ClassVar[str] = (
+        "Учетная запись временно заблокирована после нескольких неудачных попыток. Повторите через 15 минут."
+    )
 
 
 @strawberry.type(description="Пациент с такими данными не найден.")
 class PatientNotIdentified(Problem):
-    @classmethod
-    def default(cls) -> PatientNotIdentified:
-        return cls(
-            code="PATIENT_NOT_IDENTIFIED",
-            message="Пациент не найден. Проверьте номер полиса ОМС (или СНИЛС) и дату рождения.",
-        )
+    CODE: ClassVar[str] = "PATIENT_NOT_IDENTIFIED"
+    MESSAGE: ClassVar[str] = "Пациент не найден. Проверьте номер полиса ОМС (или СНИЛС) и дату рождения."
 
 
 @strawberry.type(description="Слишком много неудачных попыток идентификации.")
 class IdentificationLocked(Problem):
-    @classmethod
-    def default(cls) -> IdentificationLocked:
-        return cls(
-            code="IDENTIFICATION_LOCKED",
-            message="Слишком много неудачных попыток. Повторите через 15 минут или обратитесь в регистратуру.",
-        )
+    CODE: ClassVar[str] = "IDENTIFICATION_LOCKED"
+    MESSAGE: ClassVar[str] = "Слишком много неудачных попыток. Повторите через 15 минут или обратитесь в регистратуру."
 
 
 @strawberry.type(description="Неверный код из СМС.")
 class WrongCode(Problem):
-    @classmethod
-    def default(cls) -> WrongCode:
-        return cls(code="WRONG_CODE", message="Неверный код из СМС. Проверьте код и попробуйте еще раз.")
+    CODE: ClassVar[str] = "WRONG_CODE"
+    MESSAGE: ClassVar[str] = "Неверный код из СМС. Проверьте код и попробуйте еще раз."
 
 
 @strawberry.type(description="Код из СМС устарел, израсходован или попыток больше нет.")
 class CodeExpired(Problem):
-    @classmethod
-    def default(cls) -> CodeExpired:
-        return cls(code="CODE_EXPIRED", message="Код из СМС больше не действует. Запросите новый код.")
+    CODE: ClassVar[str] = "CODE_EXPIRED"
+    MESSAGE: ClassVar[str] = "Код из СМС больше не действует. Запросите новый код."
 
 
 @strawberry.type(description="Объект не найден.")
 class NotFound(Problem):
-    @classmethod
-    def default(cls) -> NotFound:
-        return cls(code="NOT_FOUND", message="Не найдено.")
+    CODE: ClassVar[str] = "NOT_FOUND"
+    MESSAGE: ClassVar[str] = "Не найдено."
 
 
 @strawberry.type(description="Доверенное лицо не найдено.")
 class ProxyNotFound(Problem):
-    @classmethod
-    def default(cls) -> ProxyNotFound:
-        return cls(
-            code="PROXY_NOT_FOUND",
-            message="Человек с такими СНИЛС и датой рождения не найден: он должен хотя бы раз войти "
-            "в «Мое здоровье» через Госуслуги.",
-        )
+    CODE: ClassVar[str] = "PROXY_NOT_FOUND"
+    MESSAGE: ClassVar[str] = (
+        "Человек с такими СНИЛС и датой рождения не найден: он должен хотя бы раз войти "
+        "в «Мое здоровье» через Госуслуги."
+    )
 
 
 @strawberry.type(description="Нет подтвержденного телефона.")
 class NoVerifiedPhone(Problem):
-    @classmethod
-    def default(cls) -> NoVerifiedPhone:
-        return cls(
-            code="NO_VERIFIED_PHONE",
-            message="В учетной записи Госуслуг нет подтвержденного номера мобильного телефона.",
-        )
+    CODE: ClassVar[str] = "NO_VERIFIED_PHONE"
+    MESSAGE: ClassVar[str] = "В учетной записи Госуслуг нет подтвержденного номера мобильного телефона."
 
 
 def _fail(problem: Problem) -> ProblemError:
