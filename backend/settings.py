@@ -134,6 +134,16 @@ class Settings(BaseSettings):
     esia_client_key_pem: str = Field("", validation_alias=_env("ESIA_CLIENT_KEY_PEM"))  # RSA/EC; GOST: a tool
     esia_public_keys_pem: str = Field("", validation_alias=_env("ESIA_PUBLIC_KEYS_PEM"))  # ESIA's token keys
     esia_portal_url: str = Field("", validation_alias=_env("ESIA_PORTAL_URL"))
+    # How our client_secret is signed for a real ESIA: "key" (the RSA/EC PEM above, test contours and
+    # simulators) or GOST R 34.10-2012 through CryptoPro ("csptest") or OpenSSL with the GOST engine.
+    esia_signer: str = Field("key", pattern="^(key|csptest|openssl)$", validation_alias=_env("ESIA_SIGNER"))
+    esia_gost_tool_path: str = Field("", validation_alias=_env("ESIA_GOST_TOOL_PATH"))  # default: the tool's name
+    esia_gost_container: str = Field("", validation_alias=_env("ESIA_GOST_CONTAINER"))  # csptest key container
+    esia_gost_key_path: str = Field("", validation_alias=_env("ESIA_GOST_KEY_PATH"))  # openssl: private key PEM
+    esia_gost_engine: str = Field("gost", validation_alias=_env("ESIA_GOST_ENGINE"))  # openssl; empty: provider
+    esia_gost_password_env: str = Field("", validation_alias=_env("ESIA_GOST_PASSWORD_ENV"))  # env var with the PIN
+    # ESIA's GOST token-signing public key (PEM file), verified with openssl; instead of ESIA_PUBLIC_KEYS_PEM.
+    esia_gost_public_key_path: str = Field("", validation_alias=_env("ESIA_GOST_PUBLIC_KEY_PATH"))
     operator_session_ttl_s: int = Field(1800, ge=60, le=14400, validation_alias=_env("OPERATOR_SESSION_TTL_S"))
     kiosk_idle_timeout_s: int = Field(180, ge=30, le=1800, validation_alias=_env("KIOSK_IDLE_TIMEOUT_S"))
     kiosk_identify_max_attempts: int = Field(5, ge=1, le=100, validation_alias=_env("KIOSK_IDENTIFY_MAX_ATTEMPTS"))
@@ -165,7 +175,7 @@ class Settings(BaseSettings):
             self.trusted_documents_only = not embedded
         if not self.celery_broker_url:
             self.celery_broker_url = self.redis_url or "memory://"
-        if not self.public_url:
+        if not self.public_url and embedded:
             self.public_url = f"http://{self.host}:{self.port}"
         if self.profile is Profile.PRODUCTION:
             if not self.database_url.startswith("postgresql+asyncpg://"):
@@ -177,6 +187,15 @@ class Settings(BaseSettings):
             for name in ("esia_url", "fer_url", "sms_url"):
                 if is_inprocess(getattr(self, name)):
                     raise ValueError(f"MZ_{name.upper()}: production needs the real upstream URL")
+            for name, why in (
+                ("jwt_private_key_pem", "the key our access tokens are signed with (EC P-256 PEM)"),
+                ("esia_certificate_hash", "the 64-hex hash of our ESIA certificate"),
+                ("public_url", "the public https:// address (OAuth redirects, webhook signatures)"),
+            ):
+                if not getattr(self, name) or (name == "public_url" and not self.public_url.startswith("https://")):
+                    raise ValueError(f"MZ_{name.upper()}: required in production: {why}")
+            if self.fer_guid == "demo-guid":
+                raise ValueError("MZ_FER_GUID: production needs the booking hub's client GUID")
         return self
 
     @property

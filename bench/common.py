@@ -36,9 +36,34 @@ def ensure_wrk() -> str:
     return found
 
 
+def raise_nofile() -> int:
+    """Raise this process's open-files soft limit to the hard limit (children inherit it); return it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@dataclass
+class Server:
+    base: str
+    pid: int  # Granian's main process; its workers are its child processes
+
+
 @contextlib.contextmanager
-def served(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+def served(factory: str, env: dict[str, str], *, workers: int = 1, websockets: bool = False) -> Iterator[str]:
     """Serve ``module:factory`` with Granian in a child process; yield its base URL."""
+    with serve(factory, env, workers=workers, websockets=websockets) as server:
+        yield server.base
+
+
+@contextlib.contextmanager
+def serve(factory: str, env: dict[str, str], *, workers: int = 1, websockets: bool = False) -> Iterator[Server]:
+    """:func:`served` that also tells the server's pid (memory figures); open-files limit raised to the hard one."""
     port = free_port()
     child_env = {**os.environ, **env}
     proc = subprocess.Popen(
@@ -56,12 +81,13 @@ def served(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[s
             str(port),
             "--workers",
             str(workers),
-            "--no-ws",
+            *(() if websockets else ("--no-ws",)),
             "--log-level",
             "warning",
         ],
         env=child_env,
         cwd=ROOT,
+        preexec_fn=raise_nofile,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -72,7 +98,7 @@ def served(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[s
             if proc.poll() is not None:
                 raise SystemExit(f"bench: the server for {factory} exited with {proc.returncode}")
             time.sleep(0.2)
-        yield base
+        yield Server(base=base, pid=proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

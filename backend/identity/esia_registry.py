@@ -21,7 +21,7 @@ from integrations.common.http import ASGIApp, build_http_client, is_inprocess
 from integrations.esia import EcSigner, EsiaClient, EsiaIdentityProvider, RsaSigner, Signer
 from integrations.esia.client import PRODUCTION_ISSUER, TEST_ISSUER
 from integrations.esia.protocol import CHILDREN_SCOPES, DEFAULT_SCOPES
-from integrations.esia.signer import load_public_key
+from integrations.esia.signer import GostSigner, GostVerifier, load_public_key
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -83,6 +83,36 @@ def demo_esia_simulator(settings: Settings) -> tuple[ASGIApp, EcSigner, EcSigner
     return app, client_signer, esia_signer, cert_hash
 
 
+def real_signer(settings: Settings) -> Signer:
+    """Our ``client_secret`` signer for a real ESIA, as the settings choose (see MZ_ESIA_SIGNER)."""
+    if settings.esia_signer == "key":
+        if not settings.esia_client_key_pem:
+            raise RuntimeError("MZ_ESIA_CLIENT_KEY_PEM is required when MZ_ESIA_SIGNER=key")
+        return _signer_from_pem(settings.esia_client_key_pem)
+    tool = settings.esia_signer
+    return GostSigner(
+        tool=tool,  # type: ignore[arg-type]
+        tool_path=settings.esia_gost_tool_path or tool,
+        container=settings.esia_gost_container or None,
+        key_path=settings.esia_gost_key_path or None,
+        engine=(settings.esia_gost_engine or None) if tool == "openssl" else None,
+        password_env=settings.esia_gost_password_env or None,
+    )
+
+
+def real_gost_verifier(settings: Settings) -> GostVerifier | None:
+    if not settings.esia_gost_public_key_path:
+        return None
+    return GostVerifier(
+        tool="openssl",
+        tool_path=settings.esia_gost_tool_path
+        if settings.esia_signer == "openssl" and settings.esia_gost_tool_path
+        else "openssl",
+        public_key_path=settings.esia_gost_public_key_path,
+        engine=settings.esia_gost_engine or None,
+    )
+
+
 def _signer_from_pem(pem: str) -> Signer:
     key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
     if isinstance(key, rsa.RSAPrivateKey):
@@ -125,18 +155,21 @@ def build_esia(
             deadline_s=settings.upstream_timeout_s,
         )
         return client, app
-    if not settings.esia_client_key_pem or not settings.esia_public_keys_pem or not settings.esia_certificate_hash:
-        raise RuntimeError(
-            "MZ_ESIA_CLIENT_KEY_PEM, MZ_ESIA_PUBLIC_KEYS_PEM and MZ_ESIA_CERTIFICATE_HASH are required for a real ESIA"
-        )
+    if not settings.esia_certificate_hash:
+        raise RuntimeError("MZ_ESIA_CERTIFICATE_HASH is required for a real ESIA")
+    verifier = real_gost_verifier(settings)
+    if not settings.esia_public_keys_pem and verifier is None:
+        raise RuntimeError("MZ_ESIA_PUBLIC_KEYS_PEM or MZ_ESIA_GOST_PUBLIC_KEY_PATH is required for a real ESIA")
+    signer = real_signer(settings)
     http = build_http_client(settings.esia_url, timeout_s=settings.upstream_timeout_s)
     client = EsiaClient(
         http,
         client_id=settings.esia_client_id,
         redirect_uri=callback_url(settings),
-        signer=_signer_from_pem(settings.esia_client_key_pem),
+        signer=signer,
         certificate_hash=settings.esia_certificate_hash,
         esia_public_keys=_public_keys(settings.esia_public_keys_pem),
+        gost_verifier=verifier,
         issuer=PRODUCTION_ISSUER if "esia.gosuslugi.ru" in settings.esia_url else TEST_ISSUER,
         portal_url=settings.esia_portal_url or None,
         scopes=scopes,

@@ -19,15 +19,22 @@ def test_embedded_defaults() -> None:
     assert settings.fer_url == "inprocess://fer"
 
 
+PRODUCTION = {
+    "profile": "production",
+    "database_url": "postgresql+asyncpg://u@db/mz",
+    "redis_url": "redis://cache:6379/0",
+    "esia_url": "https://esia.gosuslugi.ru",
+    "fer_url": "https://hub.example/HubService.svc",
+    "sms_url": "https://sms.example",
+    "jwt_private_key_pem": "-----BEGIN PRIVATE KEY-----…",
+    "esia_certificate_hash": "ab" * 32,
+    "public_url": "https://api.moe-zdorovye.example",
+    "fer_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000042",
+}
+
+
 def test_production_is_strict_by_default() -> None:
-    settings = load_settings(
-        profile="production",
-        database_url="postgresql+asyncpg://u@db/mz",
-        redis_url="redis://cache:6379/0",
-        esia_url="https://esia.gosuslugi.ru",
-        fer_url="https://hub.example/HubService.svc",
-        sms_url="https://sms.example",
-    )
+    settings = load_settings(**PRODUCTION)
     assert settings.graphiql is False
     assert settings.introspection is False
     assert settings.celery_eager is False
@@ -52,6 +59,11 @@ def test_production_is_strict_by_default() -> None:
         ({"port": 0}, "MZ_PORT"),
         ({"profile": "staging"}, "MZ_PROFILE"),
         ({"demo_scale": "huge"}, "MZ_DEMO_SCALE"),
+        ({**PRODUCTION, "jwt_private_key_pem": ""}, "MZ_JWT_PRIVATE_KEY_PEM"),
+        ({**PRODUCTION, "esia_certificate_hash": ""}, "MZ_ESIA_CERTIFICATE_HASH"),
+        ({**PRODUCTION, "public_url": "http://api.example"}, "MZ_PUBLIC_URL"),
+        ({**PRODUCTION, "fer_guid": "demo-guid"}, "MZ_FER_GUID"),
+        ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )
 def test_bad_setting_is_one_line_naming_it(overrides: dict[str, object], names: str) -> None:
