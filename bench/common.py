@@ -66,6 +66,7 @@ def serve(factory: str, env: dict[str, str], *, workers: int = 1, websockets: bo
     """:func:`served` that also tells the server's pid (memory figures); open-files limit raised to the hard one."""
     port = free_port()
     child_env = {**os.environ, **env}
+    raise_nofile()  # inherited by the server
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -87,7 +88,6 @@ def serve(factory: str, env: dict[str, str], *, workers: int = 1, websockets: bo
         ],
         env=child_env,
         cwd=ROOT,
-        preexec_fn=raise_nofile,
     )
     base = f"http://127.0.0.1:{port}"
     try:

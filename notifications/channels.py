@@ -181,12 +181,18 @@ class InProcessInboxBus:
 
 
 class RedisInboxBus:
-    """``PUBLISH mz:inbox:<patient id> <item id>``; each subscription holds one pub/sub connection."""
+    """``PUBLISH mz:inbox:<patient id> <item id>`` across nodes. Each process holds ONE pattern
+    subscription (``mz:inbox:*``) whose reader fans messages out to its local subscribers, so 10,000
+    live subscribers cost one Redis connection per worker, not 10,000. If Redis drops, the reader
+    reconnects; what was published meanwhile is in the database (live delivery is best effort)."""
 
     PREFIX = "mz:inbox:"
+    RECONNECT_S = 1.0
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._local = InProcessInboxBus()
+        self._reader: asyncio.Task[None] | None = None
 
     async def publish(self, patient_id: uuid.UUID, item_id: uuid.UUID) -> None:
         try:
@@ -195,20 +201,38 @@ class RedisInboxBus:
             log.warning("notifications.inbox_publish_failed", patient_id=str(patient_id), exc_info=True)
 
     async def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[uuid.UUID]:
-        pubsub: Any = self._redis.pubsub()
-        await pubsub.subscribe(f"{self.PREFIX}{patient_id}")
-        try:
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
-                if message is None:
-                    continue
-                data = message.get("data")
-                with contextlib.suppress(ValueError, AttributeError):
-                    yield uuid.UUID(data.decode() if isinstance(data, bytes) else str(data))
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.unsubscribe()
-                await pubsub.aclose()
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(), name="inbox-bus-reader")
+        async for item_id in self._local.subscribe(patient_id):
+            yield item_id
+
+    async def _read(self) -> None:
+        while True:
+            pubsub: Any = self._redis.pubsub()
+            try:
+                await pubsub.psubscribe(f"{self.PREFIX}*")
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
+                    if message is None:
+                        continue
+                    channel, data = message.get("channel"), message.get("data")
+                    with contextlib.suppress(ValueError, AttributeError, TypeError):
+                        channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+                        patient_id = uuid.UUID(channel.removeprefix(self.PREFIX))
+                        item_id = uuid.UUID(data.decode() if isinstance(data, bytes) else str(data))
+                        await self._local.publish(patient_id, item_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("notifications.inbox_reader_reconnecting", exc_info=True)
+                await asyncio.sleep(self.RECONNECT_S)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
 
     async def aclose(self) -> None:
-        return None
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._reader = None

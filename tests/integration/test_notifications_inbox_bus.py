@@ -1,0 +1,63 @@
+"""The Redis inbox bus: one pattern subscription per process however many live subscribers, each
+subscriber receiving only its own items, published from another connection (another node)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from notifications.channels import RedisInboxBus
+
+pytestmark = pytest.mark.postgres_only  # needs Redis; the SQLite pass runs only dialect tests
+
+
+async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> None:
+    subscriber_redis, publisher_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    bus, other_node = RedisInboxBus(subscriber_redis), RedisInboxBus(publisher_redis)
+    patients = [uuid.uuid4() for _ in range(50)]
+    received: dict[uuid.UUID, list[uuid.UUID]] = {p: [] for p in patients}
+    ready = asyncio.Event()
+    subscribed = 0
+
+    async def listen(patient: uuid.UUID) -> None:
+        nonlocal subscribed
+        stream = bus.subscribe(patient)
+        first = asyncio.ensure_future(anext(stream))  # starts the subscription
+        await asyncio.sleep(0)
+        subscribed += 1
+        if subscribed == len(patients):
+            ready.set()
+        received[patient].append(await first)
+        async for item in stream:
+            received[patient].append(item)
+
+    before = int(await publisher_redis.execute_command("PUBSUB", "NUMPAT"))
+    tasks = [asyncio.create_task(listen(p)) for p in patients]
+    try:
+        await asyncio.wait_for(ready.wait(), timeout=10)
+        for _ in range(100):  # the shared reader subscribes once, in the background
+            if int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) > before:
+                break
+            await asyncio.sleep(0.05)
+        assert int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) - before == 1
+        items = {p: uuid.uuid4() for p in patients[:10]}
+        for patient, item in items.items():
+            await other_node.publish(patient, item)
+        for _ in range(100):
+            if all(received[p] == [i] for p, i in items.items()):
+                break
+            await asyncio.sleep(0.05)
+        assert all(received[p] == [i] for p, i in items.items())
+        assert all(received[p] == [] for p in patients[10:])
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await bus.aclose()
+        await subscriber_redis.aclose()
+        await publisher_redis.aclose()
