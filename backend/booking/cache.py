@@ -13,13 +13,13 @@ a miss. A slow upstream therefore delays the first reader of a key, never the re
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 import structlog
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class SwrCache:
         raw = await self.backend.get(key)
         if raw is not None:
             try:
-                entry = json.loads(raw)
+                entry = orjson.loads(raw)
                 age = self.clock() - float(entry["at"])
                 value = entry["value"]
             except (ValueError, KeyError, TypeError):
@@ -188,7 +188,7 @@ class SwrCache:
         return value
 
     async def put(self, key: str, value: Any) -> None:
-        raw = json.dumps({"at": self.clock(), "value": value}, ensure_ascii=False)
+        raw = orjson.dumps({"at": self.clock(), "value": value}).decode()
         await self.backend.set(key, raw, self.fresh_s + self.stale_s)
 
     async def invalidate(self, key: str) -> None:

@@ -987,27 +987,37 @@ async def appointments_of(
 
 
 async def live_holds_and_bookings(
-    session: AsyncSession, at: datetime, keys: Sequence[tuple[str, str]]
+    session: AsyncSession, runtime: Runtime, at: datetime, slots: Sequence[Slot]
 ) -> set[tuple[str, str]]:
-    """Which (mo, slot) of ``keys`` are held or booked here (to hide them from search results)."""
-    if not keys:
+    """Which (mo, slot) of ``slots`` are held or booked here (to hide them from search results).
+
+    Asked by the slots' doctors and time window, not by their ids: a week of one specialty is thousands
+    of slots, and binding thousands of ids cost more than the query itself (bench P3)."""
+    if not slots:
         return set()
-    mos = {k[0] for k in keys}
-    slots = {k[1] for k in keys}
+    mos = {s.mo_id for s in slots}
+    doctors = {s.doctor_id for s in slots}
+    starts = [to_utc(runtime, s.start) for s in slots]
+    first, last = min(starts), max(starts)
     held = await session.execute(
         select(SlotHold.mo_id, SlotHold.slot_id).where(
             SlotHold.mo_id.in_(mos),
-            SlotHold.slot_id.in_(slots),
+            SlotHold.doctor_id.in_(doctors),
+            SlotHold.slot_start.between(first, last),
             SlotHold.status == HoldStatus.HELD.value,
             SlotHold.expires_at > at,
         )
     )
     booked = await session.execute(
         select(Appointment.mo_id, Appointment.slot_id).where(
-            Appointment.mo_id.in_(mos), Appointment.slot_id.in_(slots), Appointment.status.in_(LIVE_STATES)
+            Appointment.mo_id.in_(mos),
+            Appointment.doctor_id.in_(doctors),
+            Appointment.slot_start.between(first, last),
+            Appointment.status.in_(LIVE_STATES),
         )
     )
-    return {(m, s) for m, s in held} | {(m, s) for m, s in booked}
+    wanted = {(s.mo_id, s.id) for s in slots}
+    return ({(m, s) for m, s in held} | {(m, s) for m, s in booked}) & wanted
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -1132,7 +1142,7 @@ async def search(
             continue
         free = [s for s in task.result() if to_utc(runtime, s.start) > at]
         results.append((o, d, free))
-    taken = await live_holds_and_bookings(session, at, [(s.mo_id, s.id) for _, _, slots in results for s in slots])
+    taken = await live_holds_and_bookings(session, runtime, at, [s for _, _, slots in results for s in slots])
     items = [
         DoctorAvailability(
             mo=o,

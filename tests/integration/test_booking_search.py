@@ -134,3 +134,38 @@ async def test_concurrent_duplicates_with_one_key_book_once(env: BookingEnv) -> 
     assert env.state.calls["SetAppointment"] == 1
     async with rt.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Appointment)) == 1
+
+
+@pytest.mark.dialect
+async def test_held_and_booked_slots_vanish_from_search_and_come_back_when_released(env: BookingEnv) -> None:
+    from backend.core.uow import UnitOfWork
+    from tests.integration.test_booking_support import ctx_for
+
+    rt = env.runtime
+
+    async def free_ids() -> list[str]:
+        async with rt.sessionmaker() as session:
+            found = await service.search(
+                rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW, doctor_id=THERAPIST
+            )
+        return [s.id for item in found.items for s in item.slots]
+
+    before = await free_ids()
+    assert len(before) >= 3
+    refs = [service.SlotRef.decode(r) for r in await env.slot_refs()]
+    by_id = {r.slot_id: r for r in refs}
+    held_ref, booked_ref = by_id[before[0]], by_id[before[-1]]
+    holder, booker = await env.patient(0), await env.patient(1)
+    async with UnitOfWork(rt, ctx_for(holder.id)) as uow:
+        hold = await service.hold_slot(uow, holder.id, held_ref)
+    async with service.compensation_scope(rt), UnitOfWork(rt, ctx_for(booker.id)) as uow:
+        await service.book_now(uow, booker.id, booked_ref)
+
+    during = await free_ids()
+    assert held_ref.slot_id not in during
+    assert booked_ref.slot_id not in during
+    assert during == [s for s in before if s not in (held_ref.slot_id, booked_ref.slot_id)]
+
+    async with UnitOfWork(rt, ctx_for(holder.id)) as uow:
+        await service.release_hold(uow, holder.id, hold.id)
+    assert held_ref.slot_id in await free_ids()
