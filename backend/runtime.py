@@ -31,7 +31,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.settings.celery_eager:
-            self.relay = InlineRelay(self)
+            self.relay = InlineRelay(self, serial=self.settings.is_sqlite)
         else:
             from backend.worker import send_outbox_task
 

@@ -193,15 +193,21 @@ class Relay(Protocol):
 
 
 class InlineRelay:
-    """Celery-eager semantics for the embedded profile: handlers run in this process's event loop,
-    after the commit, without blocking the request that committed."""
+    """Celery-eager semantics for the embedded and test profiles: handlers run in this process's event
+    loop after the commit. On PostgreSQL they run as background tasks, not blocking the request that
+    committed; on SQLite (one writer at a time) they run right away in the committing task, so they
+    never write concurrently with that task's next transaction."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, serial: bool = False) -> None:
         self._runtime = runtime
+        self._serial = serial
         self._tasks: set[asyncio.Task[Outcome]] = set()
 
     async def enqueue(self, ids: Iterable[uuid.UUID]) -> None:
         for message_id in ids:
+            if self._serial:
+                await dispatch(self._runtime, message_id)
+                continue
             task = asyncio.create_task(dispatch(self._runtime, message_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

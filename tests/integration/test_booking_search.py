@@ -160,6 +160,7 @@ async def test_held_and_booked_slots_vanish_from_search_and_come_back_when_relea
         hold = await service.hold_slot(uow, holder.id, held_ref)
     async with service.compensation_scope(rt), UnitOfWork(rt, ctx_for(booker.id)) as uow:
         await service.book_now(uow, booker.id, booked_ref)
+    await rt.relay.drain()  # the booking's notification runs inline: SQLite has one writer at a time
 
     during = await free_ids()
     assert held_ref.slot_id not in during
