@@ -30,11 +30,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from litestar import Litestar, Request, get, post
-from litestar.datastructures import State
 from litestar.enums import MediaType
 from litestar.response import Redirect, Response
 
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
+from integrations.common.simulator import simulator_app, state_of
 from integrations.demo_region.model import Person
 from integrations.esia.client import TEST_ISSUER, TIMESTAMP_FORMAT
 from integrations.esia.protocol import ESIA_ERRORS, esia_error_description
@@ -315,9 +315,7 @@ class EsiaSimulatorState:
 
 
 def simulator_state(app: Litestar) -> EsiaSimulatorState:
-    state = app.state["esia"]
-    assert isinstance(state, EsiaSimulatorState)
-    return state
+    return state_of(app, EsiaSimulatorState)
 
 
 def _single_valued(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
@@ -830,19 +828,7 @@ def create_esia_simulator(
         token_ttl=timedelta(seconds=token_ttl_s),
         login_page_limit=login_page_limit,
     )
-    return Litestar(
-        logging_config=None,  # the host process owns logging
-        route_handlers=[
-            _authorize,
-            _login,
-            _token,
-            _person_root,
-            _person_collection,
-            _kid_documents,
-            _logout,
-            _jwks,
-            _public_key_pem,
-        ],
-        state=State({"esia": sim}),
-        openapi_config=None,
+    return simulator_app(
+        [_authorize, _login, _token, _person_root, _person_collection, _kid_documents, _logout, _jwks, _public_key_pem],
+        sim,
     )

@@ -2,7 +2,7 @@
 
 ``create_fer_simulator(region)`` returns a Litestar ASGI app serving ``POST /hub25/HubService.svc``
 (dispatch on ``SOAPAction``, checked against the body root) and ``GET /hub25/HubService.svc?wsdl``.
-Its in-memory state, :class:`FerSimulatorState`, is ``app.state.fer_simulator`` (or
+Its in-memory state, :class:`FerSimulatorState`, is ``app.state.simulator`` (or
 :func:`simulator_state`); tests and the scenario admin use it to inspect bookings, force faults and
 play the MO's side: ``cancel_by_mo``, ``mark_visited``, ``mark_no_show``.
 
@@ -35,6 +35,7 @@ from litestar import Litestar, Request, Response, get, post
 from lxml import etree
 
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
+from integrations.common.simulator import simulator_app, state_of
 from integrations.demo_region.model import (
     Department,
     District,
@@ -48,7 +49,6 @@ from integrations.fer import soap
 from integrations.fer.protocol import AppointmentStatus, BookingChannel, HubErrorCode, SpecialistType
 
 HUB_PATH = "/hub25/HubService.svc"
-_STATE_KEY = "fer_simulator"
 _PATIENT_NS = uuid.UUID("6f1d3c2e-9a4b-5c7d-8e0f-1a2b3c4d5e6f")
 
 DEFAULT_ERROR_MESSAGES: Mapping[HubErrorCode, str] = {
@@ -808,19 +808,9 @@ def create_fer_simulator(
             return _xml(b"", 400)
         return _xml(_wsdl(str(request.url.with_replacements(query=""))))
 
-    app = Litestar(
-        logging_config=None,  # the host process owns logging
-        route_handlers=[soap_endpoint, wsdl_endpoint],
-        openapi_config=None,
-        debug=False,
-    )
-    app.state[_STATE_KEY] = state
-    return app
+    return simulator_app([soap_endpoint, wsdl_endpoint], state)
 
 
 def simulator_state(app: Litestar) -> FerSimulatorState:
     """The in-memory state of an app made by :func:`create_fer_simulator`."""
-    state = app.state[_STATE_KEY]
-    if not isinstance(state, FerSimulatorState):
-        raise TypeError("the app is not a FER simulator")
-    return state
+    return state_of(app, FerSimulatorState)

@@ -26,6 +26,7 @@ from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
+from integrations.common.simulator import simulator_app, state_of
 from integrations.push.fcm import FCM_ERROR_TYPE, FCM_SCOPE, JWT_BEARER_GRANT
 
 Clock = Callable[[], float]
@@ -224,21 +225,11 @@ def create_fcm_simulator(
         )
         return _json({"name": name})
 
-    app = Litestar(
-        logging_config=None,  # the host process owns logging
-        route_handlers=[token, send],
-        exception_handlers=_EXCEPTION_HANDLERS,
-        openapi_config=None,
-    )
-    app.state.simulator = state
-    return app
+    return simulator_app([token, send], state, exception_handlers=_EXCEPTION_HANDLERS)
 
 
 def fcm_state(app: Litestar) -> FcmSimulatorState:
-    state = app.state.simulator
-    if not isinstance(state, FcmSimulatorState):
-        raise TypeError("not an FCM simulator app")
-    return state
+    return state_of(app, FcmSimulatorState)
 
 
 # --- APNs --------------------------------------------------------------------------------------------
@@ -377,18 +368,8 @@ def create_apns_simulator(
         )
         return Response(b"", status_code=200, headers={"apns-id": apns_id})
 
-    app = Litestar(
-        logging_config=None,  # the host process owns logging
-        route_handlers=[push],
-        exception_handlers=_EXCEPTION_HANDLERS,
-        openapi_config=None,
-    )
-    app.state.simulator = state
-    return app
+    return simulator_app([push], state, exception_handlers=_EXCEPTION_HANDLERS)
 
 
 def apns_state(app: Litestar) -> ApnsSimulatorState:
-    state = app.state.simulator
-    if not isinstance(state, ApnsSimulatorState):
-        raise TypeError("not an APNs simulator app")
-    return state
+    return state_of(app, ApnsSimulatorState)

@@ -36,6 +36,7 @@ from litestar.enums import HttpMethod
 from litestar.params import FromPath
 
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
+from integrations.common.simulator import simulator_app, state_of
 from integrations.sms import smsc as smsc_api
 from integrations.sms.twilio import API_VERSION, SIGNATURE_HEADER, compute_twilio_signature
 
@@ -425,21 +426,11 @@ def create_twilio_simulator(
             return _twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
         return _json(message.resource())
 
-    app = Litestar(
-        logging_config=None,  # the host process owns logging
-        route_handlers=[create_message, list_messages, fetch_message],
-        exception_handlers=_EXCEPTION_HANDLERS,
-        openapi_config=None,
-    )
-    app.state.simulator = state
-    return app
+    return simulator_app([create_message, list_messages, fetch_message], state, exception_handlers=_EXCEPTION_HANDLERS)
 
 
 def twilio_state(app: Litestar) -> TwilioSimulatorState:
-    state = app.state.simulator
-    if not isinstance(state, TwilioSimulatorState):
-        raise TypeError("not a Twilio simulator app")
-    return state
+    return state_of(app, TwilioSimulatorState)
 
 
 # --- SMSC.ru -----------------------------------------------------------------------------------------
@@ -666,18 +657,8 @@ def create_smsc_simulator(
             }
         )
 
-    app = Litestar(
-        logging_config=None,  # the host process owns logging
-        route_handlers=[send, status],
-        exception_handlers=_EXCEPTION_HANDLERS,
-        openapi_config=None,
-    )
-    app.state.simulator = state
-    return app
+    return simulator_app([send, status], state, exception_handlers=_EXCEPTION_HANDLERS)
 
 
 def smsc_state(app: Litestar) -> SmscSimulatorState:
-    state = app.state.simulator
-    if not isinstance(state, SmscSimulatorState):
-        raise TypeError("not an SMSC simulator app")
-    return state
+    return state_of(app, SmscSimulatorState)
