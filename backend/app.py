@@ -20,7 +20,6 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.api.context import GraphQLContext
 from backend.api.schema import build_schema
-from backend.core.context import Actor
 from backend.health.routes import live, ready
 from backend.identity.routes import jwks
 from backend.logging import configure_logging
@@ -37,13 +36,6 @@ SWEEP_INTERVAL_S = 15.0
 
 # REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
 REST_MODULES: tuple[str, ...] = ("backend.identity.routes", "backend.booking.routes", "notifications.routes")
-
-
-async def _actor_for(scope: Scope, runtime: Runtime) -> Actor:
-    # The bearer token's actor (backend.identity.authn); anonymous without an Authorization header.
-    from backend.identity.authn import actor_from_scope
-
-    return await actor_from_scope(scope, runtime)
 
 
 def _context_getter() -> Any:

@@ -416,11 +416,19 @@ def _identification_input(
     raise _fail(InvalidInput.of("omsPolicy", "Укажите номер полиса ОМС или СНИЛС."))
 
 
-def _raise_identification(outcome: IdentificationOutcome) -> None:
+async def _identified_patient(
+    info: Info, *, channel_key: str, at: datetime, birth_date: date, oms_policy: str | None, snils: str | None
+) -> PatientView:
+    """The caller identified by policy or SNILS + birth date (rate-limited per channel key), or a typed failure."""
+    policy_number, snils_value = _identification_input(oms_policy, snils, birth_date, at.date())
+    outcome, patient = await identify(
+        info, channel_key=channel_key, oms_policy=policy_number, snils=snils_value, birth_date=birth_date
+    )
     if outcome is IdentificationOutcome.LOCKED:
         raise _fail(IdentificationLocked.default())
-    if outcome is IdentificationOutcome.NOT_FOUND:
+    if outcome is IdentificationOutcome.NOT_FOUND or patient is None:
         raise _fail(PatientNotIdentified.default())
+    return patient
 
 
 @strawberry.type
@@ -478,12 +486,9 @@ class Mutation:
         staff_id = require_staff(info)
         rt = info.context.rt
         at = tokens.now(rt)
-        policy_number, snils_value = _identification_input(oms_policy, snils, birth_date, at.date())
-        outcome, patient = await identify(
-            info, channel_key=f"operator:{staff_id}", oms_policy=policy_number, snils=snils_value, birth_date=birth_date
+        patient = await _identified_patient(
+            info, channel_key=f"operator:{staff_id}", at=at, birth_date=birth_date, oms_policy=oms_policy, snils=snils
         )
-        _raise_identification(outcome)
-        assert patient is not None
         uow = info.context.unit_of_work
         row = await sessions.open_session(
             uow.session,
@@ -562,12 +567,9 @@ class Mutation:
         kiosk_id = require_kiosk_device(info)
         rt = info.context.rt
         at = tokens.now(rt)
-        policy_number, _ = _identification_input(oms_policy, None, birth_date, at.date())
-        outcome, patient = await identify(
-            info, channel_key=f"kiosk:{kiosk_id}", oms_policy=policy_number, snils=None, birth_date=birth_date
+        patient = await _identified_patient(
+            info, channel_key=f"kiosk:{kiosk_id}", at=at, birth_date=birth_date, oms_policy=oms_policy, snils=None
         )
-        _raise_identification(outcome)
-        assert patient is not None
         uow = info.context.unit_of_work
         idle = rt.settings.kiosk_idle_timeout_s
         row = await sessions.open_session(
