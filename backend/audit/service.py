@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.audit.models import AuditEvent
 from backend.core.context import RequestContext
+from backend.core.db import HotStatement, insert_all, utcnow
 
 
-def record(
-    session: AsyncSession,
+def row(
     ctx: RequestContext,
     action: str,
     *,
@@ -24,21 +24,33 @@ def record(
     subject_id: uuid.UUID | None = None,
     purpose: str | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add an audit row to ``session``: it commits (or rolls back) with the change it describes."""
-    event = AuditEvent(
-        actor_kind=ctx.actor.kind.value,
-        actor_id=ctx.actor.id,
-        subject_id=subject_id or ctx.actor.subject_id,
-        channel=ctx.actor.channel.value,
-        action=action,
-        outcome=outcome,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        purpose=purpose,
-        request_id=ctx.request_id,
-        details=details or {},
-    )
+) -> dict[str, Any]:
+    """The column values of one audit row (every column, ready for :data:`INSERT`)."""
+    return {
+        "id": uuid.uuid4(),
+        "at": utcnow(),
+        "actor_kind": ctx.actor.kind.value,
+        "actor_id": ctx.actor.id,
+        "subject_id": subject_id or ctx.actor.subject_id,
+        "channel": ctx.actor.channel.value,
+        "action": action,
+        "outcome": outcome,
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "purpose": purpose,
+        "request_id": ctx.request_id,
+        "details": details or {},
+    }
+
+
+#: Audit rows a unit of work collected, written in one round trip just before it commits.
+INSERT = HotStatement(insert_all(cast("Table", AuditEvent.__table__)))
+
+
+def record(session: AsyncSession, ctx: RequestContext, action: str, **kwargs: Any) -> AuditEvent:
+    """Add an audit row to ``session``: it commits (or rolls back) with the change it describes.
+    ``kwargs`` are those of :func:`row`."""
+    event = AuditEvent(**row(ctx, action, **kwargs))
     session.add(event)
     return event
 

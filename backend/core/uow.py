@@ -27,6 +27,9 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._failed = False
         self.committed = False
+        # Audit and outbox rows are written together just before the commit (one round trip each).
+        self._audit_rows: list[dict[str, Any]] = []
+        self._outbox_rows: list[dict[str, Any]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -35,6 +38,7 @@ class UnitOfWork:
         return self._session
 
     async def __aenter__(self) -> UnitOfWork:
+        self._audit_rows, self._outbox_rows = [], []
         self._session = self.runtime.sessionmaker()
         await self._session.begin()
         return self
@@ -46,9 +50,10 @@ class UnitOfWork:
         relay_ids: list[uuid.UUID] = []
         try:
             if exc_type is None and not self._failed:
+                await self._write_collected(session)
                 await session.commit()
                 self.committed = True
-                relay_ids = outbox.take_pending_ids(session)
+                relay_ids = [r["id"] for r in self._outbox_rows] + outbox.take_pending_ids(session)
             else:
                 await session.rollback()
                 outbox.take_pending_ids(session)
@@ -57,6 +62,11 @@ class UnitOfWork:
             self._session = None
         if relay_ids:
             await self.runtime.relay.enqueue(relay_ids)
+
+    async def _write_collected(self, session: AsyncSession) -> None:
+        await session.flush()  # the ORM's own changes first, in the order they were made
+        await audit.INSERT.many(session, self._audit_rows)
+        await outbox.INSERT.many(session, self._outbox_rows)
 
     def fail(self) -> None:
         """Roll back at the end instead of committing (a typed business failure)."""
@@ -67,8 +77,15 @@ class UnitOfWork:
         return self._failed
 
     def audit(self, action: str, **kwargs: Any) -> None:
-        audit.record(self.session, self.ctx, action, **kwargs)
+        """Record ``action`` in the audit log; written with the unit of work's commit (``kwargs``: those of
+        :func:`backend.audit.service.row`)."""
+        self.session  # noqa: B018 - only while the unit of work is open
+        self._audit_rows.append(audit.row(self.ctx, action, **kwargs))
 
     def emit(self, topic: str, payload: dict[str, Any]) -> uuid.UUID:
         """Queue a side effect that runs only if this unit of work commits."""
-        return outbox.add(self.session, topic, payload, request_id=self.ctx.request_id)
+        self.session  # noqa: B018 - only while the unit of work is open
+        message = outbox.row(topic, payload, request_id=self.ctx.request_id)
+        self._outbox_rows.append(message)
+        message_id: uuid.UUID = message["id"]
+        return message_id
