@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from cachetools import TTLCache
 from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -208,7 +209,8 @@ async def sync_directory(
     ctx = RequestContext.for_system(SYNC_ACTION)
     try:
         await _Sync(runtime, hub, summary, report).run()
-    except Exception as exc:  # the database, not the hub: on record if possible, then up to the caller
+    except Exception as exc:
+        forget_cards(runtime)  # the database, not the hub: on record if possible, then up to the caller
         summary.finished_at = utcnow()
         try:
             await audit.record_now(
@@ -222,6 +224,7 @@ async def sync_directory(
         except Exception:
             log.exception("directory.sync_audit_failed")
         raise
+    forget_cards(runtime)
     summary.finished_at = utcnow()
     await audit.record_now(
         runtime.sessionmaker,
@@ -627,16 +630,63 @@ async def doctors_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dic
     return {row.id: row for row in rows}
 
 
-async def doctor_by_upstream_ids(
-    session: AsyncSession, mo_upstream_id: str, doctor_upstream_id: str
-) -> tuple[MedicalOrganisation, Doctor, Specialty] | None:
-    """The organisation, doctor and specialty behind the hub's (IdLPU, IdDoc); one statement (booking)."""
+@dataclass(frozen=True, slots=True)
+class DoctorCard:
+    """What booking needs about the hub's (IdLPU, IdDoc): the clinic, the doctor and the specialty."""
+
+    mo_id: str  # IdLPU
+    mo_name: str
+    mo_kind: str | None
+    mo_address: str | None
+    doctor_id: str  # IdDoc
+    doctor_name: str
+    specialty_code: str
+    specialty_name: str
+
+
+CARDS_KEY = "directory.doctor_cards"
+CARD_TTL_S = 60.0
+CARD_CACHE_SIZE = 20_000
+
+
+def _cards(runtime: Runtime) -> TTLCache[tuple[str, str], DoctorCard | None]:
+    cards: TTLCache[tuple[str, str], DoctorCard | None] | None = runtime.services.get(CARDS_KEY)
+    if cards is None:
+        cards = runtime.services[CARDS_KEY] = TTLCache(maxsize=CARD_CACHE_SIZE, ttl=CARD_TTL_S)
+    return cards
+
+
+def forget_cards(runtime: Runtime) -> None:
+    """Drop this process's doctor cards (after a sync; other processes see changes within the TTL)."""
+    _cards(runtime).clear()
+
+
+async def doctor_card(
+    runtime: Runtime, session: AsyncSession, mo_upstream_id: str, doctor_upstream_id: str
+) -> DoctorCard | None:
+    """The card behind the hub's (IdLPU, IdDoc), from this process's cache (reference data, synced nightly:
+    a card is at most :data:`CARD_TTL_S` old), else one statement."""
+    cards = _cards(runtime)
+    key = (mo_upstream_id, doctor_upstream_id)
+    try:
+        return cards[key]
+    except KeyError:
+        pass
     row = (
         await session.execute(
-            select(MedicalOrganisation, Doctor, Specialty)
+            select(
+                MedicalOrganisation.name,
+                MedicalOrganisation.kind,
+                MedicalOrganisation.address,
+                Doctor.full_name,
+                Specialty.code,
+                Specialty.name,
+            )
             .join(Doctor, Doctor.organisation_id == MedicalOrganisation.id)
             .join(Specialty, Specialty.id == Doctor.specialty_id)
             .where(MedicalOrganisation.upstream_id == mo_upstream_id, Doctor.upstream_id == doctor_upstream_id)
         )
     ).first()
-    return (row[0], row[1], row[2]) if row is not None else None
+    card = None if row is None else DoctorCard(mo_upstream_id, row[0], row[1], row[2], doctor_upstream_id, *row[3:])
+    cards[key] = card
+    return card

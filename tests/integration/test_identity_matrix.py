@@ -35,6 +35,7 @@ from backend.api.schema import Schema, build_schema
 from backend.booking import service as booking
 from backend.booking.models import Appointment, AppointmentState
 from backend.core.context import Actor, Channel, RequestContext
+from backend.directory.service import doctor_card
 from backend.identity import authn, policy, tokens
 from backend.identity.models import ProxyGrant
 from backend.runtime import Runtime
@@ -393,16 +394,17 @@ async def _booking_world(runtime: Runtime, world: World) -> None:
     slot = await booking.find_slot(runtime, ref)
     assert slot is not None
     async with runtime.sessionmaker() as session, session.begin():
-        info = await booking.doctor_info(session, ref.mo_id, ref.doctor_id)
+        info = await doctor_card(runtime, session, ref.mo_id, ref.doctor_id)
+        assert info is not None
         appointment = Appointment(
             id=uuid.uuid4(),
             patient_id=world.target,
             mo_id=ref.mo_id,
-            mo_name=info.mo.name,
+            mo_name=info.mo_name,
             doctor_id=ref.doctor_id,
-            doctor_name=info.doctor.full_name,
-            specialty_code=info.specialty.code,
-            specialty_name=info.specialty.name,
+            doctor_name=info.doctor_name,
+            specialty_code=info.specialty_code,
+            specialty_name=info.specialty_name,
             slot_id=ref.slot_id,
             slot_start=booking.to_utc(runtime, slot.start),
             slot_end=booking.to_utc(runtime, slot.end),
