@@ -102,6 +102,7 @@ def _environment(timezone: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - plain text for SMS/push/e-mail, never HTML
         keep_trailing_newline=False,
+        auto_reload=False,  # package files: no stat() of the template on every render
     )
     env.filters.update({"dt": fmt_dt, "date": fmt_date, "time": fmt_time})
     return env

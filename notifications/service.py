@@ -57,6 +57,19 @@ def _json_safe(value: Any) -> Any:
     raise ValueError(f"notification data: {type(value).__name__} is not JSON")
 
 
+#: (event, time zone, the data's keys and value types) already rendered without error: the templates are
+#: rendered in full once per shape of data a producer sends (three Jinja renders cost more than the rest
+#: of a booking), not on every notification. Values of a known shape are checked by type: datetimes
+#: must be aware (``_json_safe``).
+_RENDERED_SHAPES: set[tuple[Any, ...]] = set()
+MAX_SHAPES = 10_000
+
+
+def _shape(event: str, timezone: str, data: dict[str, Any]) -> tuple[Any, ...]:
+    present = tuple(sorted((k, type(v).__name__) for k, v in data.items() if v is not None and v != ""))
+    return (event, timezone, present)
+
+
 def notify(
     uow: UnitOfWork,
     *,
@@ -77,7 +90,12 @@ def notify(
     if not dedupe_key or len(dedupe_key) > MAX_DEDUPE_KEY:
         raise ValueError(f"dedupe_key must be 1–{MAX_DEDUPE_KEY} characters")
     safe = _json_safe(data)
-    render(event, safe, timezone=uow.runtime.settings.region_timezone)
+    timezone = uow.runtime.settings.region_timezone
+    shape = _shape(event, timezone, data)
+    if shape not in _RENDERED_SHAPES:
+        render(event, safe, timezone=timezone)
+        if len(_RENDERED_SHAPES) < MAX_SHAPES:
+            _RENDERED_SHAPES.add(shape)
     return uow.emit(
         TOPIC,
         {

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -353,3 +354,27 @@ async def test_identity_codes_go_through_the_same_gateway_once(rig: Rig) -> None
     await sender.send("8 912 345-67-89", "Код подтверждения: 123456", idempotency_key=key)  # outbox retry
     [sms] = rig.sms_to(PHONE)
     assert sms.mes == "Код подтверждения: 123456"
+
+
+async def test_a_shape_of_data_rendered_once_is_not_rendered_again_but_a_new_shape_is(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifications import service as notifications_service
+
+    renders: list[str] = []
+    real = notifications_service.render
+
+    def counting(event: str, data: dict[str, Any], *, timezone: str) -> Any:
+        renders.append(event)
+        return real(event, data, timezone=timezone)
+
+    monkeypatch.setattr(notifications_service, "_RENDERED_SHAPES", set())
+    monkeypatch.setattr(notifications_service, "render", counting)
+    patient = await with_phone(rig.runtime)
+    # Rolled back, so no worker renders for sending: what is counted is notify's own check.
+    await emit(rig.runtime, patient, key="first", commit=False)
+    await emit(rig.runtime, patient, key="second", commit=False)  # the same keys and types: no render
+    assert renders == ["appointment.booked"]
+    with pytest.raises(ValueError, match="specialty"):  # a key missing is a new shape: rendered, refused
+        await emit(rig.runtime, uuid.uuid4(), data={"starts_at": "2026-03-12T07:30:00+00:00"})
+    assert renders == ["appointment.booked", "appointment.booked"]
