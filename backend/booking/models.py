@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import ColumnElement, Index, Integer, String, UniqueConstraint, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, UUIDPrimaryKey, utcnow
@@ -45,6 +45,12 @@ class AppointmentState(enum.StrEnum):
 LIVE_STATES: tuple[str, ...] = (AppointmentState.BOOKED.value, AppointmentState.CANCEL_PENDING.value)
 _LIVE_WHERE = text("status IN ('booked', 'cancel_pending')")
 _HELD_WHERE = text("status = 'held'")
+
+
+def is_live(status: Any) -> ColumnElement[bool]:
+    """``status IN ('booked', 'cancel_pending')`` with the states as literals, as the partial indexes say it:
+    a prepared statement's generic plan can then use those indexes (bound parameters would not prove it)."""
+    return status.in_([literal_column(f"'{state}'") for state in LIVE_STATES])
 
 
 class SlotHold(UUIDPrimaryKey, Base):

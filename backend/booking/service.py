@@ -31,20 +31,21 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
 import strawberry
 import structlog
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.api.problems import InvalidInput, Problem, ProblemError
 from backend.booking.cache import booking_cache
-from backend.booking.models import LIVE_STATES, Appointment, AppointmentState, HoldStatus, SlotHold
+from backend.booking.models import LIVE_STATES, Appointment, AppointmentState, HoldStatus, SlotHold, is_live
 from backend.core.context import ActorKind, Channel, RequestContext
-from backend.core.db import utcnow
+from backend.core.db import GUID, HotStatement, detached, insert_or_skip, utcnow
 from backend.core.uow import UnitOfWork
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
@@ -64,7 +65,8 @@ from integrations.fer import (
 from notifications import service as notifications
 
 if TYPE_CHECKING:
-    from backend.directory.models import Doctor, MedicalOrganisation, Specialty
+    from backend.directory.models import Doctor, MedicalOrganisation
+    from backend.directory.service import DoctorCard
     from backend.identity.service import PatientView
     from backend.runtime import Runtime
 
@@ -311,24 +313,28 @@ def _slot_from_json(data: dict[str, Any]) -> Slot:
     )
 
 
-async def doctor_slots(runtime: Runtime, mo_id: str, doctor_id: str, start: date, end: date) -> list[Slot]:
-    """Free slots of a doctor within [start, end] through the stale-while-revalidate cache."""
+async def _cached_slots(runtime: Runtime, mo_id: str, doctor_id: str, start: date, end: date) -> list[dict[str, Any]]:
     booking_hub = hub(runtime)
 
     async def fetch() -> list[dict[str, Any]]:
         return [_slot_to_json(s) for s in await booking_hub.get_slots(mo_id, doctor_id, start, end)]
 
     key = f"slots:{mo_id}:{doctor_id}:{start.isoformat()}:{end.isoformat()}"
-    rows = await booking_cache(runtime).get_or_fetch(key, fetch)
-    return [_slot_from_json(r) for r in rows]
+    rows: list[dict[str, Any]] = await booking_cache(runtime).get_or_fetch(key, fetch)
+    return rows
+
+
+async def doctor_slots(runtime: Runtime, mo_id: str, doctor_id: str, start: date, end: date) -> list[Slot]:
+    """Free slots of a doctor within [start, end] through the stale-while-revalidate cache."""
+    return [_slot_from_json(r) for r in await _cached_slots(runtime, mo_id, doctor_id, start, end)]
 
 
 async def find_slot(runtime: Runtime, ref: SlotRef) -> Slot | None:
     """The slot behind a reference if the hub still lists it free (cache first, then the hub itself)."""
     try:
-        for slot in await doctor_slots(runtime, ref.mo_id, ref.doctor_id, ref.day, ref.day):
-            if slot.id == ref.slot_id:
-                return slot
+        for row in await _cached_slots(runtime, ref.mo_id, ref.doctor_id, ref.day, ref.day):
+            if row["id"] == ref.slot_id:
+                return _slot_from_json(row)
     except HubTransportError:
         raise fail(BookingServiceUnavailable.default()) from None
     except FerError:
@@ -453,20 +459,13 @@ async def booking_unit(runtime: Runtime, ctx: RequestContext) -> AsyncIterator[U
 # ---------------------------------------------------------------------------------------------- rules
 
 
-@dataclass(frozen=True)
-class DoctorInfo:
-    mo: MedicalOrganisation
-    doctor: Doctor
-    specialty: Specialty
+async def doctor_info(uow: UnitOfWork, mo_id: str, doctor_id: str) -> DoctorCard:
+    from backend.directory.service import doctor_card
 
-
-async def doctor_info(session: AsyncSession, mo_id: str, doctor_id: str) -> DoctorInfo:
-    from backend.directory.service import doctor_by_upstream_ids
-
-    found = await doctor_by_upstream_ids(session, mo_id, doctor_id)
-    if found is None:
+    card = await doctor_card(uow.runtime, uow.session, mo_id, doctor_id)
+    if card is None:
         raise fail(InvalidInput.of("slot", "Врач не найден в справочнике медицинских организаций."))
-    return DoctorInfo(*found)
+    return card
 
 
 async def load_patient(session: AsyncSession, patient_id: uuid.UUID) -> PatientView:
@@ -478,10 +477,10 @@ async def load_patient(session: AsyncSession, patient_id: uuid.UUID) -> PatientV
     return patient
 
 
-def check_age(patient: PatientView, info: DoctorInfo, visit_day: date) -> None:
+def check_age(patient: PatientView, info: DoctorCard, visit_day: date) -> None:
     """Children's clinics and paediatricians see patients under 18; adults' clinics and therapists from 18."""
     age = patient.age_on(visit_day)
-    kind = (info.mo.kind or "").lower()
+    kind = (info.mo_kind or "").lower()
     if kind == "children_polyclinic" and age >= ADULT_AGE:
         raise fail(
             AgeRestricted.of("Детская поликлиника принимает пациентов до 18 лет. Выберите взрослую поликлинику.")
@@ -492,33 +491,37 @@ def check_age(patient: PatientView, info: DoctorInfo, visit_day: date) -> None:
                 "Взрослая поликлиника принимает пациентов с 18 лет. Для ребенка выберите детскую поликлинику."
             )
         )
-    if info.specialty.code == PEDIATRICIAN and age >= ADULT_AGE:
+    if info.specialty_code == PEDIATRICIAN and age >= ADULT_AGE:
         raise fail(AgeRestricted.of("Педиатр принимает пациентов до 18 лет. Запишитесь к терапевту."))
-    if info.specialty.code == THERAPIST and age < ADULT_AGE:
+    if info.specialty_code == THERAPIST and age < ADULT_AGE:
         raise fail(AgeRestricted.of("Терапевт принимает пациентов с 18 лет. Запишите ребенка к педиатру."))
 
 
-async def check_same_specialty(
-    session: AsyncSession, patient_id: uuid.UUID, info: DoctorInfo, *, except_id: uuid.UUID | None = None
+async def check_live_appointments(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    info: DoctorCard,
+    *,
+    slot: tuple[str, str] | None = None,
+    except_id: uuid.UUID | None = None,
 ) -> None:
-    query = select(Appointment.id).where(
-        Appointment.patient_id == patient_id,
-        Appointment.specialty_code == info.specialty.code,
-        Appointment.status.in_(LIVE_STATES),
+    """The patient has no live appointment of this specialty (but ``except_id``, the one being moved), and
+    ``slot`` (mo, slot id) is not booked here: one statement, the same indexes the database guards with."""
+    mo_id, slot_id = slot if slot is not None else ("", "")  # no slot: an id that never matches
+    found = await _LIVE_CHECK.first(
+        session,
+        {
+            "patient_id": patient_id,
+            "specialty_code": info.specialty_code,
+            "except_id": except_id or _NO_ID,
+            "mo_id": mo_id,
+            "slot_id": slot_id,
+        },
     )
-    if except_id is not None:
-        query = query.where(Appointment.id != except_id)
-    if (await session.scalar(query.limit(1))) is not None:
-        raise fail(SameSpecialtyActive.of(info.specialty.name))
-
-
-async def check_slot_not_booked(session: AsyncSession, mo_id: str, slot_id: str) -> None:
-    taken = await session.scalar(
-        select(Appointment.id)
-        .where(Appointment.mo_id == mo_id, Appointment.slot_id == slot_id, Appointment.status.in_(LIVE_STATES))
-        .limit(1)
-    )
-    if taken is not None:
+    same_specialty, slot_booked = found if found is not None else (False, False)
+    if same_specialty:
+        raise fail(SameSpecialtyActive.of(info.specialty_name))
+    if slot_booked:
         raise fail(SlotTaken.default())
 
 
@@ -531,8 +534,62 @@ async def _flush_or(session: AsyncSession, problem: Callable[[IntegrityError], P
         raise fail(problem(exc)) from None
 
 
-def _is_specialty_violation(exc: IntegrityError) -> bool:
-    return "live_specialty" in str(exc.orig) or "specialty_code" in str(exc.orig)
+# ---------------------------------------------------------------------------------------------- statements
+# The booking path's statements are built once and executed with parameters: building SQLAlchemy
+# expressions per call cost more than running them (bench P2).
+
+_HOLDS = cast("Table", SlotHold.__table__)
+_APPOINTMENTS = cast("Table", Appointment.__table__)
+_NO_ID = uuid.UUID(int=0)
+
+
+_CLAIM_HOLD = HotStatement(insert_or_skip(_HOLDS).returning(_HOLDS.c.id))
+_LIVE_CHECK = HotStatement(
+    select(
+        select(Appointment.id)
+        .where(
+            Appointment.patient_id == bindparam("patient_id"),
+            Appointment.specialty_code == bindparam("specialty_code"),
+            is_live(Appointment.status),
+            Appointment.id != bindparam("except_id"),
+        )
+        .exists(),
+        select(Appointment.id)
+        .where(
+            Appointment.mo_id == bindparam("mo_id"),
+            Appointment.slot_id == bindparam("slot_id"),
+            is_live(Appointment.status),
+        )
+        .exists(),
+    )
+)
+# An appointment claims its slot: inserted unless the slot has a live appointment (the partial unique
+# indexes: a concurrent claim waits for the other transaction, then skips) or a running hold other than
+# ``except_hold`` (the caller's own). Nothing returned: refused; see _claim_appointment.
+_CLAIM_APPOINTMENT = HotStatement(
+    insert_or_skip(
+        _APPOINTMENTS,
+        where=~select(_HOLDS.c.id)
+        .where(
+            _HOLDS.c.mo_id == bindparam("mo_id"),
+            _HOLDS.c.slot_id == bindparam("slot_id"),
+            _HOLDS.c.status == literal_column(f"'{HoldStatus.HELD.value}'"),
+            _HOLDS.c.expires_at > bindparam("created_at"),
+            _HOLDS.c.id != bindparam("except_hold", type_=GUID),
+        )
+        .exists(),
+    ).returning(_APPOINTMENTS.c.id)
+)
+_SET_HUB_IDS = HotStatement(
+    update(_APPOINTMENTS)
+    .where(_APPOINTMENTS.c.id == bindparam("appointment_id"))
+    .values(slot_id=bindparam("hub_slot_id"), hub_patient_id=bindparam("hub_patient"))
+)
+_CONFIRM_HOLD = HotStatement(
+    update(_HOLDS)
+    .where(_HOLDS.c.id == bindparam("hold_id"))
+    .values(status=HoldStatus.CONFIRMED.value, closed_at=bindparam("at"))
+)
 
 
 # ---------------------------------------------------------------------------------------------- holds
@@ -556,50 +613,64 @@ async def _insert_hold(
     uow: UnitOfWork,
     patient_id: uuid.UUID,
     slot: Slot,
-    info: DoctorInfo,
+    info: DoctorCard,
     *,
     ttl: timedelta,
     reschedule_of: uuid.UUID | None = None,
 ) -> SlotHold:
-    """Insert a live hold (after expiring the slot's stale ones); flushed: the slot's serialisation point."""
+    """Insert a live hold: the slot's serialisation point (a concurrent attempt waits on the unique index
+    until this transaction ends, then finds the slot held or booked). A live hold in the way that has
+    expired is closed as expired and the claim tried once more; one still running means SlotTaken."""
     runtime = uow.runtime
     at = now(runtime)
     acting = Acting.of(uow.ctx, patient_id)
     session = uow.session
-    await _expire_stale_holds(session, at, mo_id=slot.mo_id, slot_id=slot.id)
-    hold = SlotHold(
-        id=uuid.uuid4(),
-        patient_id=patient_id,
-        mo_id=slot.mo_id,
-        doctor_id=slot.doctor_id,
-        specialty_code=info.specialty.code,
-        slot_id=slot.id,
-        slot_start=to_utc(runtime, slot.start),
-        slot_end=to_utc(runtime, slot.end),
-        room=slot.room or None,
-        address=slot.address or None,
-        status=HoldStatus.HELD.value,
-        expires_at=at + ttl,
-        channel=acting.channel.value,
-        actor_kind=acting.actor_kind,
-        actor_id=acting.actor_id,
-        reschedule_of_id=reschedule_of,
-        created_at=at,
-    )
-    session.add(hold)
-    await _flush_or(session, lambda _exc: SlotTaken.default())
-    return hold
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "patient_id": patient_id,
+        "mo_id": slot.mo_id,
+        "doctor_id": slot.doctor_id,
+        "specialty_code": info.specialty_code,
+        "slot_id": slot.id,
+        "slot_start": to_utc(runtime, slot.start),
+        "slot_end": to_utc(runtime, slot.end),
+        "room": slot.room or None,
+        "address": slot.address or None,
+        "status": HoldStatus.HELD.value,
+        "expires_at": at + ttl,
+        "channel": acting.channel.value,
+        "actor_kind": acting.actor_kind,
+        "actor_id": acting.actor_id,
+        "reschedule_of_id": reschedule_of,
+        "created_at": at,
+        "closed_at": None,
+    }
+    if await _CLAIM_HOLD.first(session, values) is None:
+        await _expire_stale_holds(session, at, mo_id=slot.mo_id, slot_id=slot.id)
+        if await _CLAIM_HOLD.first(session, values) is None:
+            raise fail(SlotTaken.default())
+    return detached(SlotHold(**values))
 
 
 async def _prepare(
-    uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, except_appointment: uuid.UUID | None = None
-) -> tuple[Slot, DoctorInfo, PatientView]:
+    uow: UnitOfWork,
+    patient_id: uuid.UUID,
+    ref: SlotRef,
+    *,
+    except_appointment: uuid.UUID | None = None,
+    checked: bool = True,
+) -> tuple[Slot, DoctorCard, PatientView]:
+    """The slot behind ``ref`` (still free at the hub), its doctor's card and the patient, with the rules
+    checked: age, and (``checked``) no live appointment in the way. A caller whose next step is the
+    appointment's claim passes ``checked=False``: the claim finds the same conflicts in its own statement."""
     session = uow.session
-    info = await doctor_info(session, ref.mo_id, ref.doctor_id)
+    info = await doctor_info(uow, ref.mo_id, ref.doctor_id)
     patient = await load_patient(session, patient_id)
     check_age(patient, info, ref.day)
-    await check_same_specialty(session, patient_id, info, except_id=except_appointment)
-    await check_slot_not_booked(session, ref.mo_id, ref.slot_id)
+    if checked:
+        await check_live_appointments(
+            session, patient_id, info, slot=(ref.mo_id, ref.slot_id), except_id=except_appointment
+        )
     slot = await find_slot(uow.runtime, ref)
     if slot is None:
         raise fail(SlotTaken.default("Этот талон уже недоступен. Выберите другое время."))
@@ -651,12 +722,17 @@ def _hub_patient_key(patient_id: uuid.UUID, mo_id: str) -> str:
     return f"idpat:{patient_id}:{mo_id}"
 
 
+async def remembered_hub_patient(runtime: Runtime, patient_id: uuid.UUID, mo_id: str) -> str | None:
+    """The patient's IdPat in the MO if a CheckPatient of the last day is remembered."""
+    return await booking_cache(runtime).backend.get(_hub_patient_key(patient_id, mo_id)) or None
+
+
 async def identify(runtime: Runtime, patient: PatientView, mo_id: str, *, fresh: bool = False) -> str:
     """The hub's IdPat of the patient in the MO (CheckPatient; remembered for a day)."""
     cache = booking_cache(runtime).backend
     key = _hub_patient_key(patient.id, mo_id)
     if not fresh:
-        known = await cache.get(key)
+        known = await remembered_hub_patient(runtime, patient.id, mo_id)
         if known:
             return known
     if not patient.oms_policy:
@@ -685,25 +761,33 @@ def _problem_of(exc: FerError) -> Problem:
     return BookingServiceUnavailable.default()
 
 
-async def _book_upstream(
-    uow: UnitOfWork, patient: PatientView, slot: Slot, channel: Channel
-) -> tuple[str, BookingResult]:
-    """CheckPatient + SetAppointment; registers the upstream booking for compensation. Raises typed problems."""
-    runtime = uow.runtime
-    booking_hub = hub(runtime)
-    source = source_of(channel)
-    hub_patient: str | None = None
+async def _identify(uow: UnitOfWork, patient: PatientView, mo_id: str, *, fresh: bool = False) -> str:
+    """:func:`identify` with the hub's failures as typed problems."""
     try:
-        hub_patient = await identify(runtime, patient, slot.mo_id)
+        return await identify(uow.runtime, patient, mo_id, fresh=fresh)
+    except HubTransportError as exc:
+        log.warning("booking.hub_transport_error", mo_id=mo_id, error=type(exc).__name__)
+        raise fail(BookingServiceUnavailable.default()) from None
+    except FerError as exc:
+        raise fail(_problem_of(exc)) from None
+
+
+async def _book_upstream(
+    uow: UnitOfWork, patient: PatientView, slot: Slot, hub_patient: str
+) -> tuple[str, BookingResult]:
+    """SetAppointment (once more after identifying again if the hub forgot the patient's IdPat); registers
+    the upstream booking for compensation. Raises typed problems. Returns the IdPat it booked with."""
+    booking_hub = hub(uow.runtime)
+    source = source_of(uow.ctx.actor.channel)
+    try:
         try:
             result = await booking_hub.book(slot.mo_id, hub_patient, slot.id, channel=source)
         except PatientNotFound:  # a remembered IdPat the hub forgot: identify once more
-            hub_patient = await identify(runtime, patient, slot.mo_id, fresh=True)
+            hub_patient = await identify(uow.runtime, patient, slot.mo_id, fresh=True)
             result = await booking_hub.book(slot.mo_id, hub_patient, slot.id, channel=source)
     except HubTransportError as exc:
-        if hub_patient is not None:
-            # The reply is lost, not necessarily the booking: cancel it in case the hub made it.
-            register_upstream(uow, UpstreamBooking(slot.mo_id, hub_patient, slot.id, uncertain=True))
+        # The reply is lost, not necessarily the booking: cancel it in case the hub made it.
+        register_upstream(uow, UpstreamBooking(slot.mo_id, hub_patient, slot.id, uncertain=True))
         log.warning("booking.hub_transport_error", slot=slot.id, error=type(exc).__name__)
         raise fail(BookingServiceUnavailable.default()) from None
     except FerError as exc:
@@ -712,58 +796,86 @@ async def _book_upstream(
     return hub_patient, result
 
 
-async def _insert_appointment(
+def _appointment_values(
     uow: UnitOfWork,
     patient_id: uuid.UUID,
-    hold: SlotHold,
-    info: DoctorInfo,
+    slot: Slot,
+    info: DoctorCard,
     *,
     hub_patient: str,
-    result: BookingResult,
+    hold_id: uuid.UUID | None = None,
     rescheduled_from: uuid.UUID | None = None,
-) -> Appointment:
+) -> dict[str, Any]:
     runtime = uow.runtime
     at = now(runtime)
     acting = Acting.of(uow.ctx, patient_id)
-    appointment = Appointment(
-        id=uuid.uuid4(),
-        patient_id=patient_id,
-        mo_id=hold.mo_id,
-        mo_name=info.mo.name,
-        doctor_id=hold.doctor_id,
-        doctor_name=info.doctor.full_name,
-        specialty_code=info.specialty.code,
-        specialty_name=info.specialty.name,
-        slot_id=result.appointment_id,
-        slot_start=hold.slot_start,
-        slot_end=hold.slot_end,
-        room=hold.room,
-        address=hold.address or info.mo.address,
-        hub_patient_id=hub_patient,
-        status=AppointmentState.BOOKED.value,
-        channel=acting.channel.value,
-        source_type=int(source_of(acting.channel)),
-        actor_kind=acting.actor_kind,
-        actor_id=acting.actor_id,
-        on_behalf=acting.on_behalf,
-        hold_id=hold.id,
-        rescheduled_from_id=rescheduled_from,
-        created_at=at,
-        updated_at=at,
-    )
-    hold.status = HoldStatus.CONFIRMED.value
-    hold.closed_at = at
-    uow.session.add(appointment)
+    return {
+        "id": uuid.uuid4(),
+        "patient_id": patient_id,
+        "mo_id": slot.mo_id,
+        "mo_name": info.mo_name,
+        "doctor_id": slot.doctor_id,
+        "doctor_name": info.doctor_name,
+        "specialty_code": info.specialty_code,
+        "specialty_name": info.specialty_name,
+        "slot_id": slot.id,  # the hub's IdAppointment: the slot's id is the appointment's
+        "slot_start": to_utc(runtime, slot.start),
+        "slot_end": to_utc(runtime, slot.end),
+        "room": slot.room or None,
+        "address": slot.address or info.mo_address,
+        "hub_patient_id": hub_patient,
+        "status": AppointmentState.BOOKED.value,
+        "channel": acting.channel.value,
+        "source_type": int(source_of(acting.channel)),
+        "actor_kind": acting.actor_kind,
+        "actor_id": acting.actor_id,
+        "on_behalf": acting.on_behalf,
+        "hold_id": hold_id,
+        "rescheduled_from_id": rescheduled_from,
+        "replaced_by_id": None,
+        "created_at": at,
+        "updated_at": at,
+        "cancelled_at": None,
+        "status_synced_at": None,
+    }
 
-    def problem(exc: IntegrityError) -> Problem:
-        return SameSpecialtyActive.of(info.specialty.name) if _is_specialty_violation(exc) else SlotTaken.default()
 
-    await _flush_or(uow.session, problem)
+async def _claim_appointment(
+    uow: UnitOfWork, values: dict[str, Any], info: DoctorCard, *, except_appointment: uuid.UUID | None = None
+) -> Appointment:
+    """Insert the appointment (one statement, see ``_CLAIM_APPOINTMENT``), or raise what stood in the way:
+    a live appointment of the same specialty, or the slot booked or held by someone else (SlotTaken)."""
+    session = uow.session
+    await session.flush()  # pending ORM changes first (a rescheduled appointment leaving the live set)
+    hold_id = values["hold_id"]
+    if await _CLAIM_APPOINTMENT.first(session, {**values, "except_hold": hold_id or _NO_ID}) is None:
+        await check_live_appointments(
+            session,
+            values["patient_id"],
+            info,
+            slot=(values["mo_id"], values["slot_id"]),
+            except_id=except_appointment,
+        )
+        raise fail(SlotTaken.default())
+    if hold_id is not None:
+        await _CONFIRM_HOLD.rows(session, {"hold_id": hold_id, "at": values["created_at"]})
+    return detached(Appointment(**values))
+
+
+async def _booked(uow: UnitOfWork, appointment: Appointment, hub_patient: str, result: BookingResult) -> Appointment:
+    """The appointment as the hub booked it (its ids as the hub answered), on record and announced."""
+    if (result.appointment_id, hub_patient) != (appointment.slot_id, appointment.hub_patient_id):
+        await _SET_HUB_IDS.rows(
+            uow.session,
+            {"appointment_id": appointment.id, "hub_slot_id": result.appointment_id, "hub_patient": hub_patient},
+        )
+        set_committed_value(appointment, "slot_id", result.appointment_id)
+        set_committed_value(appointment, "hub_patient_id", hub_patient)
     uow.audit(
         "booking.appointment_booked",
         object_type="appointment",
         object_id=appointment.id,
-        subject_id=patient_id,
+        subject_id=appointment.patient_id,
         details={"slot_id": appointment.slot_id, "mo_id": appointment.mo_id, "channel": appointment.channel},
     )
     emit_event(uow, "appointment.booked", appointment)
@@ -784,15 +896,20 @@ async def confirm_hold(uow: UnitOfWork, patient_id: uuid.UUID, hold_id: uuid.UUI
         after_rollback(uow, lambda: _close_hold_now(runtime, hold_id, HoldStatus.EXPIRED))
         raise fail(HoldExpired.default())
     try:
-        info = await doctor_info(session, hold.mo_id, hold.doctor_id)
+        info = await doctor_info(uow, hold.mo_id, hold.doctor_id)
         patient = await load_patient(session, patient_id)
-        await check_same_specialty(session, patient_id, info, except_id=hold.reschedule_of_id)
+        await check_live_appointments(session, patient_id, info, except_id=hold.reschedule_of_id)
         slot = _slot_of_hold(runtime, hold)
-        hub_patient, result = await _book_upstream(uow, patient, slot, Acting.of(uow.ctx, patient_id).channel)
+        hub_patient = await _identify(uow, patient, slot.mo_id)
+        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
     except ProblemError:
         after_rollback(uow, lambda: _close_hold_now(runtime, hold_id, HoldStatus.RELEASED))
         raise
-    return await _insert_appointment(uow, patient_id, hold, info, hub_patient=hub_patient, result=result)
+    values = _appointment_values(uow, patient_id, slot, info, hub_patient=hub_patient, hold_id=hold.id)
+    appointment = await _claim_appointment(uow, values, info, except_appointment=hold.reschedule_of_id)
+    set_committed_value(hold, "status", HoldStatus.CONFIRMED.value)
+    set_committed_value(hold, "closed_at", values["created_at"])
+    return await _booked(uow, appointment, hub_patient, result)
 
 
 def _slot_of_hold(runtime: Runtime, hold: SlotHold) -> Slot:
@@ -811,7 +928,11 @@ def _slot_of_hold(runtime: Runtime, hold: SlotHold) -> Slot:
 
 @contextlib.asynccontextmanager
 async def slot_marker(runtime: Runtime, mo_id: str, slot_id: str) -> AsyncIterator[None]:
-    """Fail fast while another request books this slot (never the guard: the database is)."""
+    """Fail fast while another request books this slot (never the guard: the database is).
+
+    A failed attempt lets the marker go at once; a booking keeps it until it expires
+    (:data:`SLOT_MARKER_TTL_S`): the slot is taken, so the attempts it turns away meanwhile would be
+    refused anyway, and they are turned away before our transaction has even committed."""
     backend = booking_cache(runtime).backend
     key = f"slot:{mo_id}:{slot_id}"
     token = await backend.acquire(key, SLOT_MARKER_TTL_S)
@@ -819,18 +940,25 @@ async def slot_marker(runtime: Runtime, mo_id: str, slot_id: str) -> AsyncIterat
         raise fail(SlotTaken.default())
     try:
         yield
-    finally:
+    except BaseException:
         await backend.release(key, token)
+        raise
 
 
 async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_marker: bool = True) -> Appointment:
-    """One step (operator, kiosk): hold (flushed: concurrent attempts serialise here), hub, appointment."""
+    """One step (operator, kiosk): the appointment row claims the slot before the hub is asked (concurrent
+    attempts serialise on its unique index), then SetAppointment; a refusal rolls the claim back."""
     marker = slot_marker(uow.runtime, ref.mo_id, ref.slot_id) if use_marker else contextlib.nullcontext()
     async with marker:
-        slot, info, patient = await _prepare(uow, patient_id, ref)
-        hold = await _insert_hold(uow, patient_id, slot, info, ttl=HOLD_TTL)
-        hub_patient, result = await _book_upstream(uow, patient, slot, Acting.of(uow.ctx, patient_id).channel)
-        return await _insert_appointment(uow, patient_id, hold, info, hub_patient=hub_patient, result=result)
+        slot, info, patient = await _prepare(uow, patient_id, ref, checked=False)
+        hub_patient = await remembered_hub_patient(uow.runtime, patient_id, slot.mo_id)
+        if hub_patient is None:  # the hub must be asked who the patient is: our own answer comes first
+            await check_live_appointments(uow.session, patient_id, info, slot=(slot.mo_id, slot.id))
+            hub_patient = await _identify(uow, patient, slot.mo_id, fresh=True)
+        values = _appointment_values(uow, patient_id, slot, info, hub_patient=hub_patient)
+        appointment = await _claim_appointment(uow, values, info)
+        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
+        return await _booked(uow, appointment, hub_patient, result)
 
 
 # ---------------------------------------------------------------------------------------------- cancel / reschedule
@@ -869,14 +997,18 @@ async def reschedule(uow: UnitOfWork, patient_id: uuid.UUID, appointment_id: uui
     async with slot_marker(uow.runtime, ref.mo_id, ref.slot_id):
         slot, info, patient = await _prepare(uow, patient_id, ref, except_appointment=old.id)
         hold = await _insert_hold(uow, patient_id, slot, info, ttl=HOLD_TTL, reschedule_of=old.id)
-        hub_patient, result = await _book_upstream(uow, patient, slot, Acting.of(uow.ctx, patient_id).channel)
+        hub_patient = await _identify(uow, patient, slot.mo_id)
+        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
         # The old appointment leaves the live set first, so the specialty index admits the new one.
         at = now(uow.runtime)
         old.status = AppointmentState.RESCHEDULED.value
         old.updated_at = at
         await _flush_or(session, lambda _exc: AppointmentNotActive.default())
-        new = await _insert_appointment(
-            uow, patient_id, hold, info, hub_patient=hub_patient, result=result, rescheduled_from=old.id
+        values = _appointment_values(
+            uow, patient_id, slot, info, hub_patient=hub_patient, hold_id=hold.id, rescheduled_from=old.id
+        )
+        new = await _booked(
+            uow, await _claim_appointment(uow, values, info, except_appointment=old.id), hub_patient, result
         )
         old.replaced_by_id = new.id
         uow.emit(TOPIC_CANCEL_UPSTREAM, {"appointment_id": str(old.id), "final": AppointmentState.RESCHEDULED.value})

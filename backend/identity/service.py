@@ -13,13 +13,14 @@ import datetime
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core.db import HotStatement
 from backend.identity.models import Patient
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
@@ -90,9 +91,14 @@ async def get_patients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
     return {row.id: PatientView.of(row) for row in rows}
 
 
+_VIEW_COLUMNS = tuple(getattr(Patient, f.name) for f in fields(PatientView))
+_PATIENT_VIEW = HotStatement(select(*_VIEW_COLUMNS).where(Patient.id == bindparam("id")))
+
+
 async def get_patient(session: AsyncSession, id: uuid.UUID) -> PatientView | None:
-    row = await session.get(Patient, id)
-    return PatientView.of(row) if row is not None else None
+    """One patient's view (a prebuilt statement of the view's columns: no ORM object is loaded)."""
+    row = await _PATIENT_VIEW.first(session, {"id": id})
+    return PatientView(*row) if row is not None else None
 
 
 _POLICY = re.compile(r"^\d{16}$")

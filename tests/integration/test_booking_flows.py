@@ -305,7 +305,7 @@ async def test_reschedule_whose_commit_fails_cancels_the_new_booking_upstream(
         async def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("database went away after the hub said yes")
 
-        monkeypatch.setattr(service, "_insert_appointment", broken)
+        monkeypatch.setattr(service, "_claim_appointment", broken)
         body = await gql(client, RESCHEDULE, {"id": old["id"], "slot": target, "key": key()}, headers=headers)
         assert body["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
         monkeypatch.undo()
