@@ -180,6 +180,26 @@ class Figures:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+def _cpu_of(names: tuple[str, ...]) -> float:
+    """CPU seconds (user + system) used so far by the processes with these command names (Linux /proc)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                raw = stat.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        if name.startswith(names):
+            fields = raw[raw.rindex(")") + 2 :].split()
+            # own time, and that of children that ended (a server's exited backends)
+            total += sum(int(f) for f in fields[11:15])
+    return total / tick
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -325,8 +345,15 @@ async def _scenario(url: str, mode: str) -> None:
                     figures.errors[type(exc).__name__] = figures.errors.get(type(exc).__name__, 0) + 1
 
         started = time.perf_counter()
+        cpu_started = (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
         await asyncio.gather(*(worker(n) for n in range(CLIENTS)))
         elapsed = time.perf_counter() - started
+        cpu_used = [
+            b - a
+            for a, b in zip(
+                cpu_started, (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",))), strict=True
+            )
+        ]
         await runtime.relay.drain()
         async with runtime.sessionmaker() as session:
             doubles = await session.scalar(
@@ -355,7 +382,10 @@ async def _scenario(url: str, mode: str) -> None:
             f"refusals {figures.errors}; rows: {booked} appointments, {holds} holds; "
             f"double bookings: database {doubles}, hub {hub_doubles}; "
             f"mean {statistics.fmean(figures.ok) * 1000 if figures.ok else float('nan'):.1f} ms; "
-            f"redis {'on' if runtime.redis is not None else 'off'}; outbox rows left to workers: {relay.enqueued}",
+            f"redis {'on' if runtime.redis is not None else 'off'}; outbox rows left to workers: {relay.enqueued}; "
+            f"CPU ms per confirmed booking: this process {1000 * cpu_used[0] / max(1, len(figures.ok)):.2f}, "
+            f"PostgreSQL {1000 * cpu_used[1] / max(1, len(figures.ok)):.2f}, "
+            f"Redis {1000 * cpu_used[2] / max(1, len(figures.ok)):.2f}",
             flush=True,
         )
     finally:
