@@ -1,31 +1,44 @@
 """P2 booking contention (``python -m bench.booking``): 64 clients over the same slots, on PostgreSQL.
 
-Each client books, one step (``service.book_now``, the operator / kiosk path), a slot picked at random from
-one shared pool for a new patient each time, so that clients collide all the time. Printed: confirmed
-bookings per second, p50 / p99 latency of confirmed bookings and of all attempts, the refusals, and the
-number of double bookings in our database and at the hub (must be 0). Figures only, no assertions on time.
+Each client books, one step (``service.book_now``, the operator / kiosk path), a slot picked at random among
+the first 16 still free in its process's view of one shared pool, for a new patient each time, so that
+clients collide all the time; a slot it was refused (SlotTaken) leaves its view, as the next search would
+no longer list it. As production runs one
+API worker per core, the 64 clients are spread over ``MZ_BENCH_PROCESSES`` worker processes (default: one a
+CPU), each with its own runtime (engine, pool, Redis client) and event loop, against one database and one
+Redis; they start together and run for ``MZ_BENCH_SECONDS``. Printed: confirmed bookings per second,
+p50 / p99 latency of confirmed bookings and of all attempts, the refusals, the number of double bookings in
+our database and at the hub (must be 0), and the CPU each part used per confirmed booking. Then pgbench's
+TPC-B on the same server for 10 s with 64 clients, and the ratio. Figures only, no assertions on time.
 
 Two hubs, one after the other:
 
-* ``direct``: the simulator's state called in-process without SOAP (what our own layer costs);
-* ``soap``: the full FerClient over the in-process SOAP simulator (XML both ways on the same event loop).
+* ``direct``: the simulator's state called in-process without SOAP, one per worker process (what our own
+  layer costs; the hub's uniqueness is then per process, and our database is the one guard across them);
+* ``soap``: the full FerClient over HTTP to one FER simulator served in its own process (Granian), shared
+  by all workers: the real protocol both ways, and the simulator's CPU on the same two cores.
 
-Outbox handlers (notifications, upstream cancels) do not run in the measured process: as in production
+Outbox handlers (notifications, upstream cancels) do not run in the measured processes: as in production
 (Celery relay) the API process only writes the outbox rows; the count is printed.
 
 Environment: ``MZ_BENCH_POSTGRES_URL`` (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres),
-``MZ_BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/14; empty: no Redis), ``MZ_BENCH_SECONDS`` (10).
+``MZ_BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/14; empty: no Redis), ``MZ_BENCH_SECONDS`` (10),
+``MZ_BENCH_PROCESSES`` (CPUs), ``MZ_BENCH_MODES`` (``direct,soap``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -35,14 +48,22 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import ROOT
+
 CLIENTS = 64
 DOCTORS = 8
 DAYS = 10
 SERVER = os.environ.get("MZ_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("MZ_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECONDS = float(os.environ.get("MZ_BENCH_SECONDS", "10"))
+PROCESSES = int(os.environ.get("MZ_BENCH_PROCESSES", "0")) or os.cpu_count() or 1
+MODES = tuple(m for m in os.environ.get("MZ_BENCH_MODES", "direct,soap").split(",") if m)
 TZ = ZoneInfo("Europe/Moscow")
 TODAY = date(2025, 3, 3)
+MOMENT = datetime.combine(TODAY, dtime(7, 0), tzinfo=TZ)
+SLOTS_PER_DAY = 32
+POOL_SIZE = DOCTORS * DAYS * SLOTS_PER_DAY
+PEOPLE = POOL_SIZE * 4
 
 
 def _region(people: int) -> Any:
@@ -178,10 +199,25 @@ class Figures:
     ok: list[float] = field(default_factory=list)
     refused: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    cpu_s: float = 0.0
+    hub_doubles: int = 0
+    pool: int = 0
+
+    def merge(self, other: Figures) -> None:
+        self.ok += other.ok
+        self.refused += other.refused
+        for code, n in other.errors.items():
+            self.errors[code] = self.errors.get(code, 0) + n
+        self.elapsed = max(self.elapsed, other.elapsed)
+        self.cpu_s += other.cpu_s
+        self.hub_doubles += other.hub_doubles
+        self.pool = max(self.pool, other.pool)
 
 
 def _cpu_of(names: tuple[str, ...]) -> float:
-    """CPU seconds (user + system) used so far by the processes with these command names (Linux /proc)."""
+    """CPU seconds (user + system) used so far by the processes with these command names (Linux /proc),
+    with those of their children that ended (a server's exited backends)."""
     total = 0
     tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
@@ -195,7 +231,6 @@ def _cpu_of(names: tuple[str, ...]) -> float:
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
         if name.startswith(names):
             fields = raw[raw.rindex(")") + 2 :].split()
-            # own time, and that of children that ended (a server's exited backends)
             total += sum(int(f) for f in fields[11:15])
     return total / tick
 
@@ -205,6 +240,15 @@ def _pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _quiet() -> None:
+    import logging
+
+    import structlog
+
+    logging.getLogger().setLevel(logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 async def _database() -> str:
@@ -230,78 +274,103 @@ async def _drop(url: str) -> None:
     await admin.dispose()
 
 
-async def _scenario(url: str, mode: str) -> None:
-    from backend.booking import service
-    from backend.booking.models import Appointment, SlotHold
-    from backend.core.context import Actor, ActorKind, Channel, RequestContext
-    from backend.directory.service import sync_directory
-    from backend.identity.models import Patient
-    from backend.integrations_registry import set_booking_hub
+def served_hub() -> Any:
+    """Granian factory: the FER simulator of the bench region, at the bench's moment (``soap`` mode)."""
+    from integrations.fer.simulator import create_fer_simulator
+
+    return create_fer_simulator(_region(PEOPLE), clock=lambda: MOMENT)
+
+
+def _runtime(url: str) -> Any:
     from backend.runtime import Runtime
     from backend.settings import load_settings
-    from integrations.common.http import build_http_client
-    from integrations.fer import FerClient
-    from integrations.fer.simulator import create_fer_simulator, simulator_state
 
-    slots_per_day = 32
-    pool_size = DOCTORS * DAYS * slots_per_day
-    people = pool_size * 4
-    region = _region(people)
-    moment = datetime.combine(TODAY, dtime(7, 0), tzinfo=TZ)
-    app = create_fer_simulator(region, clock=lambda: moment)
-    state = simulator_state(app)
     settings = load_settings(
         profile="test", database_url=url, redis_url=REDIS, database_pool_size=24, log_level="WARNING", log_json=True
     )
     runtime = Runtime.build(settings)
-    relay = DeferredRelay()
-    runtime.relay = relay
-    import logging
+    runtime.relay = DeferredRelay()
+    return runtime
 
-    logging.getLogger().setLevel(logging.WARNING)
-    import structlog
 
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+async def _prepare(url: str) -> None:
+    """Empty booking tables, the directory synced from the bench region, its people as patients, Redis
+    flushed: what every run starts from."""
+    from backend.directory.service import sync_directory
+    from backend.identity.models import Patient
+    from integrations.common.http import build_http_client
+    from integrations.fer import FerClient
+
+    _quiet()
+    runtime = _runtime(url)
+    region = _region(PEOPLE)
     try:
         async with runtime.engine.begin() as conn:
-            for table in (
-                "booking_appointments",
-                "booking_holds",
-                "booking_idempotency",
-                "outbox_messages",
-                "audit_events",
-            ):
+            for table in ("booking_appointments", "booking_holds", "booking_idempotency", "outbox_messages"):
                 await conn.execute(text(f"TRUNCATE {table}"))
+            await conn.execute(text("DELETE FROM patients"))
+        app = served_hub()
         http = build_http_client("inprocess://fer", simulator_app=lambda: app, timeout_s=10)
-        client = FerClient(http, guid="bench", timeout_s=10)
-        await sync_directory(runtime, hub=client)
-        set_booking_hub(runtime, client if mode == "soap" else DirectHub(state), http=http)  # type: ignore[arg-type]
-        service.set_clock(runtime, lambda: moment.astimezone(UTC))
+        await sync_directory(runtime, hub=FerClient(http, guid="bench", timeout_s=10))
+        await http.aclose()
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "esia_oid": p.esia_oid,
+                "last_name": p.last_name,
+                "first_name": p.first_name,
+                "middle_name": p.middle_name,
+                "birth_date": p.birth_date,
+                "sex": p.sex,
+                "snils": None,
+                "oms_policy": p.oms_policy,
+                "phone": None,
+                "email": None,
+                "created_at": MOMENT,
+                "updated_at": MOMENT,
+            }
+            for p in region.people
+        ]
+        async with runtime.sessionmaker() as session, session.begin():
+            await session.execute(Patient.__table__.insert(), rows)
         if runtime.redis is not None:
             await runtime.redis.flushdb()
-        # Patients (identity's table, in bulk) matching the region's people.
-        async with runtime.sessionmaker() as session, session.begin():
-            await session.execute(text("DELETE FROM patients"))
-            rows = [
-                {
-                    "id": uuid.uuid4(),
-                    "esia_oid": p.esia_oid,
-                    "last_name": p.last_name,
-                    "first_name": p.first_name,
-                    "middle_name": p.middle_name,
-                    "birth_date": p.birth_date,
-                    "sex": p.sex,
-                    "snils": None,
-                    "oms_policy": p.oms_policy,
-                    "phone": None,
-                    "email": None,
-                    "created_at": moment,
-                    "updated_at": moment,
-                }
-                for p in region.people
-            ]
-            await session.execute(Patient.__table__.insert(), rows)
-            patient_ids = [r["id"] for r in rows]
+    finally:
+        await runtime.close()
+
+
+async def _run(
+    url: str, mode: str, *, clients: int, index: int = 0, count: int = 1, hub_url: str = "", start_at: float = 0.0
+) -> Figures:
+    """One worker process's share: ``clients`` clients for the patients ``index::count``; starts at
+    ``start_at`` (``time.time()``) so that all workers start together."""
+    from backend.booking import service
+    from backend.core.context import Actor, ActorKind, Channel, RequestContext
+    from backend.identity.models import Patient
+    from backend.integrations_registry import set_booking_hub
+    from integrations.common.http import build_http_client
+    from integrations.fer import FerClient
+    from integrations.fer.simulator import simulator_state
+
+    _quiet()
+    runtime = _runtime(url)
+    state = None
+    try:
+        if mode == "soap":
+            if hub_url:
+                http = build_http_client(hub_url, timeout_s=10)
+            else:
+                app = served_hub()
+                http = build_http_client("inprocess://fer", simulator_app=lambda: app, timeout_s=10)
+            set_booking_hub(runtime, FerClient(http, guid="bench", timeout_s=10), http=http)
+        else:
+            state = simulator_state(served_hub())
+            set_booking_hub(runtime, DirectHub(state))  # type: ignore[arg-type]
+        service.set_clock(runtime, lambda: MOMENT.astimezone(UTC))
+        async with runtime.sessionmaker() as session:
+            patient_ids = list(
+                (await session.scalars(select(Patient.id).order_by(Patient.esia_oid))).all()[index::count]
+            )
         # The shared pool: every slot of every doctor over DAYS days, as clients would get them from search.
         refs: list[str] = []
         for d in range(DOCTORS):
@@ -311,9 +380,11 @@ async def _scenario(url: str, mode: str) -> None:
                     refs.append(service.SlotRef("1001", f"doc-{d}", slot.id, day).encode())
         free = list(refs)
         next_patient = iter(patient_ids)
-        figures = Figures()
+        figures = Figures(pool=len(refs))
         channels = (Channel.MOBILE, Channel.CALLCENTRE, Channel.KIOSK)
-        rng = random.Random(26)
+        rng = random.Random(26 + index)
+        if start_at:
+            await asyncio.sleep(max(0.0, start_at - time.time()))
         deadline = time.perf_counter() + SECONDS
 
         async def worker(n: int) -> None:
@@ -327,7 +398,7 @@ async def _scenario(url: str, mode: str) -> None:
                 kind = {Channel.MOBILE: ActorKind.PATIENT, Channel.CALLCENTRE: ActorKind.OPERATOR}.get(
                     channel, ActorKind.KIOSK
                 )
-                actor = Actor(kind, channel, id=f"bench-{n}", subject_id=patient_id)
+                actor = Actor(kind, channel, id=f"bench-{index}-{n}", subject_id=patient_id)
                 ctx = RequestContext(actor=actor, request_id=uuid.uuid4().hex)
                 started = time.perf_counter()
                 try:
@@ -338,23 +409,42 @@ async def _scenario(url: str, mode: str) -> None:
                         free.remove(ref)
                 except service.ProblemError as exc:
                     figures.refused.append(time.perf_counter() - started)
-                    if exc.problem.code == "SLOT_TAKEN" and ref in free and rng.random() < 0.5:
-                        free.remove(ref)
+                    if exc.problem.code == "SLOT_TAKEN" and ref in free:
+                        free.remove(ref)  # its next search no longer lists it (search hides taken slots)
                     figures.errors[exc.problem.code] = figures.errors.get(exc.problem.code, 0) + 1
                 except Exception as exc:
                     figures.errors[type(exc).__name__] = figures.errors.get(type(exc).__name__, 0) + 1
 
-        started = time.perf_counter()
-        cpu_started = (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
-        await asyncio.gather(*(worker(n) for n in range(CLIENTS)))
-        elapsed = time.perf_counter() - started
-        cpu_used = [
-            b - a
-            for a, b in zip(
-                cpu_started, (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",))), strict=True
-            )
-        ]
-        await runtime.relay.drain()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker(index * clients + n) for n in range(clients)))
+        figures.elapsed = time.perf_counter() - started
+        figures.cpu_s = time.process_time() - cpu_started
+        if state is not None:
+            per_slot: dict[str, int] = {}
+            for b in state.bookings:
+                if b.occupies_slot:
+                    per_slot[b.appointment_id] = per_slot.get(b.appointment_id, 0) + 1
+            figures.hub_doubles = sum(1 for n in per_slot.values() if n > 1)
+        return figures
+    finally:
+        await runtime.close()
+
+
+async def _hub_doubles(hub_url: str) -> int:
+    """Slots the served hub booked twice: asked of the hub itself (GetPatientHistory is per patient, so
+    the simulator's own state is read through its bench route)."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=hub_url, timeout=30) as http:
+        answer = (await http.get("/bench/hub-doubles")).json()
+    return int(answer["doubles"])
+
+
+async def _database_figures(url: str) -> tuple[int, int, int, int]:
+    from backend.booking.models import Appointment, SlotHold
+
+    runtime = _runtime(url)
+    try:
         async with runtime.sessionmaker() as session:
             doubles = await session.scalar(
                 select(func.count()).select_from(
@@ -367,46 +457,190 @@ async def _scenario(url: str, mode: str) -> None:
             )
             booked = await session.scalar(select(func.count()).select_from(Appointment))
             holds = await session.scalar(select(func.count()).select_from(SlotHold))
-        per_slot: dict[str, int] = {}
-        for b in state.bookings:
-            if b.occupies_slot:
-                per_slot[b.appointment_id] = per_slot.get(b.appointment_id, 0) + 1
-        hub_doubles = sum(1 for n in per_slot.values() if n > 1)
-        attempts = len(figures.ok) + len(figures.refused)
-        all_lat = figures.ok + figures.refused
-        print(
-            f"P2 booking [{mode} hub, {CLIENTS} clients, pool {len(refs)} slots, {elapsed:.1f} s]: "
-            f"{len(figures.ok) / elapsed:.0f} confirmed bookings/s, {attempts / elapsed:.0f} attempts/s; "
-            f"confirmed p50 {_pct(figures.ok, 0.50):.1f} ms p99 {_pct(figures.ok, 0.99):.1f} ms; "
-            f"all attempts p50 {_pct(all_lat, 0.50):.1f} ms p99 {_pct(all_lat, 0.99):.1f} ms; "
-            f"refusals {figures.errors}; rows: {booked} appointments, {holds} holds; "
-            f"double bookings: database {doubles}, hub {hub_doubles}; "
-            f"mean {statistics.fmean(figures.ok) * 1000 if figures.ok else float('nan'):.1f} ms; "
-            f"redis {'on' if runtime.redis is not None else 'off'}; outbox rows left to workers: {relay.enqueued}; "
-            f"CPU ms per confirmed booking: this process {1000 * cpu_used[0] / max(1, len(figures.ok)):.2f}, "
-            f"PostgreSQL {1000 * cpu_used[1] / max(1, len(figures.ok)):.2f}, "
-            f"Redis {1000 * cpu_used[2] / max(1, len(figures.ok)):.2f}",
-            flush=True,
-        )
+            outbox = await session.scalar(text("SELECT count(*) FROM outbox_messages"))
+        return int(doubles or 0), int(booked or 0), int(holds or 0), int(outbox or 0)
     finally:
         await runtime.close()
 
 
-async def _main() -> None:
-    url = await _database()
+def _line(mode: str, processes: int, figures: Figures, db: tuple[int, int, int, int], cpu: dict[str, float]) -> str:
+    doubles, booked, holds, outbox = db
+    elapsed = figures.elapsed or float("nan")
+    attempts = len(figures.ok) + len(figures.refused)
+    everything = figures.ok + figures.refused
+    per = max(1, len(figures.ok))
+    return (
+        f"P2 booking [{mode} hub, {CLIENTS} clients in {processes} processes, pool {figures.pool} slots, "
+        f"{elapsed:.1f} s]: {len(figures.ok) / elapsed:.0f} confirmed bookings/s, {attempts / elapsed:.0f} attempts/s; "
+        f"confirmed p50 {_pct(figures.ok, 0.50):.1f} ms p99 {_pct(figures.ok, 0.99):.1f} ms; "
+        f"all attempts p50 {_pct(everything, 0.50):.1f} ms p99 {_pct(everything, 0.99):.1f} ms; "
+        f"refusals {figures.errors}; rows: {booked} appointments, {holds} holds; "
+        f"double bookings: database {doubles}, hub {figures.hub_doubles}; "
+        f"mean {statistics.fmean(figures.ok) * 1000 if figures.ok else float('nan'):.1f} ms; "
+        f"redis {'on' if REDIS else 'off'}; outbox rows left to workers: {outbox}; "
+        "CPU ms per confirmed booking: "
+        + ", ".join(f"{name} {1000 * seconds / per:.2f}" for name, seconds in cpu.items())
+    )
+
+
+async def _scenario(url: str, mode: str) -> None:
+    """The scenario in this one process (one event loop, an in-process hub): what bench.p3_upstream runs."""
+    await _prepare(url)
+    before = (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
+    figures = await _run(url, mode, clients=CLIENTS)
+    after = (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
+    cpu = dict(
+        zip(("this process", "PostgreSQL", "Redis"), (b - a for a, b in zip(before, after, strict=True)), strict=True)
+    )
+    print(_line(mode, 1, figures, await _database_figures(url), cpu), flush=True)
+
+
+def _worker_main(argv: list[str]) -> None:
+    """``python -m bench.booking --worker MODE URL INDEX COUNT CLIENTS START HUB_URL``: prints its figures."""
+    mode, url, index, count, clients, start_at, hub_url = argv
+    figures = asyncio.run(
+        _run(
+            url,
+            mode,
+            clients=int(clients),
+            index=int(index),
+            count=int(count),
+            hub_url=hub_url,
+            start_at=float(start_at),
+        )
+    )
+    print(json.dumps(asdict(figures)), flush=True)
+
+
+def _processes_run(url: str, mode: str, processes: int) -> None:
+    from bench.common import serve
+
+    asyncio.run(_prepare(url))
+    hub = serve("bench.booking:create_bench_hub", {}, workers=1) if mode == "soap" else contextlib.nullcontext()
+    with hub as server:
+        hub_url = f"{server.base}/" if server is not None else ""
+        start_at = time.time() + 8.0  # time for every worker to import, connect and build its slot pool
+        per = CLIENTS // processes
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.booking",
+                    "--worker",
+                    mode,
+                    url,
+                    str(i),
+                    str(processes),
+                    str(per),
+                    str(start_at),
+                    hub_url,
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for i in range(processes)
+        ]
+        time.sleep(max(0.0, start_at - time.time()))
+        before = (_cpu_of(("python",)), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
+        outputs = [child.communicate()[0] for child in children]
+        after = (_cpu_of(("python",)), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
+        if any(child.returncode for child in children):
+            raise SystemExit(f"bench: a {mode} worker failed: {[c.returncode for c in children]}")
+        figures = Figures()
+        for out in outputs:
+            figures.merge(Figures(**json.loads(out.strip().splitlines()[-1])))
+        if server is not None:
+            figures.hub_doubles = asyncio.run(_hub_doubles(server.base))
+    pg, rd = after[1] - before[1], after[2] - before[2]
+    cpu = {"workers": figures.cpu_s, "PostgreSQL": pg, "Redis": rd}
+    if server is not None:
+        cpu["hub and others"] = max(0.0, after[0] - before[0] - figures.cpu_s)
+    print(_line(mode, processes, figures, asyncio.run(_database_figures(url)), cpu), flush=True)
+
+
+def create_bench_hub() -> Any:
+    """The served hub of the ``soap`` mode, with a bench-only route that counts slots it booked twice."""
+    from litestar import get
+
+    from integrations.fer.simulator import simulator_state
+
+    app = served_hub()
+    state = simulator_state(app)
+
+    @get("/bench/hub-doubles")
+    async def hub_doubles() -> dict[str, int]:
+        per_slot: dict[str, int] = {}
+        for b in state.bookings:
+            if b.occupies_slot:
+                per_slot[b.appointment_id] = per_slot.get(b.appointment_id, 0) + 1
+        return {"doubles": sum(1 for n in per_slot.values() if n > 1)}
+
+    app.register(hub_doubles)
+    return app
+
+
+def _pgbench(clients: int = CLIENTS, seconds: int = 10) -> float | None:
+    """pgbench's TPC-B (scale 10) on the same server: transactions per second, or None without pgbench."""
+    import re
+    import shutil
+
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        return None
+    server = make_url(SERVER)
+    base = [f"-h{server.host or '127.0.0.1'}", f"-p{server.port or 5432}", f"-U{server.username or 'postgres'}"]
+    database = "mz_bench_pgbench"
+    asyncio.run(_recreate(database))
     try:
-        for mode in ("direct", "soap"):
-            await _scenario(url, mode)
+        subprocess.run([pgbench, *base, "-i", "-s", "10", "-q", database], check=True, capture_output=True)
+        out = subprocess.run(
+            [pgbench, *base, "-c", str(clients), "-j", "2", "-T", str(seconds), "-M", "prepared", database],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     finally:
-        await _drop(url)
+        asyncio.run(_drop_named(database))
+    found = re.search(r"tps = ([\d.]+)", out)
+    return float(found.group(1)) if found else None
+
+
+async def _recreate(database: str) -> None:
+    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    await admin.dispose()
+
+
+async def _drop_named(database: str) -> None:
+    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    await admin.dispose()
 
 
 def main() -> None:
     print(
-        f"P2 booking: {os.cpu_count()} CPUs visible; one Python process, one event loop; PostgreSQL local", flush=True
+        f"P2 booking: {os.cpu_count()} CPUs visible; {PROCESSES} worker processes of {CLIENTS // PROCESSES} "
+        "clients, one event loop each; PostgreSQL and Redis local",
+        flush=True,
     )
-    asyncio.run(_main())
+    url = asyncio.run(_database())
+    try:
+        for mode in MODES:
+            _processes_run(url, mode, PROCESSES)
+    finally:
+        asyncio.run(_drop(url))
+    tps = _pgbench()
+    if tps is not None:
+        print(f"P2 pgbench TPC-B (scale 10, {CLIENTS} clients, 10 s, same server): {tps:.0f} tps", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--worker"]:
+        _worker_main(sys.argv[2:])
+    else:
+        main()

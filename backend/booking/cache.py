@@ -49,6 +49,10 @@ class CacheBackend(Protocol):
         """Delete ``key`` only if ``token`` still owns it."""
         ...
 
+    async def acquire_and_get(self, key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
+        """:meth:`acquire` ``key`` and :meth:`get` ``other``, in one round trip."""
+        ...
+
 
 @dataclass
 class MemoryBackend:
@@ -92,6 +96,9 @@ class MemoryBackend:
         if self._live(key) == token:
             self._data.pop(key, None)
 
+    async def acquire_and_get(self, key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
+        return await self.acquire(key, ttl_s), self._live(other)
+
 
 @dataclass
 class RedisBackend:
@@ -116,6 +123,15 @@ class RedisBackend:
 
     async def release(self, key: str, token: str) -> None:
         await self.redis.eval(_RELEASE_LUA, 1, PREFIX + key, token)  # type: ignore[misc]
+
+    async def acquire_and_get(self, key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
+        token = secrets.token_hex(8)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(PREFIX + key, token, nx=True, px=max(1, int(ttl_s * 1000)))
+            pipe.get(PREFIX + other)
+            ok, value = await pipe.execute()
+        text = value.decode() if isinstance(value, bytes) else value
+        return (token if ok else None), text
 
 
 class SafeBackend:
@@ -157,6 +173,13 @@ class SafeBackend:
             await self.inner.release(key, token)
         except Exception:
             log.warning("booking.cache_release_failed", key=key, exc_info=True)
+
+    async def acquire_and_get(self, key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
+        try:
+            return await self.inner.acquire_and_get(key, ttl_s, other)
+        except Exception:
+            log.warning("booking.cache_acquire_failed", key=key, exc_info=True)
+            return "", None  # no marker service: let the database decide
 
 
 @dataclass

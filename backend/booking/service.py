@@ -649,7 +649,7 @@ async def _insert_hold(
         await _expire_stale_holds(session, at, mo_id=slot.mo_id, slot_id=slot.id)
         if await _CLAIM_HOLD.first(session, values) is None:
             raise fail(SlotTaken.default())
-    return detached(SlotHold(**values))
+    return detached(SlotHold, values)
 
 
 async def _prepare(
@@ -846,7 +846,8 @@ async def _claim_appointment(
     """Insert the appointment (one statement, see ``_CLAIM_APPOINTMENT``), or raise what stood in the way:
     a live appointment of the same specialty, or the slot booked or held by someone else (SlotTaken)."""
     session = uow.session
-    await session.flush()  # pending ORM changes first (a rescheduled appointment leaving the live set)
+    if session.dirty:
+        await session.flush()  # pending ORM changes first (a rescheduled appointment leaving the live set)
     hold_id = values["hold_id"]
     if await _CLAIM_APPOINTMENT.first(session, {**values, "except_hold": hold_id or _NO_ID}) is None:
         await check_live_appointments(
@@ -859,7 +860,7 @@ async def _claim_appointment(
         raise fail(SlotTaken.default())
     if hold_id is not None:
         await _CONFIRM_HOLD.rows(session, {"hold_id": hold_id, "at": values["created_at"]})
-    return detached(Appointment(**values))
+    return detached(Appointment, values)
 
 
 async def _booked(uow: UnitOfWork, appointment: Appointment, hub_patient: str, result: BookingResult) -> Appointment:
@@ -927,37 +928,51 @@ def _slot_of_hold(runtime: Runtime, hold: SlotHold) -> Slot:
 
 
 @contextlib.asynccontextmanager
-async def slot_marker(runtime: Runtime, mo_id: str, slot_id: str) -> AsyncIterator[None]:
-    """Fail fast while another request books this slot (never the guard: the database is).
+async def slot_marker(
+    runtime: Runtime, mo_id: str, slot_id: str, *, patient_id: uuid.UUID | None = None
+) -> AsyncIterator[str | None]:
+    """Fail fast while another request books this slot (never the guard: the database is). Yields the
+    patient's remembered IdPat in the MO (:func:`remembered_hub_patient`), read in the same round trip.
 
     A failed attempt lets the marker go at once; a booking keeps it until it expires
     (:data:`SLOT_MARKER_TTL_S`): the slot is taken, so the attempts it turns away meanwhile would be
     refused anyway, and they are turned away before our transaction has even committed."""
     backend = booking_cache(runtime).backend
     key = f"slot:{mo_id}:{slot_id}"
-    token = await backend.acquire(key, SLOT_MARKER_TTL_S)
+    if patient_id is None:
+        token, hub_patient = await backend.acquire(key, SLOT_MARKER_TTL_S), None
+    else:
+        token, hub_patient = await backend.acquire_and_get(key, SLOT_MARKER_TTL_S, _hub_patient_key(patient_id, mo_id))
     if token is None:
         raise fail(SlotTaken.default())
     try:
-        yield
+        yield hub_patient or None
     except BaseException:
         await backend.release(key, token)
         raise
 
 
+@contextlib.asynccontextmanager
+async def _remembered(runtime: Runtime, patient_id: uuid.UUID, mo_id: str) -> AsyncIterator[str | None]:
+    yield await remembered_hub_patient(runtime, patient_id, mo_id)
+
+
 async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_marker: bool = True) -> Appointment:
     """One step (operator, kiosk): the appointment row claims the slot before the hub is asked (concurrent
     attempts serialise on its unique index), then SetAppointment; a refusal rolls the claim back."""
-    marker = slot_marker(uow.runtime, ref.mo_id, ref.slot_id) if use_marker else contextlib.nullcontext()
-    async with marker:
+    if use_marker:
+        marker = slot_marker(uow.runtime, ref.mo_id, ref.slot_id, patient_id=patient_id)
+    else:
+        marker = _remembered(uow.runtime, patient_id, ref.mo_id)
+    async with marker as remembered:
         slot, info, patient = await _prepare(uow, patient_id, ref, checked=False)
-        hub_patient = await remembered_hub_patient(uow.runtime, patient_id, slot.mo_id)
-        if hub_patient is None:  # the hub must be asked who the patient is: our own answer comes first
+        known = remembered
+        if known is None:  # the hub must be asked who the patient is: our own answer comes first
             await check_live_appointments(uow.session, patient_id, info, slot=(slot.mo_id, slot.id))
-            hub_patient = await _identify(uow, patient, slot.mo_id, fresh=True)
-        values = _appointment_values(uow, patient_id, slot, info, hub_patient=hub_patient)
+            known = await _identify(uow, patient, slot.mo_id, fresh=True)
+        values = _appointment_values(uow, patient_id, slot, info, hub_patient=known)
         appointment = await _claim_appointment(uow, values, info)
-        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
+        hub_patient, result = await _book_upstream(uow, patient, slot, known)
         return await _booked(uow, appointment, hub_patient, result)
 
 

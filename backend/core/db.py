@@ -39,6 +39,7 @@ from sqlalchemy.orm import (
     make_transient_to_detached,
     mapped_column,
 )
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 
 T = TypeVar("T")
@@ -277,9 +278,12 @@ def _translated(exc: Exception, sql: str, args: Any) -> Exception:
     return exc
 
 
-def detached(instance: T) -> T:
-    """A mapped object built from values just written with a Core statement: detached, with its identity,
-    so it reads like one loaded from the database (no session tracks it; writes to it go nowhere)."""
+def detached(cls: type[T], values: dict[str, Any]) -> T:
+    """A mapped object of rows just written with a Core statement (``values``: every column): detached,
+    with its identity, as if loaded from the database (as the ORM's loader does, the values go straight
+    into the instance's dictionary, without attribute events). No session tracks it."""
+    instance: T = manager_of_class(cls).new_instance()
+    instance.__dict__.update(values)
     make_transient_to_detached(instance)
     return instance
 

@@ -25,6 +25,7 @@ class UnitOfWork:
         self.runtime = runtime
         self.ctx = ctx
         self._session: AsyncSession | None = None
+        self._open = False
         self._failed = False
         self.committed = False
         # Audit and outbox rows are written together just before the commit (one round trip each).
@@ -33,23 +34,31 @@ class UnitOfWork:
 
     @property
     def session(self) -> AsyncSession:
-        if self._session is None:
+        """The unit of work's session, made at its first use (its transaction begins with its first
+        statement): work that is refused before it touches the database costs no session."""
+        if not self._open:
             raise RuntimeError("the unit of work is not open")
+        if self._session is None:
+            self._session = self.runtime.sessionmaker()
         return self._session
 
     async def __aenter__(self) -> UnitOfWork:
         self._audit_rows, self._outbox_rows = [], []
-        self._session = self.runtime.sessionmaker()
-        await self._session.begin()
+        self._open = True
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        succeeded = exc_type is None and not self._failed
+        if self._session is None and not (succeeded and (self._audit_rows or self._outbox_rows)):
+            self._open = False
+            self.committed = succeeded  # nothing was written, nothing to undo
+            return
         session = self.session
         relay_ids: list[uuid.UUID] = []
         try:
-            if exc_type is None and not self._failed:
+            if succeeded:
                 await self._write_collected(session)
                 await session.commit()
                 self.committed = True
@@ -60,11 +69,13 @@ class UnitOfWork:
         finally:
             await session.close()
             self._session = None
+            self._open = False
         if relay_ids:
             await self.runtime.relay.enqueue(relay_ids)
 
     async def _write_collected(self, session: AsyncSession) -> None:
-        await session.flush()  # the ORM's own changes first, in the order they were made
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # the ORM's own changes first, in the order they were made
         await audit.INSERT.many(session, self._audit_rows)
         await outbox.INSERT.many(session, self._outbox_rows)
 
