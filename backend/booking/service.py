@@ -26,6 +26,7 @@ import base64
 import binascii
 import contextlib
 import contextvars
+import functools
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -36,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 import structlog
-from sqlalchemy import Table, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal_column, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -124,7 +125,12 @@ def set_clock(runtime: Runtime, clock: Callable[[], datetime]) -> None:
 
 
 def _tz(runtime: Runtime) -> ZoneInfo:
-    return ZoneInfo(runtime.settings.region_timezone)
+    return _zone(runtime.settings.region_timezone)
+
+
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def to_utc(runtime: Runtime, local: datetime) -> datetime:
@@ -324,9 +330,27 @@ async def _cached_slots(runtime: Runtime, mo_id: str, doctor_id: str, start: dat
     return rows
 
 
+DECODED_KEY = "booking.decoded_slots"
+
+
 async def doctor_slots(runtime: Runtime, mo_id: str, doctor_id: str, start: date, end: date) -> list[Slot]:
-    """Free slots of a doctor within [start, end] through the stale-while-revalidate cache."""
-    return [_slot_from_json(r) for r in await _cached_slots(runtime, mo_id, doctor_id, start, end)]
+    """Free slots of a doctor within [start, end] through the stale-while-revalidate cache.
+
+    The list is decoded once per value the cache hands out (its near cache gives the same list object
+    until the entry changes) and shared: callers must not change it."""
+    raw = await _cached_slots(runtime, mo_id, doctor_id, start, end)
+    decoded: dict[tuple[str, str, date, date], tuple[list[dict[str, Any]], list[Slot]]] = runtime.services.setdefault(
+        DECODED_KEY, {}
+    )
+    key = (mo_id, doctor_id, start, end)
+    known = decoded.get(key)
+    if known is not None and known[0] is raw:
+        return known[1]
+    slots = [_slot_from_json(r) for r in raw]
+    if len(decoded) >= booking_cache(runtime).LOCAL_MAX:
+        decoded.clear()
+    decoded[key] = (raw, slots)
+    return slots
 
 
 async def find_slot(runtime: Runtime, ref: SlotRef) -> Slot | None:
@@ -1136,7 +1160,8 @@ async def appointments_of(
 async def live_holds_and_bookings(
     session: AsyncSession, runtime: Runtime, at: datetime, slots: Sequence[Slot]
 ) -> set[tuple[str, str]]:
-    """Which (mo, slot) of ``slots`` are held or booked here (to hide them from search results).
+    """The (mo, slot) held or booked here among the doctors and time window of ``slots`` (to hide them from
+    search results): a superset of those of ``slots`` that are taken, in one statement.
 
     Asked by the slots' doctors and time window, not by their ids: a week of one specialty is thousands
     of slots, and binding thousands of ids cost more than the query itself (bench P3)."""
@@ -1144,27 +1169,23 @@ async def live_holds_and_bookings(
         return set()
     mos = {s.mo_id for s in slots}
     doctors = {s.doctor_id for s in slots}
-    starts = [to_utc(runtime, s.start) for s in slots]
-    first, last = min(starts), max(starts)
-    held = await session.execute(
-        select(SlotHold.mo_id, SlotHold.slot_id).where(
-            SlotHold.mo_id.in_(mos),
-            SlotHold.doctor_id.in_(doctors),
-            SlotHold.slot_start.between(first, last),
-            SlotHold.status == HoldStatus.HELD.value,
-            SlotHold.expires_at > at,
-        )
+    first = to_utc(runtime, min(s.start for s in slots))
+    last = to_utc(runtime, max(s.start for s in slots))
+    held = select(SlotHold.mo_id, SlotHold.slot_id).where(
+        SlotHold.mo_id.in_(mos),
+        SlotHold.doctor_id.in_(doctors),
+        SlotHold.slot_start.between(first, last),
+        SlotHold.status == HoldStatus.HELD.value,
+        SlotHold.expires_at > at,
     )
-    booked = await session.execute(
-        select(Appointment.mo_id, Appointment.slot_id).where(
-            Appointment.mo_id.in_(mos),
-            Appointment.doctor_id.in_(doctors),
-            Appointment.slot_start.between(first, last),
-            Appointment.status.in_(LIVE_STATES),
-        )
+    booked = select(Appointment.mo_id, Appointment.slot_id).where(
+        Appointment.mo_id.in_(mos),
+        Appointment.doctor_id.in_(doctors),
+        Appointment.slot_start.between(first, last),
+        is_live(Appointment.status),
     )
-    wanted = {(s.mo_id, s.id) for s in slots}
-    return ({(m, s) for m, s in held} | {(m, s) for m, s in booked}) & wanted
+    # What else it finds in that window (a slot the hub no longer lists) is harmless to the caller.
+    return {(m, s) for m, s in await session.execute(union_all(held, booked))}
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -1231,14 +1252,8 @@ async def search(
     and fills the cache."""
     from backend.directory import service as directory
 
-    organisations: list[MedicalOrganisation] = []
-    cursor = None
-    while True:
-        page = await directory.list_organisations(session, limit=200, after=cursor, specialty_code=specialty_code)
-        organisations.extend(page)
-        if len(page) < 200:
-            break
-        cursor = directory.OrganisationCursor.of(page[-1])
+    offer = await directory.offering(runtime, session, specialty_code)
+    organisations = list(offer.organisations)
     if mo_id is not None:
         organisations = [o for o in organisations if o.upstream_id == mo_id]
 
@@ -1258,10 +1273,7 @@ async def search(
         )
     )
     organisations = organisations[:max_clinics]
-    doctors = await directory.doctors_by_organisation(
-        session, [o.id for o in organisations], specialty_code=specialty_code
-    )
-    specialty = (await directory.specialties_by_codes(session, [specialty_code])).get(specialty_code)
+    doctors, specialty = offer.doctors, offer.specialty
     pairs = [
         (o, d) for o in organisations for d in doctors.get(o.id, []) if doctor_id is None or d.upstream_id == doctor_id
     ]
@@ -1282,12 +1294,15 @@ async def search(
             cache._tasks.add(task)
             task.add_done_callback(cache._tasks.discard)
     at = now(runtime)
+    # Slot times are the region's naive local times; Russia's zones keep no daylight saving time (since
+    # 2014), so local times order as UTC ones do, and one conversion of "now" replaces one per slot.
+    at_local = at.astimezone(_tz(runtime)).replace(tzinfo=None)
     results: list[tuple[MedicalOrganisation, Doctor, list[Slot]]] = []
     for (o, d), task in zip(pairs, tasks, strict=True):
         if not task.done() or task.cancelled() or task.exception() is not None:
             partial = partial or (task.done() and not task.cancelled() and task.exception() is not None)
             continue
-        free = [s for s in task.result() if to_utc(runtime, s.start) > at]
+        free = [s for s in task.result() if s.start > at_local]
         results.append((o, d, free))
     taken = await live_holds_and_bookings(session, runtime, at, [s for _, _, slots in results for s in slots])
     items = [
@@ -1296,7 +1311,7 @@ async def search(
             doctor=d,
             specialty_code=specialty_code,
             specialty_name=specialty.name if specialty else specialty_code,
-            slots=[s for s in slots if (s.mo_id, s.id) not in taken],
+            slots=[s for s in slots if (s.mo_id, s.id) not in taken] if taken else slots,
             own_clinic=o.upstream_id == own_mo_id,
             distance_km=distances[o.id],
         )

@@ -209,8 +209,8 @@ async def sync_directory(
     ctx = RequestContext.for_system(SYNC_ACTION)
     try:
         await _Sync(runtime, hub, summary, report).run()
-    except Exception as exc:
-        forget_cards(runtime)  # the database, not the hub: on record if possible, then up to the caller
+    except Exception as exc:  # the database, not the hub: on record if possible, then up to the caller
+        forget_cached(runtime)
         summary.finished_at = utcnow()
         try:
             await audit.record_now(
@@ -224,7 +224,7 @@ async def sync_directory(
         except Exception:
             log.exception("directory.sync_audit_failed")
         raise
-    forget_cards(runtime)
+    forget_cached(runtime)
     summary.finished_at = utcnow()
     await audit.record_now(
         runtime.sessionmaker,
@@ -656,9 +656,11 @@ def _cards(runtime: Runtime) -> TTLCache[tuple[str, str], DoctorCard | None]:
     return cards
 
 
-def forget_cards(runtime: Runtime) -> None:
-    """Drop this process's doctor cards (after a sync; other processes see changes within the TTL)."""
+def forget_cached(runtime: Runtime) -> None:
+    """Drop this process's cached directory reads (after a sync; other processes see the changes within
+    :data:`CARD_TTL_S`)."""
     _cards(runtime).clear()
+    _offerings(runtime).clear()
 
 
 async def doctor_card(
@@ -690,3 +692,47 @@ async def doctor_card(
     card = None if row is None else DoctorCard(mo_upstream_id, row[0], row[1], row[2], doctor_upstream_id, *row[3:])
     cards[key] = card
     return card
+
+
+@dataclass(frozen=True)
+class Offering:
+    """Who offers a specialty: its active organisations, by name, and their active doctors of it, by name.
+
+    Cached per process for :data:`CARD_TTL_S` (reference data, synced nightly) and shared between
+    requests: the rows are detached from any session, to be read, never changed."""
+
+    specialty: Specialty | None
+    organisations: tuple[MedicalOrganisation, ...]
+    doctors: dict[uuid.UUID, list[Doctor]]
+
+
+OFFERINGS_KEY = "directory.offerings"
+
+
+def _offerings(runtime: Runtime) -> TTLCache[str, Offering]:
+    offerings: TTLCache[str, Offering] | None = runtime.services.get(OFFERINGS_KEY)
+    if offerings is None:
+        offerings = runtime.services[OFFERINGS_KEY] = TTLCache(maxsize=1000, ttl=CARD_TTL_S)
+    return offerings
+
+
+async def offering(runtime: Runtime, session: AsyncSession, specialty_code: str) -> Offering:
+    """:class:`Offering` of ``specialty_code``: from this process's cache, else three statements a page."""
+    offerings = _offerings(runtime)
+    found = offerings.get(specialty_code)
+    if found is not None:
+        return found
+    organisations: list[MedicalOrganisation] = []
+    cursor = None
+    while True:
+        page = await list_organisations(session, limit=200, after=cursor, specialty_code=specialty_code)
+        organisations.extend(page)
+        if len(page) < 200:
+            break
+        cursor = OrganisationCursor.of(page[-1])
+    doctors = await doctors_by_organisation(session, [o.id for o in organisations], specialty_code=specialty_code)
+    specialty = (await specialties_by_codes(session, [specialty_code])).get(specialty_code)
+    for row in (*organisations, *(d for ds in doctors.values() for d in ds), *([specialty] if specialty else [])):
+        session.expunge(row)
+    found = offerings[specialty_code] = Offering(specialty, tuple(organisations), doctors)
+    return found
