@@ -140,6 +140,66 @@ async def test_expired_holds_are_swept(env: BookingEnv) -> None:
     assert await service.expire_holds(rt) == 1
 
 
+async def test_a_one_step_booking_waits_out_another_patients_hold_but_not_an_expired_one(env: BookingEnv) -> None:
+    rt = env.runtime
+    holder, booker = await env.patient(0), await env.patient(1)
+    ref = service.parse_ref((await env.slot_refs())[0])
+    async with service.booking_unit(rt, _ctx(holder.id)) as uow:
+        await service.hold_slot(uow, holder.id, ref)
+    with pytest.raises(service.ProblemError) as refused:
+        async with service.booking_unit(rt, _ctx(booker.id)) as uow:
+            await service.book_now(uow, booker.id, ref, use_marker=False)  # the database decides, not Redis
+    assert refused.value.problem.code == "SLOT_TAKEN"
+    assert env.state.calls["SetAppointment"] == 0 and await count(rt, Appointment) == 0
+    env.clock.advance(minutes=5, seconds=1)  # the hold ran out (not yet swept): it no longer stands in the way
+    async with service.booking_unit(rt, _ctx(booker.id)) as uow:
+        booked = await service.book_now(uow, booker.id, ref, use_marker=False)
+    assert booked.patient_id == booker.id and booked.hold_id is None
+    assert env.state.calls["SetAppointment"] == 1 and await count(rt, Appointment) == 1
+
+
+async def test_a_known_patient_is_booked_without_checkpatient_and_a_refused_claim_asks_the_hub_nothing(
+    env: BookingEnv,
+) -> None:
+    rt = env.runtime
+    patient = await env.patient(0)
+    refs = [service.parse_ref(r) for r in await env.slot_refs()]
+    async with service.booking_unit(rt, _ctx(patient.id)) as uow:
+        await service.book_now(uow, patient.id, refs[0])
+    calls = dict(env.state.calls)
+    assert calls["CheckPatient"] == 1 and calls["SetAppointment"] == 1
+    # The IdPat is remembered: a second booking (another doctor) asks the hub only to book.
+    eye = [service.parse_ref(r) for r in await env.slot_refs(EYE)]
+    async with service.booking_unit(rt, _ctx(patient.id)) as uow:
+        await service.book_now(uow, patient.id, eye[0])
+    assert env.state.calls["CheckPatient"] == 1 and env.state.calls["SetAppointment"] == 2
+    # Same specialty again: the claim itself refuses, before any hub call.
+    with pytest.raises(service.ProblemError) as refused:
+        async with service.booking_unit(rt, _ctx(patient.id)) as uow:
+            await service.book_now(uow, patient.id, refs[1])
+    assert refused.value.problem.code == "SAME_SPECIALTY_ACTIVE"
+    assert env.state.calls["SetAppointment"] == 2 and await count(rt, Appointment) == 2
+
+
+async def test_the_slot_marker_stays_after_a_booking_and_goes_after_a_refusal(env: BookingEnv) -> None:
+    rt = env.runtime
+    first, second, third = await env.patient(0), await env.patient(1), await env.patient(2)
+    refs = [service.parse_ref(r) for r in await env.slot_refs()]
+    async with service.booking_unit(rt, _ctx(first.id)) as uow:
+        await service.book_now(uow, first.id, refs[0])
+    with pytest.raises(service.ProblemError):  # turned away by the marker the booking keeps
+        async with service.booking_unit(rt, _ctx(second.id)) as uow:
+            await service.book_now(uow, second.id, refs[0])
+    assert env.state.calls["CheckPatient"] == 1  # the second attempt never reached the hub
+    # A refused attempt (same specialty as their own booking) lets its marker go at once.
+    with pytest.raises(service.ProblemError):
+        async with service.booking_unit(rt, _ctx(first.id)) as uow:
+            await service.book_now(uow, first.id, refs[1])
+    async with service.booking_unit(rt, _ctx(third.id)) as uow:
+        booked = await service.book_now(uow, third.id, refs[1])
+    assert booked.slot_id == refs[1].slot_id
+
+
 def _ctx(patient_id: uuid.UUID) -> Any:
     from tests.integration.test_booking_support import ctx_for
 

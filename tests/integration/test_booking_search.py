@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import update as sa_update
 
 from backend.booking import cache, schema, service
 from backend.booking.models import Appointment
@@ -170,3 +172,45 @@ async def test_held_and_booked_slots_vanish_from_search_and_come_back_when_relea
     async with UnitOfWork(rt, ctx_for(holder.id)) as uow:
         await service.release_hold(uow, holder.id, hold.id)
     assert held_ref.slot_id in await free_ids()
+
+
+@pytest.mark.dialect
+async def test_a_process_answers_from_its_near_cache_for_local_s_then_from_the_shared_cache(env: BookingEnv) -> None:
+    rt = env.runtime
+    swr = cache.booking_cache(rt)
+    ticker = Ticker()
+    swr.clock = ticker
+    first = await service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW)
+    assert await service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW) is first  # decoded once
+    # Another process refreshes the shared entry: the first slot was booked elsewhere.
+    key = f"slots:{ADULT_MO}:{THERAPIST}:{TOMORROW.isoformat()}:{TOMORROW.isoformat()}"
+    newer = orjson.dumps({"at": ticker.t, "value": [service._slot_to_json(s) for s in first[1:]]}).decode()
+    await swr.backend.set(key, newer, swr.fresh_s + swr.stale_s)
+    ticker.t += swr.local_s / 2
+    assert await service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW) is first  # still near
+    ticker.t += swr.local_s
+    later = await service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW)
+    assert [s.id for s in later] == [s.id for s in first[1:]]
+    await swr.invalidate(key)  # gone from both
+    assert key not in swr.local and await swr.backend.get(key) is None
+
+
+@pytest.mark.dialect
+async def test_search_sees_the_directory_a_sync_brought(env: BookingEnv) -> None:
+    from backend.directory import service as directory
+
+    rt = env.runtime
+    async with rt.sessionmaker() as session:
+        before = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
+        assert THERAPIST in {i.doctor.upstream_id for i in before.items}
+        # The doctor leaves the clinic at the hub; the nightly sync (in this process) drops the cached offering.
+        async with rt.sessionmaker() as writer, writer.begin():
+            from backend.directory.models import Doctor
+
+            await writer.execute(sa_update(Doctor).where(Doctor.upstream_id == THERAPIST).values(active=False))
+        cached = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
+        assert THERAPIST in {i.doctor.upstream_id for i in cached.items}  # within CARD_TTL_S: the cached offering
+    directory.forget_cached(rt)
+    async with rt.sessionmaker() as session:
+        after = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
+    assert THERAPIST not in {i.doctor.upstream_id for i in after.items}
