@@ -196,14 +196,14 @@ async def test_a_process_answers_from_its_near_cache_for_local_s_then_from_the_s
 
 
 @pytest.mark.dialect
-async def test_search_sees_the_directory_a_sync_brought(env: BookingEnv) -> None:
+async def test_search_reads_the_directory_again_once_its_cached_offering_is_dropped(env: BookingEnv) -> None:
     from backend.directory import service as directory
 
     rt = env.runtime
     async with rt.sessionmaker() as session:
         before = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
         assert THERAPIST in {i.doctor.upstream_id for i in before.items}
-        # The doctor leaves the clinic at the hub; the nightly sync (in this process) drops the cached offering.
+        # The doctor leaves the clinic; a sync writes that and drops the cached offering (forget_cached).
         async with rt.sessionmaker() as writer, writer.begin():
             from backend.directory.models import Doctor
 
