@@ -167,6 +167,8 @@ async def _search_scenario(url: str, figures: dict[str, Any]) -> None:
             return latencies, time.perf_counter() - started
 
         async def empty_cache() -> None:
+            cache.local.clear()  # this process's near cache too
+            runtime.services.pop(service.DECODED_KEY, None)
             if runtime.redis is not None:
                 keys = [k async for k in runtime.redis.scan_iter(match="mz:booking:slots:*")]
                 if keys:

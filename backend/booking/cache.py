@@ -203,6 +203,8 @@ class SwrCache:
     # key -> (the entry's time, when this process stored it, value)
     local: dict[str, tuple[float, float, Any]] = field(default_factory=dict)
     LOCAL_MAX = 4096
+    fetches: int = 0  # fetches on a miss (for tests and metrics)
+    _inflight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
 
     async def get_or_fetch(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
         now = self.clock()
@@ -223,9 +225,37 @@ class SwrCache:
                 else:
                     self._keep(key, at, value)
                 return value
-        value = await fetch()
-        await self.put(key, value)
-        return value
+        return await self._fetch_once(key, fetch)
+
+    async def _fetch_once(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        """A miss is fetched once in this process however many readers ask meanwhile (they await the one
+        fetch: a cold key read by a burst of searches is one upstream call, not one per reader)."""
+        running = self._inflight.get(key)
+        if running is not None:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not running.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                return await self._fetch_once(key, fetch)  # the fetching reader was cancelled, not this one
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            self.fetches += 1
+            value = await fetch()
+            await self.put(key, value)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # marked retrieved: no "never retrieved" warning when nobody waited
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            self._inflight.pop(key, None)
+            if not future.done():
+                future.cancel()
 
     def _keep(self, key: str, at: float, value: Any) -> None:
         if len(self.local) >= self.LOCAL_MAX:

@@ -214,3 +214,57 @@ async def test_search_reads_the_directory_again_once_its_cached_offering_is_drop
     async with rt.sessionmaker() as session:
         after = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
     assert THERAPIST not in {i.doctor.upstream_id for i in after.items}
+
+
+@pytest.mark.dialect
+async def test_a_cold_key_read_by_many_at_once_is_fetched_once(env: BookingEnv) -> None:
+    rt = env.runtime
+    swr = cache.booking_cache(rt)
+    env.faults.profile.latency_ms = 100
+    calls = env.state.calls["GetAvaibleAppointments"]
+    lists = await asyncio.gather(
+        *(service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW) for _ in range(20))
+    )
+    env.faults.profile.latency_ms = 0
+    assert env.state.calls["GetAvaibleAppointments"] == calls + 1 and swr.fetches == 1
+    assert all([s.id for s in slots] == [s.id for s in lists[0]] for slots in lists)
+
+
+async def test_a_failed_fetch_reaches_every_reader_and_the_next_read_tries_again() -> None:
+    swr = cache.SwrCache(cache.MemoryBackend())
+    attempts = 0
+
+    async def broken() -> list[int]:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0.01)
+        raise RuntimeError("hub down")
+
+    results = await asyncio.gather(*(swr.get_or_fetch("k", broken) for _ in range(5)), return_exceptions=True)
+    assert attempts == 1 and all(isinstance(r, RuntimeError) for r in results)
+
+    async def working() -> list[int]:
+        return [1, 2]
+
+    assert await swr.get_or_fetch("k", working) == [1, 2]
+
+
+async def test_a_reader_waiting_on_a_cancelled_fetch_fetches_itself() -> None:
+    swr = cache.SwrCache(cache.MemoryBackend())
+    started = asyncio.Event()
+
+    async def slow() -> list[int]:
+        started.set()
+        await asyncio.sleep(10)
+        return [0]
+
+    async def quick() -> list[int]:
+        return [7]
+
+    first = asyncio.create_task(swr.get_or_fetch("k", slow))
+    await started.wait()
+    second = asyncio.create_task(swr.get_or_fetch("k", quick))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await second == [7]
+    assert first.cancelled()
