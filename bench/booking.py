@@ -64,6 +64,9 @@ MOMENT = datetime.combine(TODAY, dtime(7, 0), tzinfo=TZ)
 SLOTS_PER_DAY = 32
 POOL_SIZE = DOCTORS * DAYS * SLOTS_PER_DAY
 PEOPLE = POOL_SIZE * 4
+# Connections per worker process: one for each of its clients, so that no overflow connection is opened and
+# closed again as the load sways (SQLAlchemy discards overflow connections on return).
+POOL = int(os.environ.get("MZ_BENCH_POOL", "0")) or -(-CLIENTS // PROCESSES)
 
 
 def _region(people: int) -> Any:
@@ -215,9 +218,11 @@ class Figures:
         self.pool = max(self.pool, other.pool)
 
 
-def _cpu_of(names: tuple[str, ...]) -> float:
-    """CPU seconds (user + system) used so far by the processes with these command names (Linux /proc),
-    with those of their children that ended (a server's exited backends)."""
+def _cpu_of(names: tuple[str, ...], *, database: str | None = None) -> float:
+    """CPU seconds (user + system) used so far by the processes with these command names (Linux /proc).
+
+    ``database``: of PostgreSQL's client backends only those serving that database count (with the server's
+    own processes: WAL writer, checkpointer...), so that other databases' load on a shared server does not."""
     total = 0
     tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
@@ -226,12 +231,18 @@ def _cpu_of(names: tuple[str, ...]) -> float:
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
                 raw = stat.read()
+            if database is not None:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                    title = cmd.read().decode(errors="replace")
         except OSError:
             continue
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        if name.startswith(names):
-            fields = raw[raw.rindex(")") + 2 :].split()
-            total += sum(int(f) for f in fields[11:15])
+        if not name.startswith(names):
+            continue
+        if database is not None and ("(" in title or "[local]" in title) and f" {database} " not in title:
+            continue  # a client backend of another database
+        fields = raw[raw.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
     return total / tick
 
 
@@ -286,7 +297,7 @@ def _runtime(url: str) -> Any:
     from backend.settings import load_settings
 
     settings = load_settings(
-        profile="test", database_url=url, redis_url=REDIS, database_pool_size=24, log_level="WARNING", log_json=True
+        profile="test", database_url=url, redis_url=REDIS, database_pool_size=POOL, log_level="WARNING", log_json=True
     )
     runtime = Runtime.build(settings)
     runtime.relay = DeferredRelay()
@@ -486,9 +497,14 @@ def _line(mode: str, processes: int, figures: Figures, db: tuple[int, int, int, 
 async def _scenario(url: str, mode: str) -> None:
     """The scenario in this one process (one event loop, an in-process hub): what bench.p3_upstream runs."""
     await _prepare(url)
-    before = (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
+    database = make_url(url).database
+
+    def cpu_now() -> tuple[float, float, float]:
+        return time.process_time(), _cpu_of(("postgres",), database=database), _cpu_of(("redis-server",))
+
+    before = cpu_now()
     figures = await _run(url, mode, clients=CLIENTS)
-    after = (time.process_time(), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
+    after = cpu_now()
     cpu = dict(
         zip(("this process", "PostgreSQL", "Redis"), (b - a for a, b in zip(before, after, strict=True)), strict=True)
     )
@@ -543,9 +559,16 @@ def _processes_run(url: str, mode: str, processes: int) -> None:
             for i in range(processes)
         ]
         time.sleep(max(0.0, start_at - time.time()))
-        before = (_cpu_of(("python",)), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
+        database = make_url(url).database
+
+        def cpu_now() -> tuple[float, float, float]:
+            return _cpu_of(("python",)), _cpu_of(("postgres",), database=database), _cpu_of(("redis-server",))
+
+        before = cpu_now()
+        # Read again as the workers stop (before their connections close: an ended backend's time is gone).
+        time.sleep(max(0.0, start_at + SECONDS - time.time()))
+        after = cpu_now()
         outputs = [child.communicate()[0] for child in children]
-        after = (_cpu_of(("python",)), _cpu_of(("postgres",)), _cpu_of(("redis-server",)))
         if any(child.returncode for child in children):
             raise SystemExit(f"bench: a {mode} worker failed: {[c.returncode for c in children]}")
         figures = Figures()
