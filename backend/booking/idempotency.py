@@ -1,7 +1,8 @@
 """Idempotency keys for booking mutations.
 
-A mutation claims ``(actor, operation, key)`` by inserting a row in its own unit of work (flushed in a
-savepoint) before doing anything else, and stores its result in that row before committing. So:
+A mutation claims ``(actor, operation, key)`` by inserting a row in its own unit of work before doing
+anything else (``INSERT … ON CONFLICT DO NOTHING``: one statement), and stores its result in that row
+with the unit of work's commit. So:
 
 * a repeat after the first committed finds the row and returns the stored result (nothing re-done);
 * a concurrent duplicate blocks on the unique index until the first commits, then returns its result
@@ -20,15 +21,15 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, select, update
 
 from backend.api.problems import Problem
 from backend.booking.models import IdempotencyRecord
 from backend.booking.service import PROBLEM_TYPES, TRANSIENT_CODES, IdempotencyKeyReused, fail
 from backend.core.context import RequestContext
+from backend.core.db import HotStatement, insert_or_skip, utcnow
 from backend.core.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -43,7 +44,33 @@ class Claim:
     operation: str
     key: str
     request_hash: str
-    record: IdempotencyRecord | None = None
+    record_id: uuid.UUID | None = None  # the row this request inserted
+
+
+_TABLE = cast("Table", IdempotencyRecord.__table__)
+_INSERT = HotStatement(insert_or_skip(_TABLE).returning(_TABLE.c.id))
+_STORED = HotStatement(
+    select(_TABLE.c.request_hash, _TABLE.c.result).where(
+        _TABLE.c.actor_key == bindparam("actor_key"),
+        _TABLE.c.operation == bindparam("operation"),
+        _TABLE.c.key == bindparam("key"),
+    )
+)
+_SET_RESULT = HotStatement(
+    update(_TABLE).where(_TABLE.c.id == bindparam("claim_id")).values(result=bindparam("stored"))
+)
+
+
+def _row(c: Claim, result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "actor_key": c.actor_key,
+        "operation": c.operation,
+        "key": c.key,
+        "request_hash": c.request_hash,
+        "result": result,
+        "created_at": utcnow(),
+    }
 
 
 _CLAIM: contextvars.ContextVar[list[Claim] | None] = contextvars.ContextVar("booking_idempotency", default=None)
@@ -77,27 +104,15 @@ async def claim(uow: UnitOfWork, operation: str, key: str, request: dict[str, An
         raise fail(InvalidInput.of("idempotencyKey", f"Ключ запроса должен быть от 1 до {MAX_KEY} символов."))
     c = Claim(actor_key(uow.ctx), operation, key, request_hash(request))
     session = uow.session
-    record = IdempotencyRecord(
-        id=uuid.uuid4(), actor_key=c.actor_key, operation=operation, key=key, request_hash=c.request_hash, result={}
-    )
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except IntegrityError:
-        existing = await session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.actor_key == c.actor_key,
-                IdempotencyRecord.operation == operation,
-                IdempotencyRecord.key == key,
-            )
-        )
+    row = _row(c, {})
+    if await _INSERT.first(session, row) is None:  # the key is taken (by a committed request: we waited)
+        existing = await _STORED.first(session, {"actor_key": c.actor_key, "operation": operation, "key": key})
         if existing is None:  # pragma: no cover - the row that conflicted is committed, so it is visible
-            raise
-        if existing.request_hash != c.request_hash:
-            raise fail(IdempotencyKeyReused.default()) from None
-        return dict(existing.result)
-    c.record = record
+            raise RuntimeError("idempotency key conflicted with a row that is not there")
+        if existing[0] != c.request_hash:
+            raise fail(IdempotencyKeyReused.default())
+        return dict(existing[1])
+    c.record_id = row["id"]
     claims = _CLAIM.get()
     if claims is not None:
         claims.append(c)
@@ -105,11 +120,11 @@ async def claim(uow: UnitOfWork, operation: str, key: str, request: dict[str, An
 
 
 def remember(uow: UnitOfWork, result: dict[str, Any]) -> None:
-    """Store the successful result in the claimed row (it commits with the mutation)."""
+    """Store the successful result in the claimed row (written with the mutation's commit)."""
     claims = _CLAIM.get() or []
     for c in claims:
-        if c.record is not None:
-            c.record.result = result
+        if c.record_id is not None:
+            uow.before_commit(_SET_RESULT, {"claim_id": c.record_id, "stored": result})
 
 
 def problem_to_json(problem: Problem) -> dict[str, Any]:
@@ -142,17 +157,5 @@ async def store_problem(runtime: Runtime, claims: list[Claim], problem: Problem)
     if problem.code in TRANSIENT_CODES:
         return
     for c in claims:
-        try:
-            async with runtime.sessionmaker() as session, session.begin():
-                session.add(
-                    IdempotencyRecord(
-                        id=uuid.uuid4(),
-                        actor_key=c.actor_key,
-                        operation=c.operation,
-                        key=c.key,
-                        request_hash=c.request_hash,
-                        result=problem_to_json(problem),
-                    )
-                )
-        except IntegrityError:
-            pass
+        async with runtime.sessionmaker() as session, session.begin():
+            await _INSERT.first(session, _row(c, problem_to_json(problem)))  # a concurrent winner's row stays

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import service as audit
 from backend.core.context import RequestContext
+from backend.core.db import HotStatement
 from backend.outbox import service as outbox
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class UnitOfWork:
         # Audit and outbox rows are written together just before the commit (one round trip each).
         self._audit_rows: list[dict[str, Any]] = []
         self._outbox_rows: list[dict[str, Any]] = []
+        self._last_writes: list[tuple[HotStatement, dict[str, Any]]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -43,7 +45,7 @@ class UnitOfWork:
         return self._session
 
     async def __aenter__(self) -> UnitOfWork:
-        self._audit_rows, self._outbox_rows = [], []
+        self._audit_rows, self._outbox_rows, self._last_writes = [], [], []
         self._open = True
         return self
 
@@ -51,7 +53,7 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         succeeded = exc_type is None and not self._failed
-        if self._session is None and not (succeeded and (self._audit_rows or self._outbox_rows)):
+        if self._session is None and not (succeeded and (self._audit_rows or self._outbox_rows or self._last_writes)):
             self._open = False
             self.committed = succeeded  # nothing was written, nothing to undo
             return
@@ -76,8 +78,16 @@ class UnitOfWork:
     async def _write_collected(self, session: AsyncSession) -> None:
         if session.new or session.dirty or session.deleted:
             await session.flush()  # the ORM's own changes first, in the order they were made
+        for statement, params in self._last_writes:
+            await statement.rows(session, params)
         await audit.INSERT.many(session, self._audit_rows)
         await outbox.INSERT.many(session, self._outbox_rows)
+
+    def before_commit(self, statement: HotStatement, params: dict[str, Any]) -> None:
+        """Run ``statement`` with ``params`` as the last write before the commit (a result known only once
+        the work is done, such as an idempotent request's answer); not at all if the work fails."""
+        self.session  # noqa: B018 - only while the unit of work is open
+        self._last_writes.append((statement, params))
 
     def fail(self) -> None:
         """Roll back at the end instead of committing (a typed business failure)."""
