@@ -48,7 +48,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import ROOT
+from bench.common import ROOT, bench_database
 
 CLIENTS = 64
 DOCTORS = 8
@@ -614,8 +614,8 @@ def _pgbench(clients: int = CLIENTS, seconds: int = 10) -> float | None:
         return None
     server = make_url(SERVER)
     base = [f"-h{server.host or '127.0.0.1'}", f"-p{server.port or 5432}", f"-U{server.username or 'postgres'}"]
-    database = "mz_bench_pgbench"
-    asyncio.run(_recreate(database))
+    url = bench_database("pgbench")
+    database = make_url(url).database or ""
     try:
         subprocess.run([pgbench, *base, "-i", "-s", "10", "-q", database], check=True, capture_output=True)
         out = subprocess.run(
@@ -625,24 +625,9 @@ def _pgbench(clients: int = CLIENTS, seconds: int = 10) -> float | None:
             text=True,
         ).stdout
     finally:
-        asyncio.run(_drop_named(database))
+        asyncio.run(_drop(url))
     found = re.search(r"tps = ([\d.]+)", out)
     return float(found.group(1)) if found else None
-
-
-async def _recreate(database: str) -> None:
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{database}"'))
-    await admin.dispose()
-
-
-async def _drop_named(database: str) -> None:
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    await admin.dispose()
 
 
 def main() -> None:
