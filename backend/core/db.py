@@ -180,9 +180,12 @@ def _forget_driver(session: Session, transaction: SessionTransaction) -> None:
 @dataclass(frozen=True)
 class _DriverForm:
     sql: str
-    names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # positional: (name, bind processor)
     defaults: dict[str, Any]
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        values = {**self.defaults, **params} if self.defaults else params
+        return [values[name] if processor is None else processor(values[name]) for name, processor in self.binds]
 
 
 class HotStatement:
@@ -209,8 +212,7 @@ class HotStatement:
             binds = compiled.binds
             form = _DriverForm(
                 sql=compiled.string,
-                names=names,
-                processors=tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
+                binds=tuple((n, binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names),
                 defaults={n: binds[n].value for n in names if binds[n].value is not None},
             )
             self._forms[dialect] = form
@@ -230,21 +232,14 @@ class HotStatement:
         session.info[_DRIVER_KEY] = found = (connection, dialect, driver)
         return found
 
-    def _args(self, form: _DriverForm, params: dict[str, Any]) -> list[Any]:
-        values = {**form.defaults, **params} if form.defaults else params
-        return [
-            value if processor is None else processor(value)
-            for value, processor in zip((values[n] for n in form.names), form.processors, strict=True)
-        ]
-
     async def rows(self, session: AsyncSession, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """The rows the statement returns (none for a statement without RETURNING)."""
-        connection, dialect, driver = await self._driver(session)
+        connection, dialect, driver = session.info.get(_DRIVER_KEY) or await self._driver(session)
         if driver is None:
             result = await connection.execute(self.statement, params)
             return result.all() if result.returns_rows else []
-        form = self._form(dialect)
-        args = self._args(form, params)
+        form = self._forms.get(dialect) or self._form(dialect)
+        args = form.args(params)
         try:
             return await driver.fetch(form.sql, *args)
         except Exception as exc:
@@ -258,12 +253,15 @@ class HotStatement:
         """Run the statement once per parameter set (asyncpg pipelines them: one round trip)."""
         if not params:
             return
-        connection, dialect, driver = await self._driver(session)
+        if len(params) == 1:
+            await self.rows(session, params[0])
+            return
+        connection, dialect, driver = session.info.get(_DRIVER_KEY) or await self._driver(session)
         if driver is None:
             await connection.execute(self.statement, list(params))
             return
-        form = self._form(dialect)
-        args = [self._args(form, p) for p in params]
+        form = self._forms.get(dialect) or self._form(dialect)
+        args = [form.args(p) for p in params]
         try:
             await driver.executemany(form.sql, args)
         except Exception as exc:
