@@ -105,5 +105,7 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
-    schema.trusted_documents = registry.load(settings.trusted_documents_dir, schema._schema)
+    schema.trusted_documents = registry.load(
+        settings.trusted_documents_dir, schema._schema, rules=rules, max_tokens=settings.query_max_tokens
+    )
     return schema
