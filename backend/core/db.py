@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 # Constraint names are fixed so that Alembic (and batch mode on SQLite) can find them again.
 NAMING_CONVENTION = {
@@ -154,3 +155,24 @@ def _ensure_sqlite_dir(database_url: str) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+class ReadOnlySession(Session):
+    """A session that refuses to flush changes: the sessions of :func:`create_read_sessionmaker`."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a read session does not write; use a unit of work")
+        super().flush(objects)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for one read statement each, such as a DataLoader batch.
+
+    On PostgreSQL they run in autocommit, so a single SELECT is one round trip instead of three (BEGIN,
+    the SELECT, ROLLBACK). One statement sees what a READ COMMITTED transaction would show it, so a
+    single-statement read loses nothing; several statements in one such session see no common snapshot
+    (use the ordinary sessionmaker for those). They never write. SQLite keeps its explicit transactions.
+    """
+    bind = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, sync_session_class=ReadOnlySession)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.core.db import create_engine
+from backend.runtime import Runtime
 
 pytestmark = pytest.mark.postgres_only  # the SQLite engine has no pool to ping
 
@@ -59,3 +61,26 @@ async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
     await asyncio.sleep(0.3)  # idle past the threshold: the next checkout pings, finds it dead, reconnects
     assert await _backend_pid(engine) != dropped
     assert pings == [1]
+
+
+async def test_read_sessions_run_each_statement_on_its_own_and_refuse_writes(runtime: Runtime) -> None:
+    """A read session (DataLoader batches) sends no BEGIN/ROLLBACK: each statement is its own transaction."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from backend.directory.models import District
+
+    async def second_statement_in_the_first_ones_transaction(sessionmaker: Any) -> bool:
+        async with sessionmaker() as session:
+            first = (await session.execute(text("SELECT now()"))).scalar_one()
+            await asyncio.sleep(0.02)
+            return bool((await session.execute(text("SELECT now()"))).scalar_one() == first)  # the same transaction
+
+    assert await second_statement_in_the_first_ones_transaction(runtime.sessionmaker)
+    assert not await second_statement_in_the_first_ones_transaction(runtime.reads)
+    async with runtime.reads() as session:
+        assert list(await session.scalars(select(District))) == []
+        session.add(District(upstream_id="d-1", name="Район", okato=None))
+        with pytest.raises(RuntimeError, match="does not write"):
+            await session.flush()
