@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from types import ModuleType
 from typing import Any
 
-import orjson
 import structlog
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -20,6 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.api.context import GraphQLContext
 from backend.api.schema import build_schema
+from backend.api.transport import thin_controller
 from backend.health.routes import live, ready
 from backend.identity.routes import jwks
 from backend.logging import configure_logging
@@ -98,19 +98,15 @@ def create_app(
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=50,
     )
-    from backend.identity.authn import with_websocket_auth
+    from backend.identity.authn import graphql_context, with_websocket_auth
 
-    graphql = with_websocket_auth(graphql)
+    async def http_context(request: Request[Any, Any, Any]) -> GraphQLContext:
+        return await graphql_context(request.scope, request.app.state.runtime)
+
+    # Strawberry's controller (GraphiQL, websockets, and every request that is not a registered document)
+    # with the thin POST path for registered documents (backend/api/transport.py).
+    GraphQLController = thin_controller(with_websocket_auth(graphql), schema, http_context)
     import importlib
-
-    class GraphQLController(graphql):  # type: ignore[valid-type,misc]
-        """Strawberry's controller with orjson on the wire (the parse/validation caches are extensions)."""
-
-        def decode_json(self, data: str | bytes) -> object:
-            return orjson.loads(data)
-
-        def encode_json(self, data: object) -> bytes:
-            return orjson.dumps(data)
 
     rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
     prometheus = PrometheusConfig(app_name="moe_zdorovye", prefix="moe_zdorovye", exclude=["/metrics", "/health"])

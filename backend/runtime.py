@@ -6,13 +6,14 @@ The API server, the Celery worker and the CLI each build one Runtime; nothing el
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.core.db import create_engine, create_sessionmaker
+from backend.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from backend.outbox.service import CeleryRelay, InlineRelay, Relay
 from backend.settings import Settings
 
@@ -28,6 +29,11 @@ class Runtime:
     relay: Relay = field(init=False)
     # Upstream adapters and other lazily built services, keyed by name (see backend.integrations_registry).
     services: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for one read statement each (DataLoader batches); see create_read_sessionmaker."""
+        return create_read_sessionmaker(self.engine)
 
     def __post_init__(self) -> None:
         if self.settings.celery_eager:

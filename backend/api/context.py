@@ -41,6 +41,11 @@ class GraphQLContext(BaseContext, kw_only=True):
         return self.rt.sessionmaker
 
     @property
+    def read_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """For one read statement per session, such as a DataLoader batch (autocommit on PostgreSQL)."""
+        return self.rt.reads
+
+    @property
     def dataloaders(self) -> LoaderRegistry:
         registry: LoaderRegistry = self.loaders
         return registry

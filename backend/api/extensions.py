@@ -6,7 +6,7 @@ or a patient can quote it), under ``extensions.code = INTERNAL_ERROR``; the whol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import structlog
 from graphql.error import GraphQLError
@@ -25,47 +25,56 @@ def is_public(error: GraphQLError) -> bool:
     return original is None or isinstance(original, (PublicError, GraphQLError))
 
 
+def mask_errors(errors: Sequence[GraphQLError], request_id: str, operation: str | None) -> list[GraphQLError]:
+    """Public errors as they are (with their code); every other one logged whole and replaced by
+    :data:`INTERNAL_MESSAGE` with the request id. Used by :class:`MaskInternalErrors` and the trusted path."""
+    processed: list[GraphQLError] = []
+    for error in errors:
+        if is_public(error):
+            original = error.original_error
+            extensions = dict(error.extensions or {})
+            if isinstance(original, PublicError):
+                extensions.setdefault("code", original.code)
+            processed.append(
+                GraphQLError(
+                    error.message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions=extensions or None,
+                )
+            )
+            continue
+        log.error(
+            "graphql.internal_error",
+            request_id=request_id,
+            path=list(error.path or []),
+            operation=operation,
+            exc_info=error.original_error,
+        )
+        processed.append(
+            GraphQLError(
+                INTERNAL_MESSAGE.format(request_id=request_id),
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
+            )
+        )
+    return processed
+
+
+def request_id_of_context(context: object) -> str:
+    return getattr(getattr(context, "request_ctx", None), "request_id", None) or "—"
+
+
 class MaskInternalErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is None or not getattr(result, "errors", None):
             return
-        context = self.execution_context.context
-        request_id = getattr(getattr(context, "request_ctx", None), "request_id", None) or "—"
-        processed: list[GraphQLError] = []
-        for error in result.errors or []:
-            if is_public(error):
-                original = error.original_error
-                extensions = dict(error.extensions or {})
-                if isinstance(original, PublicError):
-                    extensions.setdefault("code", original.code)
-                processed.append(
-                    GraphQLError(
-                        error.message,
-                        nodes=error.nodes,
-                        source=error.source,
-                        positions=error.positions,
-                        path=error.path,
-                        extensions=extensions or None,
-                    )
-                )
-                continue
-            log.error(
-                "graphql.internal_error",
-                request_id=request_id,
-                path=list(error.path or []),
-                operation=self.execution_context.operation_name,
-                exc_info=error.original_error,
-            )
-            processed.append(
-                GraphQLError(
-                    INTERNAL_MESSAGE.format(request_id=request_id),
-                    nodes=error.nodes,
-                    source=error.source,
-                    positions=error.positions,
-                    path=error.path,
-                    extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
-                )
-            )
-        result.errors = processed
+        request_id = request_id_of_context(self.execution_context.context)
+        result.errors = mask_errors(result.errors or [], request_id, self.execution_context.operation_name)

@@ -6,15 +6,17 @@ merged here) and ``TYPES`` (extra types to register, e.g. union members only rea
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -61,6 +63,17 @@ def _collect(modules: Sequence[ModuleType], attr: str) -> tuple[type, ...]:
     return tuple(getattr(m, attr) for m in modules if hasattr(m, attr))
 
 
+def validation_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
+    """The guards beyond the standard rules: depth and alias limits, and no introspection where it is off."""
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.query_depth_limit).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.query_max_aliases).validation_rules,
+    ]
+    if not settings.introspection:
+        rules += DisableIntrospection().validation_rules
+    return tuple(rules)
+
+
 def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -> Schema:
     """The schema of the domains plus ``extra_modules``, with its trusted documents loaded."""
     registry = TrustedDocuments()
@@ -70,17 +83,20 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
     mutations = _collect(modules, "Mutation")
     subscriptions = _collect(modules, "Subscription")
     types: list[Any] = [t for m in modules for t in getattr(m, "TYPES", ())]
+    # Factories, not instances: Strawberry gives each request fresh extensions only when it builds them.
+    # A shared instance keeps one ``execution_context`` for every request in flight, so the masking of one
+    # request could read another's result and let an internal error through unmasked. The validation rules
+    # are built once: the validation cache keys on the rule classes (a limiter built per request would make
+    # a new class, and a miss, every time).
+    rules = validation_rules(settings)
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=settings.query_depth_limit),
-        MaxTokensLimiter(max_token_count=settings.query_max_tokens),
-        MaxAliasesLimiter(max_alias_count=settings.query_max_aliases),
-        TrustedDocumentsExtension(registry=registry, enforce=bool(settings.trusted_documents_only)),
-        ParserCache(maxsize=1024),
-        ValidationCache(maxsize=1024),
-        MaskInternalErrors(),
+        functools.partial(AddValidationRules, list(rules)),
+        functools.partial(MaxTokensLimiter, max_token_count=settings.query_max_tokens),
+        functools.partial(TrustedDocumentsExtension, registry=registry, enforce=bool(settings.trusted_documents_only)),
+        functools.partial(ParserCache, maxsize=1024),  # the parse and validation caches are module-wide
+        functools.partial(ValidationCache, maxsize=1024),
+        MaskInternalErrors,
     ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection())
     schema = Schema(
         query=merge_types("Query", queries),
         mutation=merge_types("Mutation", mutations) if mutations else None,
@@ -89,5 +105,7 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
-    schema.trusted_documents = registry.load(settings.trusted_documents_dir, schema._schema)
+    schema.trusted_documents = registry.load(
+        settings.trusted_documents_dir, schema._schema, rules=rules, max_tokens=settings.query_max_tokens
+    )
     return schema

@@ -10,12 +10,22 @@ runs, and a registered one may still be sent by hash.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    specified_rules,
+    validate,
+)
 from strawberry.extensions import SchemaExtension
 
 CLIENTS: tuple[str, ...] = ("mobile", "callcentre", "kiosk")
@@ -40,6 +50,8 @@ class TrustedDocument:
     operations: tuple[str, ...]
     root_fields: frozenset[str]
     text: str
+    document: DocumentNode  # parsed and validated once, at start
+    operation_types: Mapping[str, OperationType]  # operation name ("" if anonymous) → its type
 
 
 @dataclass
@@ -53,19 +65,43 @@ class TrustedDocuments:
     def for_client(self, client: str) -> list[TrustedDocument]:
         return list(self.by_client.get(client, ()))
 
-    def load(self, root: Path, schema: GraphQLSchema) -> TrustedDocuments:
-        """Parse and validate every client's documents; raise TrustedDocumentError on the first bad one."""
+    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> TrustedDocument | None:
+        """The registered document a request names (by hash, or by its very text), if it names one.
+
+        None for anything else (an unknown hash, a text that differs from its hash, an ad-hoc query):
+        :class:`TrustedDocumentsExtension` on the full path answers those."""
+        wanted = _persisted_hash(extensions)
+        if wanted is not None:
+            document = self.get(wanted)
+            if document is None or (query is not None and document_hash(query) != document.hash):
+                return None
+            return document
+        return self.by_hash.get(document_hash(query)) if query is not None else None
+
+    def load(
+        self,
+        root: Path,
+        schema: GraphQLSchema,
+        *,
+        rules: Sequence[type[ASTValidationRule]] = (),
+        max_tokens: int | None = None,
+    ) -> TrustedDocuments:
+        """Parse and validate every client's documents; raise TrustedDocumentError on the first bad one.
+
+        ``rules`` and ``max_tokens``: the guards ad-hoc queries pass (depth, aliases, introspection, tokens),
+        checked here once, so that a registered document can run without them per request."""
         loaded: dict[str, TrustedDocument] = {}
         per_client: dict[str, list[TrustedDocument]] = {client: [] for client in CLIENTS}
+        all_rules = (*specified_rules, *rules)
         for client in CLIENTS:
             for path in sorted((root / client).glob("*.graphql")):
                 text = path.read_text(encoding="utf-8")
                 rel = f"{client}/{path.name}"
                 try:
-                    document = parse(text)
+                    document = parse(text, max_tokens=max_tokens)
                 except GraphQLError as exc:
                     raise TrustedDocumentError(f"{rel}: {exc.message}") from None
-                errors = validate(schema, document)
+                errors = validate(schema, document, all_rules)
                 if errors:
                     raise TrustedDocumentError(f"{rel}: {errors[0].message}")
                 operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -82,6 +118,8 @@ class TrustedDocuments:
                     operations=tuple(op.name.value if op.name else "" for op in operations),
                     root_fields=fields,
                     text=text,
+                    document=document,
+                    operation_types={op.name.value if op.name else "": op.operation for op in operations},
                 )
                 # The same text in several clients' folders is one document (one hash).
                 loaded.setdefault(digest, trusted)

@@ -382,6 +382,21 @@ def _check_range(date_from: date, date_to: date) -> None:
         )
 
 
+MAX_SLOTS_PER_DOCTOR = 500
+
+
+def _check_slots_per_doctor(value: int | None) -> None:
+    if value is not None and not 1 <= value <= MAX_SLOTS_PER_DOCTOR:
+        from backend.api.problems import PublicError
+
+        raise PublicError(f"Число талонов на врача: от 1 до {MAX_SLOTS_PER_DOCTOR}.", code="INVALID_INPUT")
+
+
+def first_slots(slots: list[Slot], limit: int | None) -> list[Slot]:
+    """The ``limit`` earliest of a doctor's free slots; all of them, in the hub's order, without a limit."""
+    return slots if limit is None else sorted(slots, key=lambda s: s.start)[:limit]
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -401,10 +416,15 @@ class Query:
         longitude: float | None = None,
         radius_km: float | None = None,
         acting_for: uuid.UUID | None = None,
+        slots_per_doctor: Annotated[
+            int | None,
+            strawberry.argument(description="Не больше стольких ближайших талонов каждого врача (1–500)."),
+        ] = None,
     ) -> SlotSearchResult:
         start = date_from or _today(info)
         end = date_to or start + timedelta(days=13)
         _check_range(start, end)
+        _check_slots_per_doctor(slots_per_doctor)
         actor = info.context.actor
         async with info.context.sessionmaker() as session:
             if own_mo_id is None and actor.is_authenticated and SCOPE_BOOKING in actor.scopes and actor.subject_id:
@@ -434,7 +454,7 @@ class Query:
                 specialty_name=i.specialty_name,
                 own_clinic=i.own_clinic,
                 distance_km=round(i.distance_km, 2) if i.distance_km is not None else None,
-                slots=[SlotType.of(info, s) for s in i.slots],
+                slots=[SlotType.of(info, s) for s in first_slots(i.slots, slots_per_doctor)],
             )
             for i in result.items
         ]

@@ -6,6 +6,7 @@ SAVEPOINTs and rollbacks behave as on PostgreSQL.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -118,24 +119,56 @@ def _sqlite_on_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+#: A pooled connection idle for longer than this is pinged before it is handed out (see _ping_idle).
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_idle(engine: AsyncEngine, after_s: float) -> None:
+    """Pre-ping only the connections that sat idle in the pool for more than ``after_s`` seconds.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout; on asyncpg that is three round trips (BEGIN,
+    an empty statement, ROLLBACK) before each session's first statement, as much as a short read itself.
+    What goes stale is a connection nobody used for a while (the server restarted, a proxy or firewall
+    dropped it); one checked in a moment ago was just proven alive. A connection that dies while busy
+    fails its statement, and SQLAlchemy then invalidates the pool, as it would with pre-ping too.
+    Raising DisconnectionError from a checkout listener makes the pool replace the connection and retry.
+    """
+    dialect = engine.sync_engine.dialect
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since <= after_s:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+    event.listen(engine.sync_engine, "checkin", on_checkin)
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+
+
+def create_engine(
+    database_url: str, *, pool_size: int = 10, echo: bool = False, ping_after_idle_s: float = PING_AFTER_IDLE_S
+) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         _ensure_sqlite_dir(database_url)
         engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": 5})
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No pre-ping: on asyncpg it costs three round trips per checkout (BEGIN, a ping, ROLLBACK), more
-        # than a booking's own statements. A connection the server dropped fails its first statement;
-        # SQLAlchemy then invalidates the pool, so one request errs (and rolls back) after a restart.
-        pool_pre_ping=False,
         pool_recycle=1800,
     )
+    _ping_idle(engine, ping_after_idle_s)
+    return engine
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:
@@ -288,3 +321,24 @@ def detached(cls: type[T], values: dict[str, Any]) -> T:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+class ReadOnlySession(Session):
+    """A session that refuses to flush changes: the sessions of :func:`create_read_sessionmaker`."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a read session does not write; use a unit of work")
+        super().flush(objects)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for one read statement each, such as a DataLoader batch.
+
+    On PostgreSQL they run in autocommit, so a single SELECT is one round trip instead of three (BEGIN,
+    the SELECT, ROLLBACK). One statement sees what a READ COMMITTED transaction would show it, so a
+    single-statement read loses nothing; several statements in one such session see no common snapshot
+    (use the ordinary sessionmaker for those). They never write. SQLite keeps its explicit transactions.
+    """
+    bind = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, sync_session_class=ReadOnlySession)

@@ -35,8 +35,8 @@ def _loader(
     fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]],
     default: Callable[[], Any] = lambda: None,
 ) -> DataLoader[K, Any]:
-    """The request's loader for ``key``: one session and one ``fetch`` per batch of keys."""
-    sessionmaker = info.context.sessionmaker
+    """The request's loader for ``key``: one read session and one ``fetch`` (one SELECT) per batch of keys."""
+    sessionmaker = info.context.read_sessionmaker
 
     async def batch(keys: list[K]) -> list[Any]:
         async with sessionmaker() as session:

@@ -200,7 +200,7 @@ async def require_subject(
         if session is not None:
             grants = await active_grants(session, me, acting_for)
         elif context is not None:
-            loader = context.dataloaders.get(GRANT_LOADER_KEY, _grant_loader(context.sessionmaker))
+            loader = context.dataloaders.get(GRANT_LOADER_KEY, _grant_loader(context.read_sessionmaker))
             grants = await loader.load((me, acting_for))
         else:
             raise TypeError("checking a proxy grant needs a GraphQL context or a session")

@@ -268,3 +268,25 @@ async def test_a_reader_waiting_on_a_cancelled_fetch_fetches_itself() -> None:
     first.cancel()
     assert await second == [7]
     assert first.cancelled()
+
+
+async def test_slots_per_doctor_keeps_each_doctors_earliest_slots_and_refuses_a_bad_limit(env: BookingEnv) -> None:
+    from tests.support.client import gql
+
+    query = (
+        'query($day: Date, $n: Int) { searchSlots(specialtyCode: "76", dateFrom: $day, dateTo: $day,'
+        " slotsPerDoctor: $n) { items { doctorId slots { start } } } }"
+    )
+    day = TOMORROW.isoformat()
+    async with app_client(env.runtime) as client:
+        everything = await gql(client, query, {"day": day, "n": None})
+        first_three = await gql(client, query, {"day": day, "n": 3})
+        refused = [await gql(client, query, {"day": day, "n": n}) for n in (0, schema.MAX_SLOTS_PER_DOCTOR + 1)]
+    full = {i["doctorId"]: [s["start"] for s in i["slots"]] for i in everything["data"]["searchSlots"]["items"]}
+    limited = {i["doctorId"]: [s["start"] for s in i["slots"]] for i in first_three["data"]["searchSlots"]["items"]}
+    assert len(full) == 2 and all(len(starts) > 3 for starts in full.values()), full
+    assert limited == {doctor: sorted(starts)[:3] for doctor, starts in full.items()}
+    for body in refused:
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+        assert "талонов на врача" in body["errors"][0]["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -53,6 +54,18 @@ async def test_internal_error_is_masked_with_request_id_and_logged_whole(
     assert event["request_id"] == "req-42"
     assert isinstance(event["exc_info"], RuntimeError)  # rendered with its traceback by the formatter
     assert "hunter2" in str(event["exc_info"])
+
+
+async def test_masking_holds_for_concurrent_requests(runtime: Runtime) -> None:
+    """An internal error is masked even while another request runs (extensions are per request)."""
+    async with app_client(runtime, [testschema]) as client:
+        failing = asyncio.create_task(gql(client, "{ slowBoom(ms: 60) }", headers={"x-request-id": "req-a"}))
+        await asyncio.sleep(0.02)  # the failing request is executing when the slow one starts
+        slow = await gql(client, "{ slow(ms: 200) }", headers={"x-request-id": "req-b"})
+        failed = await failing
+    assert slow == {"data": {"slow": 200}}
+    assert "hunter2" not in json.dumps(failed)
+    assert failed["errors"][0]["extensions"] == {"code": "INTERNAL_ERROR", "requestId": "req-a"}
 
 
 async def test_validation_errors_are_not_masked(runtime: Runtime) -> None:

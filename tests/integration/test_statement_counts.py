@@ -233,6 +233,28 @@ async def _search_slots(runtime: Runtime) -> Setup:
     return few, more, headers
 
 
+async def _doctor_slots(runtime: Runtime) -> Setup:
+    """The first two slots of a doctor's day against the first twenty of the doctor's working week."""
+    env = await start_env(runtime)
+    patient = await env.patient(0)
+    base = {"specialtyCode": "76", "moId": ADULT_MO, "doctorId": THERAPIST, "dateFrom": TOMORROW.isoformat()}
+    few = base | {"dateTo": TOMORROW.isoformat(), "first": 2}
+    more = base | {"dateTo": (TOMORROW + timedelta(days=6)).isoformat(), "first": 20}
+    headers = _as(runtime, patient.id)
+    query = (
+        "query($specialtyCode: String!, $moId: String!, $doctorId: String!, $dateFrom: Date, $dateTo: Date,"
+        " $first: Int) { searchSlots(specialtyCode: $specialtyCode, moId: $moId, doctorId: $doctorId,"
+        " dateFrom: $dateFrom, dateTo: $dateTo, slotsPerDoctor: $first) { items { slots { id } } } }"
+    )
+    async with app_client(runtime) as client:
+        sizes = []
+        for variables in (few, more):
+            body = await gql(client, query, variables, headers=headers)
+            sizes.append(sum(len(i["slots"]) for i in body["data"]["searchSlots"]["items"]))
+    assert sizes == [2, 20], sizes
+    return few, more, headers
+
+
 async def _nearest_free_slots(runtime: Runtime) -> Setup:
     """Within 5 km for a day (one clinic) against within 100 km for a week (every therapist's clinic)."""
     await start_env(runtime)
@@ -287,6 +309,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyProxies", _my_proxies),
         Scenario("MyPrincipals", _my_principals),
         Scenario("SearchSlots", _search_slots),
+        Scenario("DoctorSlots", _doctor_slots),
         Scenario("NearestFreeSlots", _nearest_free_slots),
         Scenario("MyAppointments", _my_appointments),
         Scenario("SlotHold", _slot_hold),

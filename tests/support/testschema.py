@@ -3,6 +3,7 @@ outbox, and offers a recursive type and a failing field to exercise the guards."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 
@@ -55,6 +56,16 @@ class Query:
 
     @strawberry.field
     def boom(self) -> int:
+        raise RuntimeError("secret internal detail: password=hunter2")
+
+    @strawberry.field
+    async def slow(self, ms: int) -> int:
+        await asyncio.sleep(ms / 1000)
+        return ms
+
+    @strawberry.field
+    async def slow_boom(self, ms: int) -> int:
+        await asyncio.sleep(ms / 1000)
         raise RuntimeError("secret internal detail: password=hunter2")
 
 
