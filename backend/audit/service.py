@@ -58,9 +58,9 @@ def record(session: AsyncSession, ctx: RequestContext, action: str, **kwargs: An
 async def record_now(
     sessionmaker: async_sessionmaker[AsyncSession], ctx: RequestContext, action: str, **kwargs: Any
 ) -> None:
-    """Write an audit row in its own transaction: for reads, and for failures whose change rolled back."""
-    async with sessionmaker() as session, session.begin():
-        record(session, ctx, action, **kwargs)
+    """Write an audit row on its own (one statement, committed by itself): for reads, and for failures whose
+    change rolled back."""
+    await INSERT.alone(sessionmaker, row(ctx, action, **kwargs))
 
 
 async def events_for_subject(session: AsyncSession, subject_id: uuid.UUID, *, limit: int = 50) -> Sequence[AuditEvent]:

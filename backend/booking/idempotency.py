@@ -157,5 +157,4 @@ async def store_problem(runtime: Runtime, claims: list[Claim], problem: Problem)
     if problem.code in TRANSIENT_CODES:
         return
     for c in claims:
-        async with runtime.sessionmaker() as session, session.begin():
-            await _INSERT.first(session, _row(c, problem_to_json(problem)))  # a concurrent winner's row stays
+        await _INSERT.alone(runtime.sessionmaker, _row(c, problem_to_json(problem)))  # a concurrent winner's stays

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -299,6 +300,35 @@ class HotStatement:
             await driver.executemany(form.sql, args)
         except Exception as exc:
             raise _translated(exc, form.sql, args) from exc
+
+    async def alone(self, sessionmaker: async_sessionmaker[AsyncSession], params: dict[str, Any]) -> None:
+        """Run the statement committed by itself, outside any unit of work (an audit row of a read or of
+        a failure, a refusal kept for an idempotency key): one statement is atomic on its own, so on
+        asyncpg it runs in autocommit on the driver, one round trip instead of BEGIN, it, COMMIT."""
+        engine = sessionmaker.kw["bind"]
+        if engine.dialect.driver != "asyncpg":
+            async with engine.begin() as connection:
+                await connection.execute(self.statement, params)
+            return
+        form = self._forms.get(engine.dialect) or self._form(engine.dialect)
+        args = form.args(params)
+        async with _autocommit(engine).connect() as connection:
+            driver: Any = (await connection.get_raw_connection()).driver_connection
+            try:
+                await driver.fetch(form.sql, *args)
+            except Exception as exc:
+                raise _translated(exc, form.sql, args) from exc
+
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Any, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine's autocommit twin (same pool), made once."""
+    twin = _AUTOCOMMIT.get(engine.sync_engine)
+    if twin is None:
+        twin = _AUTOCOMMIT[engine.sync_engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return twin
 
 
 def _translated(exc: Exception, sql: str, args: Any) -> Exception:

@@ -109,3 +109,13 @@ async def test_collected_audit_and_outbox_rows_commit_with_the_unit_of_work_or_n
     assert actions == ["test.kept"]
     assert details == {"n": 1}
     assert message is not None and message.payload == {"note": "kept"} and total == 1
+
+
+async def test_alone_commits_one_statement_by_itself_and_keeps_integrity_errors(runtime: Runtime) -> None:
+    first = _patient()
+    await INSERT.alone(runtime.sessionmaker, first)
+    assert await _count(runtime) == 1
+    with pytest.raises(IntegrityError):
+        await INSERT.alone(runtime.sessionmaker, {**first, "id": uuid.uuid4()})  # the same policy
+    await INSERT_OR_SKIP.alone(runtime.sessionmaker, {**first, "id": uuid.uuid4()})  # skipped, no error
+    assert await _count(runtime) == 1
