@@ -301,21 +301,24 @@ class HotStatement:
         except Exception as exc:
             raise _translated(exc, form.sql, args) from exc
 
-    async def alone(self, sessionmaker: async_sessionmaker[AsyncSession], params: dict[str, Any]) -> None:
-        """Run the statement committed by itself, outside any unit of work (an audit row of a read or of
-        a failure, a refusal kept for an idempotency key): one statement is atomic on its own, so on
-        asyncpg it runs in autocommit on the driver, one round trip instead of BEGIN, it, COMMIT."""
+    async def alone(
+        self, sessionmaker: async_sessionmaker[AsyncSession], params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """Run the statement on its own, outside any unit of work, committed by itself: a read that needs no
+        snapshot shared with others, an audit row of a read or of a failure, a refusal kept for an
+        idempotency key. One statement is atomic alone, so on asyncpg it runs in autocommit on the driver:
+        one round trip instead of BEGIN, it, COMMIT. Returns its rows."""
         engine = sessionmaker.kw["bind"]
         if engine.dialect.driver != "asyncpg":
             async with engine.begin() as connection:
-                await connection.execute(self.statement, params)
-            return
+                result = await connection.execute(self.statement, params)
+                return result.all() if result.returns_rows else []
         form = self._forms.get(engine.dialect) or self._form(engine.dialect)
         args = form.args(params)
         async with _autocommit(engine).connect() as connection:
             driver: Any = (await connection.get_raw_connection()).driver_connection
             try:
-                await driver.fetch(form.sql, *args)
+                return await driver.fetch(form.sql, *args)
             except Exception as exc:
                 raise _translated(exc, form.sql, args) from exc
 

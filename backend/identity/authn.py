@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from litestar.exceptions import NotAuthorizedException
 from litestar.types import Scope
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 
 from backend.api.context import GraphQLContext
 from backend.api.loaders import LoaderRegistry
 from backend.api.problems import PublicError
 from backend.core.context import Actor, Channel, RequestContext
+from backend.core.db import HotStatement
 from backend.identity import tokens
 from backend.identity.models import AuthSession
 from backend.middleware import request_id_of
@@ -81,6 +82,14 @@ async def authenticate_token(token: str, runtime: Runtime) -> tuple[Actor, uuid.
     return actor, session_id
 
 
+#: What a request needs to know of its session: one statement, on its own (autocommit on PostgreSQL).
+_SESSION_STATE = HotStatement(
+    select(AuthSession.revoked_at, AuthSession.expires_at, AuthSession.idle_timeout_s, AuthSession.last_seen_at).where(
+        AuthSession.id == bindparam("session_id")
+    )
+)
+
+
 async def check_session(runtime: Runtime, session_id: uuid.UUID) -> None:
     """Refuse a revoked, expired or idle session; slide an idle-timed session's ``last_seen_at``.
 
@@ -88,13 +97,15 @@ async def check_session(runtime: Runtime, session_id: uuid.UUID) -> None:
     transaction that reads and then writes fails at once if another connection wrote in between.
     """
     moment = tokens.now(runtime)
-    async with runtime.sessionmaker() as session:
-        row = await session.get(AuthSession, session_id)
-    if row is None or row.revoked_at is not None or row.expires_at <= moment:
+    found = await _SESSION_STATE.alone(runtime.sessionmaker, {"session_id": session_id})
+    if not found:
         raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
-    if row.idle_timeout_s is None:
+    revoked_at, expires_at, idle_timeout_s, last_seen_at = found[0]
+    if revoked_at is not None or expires_at <= moment:
+        raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
+    if idle_timeout_s is None:
         return
-    if moment.timestamp() > row.last_seen_at.timestamp() + row.idle_timeout_s:
+    if moment.timestamp() > last_seen_at.timestamp() + idle_timeout_s:
         async with runtime.sessionmaker() as session, session.begin():
             await session.execute(
                 update(AuthSession)
@@ -103,7 +114,7 @@ async def check_session(runtime: Runtime, session_id: uuid.UUID) -> None:
             )
         raise PublicError(IDLE_MESSAGE, code=INVALID_TOKEN)
     # Slide, but not on every request of a burst (at most every tenth of the timeout, 15 s at most).
-    if (moment - row.last_seen_at).total_seconds() >= min(15.0, row.idle_timeout_s / 10):
+    if (moment - last_seen_at).total_seconds() >= min(15.0, idle_timeout_s / 10):
         async with runtime.sessionmaker() as session, session.begin():
             await session.execute(
                 update(AuthSession)
