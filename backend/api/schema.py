@@ -6,8 +6,9 @@ merged here) and ``TYPES`` (extra types to register, e.g. union members only rea
 
 from __future__ import annotations
 
+import copy
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -19,6 +20,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
@@ -57,6 +59,14 @@ def _node_query() -> type:
     return NodeQuery
 
 
+def _per_operation(prototype: SchemaExtension) -> Callable[[], SchemaExtension]:
+    """A fresh copy of ``prototype`` for every operation. Strawberry stores the operation's
+    ``execution_context`` on the extension, so one instance shared by concurrent operations (a long-lived
+    subscription and the requests after it) would mask or limit another operation's result. The copy is
+    shallow: the limiters' validation rule classes stay the same objects, so the validation cache hits."""
+    return lambda: copy.copy(prototype)
+
+
 def _collect(modules: Sequence[ModuleType], attr: str) -> tuple[type, ...]:
     return tuple(getattr(m, attr) for m in modules if hasattr(m, attr))
 
@@ -70,7 +80,7 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
     mutations = _collect(modules, "Mutation")
     subscriptions = _collect(modules, "Subscription")
     types: list[Any] = [t for m in modules for t in getattr(m, "TYPES", ())]
-    extensions: list[Any] = [
+    prototypes: list[SchemaExtension] = [
         QueryDepthLimiter(max_depth=settings.query_depth_limit),
         MaxTokensLimiter(max_token_count=settings.query_max_tokens),
         MaxAliasesLimiter(max_alias_count=settings.query_max_aliases),
@@ -80,7 +90,8 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         MaskInternalErrors(),
     ]
     if not settings.introspection:
-        extensions.append(DisableIntrospection())
+        prototypes.append(DisableIntrospection())
+    extensions = [_per_operation(p) for p in prototypes]
     schema = Schema(
         query=merge_types("Query", queries),
         mutation=merge_types("Mutation", mutations) if mutations else None,
