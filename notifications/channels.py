@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,13 +199,40 @@ class InboxBus(Protocol):
     async def aclose(self) -> None: ...
 
 
+class _Mailbox:
+    """One live subscriber's pending events and the future its reader waits on: what it needs of an
+    ``asyncio.Queue`` (unbounded, one reader) in three slots, since a node holds one per subscriber."""
+
+    __slots__ = ("items", "loop", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: deque[InboxEvent] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: InboxEvent) -> None:
+        """In ``loop``'s thread."""
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self) -> InboxEvent:
+        while not self.items:
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
+
+
 class InProcessInboxBus:
-    """A queue per subscriber, filled synchronously by :meth:`deliver`. A subscriber in the publisher's
-    event loop gets the event with ``put_nowait`` (no wake-up of the loop's self-pipe per subscriber); one
-    in another thread's loop through ``call_soon_threadsafe``."""
+    """A mailbox per subscriber, filled synchronously by :meth:`deliver`. A subscriber in the publisher's
+    event loop gets the event at once (no wake-up of the loop's self-pipe per subscriber); one in another
+    thread's loop through ``call_soon_threadsafe``."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[uuid.UUID, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[InboxEvent]]]] = {}
+        self._subscribers: dict[uuid.UUID, set[_Mailbox]] = {}
 
     async def publish(self, item: InboxEvent) -> None:
         self.deliver(item)
@@ -217,23 +245,23 @@ class InProcessInboxBus:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        for loop, queue in list(subscribers):
-            if loop is running:
-                queue.put_nowait(item)
+        for box in subscribers:
+            if box.loop is running:
+                box.put(item)
             else:
                 with contextlib.suppress(RuntimeError):  # the subscriber's loop is gone
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                    box.loop.call_soon_threadsafe(box.put, item)
 
     async def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[InboxEvent]:
-        entry = (asyncio.get_running_loop(), asyncio.Queue[InboxEvent]())
-        self._subscribers.setdefault(patient_id, set()).add(entry)
+        box = _Mailbox(asyncio.get_running_loop())
+        self._subscribers.setdefault(patient_id, set()).add(box)
         try:
             while True:
-                yield await entry[1].get()
+                yield await box.get()
         finally:
             subscribers = self._subscribers.get(patient_id)
             if subscribers is not None:
-                subscribers.discard(entry)
+                subscribers.discard(box)
                 if not subscribers:
                     self._subscribers.pop(patient_id, None)
 
@@ -292,8 +320,8 @@ class RedisInboxBus:
             pubsub: Any = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(f"{self.PREFIX}*")
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
+                while True:  # timeout=None blocks without a timer per message
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
                     if message is not None:
                         self._deliver(message.get("channel"), message.get("data"))
             except asyncio.CancelledError:
