@@ -245,7 +245,7 @@ class InProcessInboxBus:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        for box in subscribers:
+        for box in tuple(subscribers):  # another thread's subscriber may leave meanwhile
             if box.loop is running:
                 box.put(item)
             else:
@@ -320,8 +320,8 @@ class RedisInboxBus:
             pubsub: Any = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(f"{self.PREFIX}*")
-                while True:  # timeout=None blocks without a timer per message
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                while True:  # a read timeout of its own: an idle feed must outlast the client's socket_timeout
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
                     if message is not None:
                         self._deliver(message.get("channel"), message.get("data"))
             except asyncio.CancelledError:

@@ -70,3 +70,44 @@ async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> 
         await bus.aclose()
         await subscriber_redis.aclose()
         await publisher_redis.aclose()
+
+
+async def test_the_shared_reader_outlasts_an_idle_feed(redis_url: str) -> None:
+    """The runtime's Redis client has a short socket_timeout; a feed idle for longer must still deliver."""
+    subscriber_redis = Redis.from_url(redis_url, socket_timeout=0.2)
+    publisher_redis = Redis.from_url(redis_url)
+    bus, other_node = RedisInboxBus(subscriber_redis), RedisInboxBus(publisher_redis)
+    patient = uuid.uuid4()
+    item = InboxEvent(
+        id=uuid.uuid4(), patient_id=patient, event="e", title="Тема", text="Текст", created_at=datetime.now(UTC)
+    )
+    subscriptions = 0
+    pubsub = subscriber_redis.pubsub
+
+    def counted_pubsub(**kwargs: object) -> object:
+        nonlocal subscriptions
+        subscriptions += 1
+        return pubsub(**kwargs)  # type: ignore[arg-type]
+
+    subscriber_redis.pubsub = counted_pubsub  # type: ignore[method-assign,assignment]
+    stream = bus.subscribe(patient)
+    first = asyncio.ensure_future(anext(stream))
+    try:
+        for _ in range(100):
+            if int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) >= 1:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # idle for several socket timeouts
+        for _ in range(100):  # a reconnecting reader would miss a publish: publish until heard
+            await other_node.publish(item)
+            done, _ = await asyncio.wait({first}, timeout=0.05)
+            if done:
+                break
+        assert first.done() and first.result() == item
+        assert subscriptions == 1  # the reader never had to reconnect
+    finally:
+        first.cancel()
+        await stream.aclose()
+        await bus.aclose()
+        await subscriber_redis.aclose()
+        await publisher_redis.aclose()
