@@ -16,9 +16,11 @@ published from another process (as Celery workers do), pipelined in chunks of 50
 each item's time taken before its chunk is sent.
 
 The worker runs ``backend.app:create_served_app`` (what ``moe-zdorovye serve`` runs: startup heap frozen,
-raised GC thresholds) plus bench-only routes. Also printed: the objects the worker's cyclic GC tracks once
-all are subscribed, and the milliseconds and runs of each GC generation during the burst (``gc.callbacks``),
-since a full collection walks every open connection's objects.
+raised GC thresholds) plus bench-only routes. Also printed: the CPU time the worker and the two client
+processes used from the burst until every client reported (/proc/<pid>/stat: the worker's is the fan-out's
+cost, and the machine has 2 cores for all of them), the objects the worker's cyclic GC tracks once all are
+subscribed, and the milliseconds and runs of each GC generation during the burst (``gc.callbacks``), since a
+full collection walks every open connection's objects.
 
 ``MZ_BENCH_PYSPY=<dir>`` with py-spy on PATH samples the worker from the burst until every client has
 reported (collapsed stacks in ``<dir>``).
@@ -42,7 +44,7 @@ from typing import Any
 from litestar import Litestar, post
 from litestar.datastructures import State
 
-from bench.common import ROOT, bench_database, profiled, raise_nofile, serve, show
+from bench.common import ROOT, bench_database, descendants, profiled, raise_nofile, serve, show
 
 SUBSCRIBERS = 10_000
 REDIS_SUBSCRIBERS = 10_000
@@ -251,6 +253,16 @@ async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
     return users
 
 
+def _cpu_ms(pids: list[int]) -> float:
+    """User + system CPU time these processes have used (/proc/<pid>/stat), in milliseconds."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -316,6 +328,8 @@ def _run(label: str, n: int, redis_url: str | None) -> dict[str, Any]:
                 ready_s = time.monotonic() - began
                 pairs = [[u["patient"], u["item"]] for u in users]
                 gc_before = http.post("/bench/gc").json()
+                workers, client_pids = descendants(server.pid), [c.pid for c in clients]
+                cpu_before = _cpu_ms(workers), _cpu_ms(client_pids)
                 with profiled(server.pid, f"p4-{'redis' if redis_url else 'inprocess'}-{n}"):
                     if redis_url:
                         published = asyncio.run(_publish_via_redis(redis_url, pairs, CREATED_AT.isoformat()))
@@ -328,6 +342,7 @@ def _run(label: str, n: int, redis_url: str | None) -> dict[str, Any]:
                     received: dict[str, float] = {}
                     for c in clients:
                         received |= json.loads(c.stdout.readline() or '{"received": {}}')["received"]  # type: ignore[union-attr]
+                cpu_after = _cpu_ms(workers), _cpu_ms(client_pids)
             with httpx.Client(base_url=server.base, timeout=60) as http:
                 gc_after = http.post("/bench/gc").json()
             for c in clients:
@@ -354,6 +369,8 @@ def _run(label: str, n: int, redis_url: str | None) -> dict[str, Any]:
         "p95_ms": _pct(latencies, 0.95),
         "p99_ms": _pct(latencies, 0.99),
         "max_ms": round(max(latencies), 1) if latencies else float("nan"),
+        "worker_cpu_ms_in_burst": round(cpu_after[0] - cpu_before[0]),
+        "clients_cpu_ms_in_burst": round(cpu_after[1] - cpu_before[1]),
         "gc_objects": gc_before["objects"],
         "gc_ms_in_burst": [round(a - b, 1) for a, b in zip(gc_after["ms"], gc_before["ms"], strict=True)],
         "gc_runs_in_burst": [a - b for a, b in zip(gc_after["runs"], gc_before["runs"], strict=True)],
