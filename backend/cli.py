@@ -65,7 +65,7 @@ def serve(
     host, port = host or settings.host, port or settings.port
     typer.echo(f"«Мое здоровье» API on http://{host}:{port}/graphql (profile {settings.profile.value})")
     Server(
-        target="backend.app:create_app",
+        target="backend.app:create_served_app",
         factory=True,
         interface=Interfaces.ASGI,
         address=host,

@@ -46,7 +46,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A websocket's messages go straight through: there is no HTTP response to add the id to.
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             if scope["type"] == "http" and scope.get("path") not in ("/health/live", "/metrics"):
                 log.info(

@@ -173,6 +173,52 @@ def run_wrk(
     )
 
 
+def descendants(pid: int) -> list[int]:
+    """Every descendant process of ``pid`` (Granian's workers of its main process)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@contextlib.contextmanager
+def profiled(pid: int, label: str) -> Iterator[None]:
+    """With ``MZ_BENCH_PYSPY=<directory>`` and py-spy on PATH (not a project dependency), sample the
+    worker processes of Granian's main process ``pid`` while the block runs: ``<directory>/<label>.txt``
+    (collapsed stacks) for reading or flame graphs. Without it, nothing."""
+    directory = os.environ.get("MZ_BENCH_PYSPY")
+    spy = shutil.which("py-spy")
+    if not directory or not spy:
+        yield
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    options = ["--format", "raw", "--rate", "200", "--nonblocking"]
+    procs = [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(worker), *options, "--output", str(Path(directory) / f"{label}-{worker}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for worker in descendants(pid)
+    ]
+    time.sleep(0.5)  # py-spy attaches
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+
+
 def show(name: str, figures: dict[str, object]) -> None:
     print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
 

@@ -2,47 +2,73 @@
 
 What is measured: the real inbox feed. N patients, each with one inbox item in the bench database, each
 authenticated with their own ES256 access token (``connection_init`` payload), subscribed over
-graphql-transport-ws to ``inboxItemAdded``. Once the server holds N bus subscriptions, one item per
-patient is published in one burst through the app's own bus (``registry.inbox_bus``, called by a
-bench-only route in the worker), so each delivery runs the real resolver (the bus, the item's database
-read, the ownership check, serialisation). Latency = client receive time − the worker's time just
-before that item's publish (same host clock). Clients: two processes of asyncio + ``websockets``.
+graphql-transport-ws to ``inboxItemAdded``. Once the worker holds N bus subscriptions, one item per
+patient (the stored item as an ``InboxEvent``, what ``notifications.service.plan`` publishes after
+commit) is published in one burst, and each delivery runs the real resolver (the bus, the ownership
+check, GraphQL execution of the client's selection, serialisation, the websocket send; no database
+read: the item travels on the bus). Latency = client receive time − the publisher's time just before
+that item's publish (same host clock). Clients: two processes of asyncio + ``websockets``.
 
-Two runs: the in-process bus (no Redis: the embedded profile) with 10,000 subscribers, and the Redis
-pub/sub bus (``REDIS_URL`` set, as in production) with fewer: ``RedisInboxBus`` holds one Redis
-connection per subscription, so 10,000 subscribers need 10,000 Redis clients (Redis ``maxclients``
-defaults to 10,000) and 20,000 descriptors in the worker; the bench stays well under a shared Redis's
-limit rather than exhaust it.
+Two runs of N = 10,000: the in-process bus (no Redis: the embedded profile), published in the worker by a
+bench-only route through the app's own bus (``registry.inbox_bus``); and the Redis bus (``REDIS_URL``
+set, as in production): the worker holds one pattern subscription fanning out locally, and the burst is
+published from another process (as Celery workers do), pipelined in chunks of 500 ``PUBLISH`` commands,
+each item's time taken before its chunk is sent.
+
+The worker runs ``backend.app:create_served_app`` (what ``moe-zdorovye serve`` runs: startup heap frozen,
+raised GC thresholds) plus bench-only routes. Also printed: the CPU time the worker and the two client
+processes used from the burst until every client reported (/proc/<pid>/stat: the worker's is the fan-out's
+cost, and the machine has 2 cores for all of them), the objects the worker's cyclic GC tracks once all are
+subscribed, and the milliseconds and runs of each GC generation during the burst (``gc.callbacks``), since a
+full collection walks every open connection's objects.
+
+``MZ_BENCH_PYSPY=<dir>`` with py-spy on PATH samples the worker from the burst until every client has
+reported (collapsed stacks in ``<dir>``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, post
 from litestar.datastructures import State
 
-from bench.common import ROOT, bench_database, raise_nofile, serve, show
+from bench.common import ROOT, bench_database, descendants, profiled, raise_nofile, serve, show
 
 SUBSCRIBERS = 10_000
-REDIS_SUBSCRIBERS = 2_000
+REDIS_SUBSCRIBERS = 10_000
+PUBLISH_CHUNK = 500
 CLIENT_PROCESSES = 2
 CONNECT_CONCURRENCY = 100
 READY_TIMEOUT_S = 90.0
 COLLECT_TIMEOUT_S = 30.0
 QUERY = "subscription { inboxItemAdded { id } }"
+CREATED_AT = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------- server side
+
+
+def _events(pairs: list[list[str]], created_at: str) -> list[Any]:
+    """The bench items as ``plan`` publishes them (they are in the database with these fields)."""
+    from notifications.channels import InboxEvent
+
+    at = datetime.fromisoformat(created_at)
+    return [
+        InboxEvent(id=uuid.UUID(i), patient_id=uuid.UUID(p), event="bench", title="P4", text="fan-out", created_at=at)
+        for p, i in pairs
+    ]
 
 
 @post("/bench/inbox/publish")
@@ -52,10 +78,33 @@ async def publish_items(state: State, data: dict[str, Any]) -> dict[str, Any]:
 
     bus = registry.inbox_bus(state.runtime)
     published: dict[str, float] = {}
-    for patient, item in data["pairs"]:
-        published[item] = time.time()
-        await bus.publish(uuid.UUID(patient), uuid.UUID(item))
+    for item in _events(data["pairs"], data["created_at"]):
+        published[str(item.id)] = time.time()
+        await bus.publish(item)
     return {"published": published}
+
+
+async def _publish_via_redis(redis_url: str, pairs: list[list[str]], created_at: str) -> dict[str, float]:
+    """Another node's burst: the bus's wire format, pipelined; each item's time is its chunk's send time."""
+    from redis.asyncio import Redis
+
+    from notifications.channels import RedisInboxBus
+
+    items = _events(pairs, created_at)
+    published: dict[str, float] = {}
+    redis = Redis.from_url(redis_url)
+    try:
+        for start in range(0, len(items), PUBLISH_CHUNK):
+            pipe = redis.pipeline(transaction=False)
+            chunk = items[start : start + PUBLISH_CHUNK]
+            for item in chunk:
+                pipe.publish(f"{RedisInboxBus.PREFIX}{item.patient_id}", item.encode())
+            at = time.time()
+            published.update((str(item.id), at) for item in chunk)
+            await pipe.execute()
+    finally:
+        await redis.aclose()
+    return published
 
 
 @post("/bench/inbox/subscribers")
@@ -63,24 +112,43 @@ async def count_subscribers(state: State, data: dict[str, Any]) -> dict[str, int
     """How many live bus subscriptions the worker holds for these patients."""
     from notifications import registry
 
-    runtime = state.runtime
-    patients = data["patients"]
-    bus = registry.inbox_bus(runtime)
-    if runtime.redis is None:
-        return {"subscribers": sum(bus.subscriber_count(uuid.UUID(p)) for p in patients)}  # type: ignore[attr-defined]
-    total = 0
-    for start in range(0, len(patients), 1000):
-        channels = [f"mz:inbox:{p}" for p in patients[start : start + 1000]]
-        total += sum(int(n) for _, n in await runtime.redis.pubsub_numsub(*channels))
-    return {"subscribers": total}
+    bus = registry.inbox_bus(state.runtime)
+    return {"subscribers": sum(bus.subscriber_count(uuid.UUID(p)) for p in data["patients"])}
+
+
+class _GcClock:
+    """Wall time the worker spends in the cyclic garbage collector (``gc.callbacks``), per generation."""
+
+    def __init__(self) -> None:
+        self.ms = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._began = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.ms[info["generation"]] += (time.perf_counter() - self._began) * 1000
+            self.runs[info["generation"]] += 1
+
+
+GC_CLOCK = _GcClock()
+
+
+@post("/bench/gc")
+async def gc_figures() -> dict[str, Any]:
+    """GC time and runs per generation since the worker started, and the objects it tracks."""
+    return {"ms": [round(v, 1) for v in GC_CLOCK.ms], "runs": GC_CLOCK.runs, "objects": len(gc.get_objects())}
 
 
 def create_bench_app() -> Litestar:
-    from backend.app import create_app
+    from backend.app import create_served_app
 
-    app = create_app()
+    app = create_served_app()
     app.register(publish_items)
     app.register(count_subscribers)
+    app.register(gc_figures)
     return app
 
 
@@ -166,7 +234,7 @@ async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
             patient, message, item = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
             common = {"dedupe_key": f"bench-p4-{i}", "patient_id": patient, "event": "bench", "title": "P4"}
             messages.append({"id": message, "channel": "inbox", "body": "fan-out", "status": "delivered", **common})
-            items.append({"id": item, "message_id": message, "body": "fan-out", **common})
+            items.append({"id": item, "message_id": message, "body": "fan-out", "created_at": CREATED_AT, **common})
             token, _ = tokens.issue_access_token(
                 runtime,
                 subject=str(patient),
@@ -183,6 +251,16 @@ async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
     finally:
         await runtime.close()
     return users
+
+
+def _cpu_ms(pids: list[int]) -> float:
+    """User + system CPU time these processes have used (/proc/<pid>/stat), in milliseconds."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -249,13 +327,24 @@ def _run(label: str, n: int, redis_url: str | None) -> dict[str, Any]:
                     time.sleep(0.5)
                 ready_s = time.monotonic() - began
                 pairs = [[u["patient"], u["item"]] for u in users]
-                published = http.post("/bench/inbox/publish", json={"pairs": pairs}).json()["published"]
-            for c in clients:
-                c.stdin.write("collect\n")  # type: ignore[union-attr]
-                c.stdin.flush()  # type: ignore[union-attr]
-            received: dict[str, float] = {}
-            for c in clients:
-                received |= json.loads(c.stdout.readline() or '{"received": {}}')["received"]  # type: ignore[union-attr]
+                gc_before = http.post("/bench/gc").json()
+                workers, client_pids = descendants(server.pid), [c.pid for c in clients]
+                cpu_before = _cpu_ms(workers), _cpu_ms(client_pids)
+                with profiled(server.pid, f"p4-{'redis' if redis_url else 'inprocess'}-{n}"):
+                    if redis_url:
+                        published = asyncio.run(_publish_via_redis(redis_url, pairs, CREATED_AT.isoformat()))
+                    else:
+                        body = {"pairs": pairs, "created_at": CREATED_AT.isoformat()}
+                        published = http.post("/bench/inbox/publish", json=body).json()["published"]
+                    for c in clients:
+                        c.stdin.write("collect\n")  # type: ignore[union-attr]
+                        c.stdin.flush()  # type: ignore[union-attr]
+                    received: dict[str, float] = {}
+                    for c in clients:
+                        received |= json.loads(c.stdout.readline() or '{"received": {}}')["received"]  # type: ignore[union-attr]
+                cpu_after = _cpu_ms(workers), _cpu_ms(client_pids)
+            with httpx.Client(base_url=server.base, timeout=60) as http:
+                gc_after = http.post("/bench/gc").json()
             for c in clients:
                 c.wait(timeout=30)
     finally:
@@ -280,6 +369,11 @@ def _run(label: str, n: int, redis_url: str | None) -> dict[str, Any]:
         "p95_ms": _pct(latencies, 0.95),
         "p99_ms": _pct(latencies, 0.99),
         "max_ms": round(max(latencies), 1) if latencies else float("nan"),
+        "worker_cpu_ms_in_burst": round(cpu_after[0] - cpu_before[0]),
+        "clients_cpu_ms_in_burst": round(cpu_after[1] - cpu_before[1]),
+        "gc_objects": gc_before["objects"],
+        "gc_ms_in_burst": [round(a - b, 1) for a, b in zip(gc_after["ms"], gc_before["ms"], strict=True)],
+        "gc_runs_in_burst": [a - b for a, b in zip(gc_after["runs"], gc_before["runs"], strict=True)],
     }
     if first_error:
         figures["first_error"] = first_error

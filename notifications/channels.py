@@ -3,8 +3,9 @@
 * :class:`EmailSender` — one method; :class:`FileEmailSender` writes ``.eml`` files (the embedded
   default and the tests), :class:`SmtpEmailSender` speaks SMTP through ``aiosmtplib`` (an optional
   dependency, imported when first used).
-* :class:`InboxBus` — "a new inbox item for person X": in-process queues in the embedded profile,
-  Redis pub/sub when there is Redis (API processes and workers are then different processes).
+* :class:`InboxBus` — "a new inbox item for person X", the item itself (:class:`InboxEvent`) on the bus:
+  in-process queues in the embedded profile, Redis pub/sub when there is Redis (API processes and
+  workers are then different processes).
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import orjson
 import structlog
 from redis.asyncio import Redis
 
@@ -139,37 +144,124 @@ class SmtpEmailSender:
 # --- inbox live feed ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """A new inbox item as it was stored, carried on the bus so that a live delivery reads nothing.
+
+    ``patient_id`` travels with the item: a subscriber yields only events of its own patient, whatever
+    arrives on its channel. On Redis it is one JSON document, encoded once per publish and decoded once
+    per node, however many subscribers the node holds."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    event: str
+    title: str
+    text: str
+    created_at: datetime
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "id": self.id,
+                "patient_id": self.patient_id,
+                "event": self.event,
+                "title": self.title,
+                "text": self.text,
+                "created_at": self.created_at,
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> InboxEvent:
+        """ValueError (or KeyError/TypeError) for anything but a document :meth:`encode` wrote."""
+        document = orjson.loads(raw)
+        return cls(
+            id=uuid.UUID(document["id"]),
+            patient_id=uuid.UUID(document["patient_id"]),
+            event=str(document["event"]),
+            title=str(document["title"]),
+            text=str(document["text"]),
+            created_at=datetime.fromisoformat(document["created_at"]),
+        )
+
+
 class InboxBus(Protocol):
-    async def publish(self, patient_id: uuid.UUID, item_id: uuid.UUID) -> None:
+    async def publish(self, item: InboxEvent) -> None:
         """Best effort: a lost publish only delays what the person sees until they reload the inbox."""
         ...
 
-    def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[uuid.UUID]: ...
+    def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[InboxEvent]: ...
+
+    def subscriber_count(self, patient_id: uuid.UUID) -> int:
+        """Live subscriptions of ``patient_id`` in this process."""
+        ...
 
     async def aclose(self) -> None: ...
 
 
+class _Mailbox:
+    """One live subscriber's pending events and the future its reader waits on: what it needs of an
+    ``asyncio.Queue`` (unbounded, one reader) in three slots, since a node holds one per subscriber."""
+
+    __slots__ = ("items", "loop", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: deque[InboxEvent] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: InboxEvent) -> None:
+        """In ``loop``'s thread."""
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self) -> InboxEvent:
+        while not self.items:
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
+
+
 class InProcessInboxBus:
-    """Queues per subscriber; publishing from another thread's loop is safe (call_soon_threadsafe)."""
+    """A mailbox per subscriber, filled synchronously by :meth:`deliver`. A subscriber in the publisher's
+    event loop gets the event at once (no wake-up of the loop's self-pipe per subscriber); one in another
+    thread's loop through ``call_soon_threadsafe``."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[uuid.UUID, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[uuid.UUID]]]] = {}
+        self._subscribers: dict[uuid.UUID, set[_Mailbox]] = {}
 
-    async def publish(self, patient_id: uuid.UUID, item_id: uuid.UUID) -> None:
-        for loop, queue in list(self._subscribers.get(patient_id, ())):
-            with contextlib.suppress(RuntimeError):  # the subscriber's loop is gone
-                loop.call_soon_threadsafe(queue.put_nowait, item_id)
+    async def publish(self, item: InboxEvent) -> None:
+        self.deliver(item)
 
-    async def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[uuid.UUID]:
-        entry = (asyncio.get_running_loop(), asyncio.Queue[uuid.UUID]())
-        self._subscribers.setdefault(patient_id, set()).add(entry)
+    def deliver(self, item: InboxEvent) -> None:
+        subscribers = self._subscribers.get(item.patient_id)
+        if not subscribers:
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for box in tuple(subscribers):  # another thread's subscriber may leave meanwhile
+            if box.loop is running:
+                box.put(item)
+            else:
+                with contextlib.suppress(RuntimeError):  # the subscriber's loop is gone
+                    box.loop.call_soon_threadsafe(box.put, item)
+
+    async def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[InboxEvent]:
+        box = _Mailbox(asyncio.get_running_loop())
+        self._subscribers.setdefault(patient_id, set()).add(box)
         try:
             while True:
-                yield await entry[1].get()
+                yield await box.get()
         finally:
             subscribers = self._subscribers.get(patient_id)
             if subscribers is not None:
-                subscribers.discard(entry)
+                subscribers.discard(box)
                 if not subscribers:
                     self._subscribers.pop(patient_id, None)
 
@@ -181,10 +273,11 @@ class InProcessInboxBus:
 
 
 class RedisInboxBus:
-    """``PUBLISH mz:inbox:<patient id> <item id>`` across nodes. Each process holds ONE pattern
-    subscription (``mz:inbox:*``) whose reader fans messages out to its local subscribers, so 10,000
-    live subscribers cost one Redis connection per worker, not 10,000. If Redis drops, the reader
-    reconnects; what was published meanwhile is in the database (live delivery is best effort)."""
+    """``PUBLISH mz:inbox:<patient id> <InboxEvent JSON>`` across nodes. Each process holds ONE pattern
+    subscription (``mz:inbox:*``) whose reader decodes each message once and fans it out to its local
+    subscribers, so 10,000 live subscribers cost one Redis connection per worker, not 10,000. If Redis
+    drops, the reader reconnects; what was published meanwhile is in the database (live delivery is best
+    effort)."""
 
     PREFIX = "mz:inbox:"
     RECONNECT_S = 1.0
@@ -194,33 +287,43 @@ class RedisInboxBus:
         self._local = InProcessInboxBus()
         self._reader: asyncio.Task[None] | None = None
 
-    async def publish(self, patient_id: uuid.UUID, item_id: uuid.UUID) -> None:
+    async def publish(self, item: InboxEvent) -> None:
         try:
-            await self._redis.publish(f"{self.PREFIX}{patient_id}", str(item_id))
+            await self._redis.publish(f"{self.PREFIX}{item.patient_id}", item.encode())
         except Exception:  # Redis down: the item is in the database; live delivery is best effort
-            log.warning("notifications.inbox_publish_failed", patient_id=str(patient_id), exc_info=True)
+            log.warning("notifications.inbox_publish_failed", patient_id=str(item.patient_id), exc_info=True)
 
-    async def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[uuid.UUID]:
+    async def subscribe(self, patient_id: uuid.UUID) -> AsyncIterator[InboxEvent]:
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read(), name="inbox-bus-reader")
-        async for item_id in self._local.subscribe(patient_id):
-            yield item_id
+        async for item in self._local.subscribe(patient_id):
+            yield item
+
+    def subscriber_count(self, patient_id: uuid.UUID) -> int:
+        return self._local.subscriber_count(patient_id)
+
+    def _deliver(self, channel: Any, data: Any) -> None:
+        try:
+            channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+            patient_id = uuid.UUID(channel.removeprefix(self.PREFIX))
+            item = InboxEvent.decode(data)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("notifications.inbox_message_dropped", channel=str(channel)[:80])
+            return
+        if item.patient_id != patient_id:  # a channel carries only its own patient's items
+            log.warning("notifications.inbox_message_dropped", channel=str(channel)[:80])
+            return
+        self._local.deliver(item)
 
     async def _read(self) -> None:
         while True:
             pubsub: Any = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(f"{self.PREFIX}*")
-                while True:
+                while True:  # a read timeout of its own: an idle feed must outlast the client's socket_timeout
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
-                    if message is None:
-                        continue
-                    channel, data = message.get("channel"), message.get("data")
-                    with contextlib.suppress(ValueError, AttributeError, TypeError):
-                        channel = channel.decode() if isinstance(channel, bytes) else str(channel)
-                        patient_id = uuid.UUID(channel.removeprefix(self.PREFIX))
-                        item_id = uuid.UUID(data.decode() if isinstance(data, bytes) else str(data))
-                        await self._local.publish(patient_id, item_id)
+                    if message is not None:
+                        self._deliver(message.get("channel"), message.get("data"))
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -22,6 +22,7 @@ from integrations.sms import InvalidPhone
 from notifications import preferences as prefs
 from notifications import registry
 from notifications import service as notifications
+from notifications.channels import InboxEvent
 from notifications.models import InboxItem as InboxRow
 
 MAX_PAGE = 100
@@ -86,6 +87,18 @@ class InboxItemType:
             text=row.body,
             created_at=row.created_at,
             read_at=row.read_at,
+        )
+
+    @classmethod
+    def of_event(cls, item: InboxEvent) -> InboxItemType:
+        """A just-added item as the bus carried it (unread)."""
+        return cls(
+            id=strawberry.ID(str(item.id)),
+            event=item.event,
+            title=item.title,
+            text=item.text,
+            created_at=item.created_at,
+            read_at=None,
         )
 
 
@@ -279,13 +292,11 @@ class Subscription:
         self, info: Info, acting_for: uuid.UUID | None = None
     ) -> AsyncGenerator[InboxItemType, Any]:
         patient_id = await require_subject(info, SCOPE_NOTIFICATIONS, acting_for=acting_for)
-        bus = registry.inbox_bus(info.context.rt)
-        async for item_id in bus.subscribe(patient_id):
-            async with info.context.sessionmaker() as session:
-                found = await notifications.inbox_items(session, [item_id])
-            row = found.get(item_id)
-            if row is not None and row.patient_id == patient_id:
-                yield InboxItemType.of(row)
+        # The bus carries the item itself (no database read per delivery); the patient's channel carries
+        # only the patient's items, and an item of anyone else is never yielded.
+        async for item in registry.inbox_bus(info.context.rt).subscribe(patient_id):
+            if item.patient_id == patient_id:
+                yield InboxItemType.of_event(item)
 
 
 TYPES: tuple[type, ...] = (InvalidPhoneNumber,)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
 from notifications import registry
+from notifications.channels import InboxEvent
 from notifications.models import InboxItem, MessageChannel, MessageStatus, NotificationMessage
 from notifications.preferences import active_push_tokens, get_preferences, insert_ignore
 from notifications.quiet import quiet_until
@@ -186,8 +187,16 @@ async def plan(
             )
         )
         result.due_now = [row.id for row in rows]
-    if result.inbox_item is not None:
-        await registry.inbox_bus(runtime).publish(patient_id, result.inbox_item)
+    if result.inbox_item is not None:  # after commit, the item as stored: live subscribers read nothing
+        item = InboxEvent(
+            id=result.inbox_item,
+            patient_id=patient_id,
+            event=event,
+            title=rendered.title,
+            text=rendered.text,
+            created_at=now,
+        )
+        await registry.inbox_bus(runtime).publish(item)
     return result
 
 
@@ -357,8 +366,3 @@ async def mark_read(
         statement = statement.where(InboxItem.id.in_(item_ids))
     result = await session.execute(statement.values(read_at=at).execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def inbox_items(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, InboxItem]:
-    rows = await session.scalars(select(InboxItem).where(InboxItem.id.in_(ids)))
-    return {row.id: row for row in rows}

@@ -2,11 +2,14 @@
 
 An unexpected exception reaches the client as a Russian message with the request id (so a 122 operator
 or a patient can quote it), under ``extensions.code = INTERNAL_ERROR``; the whole error is logged.
+A streamed result (each ``next`` of a subscription, an operation over a websocket) is masked before it
+is sent (``on_stream_result``), not only once the stream has ended.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import structlog
 from graphql.error import GraphQLError
@@ -73,7 +76,13 @@ def request_id_of_context(context: object) -> str:
 class MaskInternalErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._mask(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._mask(result)
+        yield
+
+    def _mask(self, result: Any) -> None:
         if result is None or not getattr(result, "errors", None):
             return
         request_id = request_id_of_context(self.execution_context.context)

@@ -1,16 +1,18 @@
 """The Redis inbox bus: one pattern subscription per process however many live subscribers, each
-subscriber receiving only its own items, published from another connection (another node)."""
+subscriber receiving only its own items (the item itself, as published), published from another
+connection (another node)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
 
-from notifications.channels import RedisInboxBus
+from notifications.channels import InboxEvent, RedisInboxBus
 
 pytestmark = pytest.mark.postgres_only  # needs Redis; the SQLite pass runs only dialect tests
 
@@ -19,7 +21,7 @@ async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> 
     subscriber_redis, publisher_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
     bus, other_node = RedisInboxBus(subscriber_redis), RedisInboxBus(publisher_redis)
     patients = [uuid.uuid4() for _ in range(50)]
-    received: dict[uuid.UUID, list[uuid.UUID]] = {p: [] for p in patients}
+    received: dict[uuid.UUID, list[InboxEvent]] = {p: [] for p in patients}
     ready = asyncio.Event()
     subscribed = 0
 
@@ -44,9 +46,16 @@ async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> 
                 break
             await asyncio.sleep(0.05)
         assert int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) - before == 1
-        items = {p: uuid.uuid4() for p in patients[:10]}
-        for patient, item in items.items():
-            await other_node.publish(patient, item)
+        at = datetime(2025, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
+        items = {
+            p: InboxEvent(id=uuid.uuid4(), patient_id=p, event="e", title=f"Тема {n}", text=f"Текст {n}", created_at=at)
+            for n, p in enumerate(patients[:10])
+        }
+        # A forged message on a patient's channel carrying someone else's item is dropped, never delivered.
+        forged = InboxEvent(id=uuid.uuid4(), patient_id=patients[20], event="e", title="x", text="x", created_at=at)
+        await publisher_redis.publish(f"{RedisInboxBus.PREFIX}{patients[0]}", forged.encode())
+        for item in items.values():
+            await other_node.publish(item)
         for _ in range(100):
             if all(received[p] == [i] for p, i in items.items()):
                 break
@@ -58,6 +67,47 @@ async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> 
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
+        await bus.aclose()
+        await subscriber_redis.aclose()
+        await publisher_redis.aclose()
+
+
+async def test_the_shared_reader_outlasts_an_idle_feed(redis_url: str) -> None:
+    """The runtime's Redis client has a short socket_timeout; a feed idle for longer must still deliver."""
+    subscriber_redis = Redis.from_url(redis_url, socket_timeout=0.2)
+    publisher_redis = Redis.from_url(redis_url)
+    bus, other_node = RedisInboxBus(subscriber_redis), RedisInboxBus(publisher_redis)
+    patient = uuid.uuid4()
+    item = InboxEvent(
+        id=uuid.uuid4(), patient_id=patient, event="e", title="Тема", text="Текст", created_at=datetime.now(UTC)
+    )
+    subscriptions = 0
+    pubsub = subscriber_redis.pubsub
+
+    def counted_pubsub(**kwargs: object) -> object:
+        nonlocal subscriptions
+        subscriptions += 1
+        return pubsub(**kwargs)  # type: ignore[arg-type]
+
+    subscriber_redis.pubsub = counted_pubsub  # type: ignore[method-assign,assignment]
+    stream = bus.subscribe(patient)
+    first = asyncio.ensure_future(anext(stream))
+    try:
+        for _ in range(100):
+            if int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) >= 1:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # idle for several socket timeouts
+        for _ in range(100):  # a reconnecting reader would miss a publish: publish until heard
+            await other_node.publish(item)
+            done, _ = await asyncio.wait({first}, timeout=0.05)
+            if done:
+                break
+        assert first.done() and first.result() == item
+        assert subscriptions == 1  # the reader never had to reconnect
+    finally:
+        first.cancel()
+        await stream.aclose()
         await bus.aclose()
         await subscriber_redis.aclose()
         await publisher_redis.aclose()

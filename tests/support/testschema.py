@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 
@@ -95,3 +97,12 @@ class Mutation:
         _write(info, note)
         await info.context.unit_of_work.session.flush()
         return WriteRefused(code="WRITE_REFUSED", message="Запись отклонена.")
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def boom_later(self) -> AsyncGenerator[int, Any]:
+        """One value, then an unexpected error: the second ``next`` must arrive masked."""
+        yield 1
+        raise RuntimeError("secret internal detail: password=hunter2")
