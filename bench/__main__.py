@@ -1,7 +1,7 @@
 """``make bench``: run every scenario that exists, each printing its figures (and ratios from one run).
 
-P1 transport (GraphQL vs plain Litestar), P2 booking contention (bench/booking.py), P3 upstream at 300 ms
-latency (bench/p3_upstream.py), notifications throughput (bench/notifications.py), P4 subscription fan-out
+P1 transport (GraphQL vs plain Litestar), P2 booking contention (bench/booking.py; the same through the API:
+bench/booking_api.py), P3 upstream at 300 ms latency (bench/p3_upstream.py), notifications throughput (bench/notifications.py), P4 subscription fan-out
 (bench/p4_fanout.py), P5 memory per 1,000 connections (bench/p5_memory.py).
 """
 
@@ -14,6 +14,7 @@ import traceback
 SCENARIOS: tuple[tuple[str, str], ...] = (
     ("P1", "bench.p1_transport"),
     ("P2", "bench.booking"),
+    ("P2 API", "bench.booking_api"),
     ("P3", "bench.p3_upstream"),
     ("notifications", "bench.notifications"),
     ("P4", "bench.p4_fanout"),
