@@ -1,8 +1,9 @@
 """``make bench``: run every scenario that exists, each printing its figures (and ratios from one run).
 
-P1 transport (GraphQL vs plain Litestar), P2 booking contention (bench/booking.py; the same through the API:
-bench/booking_api.py), P3 upstream at 300 ms latency (bench/p3_upstream.py), notifications throughput (bench/notifications.py), P4 subscription fan-out
-(bench/p4_fanout.py), P5 memory per 1,000 connections (bench/p5_memory.py).
+P1 transport (GraphQL vs plain Litestar), P2 booking contention (bench/booking.py; the same through the
+API: bench/booking_api.py), P3 upstream at 300 ms latency (bench/p3_upstream.py), notifications
+throughput (bench/notifications.py), P4 subscription fan-out (bench/p4_fanout.py), P5 memory per 1,000
+connections (bench/p5_memory.py).
 """
 
 from __future__ import annotations
