@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -52,7 +53,7 @@ from bench.common import ROOT, bench_database
 
 CLIENTS = 64
 DOCTORS = 8
-DAYS = 10
+DAYS = 30  # a pool of 7,680 slots: enough for the whole run at well over 500 bookings/s
 SERVER = os.environ.get("MZ_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("MZ_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECONDS = float(os.environ.get("MZ_BENCH_SECONDS", "10"))
@@ -351,10 +352,19 @@ async def _prepare(url: str) -> None:
 
 
 async def _run(
-    url: str, mode: str, *, clients: int, index: int = 0, count: int = 1, hub_url: str = "", start_at: float = 0.0
+    url: str,
+    mode: str,
+    *,
+    clients: int,
+    index: int = 0,
+    count: int = 1,
+    hub_url: str = "",
+    start_at: float = 0.0,
+    report: Callable[[Figures], Awaitable[None]] | None = None,
 ) -> Figures:
     """One worker process's share: ``clients`` clients for the patients ``index::count``; starts at
-    ``start_at`` (``time.time()``) so that all workers start together."""
+    ``start_at`` (``time.time()``) so that all workers start together. ``report`` is given the figures
+    while the runtime's connections are still open."""
     from backend.booking import service
     from backend.core.context import Actor, ActorKind, Channel, RequestContext
     from backend.identity.models import Patient
@@ -436,6 +446,8 @@ async def _run(
                 if b.occupies_slot:
                     per_slot[b.appointment_id] = per_slot.get(b.appointment_id, 0) + 1
             figures.hub_doubles = sum(1 for n in per_slot.values() if n > 1)
+        if report is not None:
+            await report(figures)
         return figures
     finally:
         await runtime.close()
@@ -514,7 +526,13 @@ async def _scenario(url: str, mode: str) -> None:
 def _worker_main(argv: list[str]) -> None:
     """``python -m bench.booking --worker MODE URL INDEX COUNT CLIENTS START HUB_URL``: prints its figures."""
     mode, url, index, count, clients, start_at, hub_url = argv
-    figures = asyncio.run(
+
+    async def report(figures: Figures) -> None:
+        # The parent reads the server's CPU once every worker has reported, before the backends close.
+        print(json.dumps(asdict(figures)), flush=True)
+        await asyncio.sleep(1.5)
+
+    asyncio.run(
         _run(
             url,
             mode,
@@ -523,9 +541,9 @@ def _worker_main(argv: list[str]) -> None:
             count=int(count),
             hub_url=hub_url,
             start_at=float(start_at),
+            report=report,
         )
     )
-    print(json.dumps(asdict(figures)), flush=True)
 
 
 def _processes_run(url: str, mode: str, processes: int) -> None:
@@ -565,10 +583,12 @@ def _processes_run(url: str, mode: str, processes: int) -> None:
             return _cpu_of(("python",)), _cpu_of(("postgres",), database=database), _cpu_of(("redis-server",))
 
         before = cpu_now()
-        # Read again as the workers stop (before their connections close: an ended backend's time is gone).
-        time.sleep(max(0.0, start_at + SECONDS - time.time()))
+        # Each worker prints its figures as its load ends and keeps its connections a moment: read the CPU
+        # then (an ended backend's time is gone with it).
+        outputs = [child.stdout.readline() if child.stdout else "" for child in children]
         after = cpu_now()
-        outputs = [child.communicate()[0] for child in children]
+        for child in children:
+            child.communicate()
         if any(child.returncode for child in children):
             raise SystemExit(f"bench: a {mode} worker failed: {[c.returncode for c in children]}")
         figures = Figures()
