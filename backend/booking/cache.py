@@ -183,6 +183,39 @@ class SafeBackend:
 
 
 @dataclass
+class LocalMarkers:
+    """This process's own view of slot markers: those it holds, and those it was refused a moment ago. A
+    burst of attempts at one slot within a process (everybody clicking the first free time) is then turned
+    away without a Redis round trip each. Like the markers themselves, never a guard: at worst it refuses
+    a slot that just became free, for :data:`REFUSED_MEMORY_S` or until its own booking's marker expires."""
+
+    clock: Callable[[], float] = time.monotonic
+    _until: dict[str, float] = field(default_factory=dict)
+    MAX = 10_000
+    REFUSED_MEMORY_S = 1.0
+
+    def busy(self, key: str) -> bool:
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until <= self.clock():
+            self._until.pop(key, None)
+            return False
+        return True
+
+    def hold(self, key: str, ttl_s: float) -> None:
+        if len(self._until) >= self.MAX:
+            now = self.clock()
+            self._until = {k: u for k, u in self._until.items() if u > now}
+            if len(self._until) >= self.MAX:
+                self._until.clear()
+        self._until[key] = self.clock() + ttl_s
+
+    def forget(self, key: str) -> None:
+        self._until.pop(key, None)
+
+
+@dataclass
 class SwrCache:
     """Stale-while-revalidate over a :class:`CacheBackend`; values are JSON.
 
@@ -204,6 +237,7 @@ class SwrCache:
     local: dict[str, tuple[float, float, Any]] = field(default_factory=dict)
     LOCAL_MAX = 4096
     fetches: int = 0  # fetches on a miss (for tests and metrics)
+    markers: LocalMarkers = field(default_factory=LocalMarkers)
     _inflight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
 
     async def get_or_fetch(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:

@@ -960,18 +960,31 @@ async def slot_marker(
 
     A failed attempt lets the marker go at once; a booking keeps it until it expires
     (:data:`SLOT_MARKER_TTL_S`): the slot is taken, so the attempts it turns away meanwhile would be
-    refused anyway, and they are turned away before our transaction has even committed."""
-    backend = booking_cache(runtime).backend
+    refused anyway, and they are turned away before our transaction has even committed. The process
+    keeps its own view of its markers (:class:`~backend.booking.cache.LocalMarkers`) in front of Redis."""
+    cache = booking_cache(runtime)
+    backend, mine = cache.backend, cache.markers
     key = f"slot:{mo_id}:{slot_id}"
-    if patient_id is None:
-        token, hub_patient = await backend.acquire(key, SLOT_MARKER_TTL_S), None
-    else:
-        token, hub_patient = await backend.acquire_and_get(key, SLOT_MARKER_TTL_S, _hub_patient_key(patient_id, mo_id))
+    if mine.busy(key):  # held or refused in this process a moment ago: no need to ask Redis
+        raise fail(SlotTaken.default())
+    mine.hold(key, SLOT_MARKER_TTL_S)
+    try:
+        if patient_id is None:
+            token, hub_patient = await backend.acquire(key, SLOT_MARKER_TTL_S), None
+        else:
+            token, hub_patient = await backend.acquire_and_get(
+                key, SLOT_MARKER_TTL_S, _hub_patient_key(patient_id, mo_id)
+            )
+    except BaseException:
+        mine.forget(key)
+        raise
     if token is None:
+        mine.hold(key, mine.REFUSED_MEMORY_S)
         raise fail(SlotTaken.default())
     try:
         yield hub_patient or None
     except BaseException:
+        mine.forget(key)
         await backend.release(key, token)
         raise
 

@@ -290,3 +290,41 @@ async def test_slots_per_doctor_keeps_each_doctors_earliest_slots_and_refuses_a_
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
         assert "талонов на врача" in body["errors"][0]["message"]
+
+
+def test_local_markers_remember_what_they_hold_and_forget_in_time() -> None:
+    ticker = Ticker()
+    markers = cache.LocalMarkers(clock=ticker)
+    assert not markers.busy("slot:1")
+    markers.hold("slot:1", 10)
+    assert markers.busy("slot:1")
+    ticker.t += 10
+    assert not markers.busy("slot:1")
+    markers.hold("slot:2", 10)
+    markers.forget("slot:2")
+    assert not markers.busy("slot:2")
+
+
+@pytest.mark.dialect
+async def test_a_slot_another_process_marks_is_refused_by_redis_once_then_here(env: BookingEnv) -> None:
+    from tests.integration.test_booking_support import ctx_for
+
+    rt = env.runtime
+    swr = cache.booking_cache(rt)
+    patient = await env.patient(0)
+    ref = service.parse_ref((await env.slot_refs())[0])
+    assert await swr.backend.acquire(f"slot:{ref.mo_id}:{ref.slot_id}", 10)  # another process books it now
+    asked: list[str] = []
+    real = swr.backend.acquire_and_get
+
+    async def counting(key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
+        asked.append(key)
+        return await real(key, ttl_s, other)
+
+    swr.backend.acquire_and_get = counting  # type: ignore[method-assign]
+    for _ in range(3):
+        with pytest.raises(service.ProblemError) as refused:
+            async with service.booking_unit(rt, ctx_for(patient.id)) as uow:
+                await service.book_now(uow, patient.id, ref)
+        assert refused.value.problem.code == "SLOT_TAKEN"
+    assert len(asked) == 1  # Redis was asked once; the two repeats were turned away in this process
