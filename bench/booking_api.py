@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bench import booking as p2
@@ -119,27 +119,6 @@ async def _operators(url: str, patient_ids: list[uuid.UUID]) -> list[str]:
                 session.add(row)
                 rows.append(row)
         return [sessions.access_token(runtime, row, ttl_s=3600)[0] for row in rows]
-    finally:
-        await runtime.close()
-
-
-async def _figures(url: str) -> tuple[int, int]:
-    from backend.booking.models import Appointment
-
-    runtime = p2._runtime(url)
-    try:
-        async with runtime.sessionmaker() as session:
-            doubles = await session.scalar(
-                select(func.count()).select_from(
-                    select(Appointment.mo_id, Appointment.slot_id)
-                    .where(Appointment.status.in_(("booked", "cancel_pending")))
-                    .group_by(Appointment.mo_id, Appointment.slot_id)
-                    .having(func.count() > 1)
-                    .subquery()
-                )
-            )
-            booked = await session.scalar(select(func.count()).select_from(Appointment))
-        return int(doubles or 0), int(booked or 0)
     finally:
         await runtime.close()
 
@@ -240,7 +219,7 @@ def main() -> dict[str, Any]:
             )
         answers = dict(part.split("=") for part in out.stdout.split("ANSWERS ")[1].split("\n")[0].split())
         latency = dict(part.split("=") for part in out.stdout.split("LATENCY ")[1].split("\n")[0].split())
-        doubles, booked = asyncio.run(_figures(url))
+        doubles, booked, _, _ = asyncio.run(p2._database_figures(url))
         requests.unlink(missing_ok=True)
         script.unlink(missing_ok=True)
     finally:
