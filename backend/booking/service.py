@@ -3,11 +3,13 @@
 Who guards what
 ---------------
 * The database: partial unique indexes (see :mod:`backend.booking.models`). A one-step booking inserts
-  its hold and flushes it *before* calling the hub, so concurrent attempts at one slot serialise on the
-  index: the first goes on to the hub, the others wait and then fail with :class:`SlotTaken`.
+  its appointment row (the claim: ``INSERT … WHERE no running hold … ON CONFLICT DO NOTHING``) *before*
+  calling the hub, a hold does the same with its hold row, so concurrent attempts at one slot serialise
+  on the index: the first goes on to the hub, the others wait and then fail with :class:`SlotTaken`.
 * The hub: its own uniqueness per slot (SetAppointment answers SLOT_TAKEN).
-* The cache's marker (Redis ``SET NX`` or in-process) only turns away early the attempts at a slot that
-  someone is booking right now; it is never what prevents a double booking.
+* The cache's marker (Redis ``SET NX`` or in-process, with each process's own view in front) only turns
+  away early the attempts at a slot that someone is booking right now or just booked; it is never what
+  prevents a double booking.
 
 Upstream effects and our transaction
 ------------------------------------
