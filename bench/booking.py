@@ -547,7 +547,7 @@ def _worker_main(argv: list[str]) -> None:
 
 
 def _processes_run(url: str, mode: str, processes: int) -> None:
-    from bench.common import serve
+    from bench.common import process_tree_cpu_s, serve
 
     asyncio.run(_prepare(url))
     hub = serve("bench.booking:create_bench_hub", {}, workers=1) if mode == "soap" else contextlib.nullcontext()
@@ -580,7 +580,8 @@ def _processes_run(url: str, mode: str, processes: int) -> None:
         database = make_url(url).database
 
         def cpu_now() -> tuple[float, float, float]:
-            return _cpu_of(("python",)), _cpu_of(("postgres",), database=database), _cpu_of(("redis-server",))
+            hub_cpu = process_tree_cpu_s(server.pid) if server is not None else 0.0
+            return hub_cpu, _cpu_of(("postgres",), database=database), _cpu_of(("redis-server",))
 
         before = cpu_now()
         # Each worker prints its figures as its load ends and keeps its connections a moment: read the CPU
@@ -599,7 +600,7 @@ def _processes_run(url: str, mode: str, processes: int) -> None:
     pg, rd = after[1] - before[1], after[2] - before[2]
     cpu = {"workers": figures.cpu_s, "PostgreSQL": pg, "Redis": rd}
     if server is not None:
-        cpu["hub and others"] = max(0.0, after[0] - before[0] - figures.cpu_s)
+        cpu["served hub"] = after[0] - before[0]
     print(_line(mode, processes, figures, asyncio.run(_database_figures(url)), cpu), flush=True)
 
 

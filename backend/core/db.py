@@ -373,5 +373,5 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     single-statement read loses nothing; several statements in one such session see no common snapshot
     (use the ordinary sessionmaker for those). They never write. SQLite keeps its explicit transactions.
     """
-    bind = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+    bind = engine if engine.dialect.name == "sqlite" else _autocommit(engine)
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, sync_session_class=ReadOnlySession)

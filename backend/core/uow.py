@@ -38,11 +38,14 @@ class UnitOfWork:
     def session(self) -> AsyncSession:
         """The unit of work's session, made at its first use (its transaction begins with its first
         statement): work that is refused before it touches the database costs no session."""
-        if not self._open:
-            raise RuntimeError("the unit of work is not open")
+        self._require_open()
         if self._session is None:
             self._session = self.runtime.sessionmaker()
         return self._session
+
+    def _require_open(self) -> None:
+        if not self._open:
+            raise RuntimeError("the unit of work is not open")
 
     async def __aenter__(self) -> UnitOfWork:
         self._audit_rows, self._outbox_rows, self._last_writes = [], [], []
@@ -86,7 +89,7 @@ class UnitOfWork:
     def before_commit(self, statement: HotStatement, params: dict[str, Any]) -> None:
         """Run ``statement`` with ``params`` as the last write before the commit (a result known only once
         the work is done, such as an idempotent request's answer); not at all if the work fails."""
-        self.session  # noqa: B018 - only while the unit of work is open
+        self._require_open()
         self._last_writes.append((statement, params))
 
     def fail(self) -> None:
@@ -100,12 +103,12 @@ class UnitOfWork:
     def audit(self, action: str, **kwargs: Any) -> None:
         """Record ``action`` in the audit log; written with the unit of work's commit (``kwargs``: those of
         :func:`backend.audit.service.row`)."""
-        self.session  # noqa: B018 - only while the unit of work is open
+        self._require_open()
         self._audit_rows.append(audit.row(self.ctx, action, **kwargs))
 
     def emit(self, topic: str, payload: dict[str, Any]) -> uuid.UUID:
         """Queue a side effect that runs only if this unit of work commits."""
-        self.session  # noqa: B018 - only while the unit of work is open
+        self._require_open()
         message = outbox.row(topic, payload, request_id=self.ctx.request_id)
         self._outbox_rows.append(message)
         message_id: uuid.UUID = message["id"]

@@ -649,11 +649,16 @@ CARD_TTL_S = 60.0
 CARD_CACHE_SIZE = 20_000
 
 
+def _cached_reads(runtime: Runtime, key: str, maxsize: int) -> TTLCache[Any, Any]:
+    """This process's cache ``key`` of directory reads (entries live :data:`CARD_TTL_S`), made at first use."""
+    cache: TTLCache[Any, Any] | None = runtime.services.get(key)
+    if cache is None:
+        cache = runtime.services[key] = TTLCache(maxsize=maxsize, ttl=CARD_TTL_S)
+    return cache
+
+
 def _cards(runtime: Runtime) -> TTLCache[tuple[str, str], DoctorCard | None]:
-    cards: TTLCache[tuple[str, str], DoctorCard | None] | None = runtime.services.get(CARDS_KEY)
-    if cards is None:
-        cards = runtime.services[CARDS_KEY] = TTLCache(maxsize=CARD_CACHE_SIZE, ttl=CARD_TTL_S)
-    return cards
+    return _cached_reads(runtime, CARDS_KEY, CARD_CACHE_SIZE)
 
 
 def forget_cached(runtime: Runtime) -> None:
@@ -710,10 +715,7 @@ OFFERINGS_KEY = "directory.offerings"
 
 
 def _offerings(runtime: Runtime) -> TTLCache[str, Offering]:
-    offerings: TTLCache[str, Offering] | None = runtime.services.get(OFFERINGS_KEY)
-    if offerings is None:
-        offerings = runtime.services[OFFERINGS_KEY] = TTLCache(maxsize=1000, ttl=CARD_TTL_S)
-    return offerings
+    return _cached_reads(runtime, OFFERINGS_KEY, 1000)
 
 
 async def offering(runtime: Runtime, session: AsyncSession, specialty_code: str) -> Offering:
