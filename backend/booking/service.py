@@ -6,6 +6,8 @@ Who guards what
   its appointment row (the claim: ``INSERT … WHERE no running hold … ON CONFLICT DO NOTHING``) *before*
   calling the hub, a hold does the same with its hold row, so concurrent attempts at one slot serialise
   on the index: the first goes on to the hub, the others wait and then fail with :class:`SlotTaken`.
+  The appointment's audit row and the patient's notification are written by the same statement
+  (:meth:`~backend.core.uow.UnitOfWork.claim`), and roll back with it if the hub then refuses.
 * The hub: its own uniqueness per slot (SetAppointment answers SLOT_TAKEN).
 * The cache's marker (Redis ``SET NX`` or in-process, with each process's own view in front) only turns
   away early the attempts at a slot that someone is booking right now or just booked; it is never what
@@ -869,13 +871,24 @@ def _appointment_values(
 async def _claim_appointment(
     uow: UnitOfWork, values: dict[str, Any], info: DoctorCard, *, except_appointment: uuid.UUID | None = None
 ) -> Appointment:
-    """Insert the appointment (one statement, see ``_CLAIM_APPOINTMENT``), or raise what stood in the way:
-    a live appointment of the same specialty, or the slot booked or held by someone else (SlotTaken)."""
+    """Insert the appointment (one statement, see ``_CLAIM_APPOINTMENT``) with its audit row and the
+    patient's notification, which are written only with it (:meth:`UnitOfWork.claim`: on PostgreSQL the
+    three are one round trip), or raise what stood in the way: a live appointment of the same specialty,
+    or the slot booked or held by someone else (SlotTaken)."""
     session = uow.session
     if session.dirty:
         await session.flush()  # pending ORM changes first (a rescheduled appointment leaving the live set)
+    appointment = detached(Appointment, values)
+    uow.audit(
+        "booking.appointment_booked",
+        object_type="appointment",
+        object_id=appointment.id,
+        subject_id=appointment.patient_id,
+        details={"slot_id": appointment.slot_id, "mo_id": appointment.mo_id, "channel": appointment.channel},
+    )
+    emit_event(uow, "appointment.booked", appointment)
     hold_id = values["hold_id"]
-    if await _CLAIM_APPOINTMENT.first(session, {**values, "except_hold": hold_id or _NO_ID}) is None:
+    if await uow.claim(_CLAIM_APPOINTMENT, {**values, "except_hold": hold_id or _NO_ID}) is None:
         await check_live_appointments(
             session,
             values["patient_id"],
@@ -886,26 +899,27 @@ async def _claim_appointment(
         raise fail(SlotTaken.default())
     if hold_id is not None:
         await _CONFIRM_HOLD.rows(session, {"hold_id": hold_id, "at": values["created_at"]})
-    return detached(Appointment, values)
+    return appointment
 
 
 async def _booked(uow: UnitOfWork, appointment: Appointment, hub_patient: str, result: BookingResult) -> Appointment:
-    """The appointment as the hub booked it (its ids as the hub answered), on record and announced."""
+    """The claimed appointment as the hub booked it: the ids the hub answered with, if they differ from
+    those it was claimed with, on record (and a hub id of another slot in the audit log)."""
     if (result.appointment_id, hub_patient) != (appointment.slot_id, appointment.hub_patient_id):
         await _SET_HUB_IDS.rows(
             uow.session,
             {"appointment_id": appointment.id, "hub_slot_id": result.appointment_id, "hub_patient": hub_patient},
         )
+        if result.appointment_id != appointment.slot_id:
+            uow.audit(
+                "booking.appointment_renumbered",
+                object_type="appointment",
+                object_id=appointment.id,
+                subject_id=appointment.patient_id,
+                details={"slot_id": result.appointment_id, "claimed_slot_id": appointment.slot_id},
+            )
         set_committed_value(appointment, "slot_id", result.appointment_id)
         set_committed_value(appointment, "hub_patient_id", hub_patient)
-    uow.audit(
-        "booking.appointment_booked",
-        object_type="appointment",
-        object_id=appointment.id,
-        subject_id=appointment.patient_id,
-        details={"slot_id": appointment.slot_id, "mo_id": appointment.mo_id, "channel": appointment.channel},
-    )
-    emit_event(uow, "appointment.booked", appointment)
     return appointment
 
 
@@ -1005,10 +1019,9 @@ async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_
         marker = _remembered(uow.runtime, patient_id, ref.mo_id)
     async with marker as remembered:
         slot, info, patient = await _prepare(uow, patient_id, ref, checked=False)
-        known = remembered
-        if known is None:  # the hub must be asked who the patient is: our own answer comes first
-            await check_live_appointments(uow.session, patient_id, info, slot=(slot.mo_id, slot.id))
-            known = await _identify(uow, patient, slot.mo_id, fresh=True)
+        # A patient the hub does not know yet is identified (CheckPatient, a read) before the claim: the
+        # claim then finds every conflict in its own statement. A refused claim makes no SetAppointment.
+        known = remembered or await _identify(uow, patient, slot.mo_id, fresh=True)
         values = _appointment_values(uow, patient_id, slot, info, hub_patient=known)
         appointment = await _claim_appointment(uow, values, info)
         hub_patient, result = await _book_upstream(uow, patient, slot, known)

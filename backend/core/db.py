@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     event,
     insert,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -199,6 +200,29 @@ def _all_bound(table: Table) -> dict[str, Any]:
 def insert_all(table: Table) -> Insert:
     """``INSERT INTO table`` with every column a bound parameter of the column's name."""
     return insert(table).values(_all_bound(table))
+
+
+def with_inserts(guard: Insert | None, inserts: Sequence[tuple[Table, str, int]]) -> ClauseElement:
+    """One PostgreSQL statement for several writes (data-modifying CTEs): ``guard``, an ``INSERT …
+    RETURNING`` that may insert nothing (a claim), and for each ``(table, prefix, n)`` ``n`` rows of
+    ``table``, every column bound by name as ``{prefix}{i}_{column}``, inserted only if the guard inserted
+    a row. It returns the guard's rows (without a guard: the rows are inserted unconditionally and it
+    returns one row). All of it is one statement, so it is atomic even alone; SQLite has no such CTEs."""
+    claim = guard.cte("mz_guard") if guard is not None else None
+    ctes = []
+    for table, prefix, n in inserts:
+        for i in range(n):
+            row = select(*(bindparam(f"{prefix}{i}_{c.name}", type_=c.type) for c in table.c))
+            if claim is not None:
+                row = row.select_from(claim)
+            ctes.append(insert(table).from_select([c.name for c in table.c], row).cte(f"mz_{prefix}{i}"))
+    final = select(*claim.c) if claim is not None else select(literal_column("1"))
+    return final.add_cte(*ctes) if ctes else final
+
+
+def prefixed(rows: Sequence[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    """The parameters of ``rows`` for :func:`with_inserts` (``{prefix}{i}_{column}``)."""
+    return {f"{prefix}{i}_{name}": value for i, row in enumerate(rows) for name, value in row.items()}
 
 
 _DRIVER_KEY = "mz.hot_driver"

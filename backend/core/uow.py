@@ -7,18 +7,45 @@ typed failure, and relays the outbox rows it wrote only after the commit succeed
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import service as audit
+from backend.audit.models import AuditEvent
 from backend.core.context import RequestContext
-from backend.core.db import HotStatement
+from backend.core.db import HotStatement, prefixed, with_inserts
 from backend.outbox import service as outbox
+from backend.outbox.models import OutboxMessage
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
+
+
+_AUDIT = cast("Table", AuditEvent.__table__)
+_OUTBOX = cast("Table", OutboxMessage.__table__)
+# Statements of a claim (or none) with n audit and m outbox rows, built once per shape.
+_COMBINED: dict[tuple[int, int, int], tuple[HotStatement, HotStatement | None]] = {}
+_MAX_COMBINED_ROWS = 8
+
+
+def _combined(guard: HotStatement | None, n_audit: int, n_outbox: int) -> HotStatement | None:
+    """The one statement writing ``guard``'s claim with these rows (PostgreSQL), or None past the shapes kept."""
+    if n_audit > _MAX_COMBINED_ROWS or n_outbox > _MAX_COMBINED_ROWS:
+        return None
+    key = (id(guard), n_audit, n_outbox)
+    known = _COMBINED.get(key)
+    if known is not None and known[1] is guard:
+        return known[0]
+    statement = guard.statement if guard is not None else None
+    built = HotStatement(
+        with_inserts(cast("Insert | None", statement), [(_AUDIT, "a", n_audit), (_OUTBOX, "o", n_outbox)])
+    )
+    _COMBINED[key] = (built, guard)  # the guard kept alive with it, so that its id is not reused
+    return built
 
 
 class UnitOfWork:
@@ -33,6 +60,7 @@ class UnitOfWork:
         self._audit_rows: list[dict[str, Any]] = []
         self._outbox_rows: list[dict[str, Any]] = []
         self._last_writes: list[tuple[HotStatement, dict[str, Any]]] = []
+        self._written_outbox: list[uuid.UUID] = []  # outbox rows a claim already wrote: relayed after commit
 
     @property
     def session(self) -> AsyncSession:
@@ -49,6 +77,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._audit_rows, self._outbox_rows, self._last_writes = [], [], []
+        self._written_outbox = []
         self._open = True
         return self
 
@@ -67,7 +96,9 @@ class UnitOfWork:
                 await self._write_collected(session)
                 await session.commit()
                 self.committed = True
-                relay_ids = [r["id"] for r in self._outbox_rows] + outbox.take_pending_ids(session)
+                relay_ids = (
+                    self._written_outbox + [r["id"] for r in self._outbox_rows] + outbox.take_pending_ids(session)
+                )
             else:
                 await session.rollback()
                 outbox.take_pending_ids(session)
@@ -83,8 +114,46 @@ class UnitOfWork:
             await session.flush()  # the ORM's own changes first, in the order they were made
         for statement, params in self._last_writes:
             await statement.rows(session, params)
+        if self._audit_rows and self._outbox_rows and self._postgresql:
+            combined = _combined(None, len(self._audit_rows), len(self._outbox_rows))
+            if combined is not None:  # one round trip for both
+                await combined.rows(session, self._rows_as_params())
+                return
         await audit.INSERT.many(session, self._audit_rows)
         await outbox.INSERT.many(session, self._outbox_rows)
+
+    @property
+    def _postgresql(self) -> bool:
+        return bool(self.runtime.engine.dialect.name == "postgresql")
+
+    def _rows_as_params(self) -> dict[str, Any]:
+        return {**prefixed(self._audit_rows, "a"), **prefixed(self._outbox_rows, "o")}
+
+    async def claim(self, statement: HotStatement, params: dict[str, Any]) -> Sequence[Any] | None:
+        """Run ``statement``, an ``INSERT … RETURNING`` that may insert nothing (a claim, such as a slot's
+        appointment), in this unit of work; the audit and outbox rows collected so far then stand or fall
+        with it: if it inserts nothing they are dropped (the work is being refused). Returns its first row.
+
+        On PostgreSQL the claim and those rows are one statement (one round trip instead of three)."""
+        session = self.session
+        audit_rows, outbox_rows = self._audit_rows, self._outbox_rows
+        combined = (
+            _combined(statement, len(audit_rows), len(outbox_rows))
+            if self._postgresql and (audit_rows or outbox_rows)
+            else None
+        )
+        if combined is None:
+            row = await statement.first(session, params)
+            if row is None:
+                audit_rows.clear()
+                outbox_rows.clear()
+            return row
+        row = await combined.first(session, {**params, **self._rows_as_params()})
+        if row is not None:
+            self._written_outbox.extend(r["id"] for r in outbox_rows)
+        audit_rows.clear()
+        outbox_rows.clear()
+        return row
 
     def before_commit(self, statement: HotStatement, params: dict[str, Any]) -> None:
         """Run ``statement`` with ``params`` as the last write before the commit (a result known only once

@@ -119,3 +119,57 @@ async def test_alone_commits_one_statement_by_itself_and_keeps_integrity_errors(
         await INSERT.alone(runtime.sessionmaker, {**first, "id": uuid.uuid4()})  # the same policy
     await INSERT_OR_SKIP.alone(runtime.sessionmaker, {**first, "id": uuid.uuid4()})  # skipped, no error
     assert await _count(runtime) == 1
+
+
+async def _actions_and_messages(runtime: Runtime) -> tuple[list[str], list[dict[str, object]]]:
+    async with runtime.sessionmaker() as session:
+        actions = (
+            await session.scalars(
+                select(AuditEvent.action).where(AuditEvent.action.like("test.%")).order_by(AuditEvent.action)
+            )
+        ).all()
+        payloads = (await session.scalars(select(OutboxMessage.payload))).all()
+    return list(actions), sorted(payloads, key=str)
+
+
+async def test_a_claim_writes_the_rows_collected_before_it_only_if_it_inserts(runtime: Runtime) -> None:
+    first = _patient()
+    testschema.DELIVERIES.clear()
+    # The claim inserts: its audit and outbox rows (collected before it) are written with it, and the
+    # rows collected after it with the commit; the outbox rows are relayed once committed.
+    async with UnitOfWork(runtime, RequestContext.for_system("test")) as uow:
+        uow.audit("test.claimed", details={"n": 1})
+        uow.audit("test.claimed_too")
+        uow.emit(testschema.TOPIC, {"note": "with the claim"})
+        claimed = await uow.claim(INSERT_OR_SKIP, first)
+        assert claimed is not None and claimed[0] == first["id"]
+        uow.audit("test.after")
+        uow.emit(testschema.TOPIC, {"note": "after the claim"})
+    await runtime.relay.drain()
+    assert await _actions_and_messages(runtime) == (
+        ["test.after", "test.claimed", "test.claimed_too"],
+        [{"note": "after the claim"}, {"note": "with the claim"}],
+    )
+    assert sorted(testschema.DELIVERIES.values()) == [1, 1]
+    # The same claim again (the policy is unique): nothing is inserted, and the rows it carried are dropped.
+    async with UnitOfWork(runtime, RequestContext.for_system("test")) as uow:
+        uow.audit("test.refused")
+        uow.emit(testschema.TOPIC, {"note": "refused"})
+        assert await uow.claim(INSERT_OR_SKIP, {**first, "id": uuid.uuid4()}) is None
+    assert await _actions_and_messages(runtime) == (
+        ["test.after", "test.claimed", "test.claimed_too"],
+        [{"note": "after the claim"}, {"note": "with the claim"}],
+    )
+    assert await _count(runtime) == 1
+
+
+async def test_a_claim_that_succeeded_rolls_back_with_its_rows_when_the_work_fails(runtime: Runtime) -> None:
+    with pytest.raises(RuntimeError):
+        async with UnitOfWork(runtime, RequestContext.for_system("test")) as uow:
+            uow.audit("test.claimed")
+            uow.emit(testschema.TOPIC, {"note": "with the claim"})
+            assert await uow.claim(INSERT_OR_SKIP, _patient()) is not None
+            raise RuntimeError("the hub refused after the claim")
+    await runtime.relay.drain()
+    assert await _actions_and_messages(runtime) == ([], [])
+    assert await _count(runtime) == 0
