@@ -559,7 +559,9 @@ def _worker_main(argv: list[str]) -> None:
         print(json.dumps(asdict(figures)), flush=True)
         await asyncio.sleep(1.5)
 
-    asyncio.run(
+    from bench.floor import run_loop
+
+    run_loop(  # uvloop, as the API's Granian workers run (MZ_BENCH_LOOP=asyncio: the standard loop)
         _run(
             url,
             mode,
@@ -684,12 +686,15 @@ def main() -> None:
         "clients, one event loop each; PostgreSQL and Redis local",
         flush=True,
     )
+    from bench import floor
+
     url = asyncio.run(_database())
     try:
         for mode in MODES:
             _processes_run(url, mode, PROCESSES)
     finally:
         asyncio.run(_drop(url))
+    print(floor.line(floor.measure()), flush=True)
     tps = _pgbench()
     if tps is not None:
         print(f"P2 pgbench TPC-B (scale 10, {CLIENTS} clients, 10 s, same server): {tps:.0f} tps", flush=True)
