@@ -27,8 +27,8 @@ import uuid
 
 from sqlalchemy.engine import make_url
 
-from bench.booking import CLIENTS, PROCESSES, REDIS, SECONDS, SERVER, _cpu_of, _drop
-from bench.common import ROOT
+from bench.booking import CLIENTS, PROCESSES, REDIS, SECONDS, _cpu_of, _drop
+from bench.common import ROOT, bench_database
 
 _TABLE = "CREATE TABLE floor_rows (id uuid PRIMARY KEY, patient_id uuid NOT NULL, slot text NOT NULL, body text)"
 
@@ -38,21 +38,21 @@ def _dsn(url: str) -> str:
     return f"postgresql://{u.username or 'postgres'}@{u.host or '127.0.0.1'}:{u.port or 5432}/{u.database}"
 
 
-async def _database() -> str:
+def _database() -> str:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    name = f"mz_bench_floor_{os.getpid()}"
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text(_TABLE))
-    await engine.dispose()
+    url = bench_database("floor")
+
+    async def create_table() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(_TABLE))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create_table())
     return url
 
 
@@ -108,7 +108,7 @@ def run_loop(coro: object) -> object:
 
 def measure() -> dict[str, float]:
     """Run the floor; returns operations per second and CPU ms per operation (clients, PostgreSQL)."""
-    url = asyncio.run(_database())
+    url = _database()
     try:
         start_at = time.time() + 3.0
         per = CLIENTS // PROCESSES
