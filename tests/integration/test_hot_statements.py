@@ -51,7 +51,8 @@ async def _count(runtime: Runtime) -> int:
 async def test_statements_share_the_transaction_and_roll_back_with_it(runtime: Runtime) -> None:
     kept, dropped = _patient(), _patient()
     async with runtime.sessionmaker() as session, session.begin():
-        await INSERT.rows(session, kept)  # the first statement: through SQLAlchemy, which begins
+        await INSERT.rows(session, kept)  # the first statement begins the transaction (on asyncpg: on the driver)
+        assert (session.info.get(_DRIVER_KEY) is not None) is (session.get_bind().dialect.driver == "asyncpg")
         row = await BORN.first(session, {"id": kept["id"]})  # then on the driver, in the same transaction
         assert row is not None and row[0] == kept["birth_date"] and row[1] == kept["created_at"]
         on_driver = session.info.get(_DRIVER_KEY) is not None
@@ -173,3 +174,21 @@ async def test_a_claim_that_succeeded_rolls_back_with_its_rows_when_the_work_fai
     await runtime.relay.drain()
     assert await _actions_and_messages(runtime) == ([], [])
     assert await _count(runtime) == 0
+
+
+async def test_orm_work_after_a_first_hot_statement_shares_its_transaction(runtime: Runtime) -> None:
+    """A transaction a hot statement began (on asyncpg, through the adapter) is the ORM's too: its
+    flushes join it, its commit ends it, its rollback undoes both."""
+    kept, orm_kept = _patient(), _patient()
+    async with runtime.sessionmaker() as session, session.begin():
+        await INSERT.rows(session, kept)
+        session.add(Patient(**orm_kept))
+        await session.flush()
+        assert await BORN.first(session, {"id": orm_kept["id"]}) is not None  # the ORM's row, same transaction
+    assert await _count(runtime) == 2
+    async with runtime.sessionmaker() as session:
+        await INSERT.rows(session, _patient())
+        session.add(Patient(**_patient()))
+        await session.flush()
+        await session.rollback()
+    assert await _count(runtime) == 2
