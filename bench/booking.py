@@ -559,7 +559,7 @@ def _worker_main(argv: list[str]) -> None:
         print(json.dumps(asdict(figures)), flush=True)
         await asyncio.sleep(1.5)
 
-    from bench.floor import run_loop
+    from bench.common import run_loop
 
     run_loop(  # uvloop, as the API's Granian workers run (MZ_BENCH_LOOP=asyncio: the standard loop)
         _run(

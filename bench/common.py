@@ -12,9 +12,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -224,6 +225,20 @@ def show(name: str, figures: dict[str, object]) -> None:
 
 
 POSTGRES_SERVER = os.environ.get("MZ_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+
+T = TypeVar("T")
+
+
+def run_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on uvloop, as the API's Granian workers do (``MZ_BENCH_LOOP=asyncio``: the standard loop)."""
+    import asyncio
+
+    if os.environ.get("MZ_BENCH_LOOP") == "asyncio":
+        return asyncio.run(coro)
+    import uvloop
+
+    return uvloop.run(coro)
 
 
 def bench_database(name: str) -> str:

@@ -10,7 +10,7 @@ between the answers —
 * Redis: ``SET`` of the IdPat the hub gave.
 
 With raw asyncpg and redis-py (prepared statements, no SQLAlchemy, no GraphQL, no rules, no hub), the same
-64 clients in the same worker processes (one event loop each, uvloop where installed) for
+64 clients in the same worker processes (one event loop each, on uvloop as bench.booking) for
 ``MZ_BENCH_SECONDS``. Printed: operations per second, the client CPU per operation, and PostgreSQL's.
 bench/booking.py prints its confirmed bookings per second against this figure. No assertions on time.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ import uuid
 from sqlalchemy.engine import make_url
 
 from bench.booking import CLIENTS, PROCESSES, REDIS, SECONDS, _cpu_of, _drop
-from bench.common import ROOT, bench_database
+from bench.common import ROOT, bench_database, run_loop
 
 _TABLE = "CREATE TABLE floor_rows (id uuid PRIMARY KEY, patient_id uuid NOT NULL, slot text NOT NULL, body text)"
 
@@ -93,17 +92,6 @@ async def _worker(url: str, clients: int, start_at: float) -> dict[str, float]:
     await pool.close()
     await redis.aclose()
     return figures
-
-
-def run_loop(coro: object) -> object:
-    """uvloop where installed (what Granian's workers run on), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    if os.environ.get("MZ_BENCH_LOOP") == "asyncio":
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    return uvloop.run(coro)  # type: ignore[arg-type]
 
 
 def measure() -> dict[str, float]:

@@ -254,9 +254,10 @@ class HotStatement:
     times what the driver does (≈75 µs against ≈17 µs of CPU here, bench P2). The transaction's first
     statement begins it through SQLAlchemy's own adapter (the same BEGIN, the adapter's state, see
     :func:`_begin_on_adapter`) and runs on the driver as well: about a tenth of the workers' CPU per
-    booking (bench P2). Elsewhere (SQLite, or an adapter without that method) it runs through SQLAlchemy. Rows are the
-    driver's (index them by position); driver values are what SQLAlchemy's types give for UUID,
-    timestamptz, text, numbers and booleans, so only those column types are fit to be returned.
+    booking (bench P2). Elsewhere (SQLite, or an adapter without that method) it runs through
+    SQLAlchemy. Rows are the driver's (index them by position); driver values are what SQLAlchemy's
+    types give for UUID, timestamptz, text, numbers and booleans, so only those column types are fit to
+    be returned.
     Integrity errors are raised as SQLAlchemy's :class:`~sqlalchemy.exc.IntegrityError` on both paths.
     """
 

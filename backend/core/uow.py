@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _AUDIT = cast("Table", AuditEvent.__table__)
 _OUTBOX = cast("Table", OutboxMessage.__table__)
 # Statements of a claim (or none) with n audit and m outbox rows, built once per shape.
-_COMBINED: dict[tuple[int, int, int], tuple[HotStatement, HotStatement | None]] = {}
+_COMBINED: dict[tuple[HotStatement | None, int, int], HotStatement] = {}
 _MAX_COMBINED_ROWS = 8
 
 
@@ -36,15 +36,13 @@ def _combined(guard: HotStatement | None, n_audit: int, n_outbox: int) -> HotSta
     """The one statement writing ``guard``'s claim with these rows (PostgreSQL), or None past the shapes kept."""
     if n_audit > _MAX_COMBINED_ROWS or n_outbox > _MAX_COMBINED_ROWS:
         return None
-    key = (id(guard), n_audit, n_outbox)
-    known = _COMBINED.get(key)
-    if known is not None and known[1] is guard:
-        return known[0]
-    statement = guard.statement if guard is not None else None
-    built = HotStatement(
-        with_inserts(cast("Insert | None", statement), [(_AUDIT, "a", n_audit), (_OUTBOX, "o", n_outbox)])
-    )
-    _COMBINED[key] = (built, guard)  # the guard kept alive with it, so that its id is not reused
+    key = (guard, n_audit, n_outbox)
+    built = _COMBINED.get(key)
+    if built is None:
+        statement = cast("Insert | None", guard.statement if guard is not None else None)
+        built = _COMBINED[key] = HotStatement(
+            with_inserts(statement, [(_AUDIT, "a", n_audit), (_OUTBOX, "o", n_outbox)])
+        )
     return built
 
 
