@@ -328,3 +328,26 @@ async def test_a_slot_another_process_marks_is_refused_by_redis_once_then_here(e
                 await service.book_now(uow, patient.id, ref)
         assert refused.value.problem.code == "SLOT_TAKEN"
     assert len(asked) == 1  # Redis was asked once; the two repeats were turned away in this process
+
+
+async def test_the_redis_marker_acquires_once_reads_only_when_acquired_and_survives_a_script_flush(
+    redis_url: str,
+) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        backend = cache.RedisBackend(client)
+        await backend.set("hub:p1", "IdPat-7", 60)
+        await client.script_flush()  # a restarted Redis: EVALSHA answers NOSCRIPT, the script is sent again
+        token, remembered = await backend.acquire_and_get("slot:a", 60, "hub:p1")
+        assert token and remembered == "IdPat-7"
+        assert await backend.acquire_and_get("slot:a", 60, "hub:p1") == (None, None)  # held: nothing read
+        assert await client.get(cache.PREFIX + "slot:a") == token.encode()
+        assert 0 < await client.pttl(cache.PREFIX + "slot:a") <= 60_000
+        other, nothing = await backend.acquire_and_get("slot:b", 60, "hub:unknown")
+        assert other and other != token and nothing is None
+        await backend.release("slot:a", token)
+        assert (await backend.acquire_and_get("slot:a", 60, "hub:p1"))[1] == "IdPat-7"
+    finally:
+        await client.aclose()
