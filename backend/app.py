@@ -78,11 +78,13 @@ def create_served_app() -> Litestar:
     connections allocate, and sets :data:`GC_THRESHOLDS`. Not for tests, which build many apps in one
     process."""
     app = create_app()
-    app.on_startup.append(_tune_gc)
+    app.on_startup.append(tune_gc)
     return app
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
+    """What a server worker does once its long-lived objects exist (also called by bench.booking's workers):
+    collect, freeze the survivors out of the collector's sight, and set :data:`GC_THRESHOLDS`."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
