@@ -42,6 +42,7 @@ from backend.api.problems import AccessDenied, NotAuthenticated, Problem, Proble
 from backend.audit import service as audit
 from backend.core.context import ActorKind, Channel, RequestContext
 from backend.core.db import utcnow
+from backend.identity import tokens
 from backend.identity.models import ProxyGrant
 
 SCOPE_BOOKING = "booking"
@@ -227,9 +228,7 @@ async def require_subject(
 
 
 def _clock_of(context: Any) -> datetime:
-    from backend.identity.tokens import now
-
-    return now(context.rt)
+    return tokens.now(context.rt)
 
 
 async def _audit_refusal(
