@@ -276,6 +276,17 @@ def require_patient_self(info_or_ctx: Any) -> uuid.UUID:
     return actor.subject_id
 
 
+def require_on_behalf_operator(info_or_ctx: Any) -> uuid.UUID:
+    """The caller's patient id in an operator's on-behalf session; raises otherwise."""
+    ctx, _ = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is not ActorKind.OPERATOR or actor.subject_id is None:
+        raise access_denied()
+    return actor.subject_id
+
+
 def require_kiosk_device(info_or_ctx: Any) -> str:
     """The client id of a kiosk device token (before any patient identified at it)."""
     ctx, _ = _parts(info_or_ctx)

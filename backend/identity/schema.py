@@ -377,14 +377,10 @@ class Mutation:
     )
     @atomic
     async def confirm_on_behalf_code(self, info: Info, code: str) -> ConfirmOnBehalfResult:
-        actor = info.context.actor
-        if not actor.is_authenticated:
-            raise policy.not_authenticated()
-        if actor.kind.value != "operator" or actor.subject_id is None:
-            raise policy.access_denied()
+        patient_id = policy.require_on_behalf_operator(info)
         confirmed = await _answer(
             operators.confirm_on_behalf_code(
-                info.context.unit_of_work, session_id=_current_session(info), patient_id=actor.subject_id, code=code
+                info.context.unit_of_work, session_id=_current_session(info), patient_id=patient_id, code=code
             )
         )
         return confirmed if isinstance(confirmed, Problem) else _on_behalf(confirmed)  # type: ignore[return-value]
