@@ -24,6 +24,7 @@ from backend.core.db import HotStatement
 from backend.identity.models import Patient
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
+from notifications.registry import GatewaySmsSender
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -228,13 +229,8 @@ def set_sms_sender(runtime: Runtime, sender: SmsSender) -> None:
 def sms_sender(runtime: Runtime) -> SmsSender:
     sender: SmsSender | None = runtime.services.get(SMS_SENDER_KEY)
     if sender is None:
-        if runtime.settings.is_production:
-            # Codes go out through the notifications domain's SMS gateway, like every other SMS.
-            from notifications.registry import GatewaySmsSender
-
-            sender = GatewaySmsSender(runtime)
-        else:
-            sender = MemorySmsSender()
+        # In production codes go out through the notifications domain's SMS gateway, like every other SMS.
+        sender = GatewaySmsSender(runtime) if runtime.settings.is_production else MemorySmsSender()
         runtime.services[SMS_SENDER_KEY] = sender
     return sender
 
