@@ -26,7 +26,7 @@ class IdentificationOutcome(enum.Enum):
 async def identify(
     info: Info, *, channel_key: str, oms_policy: str | None, snils: str | None, birth_date: date
 ) -> tuple[IdentificationOutcome, PatientView | None]:
-    rt = info.context.rt
+    rt = info.context.runtime
     settings = rt.settings
     counter = ratelimit.failure_counter(rt)
     document_key = f"policy:{oms_policy}" if oms_policy else f"snils:{snils}"

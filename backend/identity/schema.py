@@ -149,7 +149,7 @@ async def _grant_nodes(info: Info, grants: list[proxies.GrantView]) -> list[Prox
     ids = {g.principal_id for g in grants} | {g.proxy_id for g in grants}
     async with info.context.sessionmaker() as session:
         people = await get_patients(session, list(ids))
-    at = tokens.now(info.context.rt)
+    at = tokens.now(info.context.runtime)
     return [
         ProxyGrantNode(
             id=g.id,
@@ -365,7 +365,7 @@ class Query:
         me = require_patient_self(info)
         async with info.context.sessionmaker() as session:
             grants = await proxies.grants_of_proxy(session, me)
-        at = tokens.now(info.context.rt)
+        at = tokens.now(info.context.runtime)
         return await _grant_nodes(info, [g for g in grants if g.effective_status(at) in ("active", "pending")])
 
 
@@ -438,7 +438,7 @@ class Mutation:
     async def staff_login(self, info: Info, login: str, password: str, totp_code: str) -> StaffLoginResult:
         if not login.strip() or not password or not totp_code.strip():
             return InvalidInput.of("login", "Укажите логин, пароль и одноразовый код.")
-        rt = info.context.rt
+        rt = info.context.runtime
         at = tokens.now(rt)
         # Failure counters must survive the rollback of a refused login: their own transaction.
         async with rt.sessionmaker() as session, session.begin():
@@ -451,7 +451,7 @@ class Mutation:
                 failed = exc
         if failed is not None:
             return AccountLocked.default() if failed.reason == "locked" else InvalidCredentials.default()
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         row = await sessions.open_session(
             uow.session,
             kind=sessions.SessionKind.STAFF,
@@ -484,12 +484,12 @@ class Mutation:
         send_sms_code: bool = False,
     ) -> OnBehalfResult:
         staff_id = require_staff(info)
-        rt = info.context.rt
+        rt = info.context.runtime
         at = tokens.now(rt)
         patient = await _identified_patient(
             info, channel_key=f"operator:{staff_id}", at=at, birth_date=birth_date, oms_policy=oms_policy, snils=snils
         )
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         row = await sessions.open_session(
             uow.session,
             kind=sessions.SessionKind.ON_BEHALF,
@@ -533,8 +533,8 @@ class Mutation:
             raise policy.not_authenticated()
         if actor.kind.value != "operator" or actor.subject_id is None:
             raise policy.access_denied()
-        rt = info.context.rt
-        uow = info.context.unit_of_work
+        rt = info.context.runtime
+        uow = info.context.uow
         token_sid = await _current_session(info)
         # The code first (its own transaction), then the unit of work's reads: see codes.check_code.
         checked = await codes.check_code(
@@ -565,12 +565,12 @@ class Mutation:
     @atomic
     async def identify_at_kiosk(self, info: Info, oms_policy: str, birth_date: date) -> KioskIdentifyResult:
         kiosk_id = require_kiosk_device(info)
-        rt = info.context.rt
+        rt = info.context.runtime
         at = tokens.now(rt)
         patient = await _identified_patient(
             info, channel_key=f"kiosk:{kiosk_id}", at=at, birth_date=birth_date, oms_policy=oms_policy, snils=None
         )
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         idle = rt.settings.kiosk_idle_timeout_s
         row = await sessions.open_session(
             uow.session,
@@ -603,7 +603,7 @@ class Mutation:
         self, info: Info, proxy_snils: str, proxy_birth_date: date, scopes: list[str], expires_on: date
     ) -> GrantProxyResult:
         me = require_patient_self(info)
-        rt = info.context.rt
+        rt = info.context.runtime
         at = tokens.now(rt)
         snils = normalise_snils(proxy_snils)
         if snils is None:
@@ -613,7 +613,7 @@ class Mutation:
             return InvalidInput.of("scopes", "Выберите права из списка: " + ", ".join(sorted(policy.GRANTABLE_SCOPES)))
         if expires_on <= at.date() or expires_on > at.date() + timedelta(days=MAX_PROXY_DAYS):
             return InvalidInput.of("expiresOn", "Срок доверенности — от завтрашнего дня и не более 5 лет.")
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         session = uow.session
         principal = await session.get_one(Patient, me)
         proxy_row = await session.scalar(
@@ -655,7 +655,7 @@ class Mutation:
     @atomic
     async def confirm_proxy_grant(self, info: Info, grant_id: uuid.UUID, code: str) -> GrantChangeResult:
         me = require_patient_self(info)
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         # Ownership is checked by the code itself (sent to ``me`` for this grant), before any read of the
         # unit of work: see codes.check_code. A grant that is not ours has no code of ours: NOT_FOUND.
         async with info.context.sessionmaker() as session:
@@ -663,7 +663,7 @@ class Mutation:
             if owned is None or owned.principal_id != me or owned.kind != proxies.TRUSTED_ADULT:
                 return NotFound.default()
         checked = await codes.check_code(
-            info.context.rt, purpose="proxy_grant", target_id=grant_id, code=code, patient_id=me
+            info.context.runtime, purpose="proxy_grant", target_id=grant_id, code=code, patient_id=me
         )
         if checked is codes.CodeCheck.WRONG:
             return WrongCode.default()
@@ -672,7 +672,7 @@ class Mutation:
         grant = await proxies.grant_for_update(uow.session, grant_id)
         if grant is None or grant.status != "pending":
             return CodeExpired.default()
-        at = tokens.now(info.context.rt)
+        at = tokens.now(info.context.runtime)
         grant.status, grant.confirmed_at, grant.confirmed_by = "active", at, "sms"
         await uow.session.flush()
         uow.audit("identity.proxy_granted", subject_id=me, object_type="proxy_grant", object_id=grant.id)
@@ -682,13 +682,13 @@ class Mutation:
     @atomic
     async def revoke_proxy_grant(self, info: Info, grant_id: uuid.UUID) -> GrantChangeResult:
         me = require_patient_self(info)
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         grant = await proxies.grant_for_update(uow.session, grant_id)
         if grant is None or me not in (grant.principal_id, grant.proxy_id):
             return NotFound.default()
         if grant.kind == proxies.GUARDIAN_ESIA and me == grant.proxy_id:
             return InvalidInput.of("grantId", "Связь с ребенком из Госуслуг меняется в Госуслугах.")
-        at = tokens.now(info.context.rt)
+        at = tokens.now(info.context.runtime)
         if grant.revoked_at is None:
             grant.status, grant.revoked_at = "revoked", at
             await uow.session.flush()
@@ -705,7 +705,7 @@ class Mutation:
         self, info: Info, child: ChildInput, document: DocumentInput
     ) -> GrantChangeResult:
         me = require_patient_self(info)
-        rt = info.context.rt
+        rt = info.context.runtime
         at = tokens.now(rt)
         policy_number = normalise_policy(child.oms_policy)
         if policy_number is None:
@@ -721,7 +721,7 @@ class Mutation:
             return InvalidInput.of("document", "Укажите вид, номер и дату выдачи документа.")
         if not child.last_name.strip() or not child.first_name.strip():
             return InvalidInput.of("child.lastName", "Укажите фамилию и имя ребенка.")
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         data = PatientData(
             esia_oid=None,
             last_name=child.last_name.strip(),
@@ -759,13 +759,13 @@ class Mutation:
     @atomic
     async def confirm_guardianship(self, info: Info, grant_id: uuid.UUID, approve: bool = True) -> GrantChangeResult:
         staff_id = require_staff(info, policy.SCOPE_GUARDIANSHIP_REVIEW)
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         grant = await proxies.grant_for_update(uow.session, grant_id)
         if grant is None or grant.kind != proxies.GUARDIAN_DECLARED:
             return NotFound.default()
         if grant.status != "pending":
             return InvalidInput.of("grantId", "Заявление уже рассмотрено.")
-        at = tokens.now(info.context.rt)
+        at = tokens.now(info.context.runtime)
         grant.status = "active" if approve else "rejected"
         grant.confirmed_at, grant.confirmed_by = at, staff_id
         await uow.session.flush()
@@ -790,8 +790,8 @@ async def _nodes_in(
     people = {p.id: p for p in known or []}
     missing = [i for g in grants for i in (g.principal_id, g.proxy_id) if i not in people]
     if missing:
-        people |= await get_patients(info.context.unit_of_work.session, missing)
-    at = tokens.now(info.context.rt)
+        people |= await get_patients(info.context.uow.session, missing)
+    at = tokens.now(info.context.runtime)
     return [
         ProxyGrantNode(
             id=g.id,
