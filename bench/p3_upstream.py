@@ -41,7 +41,7 @@ SEARCH_DAYS = 7  # one week, as the app asks
 COLD_SAMPLES = 8
 SEQUENTIAL_SEARCHES = 100
 CONCURRENT_CLIENTS = 64
-CONCURRENT_SEARCHES = 320  # 5 a client: a warm search costs ~25 ms of CPU, see below
+CONCURRENT_SEARCHES = 320  # 5 a client: a warm search is CPU-bound, see below
 
 _P2_LINE = re.compile(
     r"(?P<ok>\d+) confirmed bookings/s, (?P<attempts>\d+) attempts/s; "

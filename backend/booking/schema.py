@@ -18,7 +18,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import strawberry
 
 from backend.api.atomic import atomic
-from backend.api.context import Info
+from backend.api.context import Info, info_of
 from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
 from backend.audit import service as audit
 from backend.booking import idempotency, service
@@ -55,7 +55,7 @@ class SlotType:
 
     @classmethod
     def of(cls, info: Info, slot: Slot, day: date | None = None) -> SlotType:
-        rt = info.context.rt
+        rt = info.context.runtime
         ref = service.SlotRef(slot.mo_id, slot.doctor_id, slot.id, day or slot.start.date())
         return cls(
             id=ref.encode(),
@@ -123,7 +123,7 @@ class SlotHoldType:
             room=hold.room,
             status=hold.status,
             expires_at=hold.expires_at,
-            remaining_seconds=service.remaining_seconds(info.context.rt, hold),
+            remaining_seconds=service.remaining_seconds(info.context.runtime, hold),
         )
 
 
@@ -289,21 +289,13 @@ RescheduleResult = Annotated[
 # ---------------------------------------------------------------------------------------------- mutation plumbing
 
 
-def _info_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Info:
-    info = kwargs.get("info")
-    if info is None:
-        info = next(a for a in args if hasattr(a, "context") and hasattr(a, "field_name"))
-    result: Info = info
-    return result
-
-
 def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Outside ``@atomic``: compensation for upstream bookings not kept, and stored business refusals."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = _info_of(args, kwargs)
-        runtime = info.context.rt
+        info = info_of(args, kwargs, "@booking_mutation")
+        runtime = info.context.runtime
         token = idempotency.start_scope()
         try:
             async with service.compensation_scope(runtime):
@@ -321,7 +313,7 @@ async def _replay(info: Info, stored: dict[str, Any]) -> Any:  # noqa: PLR0911 -
     kind = stored.get("type")
     if kind == "problem":
         return idempotency.problem_from_json(stored)
-    session = info.context.unit_of_work.session
+    session = info.context.uow.session
     if kind in ("held", "released"):
         hold = await session.get(SlotHold, uuid.UUID(stored["id"]))
         if hold is None:  # pragma: no cover - holds are never deleted
@@ -356,9 +348,7 @@ async def _begin(
     :mod:`backend.identity.policy`). A refusal by the policy claims no key: the same key works once allowed.
     """
     patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for, sensitive=sensitive)
-    stored = await idempotency.claim(
-        info.context.unit_of_work, operation, key, {**request, "patient_id": str(patient_id)}
-    )
+    stored = await idempotency.claim(info.context.uow, operation, key, {**request, "patient_id": str(patient_id)})
     return patient_id, (await _replay(info, stored) if stored is not None else None)
 
 
@@ -366,7 +356,7 @@ async def _begin(
 
 
 def _today(info: Info) -> date:
-    rt = info.context.rt
+    rt = info.context.runtime
     return service.local_day(rt, service.now(rt))
 
 
@@ -432,7 +422,7 @@ class Query:
                 own_mo_id = await service.own_clinic_of(session, patient_id)
             near = (latitude, longitude) if latitude is not None and longitude is not None else None
             result = await service.search(
-                info.context.rt,
+                info.context.runtime,
                 session,
                 specialty_code=specialty_code,
                 date_from=start,
@@ -474,7 +464,7 @@ class Query:
     ) -> list[NearestSlot]:
         async with info.context.sessionmaker() as session:
             found, _ = await service.nearest_free_slots(
-                info.context.rt,
+                info.context.runtime,
                 session,
                 specialty_code=specialty_code,
                 lat=latitude,
@@ -501,7 +491,7 @@ class Query:
         self, info: Info, upcoming: bool | None = None, acting_for: uuid.UUID | None = None
     ) -> list[AppointmentType]:
         patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
-        rt = info.context.rt
+        rt = info.context.runtime
         async with info.context.sessionmaker() as session:
             rows = await service.appointments_of(session, patient_id, at=service.now(rt), upcoming=upcoming)
         await audit.record_now(
@@ -558,7 +548,7 @@ class Mutation:
         patient_id, replay = await _begin(info, "holdSlot", idempotency_key, acting_for, {"slot": slot})
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         hold = await service.hold_slot(uow, patient_id, service.parse_ref(slot))
         idempotency.remember(uow, {"type": "held", "id": str(hold.id)})
         return SlotHeld(hold=SlotHoldType.of(info, hold))
@@ -572,7 +562,7 @@ class Mutation:
         patient_id, replay = await _begin(info, "releaseHold", idempotency_key, acting_for, {"hold": str(hold_id)})
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         hold = await service.release_hold(uow, patient_id, hold_id)
         idempotency.remember(uow, {"type": "released", "id": str(hold.id)})
         return HoldReleased(hold=SlotHoldType.of(info, hold))
@@ -588,7 +578,7 @@ class Mutation:
         )
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         appointment = await service.confirm_hold(uow, patient_id, hold_id)
         idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
         return AppointmentBooked(appointment=AppointmentType.of(appointment))
@@ -602,7 +592,7 @@ class Mutation:
         patient_id, replay = await _begin(info, "bookAppointment", idempotency_key, acting_for, {"slot": slot})
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         appointment = await service.book_now(uow, patient_id, service.parse_ref(slot))
         idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
         return AppointmentBooked(appointment=AppointmentType.of(appointment))
@@ -618,7 +608,7 @@ class Mutation:
         )
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         appointment = await service.cancel(uow, patient_id, appointment_id)
         idempotency.remember(uow, {"type": "cancelled", "id": str(appointment.id)})
         return AppointmentCancelled(appointment=AppointmentType.of(appointment))
@@ -647,7 +637,7 @@ class Mutation:
         )
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         new = await service.reschedule(uow, patient_id, appointment_id, service.parse_ref(slot))
         previous = await uow.session.get(Appointment, appointment_id)
         assert previous is not None

@@ -420,7 +420,9 @@ def register_upstream(uow: UnitOfWork, booking: UpstreamBooking) -> None:
     """An upstream booking that must be cancelled again unless ``uow`` commits."""
     pending = _PENDING.get()
     if pending is None:
-        raise RuntimeError("booking mutations run inside compensation_scope() (or the schema's @compensating)")
+        raise RuntimeError(
+            "booking mutations run inside compensation_scope() (the schema's @booking_mutation opens one)"
+        )
     pending.items.append((uow, booking))
 
 
@@ -431,7 +433,9 @@ def after_rollback(uow: UnitOfWork, action: Callable[[], Awaitable[None]]) -> No
     """
     pending = _PENDING.get()
     if pending is None:
-        raise RuntimeError("booking mutations run inside compensation_scope() (or the schema's @compensating)")
+        raise RuntimeError(
+            "booking mutations run inside compensation_scope() (the schema's @booking_mutation opens one)"
+        )
     pending.after_rollback.append((uow, action))
 
 

@@ -159,7 +159,7 @@ async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
         actor, error = Actor.anonymous(), exc
     return IdentityContext(
         runtime=runtime,
-        request_ctx=RequestContext(actor=actor, request_id=request_id),
+        ctx=RequestContext(actor=actor, request_id=request_id),
         loaders=LoaderRegistry(),
         auth_error=error,
         session_id=session_id,
@@ -178,10 +178,10 @@ async def on_ws_connect(context: Any) -> None:
     try:
         text = str(raw)
         token = _bearer(text) if " " in text.strip() else text.strip()
-        actor, session_id = await authenticate_token(token, context.rt)
+        actor, session_id = await authenticate_token(token, context.runtime)
     except PublicError as exc:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(exc)}) from None
-    context.request_ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
+    context.ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
     context.session_id = session_id
 
 

@@ -138,7 +138,7 @@ def _parse_slot_id(value: str) -> tuple[str, datetime] | None:
     day, hm = parts[1], parts[2]
     if len(day) != 8 or len(hm) != 4 or not (day + hm).isascii() or not (day + hm).isdigit():
         return None
-    try:  # not strptime: it was a tenth of the in-process hub's time per booking (bench P2)
+    try:  # not strptime, which costs much more (bench P2; bench/README.md)
         return parts[0], datetime(int(day[:4]), int(day[4:6]), int(day[6:]), int(hm[:2]), int(hm[2:]))
     except ValueError:
         return None

@@ -72,7 +72,7 @@ class Query:
 
 
 def _write(info: Info, note: str) -> uuid.UUID:
-    uow = info.context.unit_of_work
+    uow = info.context.uow
     uow.audit("test.write", details={"note": note})
     return uow.emit(TOPIC, {"note": note})
 
@@ -88,14 +88,14 @@ class Mutation:
     @atomic
     async def write_then_raise(self, info: Info, note: str) -> Written:
         _write(info, note)
-        await info.context.unit_of_work.session.flush()  # the rows really reach the database
+        await info.context.uow.session.flush()  # the rows really reach the database
         raise RuntimeError("boom after writing")
 
     @strawberry.mutation
     @atomic
     async def write_then_problem(self, info: Info, note: str) -> Written | WriteRefused:
         _write(info, note)
-        await info.context.unit_of_work.session.flush()
+        await info.context.uow.session.flush()
         return WriteRefused(code="WRITE_REFUSED", message="Запись отклонена.")
 
 
