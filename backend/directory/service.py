@@ -197,13 +197,11 @@ async def sync_directory(
     """Bring the directory up to date with the booking hub; see the module docstring.
 
     ``progress(stage, done, total)`` is called as each unit finishes (stages: :data:`STAGE_LABELS`).
-    ``hub`` defaults to the runtime's (``backend.integrations_registry.booking_hub``). Hub failures are
+    ``hub`` defaults to the runtime's (``runtime.adapters.fer``). Hub failures are
     recorded in the summary, never raised; one ``directory.sync`` audit event carries the counts.
     """
     if hub is None:
-        from backend.integrations_registry import booking_hub
-
-        hub = booking_hub(runtime)
+        hub = runtime.adapters.fer
     report: Progress = progress or (lambda stage, done, total: None)
     summary = SyncSummary(started_at=utcnow())
     ctx = RequestContext.for_system(SYNC_ACTION)
@@ -651,9 +649,9 @@ CARD_CACHE_SIZE = 20_000
 
 def _cached_reads(runtime: Runtime, key: str, maxsize: int) -> TTLCache[Any, Any]:
     """This process's cache ``key`` of directory reads (entries live :data:`CARD_TTL_S`), made at first use."""
-    cache: TTLCache[Any, Any] | None = runtime.services.get(key)
+    cache = runtime.adapters.directory_caches.get(key)
     if cache is None:
-        cache = runtime.services[key] = TTLCache(maxsize=maxsize, ttl=CARD_TTL_S)
+        cache = runtime.adapters.directory_caches[key] = TTLCache(maxsize=maxsize, ttl=CARD_TTL_S)
     return cache
 
 
