@@ -104,10 +104,10 @@ async def _p2_run(url: str, *, slow: bool) -> dict[str, float]:
 
 
 async def _search_scenario(url: str, figures: dict[str, Any]) -> None:
+    from backend.adapters import set_booking_hub
     from backend.booking import service
     from backend.booking.cache import booking_cache
     from backend.directory.service import sync_directory
-    from backend.integrations_registry import set_booking_hub
     from backend.runtime import Runtime
     from backend.settings import load_settings
     from integrations.common.faults import FaultProfile

@@ -466,9 +466,7 @@ class Mutation:
     @atomic
     async def confirm_guardianship(self, info: Info, grant_id: uuid.UUID, approve: bool = True) -> GrantChangeResult:
         staff_id = require_staff(info, policy.SCOPE_GUARDIANSHIP_REVIEW)
-        work = proxies.review_guardianship(
-            info.context.uow, staff_id=staff_id, grant_id=grant_id, approve=approve
-        )
+        work = proxies.review_guardianship(info.context.uow, staff_id=staff_id, grant_id=grant_id, approve=approve)
         return await _grant_change(info, work)
 
 

@@ -24,7 +24,6 @@ from backend.core.db import HotStatement
 from backend.identity.models import Patient
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
-from notifications.registry import GatewaySmsSender
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SMS_TOPIC = "identity.sms_code"
-SMS_SENDER_KEY = "identity.sms_sender"
 
 
 # ---------------------------------------------------------------------------------------------- patients
@@ -223,15 +221,15 @@ class MemorySmsSender:
 
 def set_sms_sender(runtime: Runtime, sender: SmsSender) -> None:
     """Plug the real SMS channel (notifications) into identity's codes."""
-    runtime.services[SMS_SENDER_KEY] = sender
+    runtime.adapters.code_sms = sender
 
 
 def sms_sender(runtime: Runtime) -> SmsSender:
-    sender: SmsSender | None = runtime.services.get(SMS_SENDER_KEY)
+    sender = runtime.adapters.code_sms
     if sender is None:
-        # In production codes go out through the notifications domain's SMS gateway, like every other SMS.
-        sender = GatewaySmsSender(runtime) if runtime.settings.is_production else MemorySmsSender()
-        runtime.services[SMS_SENDER_KEY] = sender
+        # In production codes go out through the runtime's SMS gateway, like every other SMS.
+        sender = runtime.adapters.gateway_sms_sender() if runtime.settings.is_production else MemorySmsSender()
+        runtime.adapters.code_sms = sender
     return sender
 
 

@@ -47,9 +47,9 @@ CARD_CACHE_SIZE = 20_000
 
 def _cached_reads(runtime: Runtime, key: str, maxsize: int) -> TTLCache[Any, Any]:
     """This process's cache ``key`` of directory reads (entries live :data:`CARD_TTL_S`), made at first use."""
-    cache: TTLCache[Any, Any] | None = runtime.services.get(key)
+    cache = runtime.adapters.directory_caches.get(key)
     if cache is None:
-        cache = runtime.services[key] = TTLCache(maxsize=maxsize, ttl=CARD_TTL_S)
+        cache = runtime.adapters.directory_caches[key] = TTLCache(maxsize=maxsize, ttl=CARD_TTL_S)
     return cache
 
 

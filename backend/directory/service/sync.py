@@ -28,7 +28,6 @@ from backend.core.db import utcnow
 from backend.directory.models import District, Doctor, MedicalOrganisation, OrganisationSpecialty, Specialty
 from backend.directory.service.cache import forget_cached
 from backend.directory.service.reads import fold
-from backend.integrations_registry import booking_hub
 from integrations.fer import BookingHub, DistrictInfo, DoctorInfo, FerError, OrganisationInfo
 from integrations.fer import Specialty as HubSpecialty
 
@@ -189,11 +188,11 @@ async def sync_directory(
     """Bring the directory up to date with the booking hub; see the module docstring.
 
     ``progress(stage, done, total)`` is called as each unit finishes (stages: :data:`STAGE_LABELS`).
-    ``hub`` defaults to the runtime's (``backend.integrations_registry.booking_hub``). Hub failures are
+    ``hub`` defaults to the runtime's (``runtime.adapters.fer``). Hub failures are
     recorded in the summary, never raised; one ``directory.sync`` audit event carries the counts.
     """
     if hub is None:
-        hub = booking_hub(runtime)
+        hub = runtime.adapters.fer
     report: Progress = progress or (lambda stage, done, total: None)
     summary = SyncSummary(started_at=utcnow())
     ctx = RequestContext.for_system(SYNC_ACTION)

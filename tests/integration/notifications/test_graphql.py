@@ -14,7 +14,7 @@ from sqlalchemy import select
 from backend.app import create_app
 from backend.audit.models import AuditEvent
 from backend.runtime import Runtime
-from notifications import preferences, registry
+from notifications import preferences
 from notifications import schema as notifications_schema
 from notifications.service import plan
 from tests.conftest import make_settings
@@ -201,4 +201,3 @@ def test_inbox_subscription_pushes_new_items(database_url: str, redis_url: str, 
         item = received["payload"]["data"]["inboxItemAdded"]
         assert item["read"] is False
         assert item["text"].startswith("Сведения о вашем полисе ОМС обновлены: страховая медицинская организация — СМО")
-    assert registry.INBOX_BUS  # the bus is per runtime (Redis here, in-process without Redis)
