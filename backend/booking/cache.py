@@ -133,8 +133,8 @@ class RedisBackend:
         await self.redis.eval(_RELEASE_LUA, 1, PREFIX + key, token)  # type: ignore[misc]
 
     async def acquire_and_get(self, key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
-        # One EVALSHA costs the client about a quarter less CPU than a pipeline of SET and GET (bench P2,
-        # where most attempts are refused); the script is loaded on the first NOSCRIPT.
+        # One EVALSHA rather than a pipeline of SET and GET: less client CPU on the refused attempts that
+        # dominate under contention (bench P2, see bench/README.md); the script is loaded on the first NOSCRIPT.
         token = secrets.token_hex(8)
         args = (2, PREFIX + key, PREFIX + other, token, max(1, int(ttl_s * 1000)))
         try:
@@ -234,7 +234,7 @@ class SwrCache:
 
     In front of the backend, each process keeps what it read or wrote for ``local_s`` while the entry is
     still fresh (a hot doctor's day is read by every booking and search of it: without this, each one
-    paid a Redis round trip and a JSON decode, bench P2/P3). So a process may answer at most ``local_s``
+    paid a Redis round trip and a JSON decode: bench P2 and P3). So a process may answer at most ``local_s``
     behind another process's refresh, within the ``fresh_s`` the entry may be old anyway. Local values
     are shared between readers: treat them as read-only.
     """

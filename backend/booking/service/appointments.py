@@ -44,11 +44,7 @@ from backend.core.db import detached
 from backend.core.uow import UnitOfWork
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
-from integrations.fer import (
-    AppointmentNotFound,
-    BookingResult,
-    Slot,
-)
+from integrations.fer import AppointmentNotFound, BookingResult, Slot
 from notifications import service as notifications
 
 if TYPE_CHECKING:

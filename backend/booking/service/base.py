@@ -13,10 +13,7 @@ from zoneinfo import ZoneInfo
 from backend.core.context import ActorKind, Channel, RequestContext
 from backend.core.db import utcnow
 from backend.integrations_registry import booking_hub
-from integrations.fer import (
-    BookingChannel,
-    BookingHub,
-)
+from integrations.fer import BookingChannel, BookingHub
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime

@@ -15,9 +15,7 @@ from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
-from integrations.fer import (
-    AppointmentNotFound,
-)
+from integrations.fer import AppointmentNotFound
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -47,7 +45,9 @@ def register_upstream(uow: UnitOfWork, booking: UpstreamBooking) -> None:
     """An upstream booking that must be cancelled again unless ``uow`` commits."""
     pending = _PENDING.get()
     if pending is None:
-        raise RuntimeError("booking mutations run inside compensation_scope() (or the schema's @compensating)")
+        raise RuntimeError(
+            "booking mutations run inside compensation_scope() (the schema's @booking_mutation, or booking_unit())"
+        )
     pending.items.append((uow, booking))
 
 
@@ -58,7 +58,9 @@ def after_rollback(uow: UnitOfWork, action: Callable[[], Awaitable[None]]) -> No
     """
     pending = _PENDING.get()
     if pending is None:
-        raise RuntimeError("booking mutations run inside compensation_scope() (or the schema's @compensating)")
+        raise RuntimeError(
+            "booking mutations run inside compensation_scope() (the schema's @booking_mutation, or booking_unit())"
+        )
     pending.after_rollback.append((uow, action))
 
 

@@ -11,20 +11,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.booking.models import HoldStatus, SlotHold
-from backend.booking.problems import (
-    HoldNotFound,
-    SlotTaken,
-    fail,
-)
+from backend.booking.problems import HoldNotFound, SlotTaken, fail
 from backend.booking.service.base import HOLD_TTL, Acting, _tz, now, to_utc
 from backend.booking.service.rules import _prepare
 from backend.booking.service.slots import SlotRef
 from backend.booking.service.statements import _CLAIM_HOLD
 from backend.core.db import detached
 from backend.core.uow import UnitOfWork
-from integrations.fer import (
-    Slot,
-)
+from integrations.fer import Slot
 
 if TYPE_CHECKING:
     from backend.directory.service import DoctorCard

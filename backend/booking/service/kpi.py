@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.booking.models import Appointment
 from backend.core.context import Channel
 
-# What the patient reads about each channel; and whether the booking was made remotely (KPI 1.3 of the
-# strategy, 001:341: «Доля записей на прием к врачу, совершенных гражданами дистанционно»). Remote means
-# "without coming to the clinic" (001:833 «Отсутствие необходимости очного визита для записи на прием»):
-# the app, EPGU and the 122 phone line are remote; an infomat stands in the clinic, so it is not.
+# Whether a booking was made remotely (KPI 1.3 of the strategy: «Доля записей на прием к врачу, совершенных
+# гражданами дистанционно»). Remote means "without coming to the clinic" («Отсутствие необходимости очного
+# визита для записи на прием»): the app, EPGU and the 122 phone line are remote; an infomat stands in the
+# clinic, so it is not.
 REMOTE_CHANNELS: frozenset[str] = frozenset({Channel.MOBILE.value, Channel.EPGU.value, Channel.CALLCENTRE.value})
 
 

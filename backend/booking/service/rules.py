@@ -25,9 +25,7 @@ from backend.booking.service.statements import _LIVE_CHECK, _NO_ID
 from backend.core.uow import UnitOfWork
 from backend.directory.service import doctor_card
 from backend.identity.service import get_patient
-from integrations.fer import (
-    Slot,
-)
+from integrations.fer import Slot
 
 if TYPE_CHECKING:
     from backend.directory.service import DoctorCard

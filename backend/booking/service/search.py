@@ -17,9 +17,7 @@ from backend.booking.models import Appointment
 from backend.booking.service.base import _tz, local_day, now
 from backend.booking.service.slots import doctor_slots, live_holds_and_bookings
 from backend.directory import service as directory
-from integrations.fer import (
-    Slot,
-)
+from integrations.fer import Slot
 
 if TYPE_CHECKING:
     from backend.directory.models import Doctor, MedicalOrganisation

@@ -14,17 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.booking.cache import booking_cache
 from backend.booking.models import Appointment, HoldStatus, SlotHold, is_live
-from backend.booking.problems import (
-    BookingServiceUnavailable,
-    InvalidInput,
-    fail,
-)
+from backend.booking.problems import BookingServiceUnavailable, InvalidInput, fail
 from backend.booking.service.base import hub, to_utc
-from integrations.fer import (
-    FerError,
-    HubTransportError,
-    Slot,
-)
+from integrations.fer import FerError, HubTransportError, Slot
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime

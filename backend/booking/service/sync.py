@@ -15,10 +15,7 @@ from backend.booking.service.appointments import emit_event
 from backend.booking.service.base import hub, now
 from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
-from integrations.fer import (
-    AppointmentStatus,
-    FerError,
-)
+from integrations.fer import AppointmentStatus, FerError
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
