@@ -179,7 +179,7 @@ async def _search_scenario(url: str, figures: dict[str, Any]) -> None:
 
         async def empty_cache() -> None:
             cache.local.clear()  # this process's near cache too
-            runtime.services.pop(service.DECODED_KEY, None)
+            runtime.adapters.booking_decoded = None
             if runtime.redis is not None:
                 keys = [k async for k in runtime.redis.scan_iter(match="mz:booking:slots:*")]
                 if keys:
