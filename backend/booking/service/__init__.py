@@ -55,6 +55,7 @@ from backend.booking.service.appointments import (
     cancel,
     confirm_hold,
     emit_event,
+    on_cancel_upstream,
     reschedule,
     slot_marker,
 )
@@ -80,6 +81,7 @@ from backend.booking.service.compensation import (
     after_rollback,
     booking_unit,
     compensation_scope,
+    on_compensate,
     register_upstream,
 )
 from backend.booking.service.holds import hold_slot, release_hold, remaining_seconds
@@ -173,6 +175,8 @@ __all__ = [
     "local_day",
     "nearest_free_slots",
     "now",
+    "on_cancel_upstream",
+    "on_compensate",
     "own_clinic_of",
     "parse_ref",
     "register_upstream",

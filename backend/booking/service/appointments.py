@@ -42,7 +42,6 @@ from backend.booking.service.statements import _CLAIM_APPOINTMENT, _CONFIRM_HOLD
 from backend.booking.service.upstream import _book_upstream, _hub_patient_key, _identify, remembered_hub_patient
 from backend.core.db import detached
 from backend.core.uow import UnitOfWork
-from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
 from integrations.fer import AppointmentNotFound, BookingResult, Slot
 from notifications import service as notifications
@@ -319,8 +318,7 @@ def emit_event(uow: UnitOfWork, event: str, appointment: Appointment, *, urgent:
     )
 
 
-@outbox.handler(TOPIC_CANCEL_UPSTREAM)
-async def _on_cancel_upstream(envelope: Envelope, runtime: Runtime) -> None:
+async def on_cancel_upstream(envelope: Envelope, runtime: Runtime) -> None:
     """CreateClaimForRefusal, then the final status; a transport error is raised (the outbox retries)."""
     appointment_id = uuid.UUID(envelope.payload["appointment_id"])
     final = envelope.payload.get("final", AppointmentState.CANCELLED_BY_PATIENT.value)

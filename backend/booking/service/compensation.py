@@ -116,8 +116,7 @@ async def booking_unit(runtime: Runtime, ctx: RequestContext) -> AsyncIterator[U
 COMPENSATION_NOT_FOUND_RETRIES = 3
 
 
-@outbox.handler(TOPIC_COMPENSATE)
-async def _on_compensate(envelope: Envelope, runtime: Runtime) -> None:
+async def on_compensate(envelope: Envelope, runtime: Runtime) -> None:
     """Cancel at the hub a booking our database did not keep."""
     p = envelope.payload
     try:
