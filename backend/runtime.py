@@ -96,10 +96,14 @@ class Runtime:
 
 class LegacyServices(MutableMapping[str, Any]):
     """The old ``runtime.services`` string keys over the typed adapters, for backend/booking only
-    (TEMPORARY: remove once booking reads ``runtime.adapters``). Unknown keys live in a plain dict."""
+    (TEMPORARY: remove once booking reads ``runtime.adapters``). Unknown keys live in a plain dict.
+
+    ``booking.clock`` reads the one clock unless booking's old ``set_clock`` set an override
+    (``adapters.booking_clock``): tests that freeze only booking's clock keep their behaviour until
+    booking reads ``runtime.now()``."""
 
     _SLOTS: ClassVar[dict[str, str]] = {
-        "booking.clock": "_clock",
+        "booking.clock": "booking_clock",
         "booking.cache": "_booking_cache",
         "booking.decoded_slots": "booking_decoded",
     }
@@ -113,6 +117,8 @@ class LegacyServices(MutableMapping[str, Any]):
         if slot is None:
             return self._other[key]
         value = getattr(self._adapters, slot)
+        if slot == "booking_clock" and value is None:
+            return self._adapters.clock
         if value is None:
             raise KeyError(key)
         return value

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from backend.core.context import Actor, ActorKind, Channel
+from backend.core.db import utcnow  # noqa: F401 - re-exported: tests read the wall clock here
 from backend.settings import Profile, Settings
 
 if TYPE_CHECKING:
