@@ -41,7 +41,7 @@ from backend.identity.models import ProxyGrant
 from backend.runtime import Runtime
 from backend.settings import Settings
 from integrations.fer import BookingChannel
-from tests.integration.test_booking_support import EYE, THERAPIST, ctx_for, start_env
+from tests.support.booking import EYE, THERAPIST, ctx_for, start_env
 from tests.support.client import gql
 from tests.support.identity import (
     auth_headers,

@@ -18,7 +18,7 @@ from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
 from integrations.common.faults import Fault, FaultProfile
 from integrations.fer import AppointmentStatus
-from tests.integration.test_booking_support import (
+from tests.support.booking import (
     ADULT_MO,
     BOOK,
     CANCEL,
@@ -34,7 +34,6 @@ from tests.integration.test_booking_support import (
     TOMORROW,
     BookingEnv,
     call,
-    env,
     key,
     start_env,
 )
@@ -42,7 +41,6 @@ from tests.support.client import app_client, gql
 from tests.support.identity import auth_headers, grant_proxy, token_for
 
 pytestmark = pytest.mark.dialect
-_ = env  # the fixture
 
 
 async def count(runtime: Runtime, model: Any, *where: Any) -> int:
@@ -201,7 +199,7 @@ async def test_the_slot_marker_stays_after_a_booking_and_goes_after_a_refusal(en
 
 
 def _ctx(patient_id: uuid.UUID) -> Any:
-    from tests.integration.test_booking_support import ctx_for
+    from tests.support.booking import ctx_for
 
     return ctx_for(patient_id)
 

@@ -26,7 +26,7 @@ from backend.identity.staff import create_staff
 from backend.runtime import Runtime
 from backend.settings import Settings
 from notifications import preferences
-from tests.integration.test_booking_support import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
+from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.client import app_client, gql
 from tests.support.identity import auth_headers, grant_proxy, make_patient, operator_token, token_for
 from tests.support.notifications import PHONE, emit
@@ -34,7 +34,7 @@ from tests.support.statements import Headers, Scenario, Setup, Variables, counti
 
 pytestmark = pytest.mark.dialect
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def _no_data(runtime: Runtime) -> tuple[Variables, Variables, Headers]:

@@ -17,7 +17,7 @@ from tests.conftest import make_settings
 from tests.support import testschema
 from tests.support.client import app_client, gql
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BOOM = "query Boom { boom }"
 WRITE_OK = "mutation WriteOk($note: String!) { writeOk(note: $note) { outboxId } }"
 WRITE_THEN_RAISE = "mutation WriteThenRaise($note: String!) { writeThenRaise(note: $note) { outboxId } }"

@@ -6,7 +6,6 @@ The clock is frozen and injected (ours and the SMS simulator's); nothing sleeps 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,6 @@ from tests.support.notifications import (
 )
 
 pytestmark = pytest.mark.dialect
-
-
-@pytest.fixture
-async def rig(database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    async with notification_rig(database_url, redis_url, tmp_path) as rig:
-        yield rig
 
 
 async def test_booked_goes_to_inbox_and_sms_once_however_often_it_is_emitted(rig: Rig) -> None:

@@ -17,7 +17,7 @@ from backend.identity import policy
 from backend.identity.service import memory_sms
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
-from tests.integration.test_booking_support import (
+from tests.support.booking import (
     BOOK,
     CANCEL,
     EYE,
@@ -26,7 +26,6 @@ from tests.integration.test_booking_support import (
     THERAPIST,
     BookingEnv,
     call,
-    env,
     key,
 )
 from tests.support.client import gql
@@ -40,7 +39,6 @@ from tests.support.identity import (
 )
 
 pytestmark = pytest.mark.dialect
-_ = env  # the fixture
 
 OPEN = """mutation($b: Date!, $p: String) {
   openOnBehalfSession(birthDate: $b, omsPolicy: $p, sendSmsCode: true) {

@@ -13,7 +13,7 @@ from backend.settings import Settings
 from tests.conftest import make_settings
 from tests.support.client import app_client, gql
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _registered(settings: Settings) -> str:

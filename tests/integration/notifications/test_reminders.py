@@ -4,24 +4,16 @@ person without a phone (or with broken data) never stops the rest."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications import reminders
 from notifications.reminders import DueReminder, ReminderSource, StaticReminderSource, scan_reminders
-from tests.support.notifications import Rig, messages, notification_rig, with_phone
+from tests.support.notifications import Rig, messages, with_phone
 
 pytestmark = pytest.mark.dialect
-
-
-@pytest.fixture
-async def rig(database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    async with notification_rig(database_url, redis_url, tmp_path) as rig:
-        yield rig
 
 
 def _reminder(n: int, patient: uuid.UUID, starts: datetime, kind: str = "24h", **data: str) -> DueReminder:

@@ -1,7 +1,7 @@
 """Shared set-up for the booking tests: a small region on the hub simulator, the directory synced from it,
 clocks in step, and patients matching the region's people (the hub identifies them by policy and birth date).
 
-Imported by tests/integration/test_booking_*.py and tests/e2e/test_booking_*.py; it holds no tests.
+Imported by tests/integration/booking/ (through its conftest), identity/, api/ and tests/e2e/; it holds no tests.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from notifications.service import plan
 from tests.conftest import make_settings
 from tests.support.client import app_client, gql
 from tests.support.identity import auth_headers, grant_proxy, make_patient, token_for
-from tests.support.notifications import PHONE, Rig, emit, notification_rig
+from tests.support.notifications import PHONE, Rig, emit
 
 pytestmark = pytest.mark.dialect
 
@@ -34,12 +33,6 @@ UPDATE = """mutation($input: NotificationPreferencesInput!) { updateNotification
   ... on PreferencesUpdated { preferences { sms phone } } } }"""
 MARK = """mutation($ids: [ID!]) { markInboxRead(ids: $ids) {
   __typename ... on InboxMarkedRead { updated unreadCount } ... on Problem { code } } }"""
-
-
-@pytest.fixture
-async def rig(database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    async with notification_rig(database_url, redis_url, tmp_path) as rig:
-        yield rig
 
 
 async def _patient_with_phone(runtime: Runtime) -> uuid.UUID:
