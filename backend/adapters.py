@@ -473,6 +473,7 @@ class Adapters:
         self.code_sms: SmsSender | None = None
         self.directory_caches: dict[str, TTLCache[Any, Any]] = {}
         self.booking_decoded: dict[Any, Any] | None = None
+        #: TEMPORARY: booking's own clock, set by its old ``set_clock`` (see runtime.LegacyServices).
 
     @property
     def _settings(self) -> Settings:

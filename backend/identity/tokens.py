@@ -61,7 +61,7 @@ EXPIRED_MESSAGE = "Срок действия входа истек. Войдит
 
 
 def now(runtime: Runtime) -> datetime:
-    """The identity domain's clock (aware UTC); tests inject one with :func:`set_clock`."""
+    """The runtime's one clock (``runtime.now()``); tests inject one with :func:`set_clock`."""
     return runtime.now()
 
 
