@@ -135,6 +135,9 @@ class Dose(_Strict):
     min_interval: AgeField | None  # after the previous dose of the series
     citation: Citation
     catch_up: Citation | None = None
+    # Offered to a group rather than at an age (epidemic indications, influenza): due from the earliest
+    # date with no end, never overdue.
+    open_ended: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> Dose:
@@ -142,6 +145,8 @@ class Dose(_Strict):
             raise ValueError("the first dose has no interval after a previous one")
         if self.number > 1 and self.min_interval is None:
             raise ValueError(f"dose {self.number} needs min_interval")
+        if self.open_ended and self.due_until is not None:
+            raise ValueError(f"dose {self.number}: an open-ended dose has no due_until")
         if self.due_until is not None and self.due_until.approx_days() <= self.age_from.approx_days():
             raise ValueError(f"dose {self.number}: due_until must be after age_from")
         if self.max_age is not None and self.max_age.approx_days() <= self.age_from.approx_days():

@@ -36,6 +36,7 @@ class VaccinationProblem(Exception):
     CODE: ClassVar[str] = "VACCINATION_PROBLEM"
 
     def __init__(self, message: str) -> None:
+        message = message.replace("г..", "г.")
         super().__init__(message)
         self.message = message
 
