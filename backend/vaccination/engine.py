@@ -34,6 +34,7 @@ from backend.vaccination.problems import (
     SeriesComplete,
     TooEarlyForNextDose,
     UnknownInfection,
+    UnknownRiskGroup,
     UnknownVaccine,
     russian_date,
 )
@@ -481,6 +482,10 @@ def evaluate(
 ) -> Assessment:
     """The person's vaccination status on ``on`` by the calendar (the current one by default)."""
     calendar = calendar or load_calendar()
+    known_groups = {r.code for r in calendar.risk_groups}
+    for group in sorted(person.risk_groups):
+        if group not in known_groups:
+            raise UnknownRiskGroup(group)
     ctx = _Context(
         calendar=calendar,
         person=person,
@@ -537,3 +542,47 @@ def check_next_dose(
         assert pending.earliest is not None  # an upcoming dose always has its earliest date
         raise TooEarlyForNextDose(name, pending.label, pending.earliest, pending.reference)
     return pending
+
+
+class ReminderKind(StrEnum):
+    DUE_SOON = "due_soon"  # a week (``lead``) before the next dose becomes due
+    OVERDUE = "overdue"  # the day after its window ends (or at once, if already overdue)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A ``vaccination.due`` notification to plan: the caller adds the recipient (the parent for a child),
+    ``for_name`` for a child, quiet hours, and makes ``key`` unique per person."""
+
+    infection: str
+    dose_number: int
+    kind: ReminderKind
+    send_on: date
+    key: str  # stable: one reminder of a kind per dose
+    data: dict[str, str]  # what the ``vaccination.due`` template reads: vaccine, due_on
+
+
+def reminders(assessment: Assessment, *, lead: timedelta = timedelta(days=7)) -> tuple[Reminder, ...]:
+    """The reminders the assessment calls for, on or after its date: for the next dose of each infection
+    only (a projected dose is reminded of when it becomes the next one)."""
+    planned: list[Reminder] = []
+    seen: set[str] = set()
+    for item in assessment.items:
+        if item.status is Status.DONE or item.infection in seen:
+            continue
+        seen.add(item.infection)
+        against = load_calendar(assessment.calendar_id).infection(item.infection).against
+        data = {"vaccine": f"{item.label.lower()} {against}"}
+        if item.due_until is not None:
+            data["due_on"] = item.due_until.isoformat()
+        if item.status is Status.UPCOMING and item.earliest is not None:
+            kind, send_on = ReminderKind.DUE_SOON, max(assessment.on, item.earliest - lead)
+        elif item.status is Status.DUE and item.due_until is not None:
+            kind, send_on = ReminderKind.OVERDUE, item.due_until + timedelta(days=1)
+        elif item.status is Status.OVERDUE:
+            kind, send_on = ReminderKind.OVERDUE, assessment.on
+        else:
+            continue
+        key = f"vaccination.due:{item.series_id}:{item.dose_number}:{kind.value}"
+        planned.append(Reminder(item.infection, item.dose_number, kind, send_on, key, data))
+    return tuple(planned)

@@ -117,3 +117,11 @@ class UnknownVaccine(VaccinationProblem):
     def __init__(self, code: str) -> None:
         self.vaccine = code
         super().__init__("Такой вакцины нет в справочнике календаря прививок.")
+
+
+class UnknownRiskGroup(VaccinationProblem):
+    CODE: ClassVar[str] = "VACCINATION_UNKNOWN_RISK_GROUP"
+
+    def __init__(self, code: str) -> None:
+        self.risk_group = code
+        super().__init__("Такой группы риска нет в календаре прививок.")

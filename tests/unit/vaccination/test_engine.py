@@ -10,16 +10,19 @@ import pytest
 from backend.vaccination.engine import (
     Exemption,
     Person,
+    ReminderKind,
     Status,
     VaccinationRecord,
     check_next_dose,
     evaluate,
+    reminders,
 )
 from backend.vaccination.problems import (
     ExemptionInForce,
     NotInCalendarForAge,
     SeriesComplete,
     TooEarlyForNextDose,
+    UnknownRiskGroup,
     UnknownVaccine,
 )
 
@@ -218,3 +221,32 @@ def test_unknown_vaccine_is_a_typed_problem() -> None:
     with pytest.raises(UnknownVaccine) as caught:
         evaluate(NEWBORN, (R(date(2026, 1, 10), "no-such-vaccine"),), (), date(2026, 1, 11))
     assert caught.value.code == "VACCINATION_UNKNOWN_VACCINE"
+
+
+def test_unknown_risk_group_is_a_typed_problem() -> None:
+    with pytest.raises(UnknownRiskGroup) as caught:
+        evaluate(Person(date(2000, 1, 1), "male", frozenset({"astronauts"})), (), (), date(2026, 1, 1))
+    assert caught.value.code == "VACCINATION_UNKNOWN_RISK_GROUP"
+
+
+def test_reminders_a_week_before_due_and_when_overdue() -> None:
+    # the infant on 2025-08-25: DTP (3 months, row 5) becomes due on 2025-09-01
+    planned = {(r.infection, r.kind): r for r in reminders(evaluate(INFANT, (), (), date(2025, 8, 25)))}
+    soon = planned[("diphtheria", ReminderKind.DUE_SOON)]
+    assert soon.send_on == date(2025, 8, 25)  # 2025-09-01 minus a week
+    assert soon.data == {"vaccine": "первая вакцинация против дифтерии", "due_on": "2025-09-30"}
+    assert soon.key == "vaccination.due:diphtheria:1:due_soon"
+    # on 2025-09-10 it is due until 2025-09-30: the overdue reminder is planned for the day after
+    planned = {(r.infection, r.kind): r for r in reminders(evaluate(INFANT, (), (), date(2025, 9, 10)))}
+    assert planned[("diphtheria", ReminderKind.OVERDUE)].send_on == date(2025, 10, 1)
+    # an exemption in force plans nothing for that infection; done series plan nothing either
+    exempt = reminders(evaluate(INFANT, (), (ILLNESS,), date(2025, 9, 10)))
+    assert not [r for r in exempt if r.infection == "diphtheria"]
+    # one reminder per infection: the projected later doses wait
+    assert len({r.infection for r in exempt}) == len(exempt)
+
+
+def test_overdue_reminder_is_sent_at_once() -> None:
+    planned = reminders(evaluate(TODDLER, TODDLER_RECORDS, (), date(2026, 3, 1)))
+    measles = next(r for r in planned if r.infection == "measles")
+    assert (measles.kind, measles.send_on) == (ReminderKind.OVERDUE, date(2026, 3, 1))
