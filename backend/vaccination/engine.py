@@ -29,6 +29,7 @@ from typing import Literal
 
 from backend.vaccination.calendar import Age, Calendar, Citation, Condition, Dose, Periodic, Series, load_calendar
 from backend.vaccination.problems import (
+    ByIndicationOnly,
     ExemptionInForce,
     NotInCalendarForAge,
     SeriesComplete,
@@ -77,6 +78,10 @@ class Exemption:
     end: date | None
     infections: frozenset[str] | None = None  # None: every vaccination
     reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("an exemption cannot end before it starts")
 
     def covers(self, infection: str, day: date) -> bool:
         in_period = self.start <= day and (self.end is None or day <= self.end)
@@ -481,6 +486,8 @@ def evaluate(
     calendar: Calendar | None = None,
 ) -> Assessment:
     """The person's vaccination status on ``on`` by the calendar (the current one by default)."""
+    if on < person.birth_date:
+        raise ValueError("the date asked is before the person's birth")
     calendar = calendar or load_calendar()
     known_groups = {r.code for r in calendar.risk_groups}
     for group in sorted(person.risk_groups):
@@ -518,7 +525,8 @@ def check_next_dose(
 ) -> DoseStatus:
     """The next dose against ``infection`` if it may be given on ``on`` (due or overdue).
 
-    Raises :class:`UnknownInfection`, :class:`NotInCalendarForAge`, :class:`ExemptionInForce`,
+    Raises :class:`UnknownInfection`, :class:`NotInCalendarForAge`, :class:`ByIndicationOnly`,
+    :class:`ExemptionInForce`,
     :class:`TooEarlyForNextDose` (with the earliest date) or :class:`SeriesComplete`. This is the check a
     booking of a vaccination makes before it asks the hub.
     """
@@ -530,7 +538,9 @@ def check_next_dose(
     items = assessment.for_infection(infection)
     if not items:
         indication = next((e for e in calendar.indication_only if e.infection == infection), None)
-        raise NotInCalendarForAge(name, calendar.cite(indication.citation) if indication else None)
+        if indication is not None:
+            raise ByIndicationOnly(name, calendar.cite(indication.citation))
+        raise NotInCalendarForAge(name)
     pending = assessment.next_for(infection)
     if pending is None:
         raise SeriesComplete(name)

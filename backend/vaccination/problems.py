@@ -93,6 +93,20 @@ class NotInCalendarForAge(VaccinationProblem):
         super().__init__(text)
 
 
+class ByIndicationOnly(VaccinationProblem):
+    """The calendar by epidemic indications lists the infection without a schedule: a doctor decides."""
+
+    CODE: ClassVar[str] = "VACCINATION_BY_INDICATION_ONLY"
+
+    def __init__(self, infection_name: str, reference: str) -> None:
+        self.infection_name = infection_name
+        self.reference = reference
+        super().__init__(
+            f"Прививка ({infection_name.lower()}) делается только по эпидемическим показаниям, "
+            f"по назначению врача ({reference})."
+        )
+
+
 class SeriesComplete(VaccinationProblem):
     """Every dose of the series is done and no periodic revaccination is provided."""
 

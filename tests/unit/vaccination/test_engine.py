@@ -18,6 +18,7 @@ from backend.vaccination.engine import (
     reminders,
 )
 from backend.vaccination.problems import (
+    ByIndicationOnly,
     ExemptionInForce,
     NotInCalendarForAge,
     SeriesComplete,
@@ -250,3 +251,17 @@ def test_overdue_reminder_is_sent_at_once() -> None:
     planned = reminders(evaluate(TODDLER, TODDLER_RECORDS, (), date(2026, 3, 1)))
     measles = next(r for r in planned if r.infection == "measles")
     assert (measles.kind, measles.send_on) == (ReminderKind.OVERDUE, date(2026, 3, 1))
+
+
+def test_rabies_is_by_epidemic_indication_only() -> None:
+    with pytest.raises(ByIndicationOnly) as caught:
+        check_next_dose(ADULT, (), (), "rabies", date(2026, 12, 6))
+    assert caught.value.code == "VACCINATION_BY_INDICATION_ONLY"
+    assert "приложение № 2, строка 5" in caught.value.message
+
+
+def test_bad_dates_are_refused() -> None:
+    with pytest.raises(ValueError):
+        evaluate(NEWBORN, (), (), date(2025, 12, 31))
+    with pytest.raises(ValueError):
+        Exemption(start=date(2026, 2, 1), end=date(2026, 1, 1))
