@@ -257,7 +257,7 @@ class _Pending:
     open_ended: bool = False
 
 
-def _window(ctx: _Context, dose: _Pending) -> tuple[date | None, bool]:
+def _window(dose: _Pending) -> tuple[date | None, bool]:
     """The last day the dose is on time (None: never overdue) and whether the series runs late."""
     on_time = dose.due_until_age is not None and dose.calendar_earliest < dose.due_until_age
     late = dose.due_until_age is not None and not on_time
@@ -312,7 +312,7 @@ def _pending(ctx: _Context, series: Series, dose: _Pending) -> DoseStatus:
             f"Прививка {what} не предусмотрена календарем с {russian_date(dose.limit)}: возраст для нее прошел. "
             "Обсудите с врачом, нужна ли она вам.",
         )
-    due_until, late = _window(ctx, dose)
+    due_until, late = _window(dose)
     citation = deciding if late else dose.citation
 
     in_force = _exemption_on(ctx, series.infection, ctx.on) if dose.first else None
