@@ -398,6 +398,12 @@ class CmsSigner:
         raise NotImplementedError
 
 
+def _fit(text: str, limit: int) -> str:
+    while len(text.encode("utf-8")) > limit:
+        text = text[:-1]
+    return text.rstrip()
+
+
 class RsaCmsSigner(CmsSigner):
     """A test signer: an RSA key and its self-signed certificate naming the person or the organisation."""
 
@@ -416,7 +422,12 @@ class RsaCmsSigner(CmsSigner):
         not_before: datetime | None = None,
     ) -> RsaCmsSigner:
         key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-        attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "RU"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        # ``cryptography`` bounds CN at 64 (UTF-8) bytes: a long organisation name is cut in CN and kept
+        # whole in O.
+        attrs = [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "RU"),
+            x509.NameAttribute(NameOID.COMMON_NAME, _fit(common_name, 64)),
+        ]
         if organisation:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
         if snils:
