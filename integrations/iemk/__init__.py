@@ -12,6 +12,7 @@ from integrations.iemk.cms import (
     SignatureCheck,
     SignatureReport,
     check_detached,
+    openssl_gost_verifier,
     verify_detached,
 )
 from integrations.iemk.protocol import (
@@ -78,6 +79,7 @@ __all__ = [
     "SignatureRole",
     "ValidationReport",
     "check_detached",
+    "openssl_gost_verifier",
     "parse_cda",
     "validate_cda",
     "verify_detached",

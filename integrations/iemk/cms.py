@@ -459,23 +459,79 @@ class RsaCmsSigner(CmsSigner):
 class CommandCmsSigner(CmsSigner):
     """The GOST hook: run an external signing tool that writes a detached DER CMS.
 
-    ``argv`` is a template; ``{input}`` and ``{output}`` are replaced by temporary file paths, e.g.
-    ``["cryptcp", "-sign", "-detached", "-der", "-thumbprint", "<sha1>", "{input}", "{output}"]`` or
-    ``["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-engine", "gost", "-md", "md_gost12_256",
-    "-signer", "cert.pem", "-inkey", "key.pem", "-in", "{input}", "-out", "{output}"]``. Not exercised by
-    the tests (no GOST tool here); the settings that would name it are for the lead to add.
+    ``argv`` is a template; ``{input}`` and ``{output}`` are replaced by temporary file paths. Use
+    :meth:`openssl` or :meth:`cryptcp` for the two usual tools. A key password reaches the tool through
+    an environment variable, never the command line. Not exercised against a real GOST tool here (none
+    is installed); the settings that would choose it are for the lead to add (see the report).
     """
 
     def __init__(self, argv: Sequence[str], *, timeout_s: float = 30.0) -> None:
-        if not argv:
-            raise ValueError("argv must name the signing tool")
-        self._argv = list(argv)
+        if not argv or not any("{input}" in a for a in argv) or not any("{output}" in a for a in argv):
+            raise ValueError("argv must name the tool and use {input} and {output}")
+        self.argv = list(argv)
         self._timeout_s = timeout_s
+
+    @classmethod
+    def openssl(
+        cls,
+        *,
+        cert_path: str,
+        key_path: str,
+        tool_path: str = "openssl",
+        engine: str | None = "gost",
+        password_env: str | None = None,
+    ) -> CommandCmsSigner:
+        """OpenSSL with the GOST engine (or a provider from ``openssl.cnf`` when ``engine`` is None)."""
+        argv = [tool_path, "cms", "-sign", "-binary", "-outform", "DER"]
+        if engine:
+            argv += ["-engine", engine]
+        argv += ["-md", "md_gost12_256", "-signer", cert_path, "-inkey", key_path]
+        if password_env:
+            argv += ["-passin", f"env:{password_env}"]
+        return cls([*argv, "-in", "{input}", "-out", "{output}"])
+
+    @classmethod
+    def cryptcp(cls, *, thumbprint: str, tool_path: str = "cryptcp") -> CommandCmsSigner:
+        """CryptoPro ``cryptcp``: a detached DER signature with the certificate chosen by its SHA-1 thumbprint."""
+        return cls(
+            [tool_path, "-sign", "-detached", "-der", "-thumbprint", thumbprint, "-nochain", "{input}", "{output}"]
+        )
 
     def sign_detached(self, content: bytes) -> bytes:
         with tempfile.TemporaryDirectory(prefix="mz-cms-") as tmp:
             source, target = Path(tmp, "content.xml"), Path(tmp, "content.sig")
             source.write_bytes(content)
-            argv = [a.replace("{input}", str(source)).replace("{output}", str(target)) for a in self._argv]
-            subprocess.run(argv, check=True, timeout=self._timeout_s, capture_output=True, env=dict(os.environ))  # noqa: S603
+            argv = [a.replace("{input}", str(source)).replace("{output}", str(target)) for a in self.argv]
+            try:
+                subprocess.run(argv, check=True, timeout=self._timeout_s, capture_output=True, env=dict(os.environ))  # noqa: S603
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise CmsError(f"внешнее средство подписи не отработало: {exc}") from exc
+            if not target.exists() or not target.stat().st_size:
+                raise CmsError("внешнее средство подписи не записало подпись")
             return target.read_bytes()
+
+
+def openssl_gost_verifier(
+    *, tool_path: str = "openssl", engine: str | None = "gost", timeout_s: float = 30.0
+) -> GostVerifier:
+    """A :data:`GostVerifier` running ``openssl cms -verify`` (integrity and signature; no chain: ``-noverify``).
+
+    For :func:`check_detached`'s ``gost_verifier``; not exercised here (no GOST engine installed).
+    """
+
+    def verify(content: bytes, cms: bytes) -> bool:
+        with tempfile.TemporaryDirectory(prefix="mz-cms-") as tmp:
+            data, sig = Path(tmp, "content.xml"), Path(tmp, "content.sig")
+            data.write_bytes(content)
+            sig.write_bytes(cms)
+            argv = [tool_path, "cms", "-verify", "-binary", "-inform", "DER", "-noverify"]
+            if engine:
+                argv += ["-engine", engine]
+            argv += ["-in", str(sig), "-content", str(data), "-out", os.devnull]
+            try:
+                done = subprocess.run(argv, timeout=timeout_s, capture_output=True, check=False)  # noqa: S603
+            except (OSError, subprocess.SubprocessError):
+                return False
+            return done.returncode == 0
+
+    return verify

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from integrations.demo_region import get_region
 from integrations.iemk.cda import CdaBuilder
-from integrations.iemk.cms import RsaCmsSigner, check_detached, parse_signed_data, verify_detached
+from integrations.iemk.cms import (
+    CmsError,
+    CommandCmsSigner,
+    RsaCmsSigner,
+    check_detached,
+    openssl_gost_verifier,
+    parse_signed_data,
+    verify_detached,
+)
 from integrations.iemk.demo import demo_documents
 from integrations.nsi import default_terminology
 
@@ -75,3 +85,32 @@ def test_garbage_is_a_failed_check_not_an_exception(document: bytes) -> None:
         report = check_detached(document, junk)
         assert report.ok is False
         assert report.reason and report.reason.startswith("подпись не читается")
+
+
+def test_the_external_signer_runs_its_tool_with_the_file_paths() -> None:
+    script = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
+    signer = CommandCmsSigner([sys.executable, "-c", script, "{input}", "{output}"])
+    assert signer.sign_detached(b"<x/>") == b"<x/>"  # the fake tool "signs" by copying its input
+    failing = CommandCmsSigner([sys.executable, "-c", "raise SystemExit(3)", "{input}", "{output}"])
+    with pytest.raises(CmsError):
+        failing.sign_detached(b"<x/>")
+
+
+def test_gost_tool_commands_keep_the_password_off_the_command_line() -> None:
+    openssl = CommandCmsSigner.openssl(cert_path="c.pem", key_path="k.pem", password_env="MZ_PIN")
+    assert openssl.argv[:3] == ["openssl", "cms", "-sign"]
+    assert openssl.argv[openssl.argv.index("-md") : openssl.argv.index("-md") + 2] == ["-md", "md_gost12_256"]
+    assert "env:MZ_PIN" in openssl.argv
+    cryptcp = CommandCmsSigner.cryptcp(thumbprint="ab12")
+    assert "-detached" in cryptcp.argv and "ab12" in cryptcp.argv
+
+
+def test_openssl_verifier_agrees_with_the_builtin_check_where_openssl_exists(
+    doctor: RsaCmsSigner, document: bytes
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl here")
+    verify = openssl_gost_verifier(engine=None)  # RSA needs no engine: the same command, a different key type
+    cms = doctor.sign_detached(document)
+    assert verify(document, cms) is True
+    assert verify(document + b" ", cms) is False
