@@ -15,6 +15,7 @@ from integrations.iemk.cms import (
     openssl_gost_verifier,
     verify_detached,
 )
+from integrations.iemk.facts import HealthFact, document_facts
 from integrations.iemk.protocol import (
     DetachedSignature,
     DocumentAuthor,
@@ -56,6 +57,7 @@ __all__ = [
     "DocumentNotFound",
     "DocumentPage",
     "DocumentRendering",
+    "HealthFact",
     "IemkAccessDenied",
     "IemkBadRequest",
     "IemkClient",
@@ -79,6 +81,7 @@ __all__ = [
     "SignatureRole",
     "ValidationReport",
     "check_detached",
+    "document_facts",
     "openssl_gost_verifier",
     "parse_cda",
     "validate_cda",

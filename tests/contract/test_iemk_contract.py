@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from integrations.common.faults import Fault, FaultProfile
 from integrations.common.http import build_http_client
@@ -16,6 +17,7 @@ from integrations.demo_region.model import Person, Region
 from integrations.iemk import (
     SEMD_TYPES,
     DetachedSignature,
+    DocumentMetadata,
     DocumentNotFound,
     IemkAccessDenied,
     IemkBadRequest,
@@ -77,6 +79,10 @@ def _adult_with_rights(region: Region) -> Person:
     return next(p for p in region.people if p.drug_rights)
 
 
+def _factory(app: Litestar) -> Callable[[], Litestar]:
+    return lambda: app
+
+
 def test_client_implements_the_port() -> None:
     assert isinstance(IemkClient(httpx.AsyncClient(), timeout_s=1), MedicalDocuments)
 
@@ -103,7 +109,7 @@ async def test_list_by_snils_and_by_oid_newest_first(iemk: Register, region: Reg
 async def test_list_is_paged(iemk: Register, region: Region) -> None:
     person = _adult_with_rights(region)
     everything = await iemk.client.list_documents(snils=person.snils, size=100)
-    seen = []
+    seen: list[DocumentMetadata] = []
     page_number = 1
     while True:
         page = await iemk.client.list_documents(snils=person.snils, page=page_number, size=2)
@@ -342,7 +348,7 @@ async def test_the_same_seed_serves_the_same_documents(region: Region) -> None:
     bodies = []
     for _ in range(2):
         app = create_iemk_simulator(region, key_size=1024)
-        async with build_http_client("inprocess://iemk", simulator_app=lambda app=app: app) as http:
+        async with build_http_client("inprocess://iemk", simulator_app=_factory(app)) as http:
             client = IemkClient(http, timeout_s=5.0)
             page = await client.list_documents(snils=person.snils, size=100)
             bodies.append([(m, await client.get_cda(m.registry_number, snils=person.snils)) for m in page.items])
