@@ -260,8 +260,14 @@ class IemkSimulatorState:
                 errors.append(RegistrationError("SIGNATURE_INVALID", f"Подпись ({role.value}): {check.reason}"))
         metadata: DocumentMetadata | None = None
         names: tuple[str, str | None, str] = ("", None, "")
-        if report.ok:
-            doc = parse_cda(cda)
+        doc = parse_cda(cda) if report.ok else None
+        if (
+            doc is not None
+            and person is not None
+            and snils_digits(doc.patient.snils or "") != snils_digits(person.snils)
+        ):
+            errors.append(RegistrationError("PATIENT_MISMATCH", "СНИЛС пациента в документе не совпадает с заявкой"))
+        if doc is not None:
             metadata = DocumentMetadata(
                 registry_number="",
                 local_uid=local_uid,
@@ -309,7 +315,12 @@ class IemkSimulatorState:
         """
         person = self.person(snils=snils, esia_oid=esia_oid)
         sequence = sum(1 for p in self.registrations.values() if p.metadata.patient_snils == person.snils) + 1
-        planned = new_document(self.region, person, kind, created_at or self.now(), sequence=sequence)
+        if kind not in SEMD_TYPES:
+            raise _Refused(400, "BAD_REQUEST", f"Тип СЭМД {kind} не поддерживается")
+        try:
+            planned = new_document(self.region, person, kind, created_at or self.now(), sequence=sequence)
+        except ValueError as exc:
+            raise _Refused(400, "BAD_REQUEST", str(exc)) from exc
         cda = self._builder.build(planned.spec)
         spec = planned.spec
         names = (spec.author.name.full, spec.author.snils, spec.organisation.name)

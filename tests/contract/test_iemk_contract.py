@@ -354,3 +354,38 @@ async def test_the_same_seed_serves_the_same_documents(region: Region) -> None:
             bodies.append([(m, await client.get_cda(m.registry_number, snils=person.snils)) for m in page.items])
     assert bodies[0] == bodies[1]
     assert date(2025, 1, 1) <= min(m.created_at.date() for m, _ in bodies[0])
+
+
+async def test_a_document_submitted_for_someone_else_is_rejected(iemk: Register, region: Region) -> None:
+    owner, other = region.people[0], region.people[1]
+    number = (await iemk.client.list_documents(snils=owner.snils)).items[0].registry_number
+    document = await iemk.client.fetch_document(number, snils=owner.snils)
+    submitted = await iemk.client.submit_registration(
+        local_uid="mis-0100", kind=document.metadata.kind, patient_snils=other.snils,
+        cda=document.cda, signatures=list(document.signatures),
+    )  # fmt: skip
+    iemk.clock.advance(iemk.state.registration_delay)
+    outcome = await iemk.client.get_registration(submitted.local_uid)
+    assert outcome.status is RegistrationStatus.REJECTED
+    assert [e.code for e in outcome.errors] == ["PATIENT_MISMATCH"]
+
+
+async def test_the_scenario_endpoint_registers_a_document_over_http(iemk: Register, region: Region) -> None:
+    person = region.people[1]
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    before = (await iemk.client.list_documents(esia_oid=person.esia_oid)).total
+    reply = await iemk.http.post(
+        "/iemk/scenario/documents",
+        json={"oid": person.esia_oid, "kind": "174", "delaySeconds": 60},
+        headers=headers,
+    )
+    assert reply.status_code == 202
+    local_uid = reply.json()["localUid"]
+    refused = await iemk.http.post(
+        "/iemk/scenario/documents", json={"oid": person.esia_oid, "kind": "999"}, headers=headers
+    )
+    assert refused.status_code == 400
+    iemk.clock.advance(timedelta(seconds=60))
+    after = await iemk.client.list_documents(esia_oid=person.esia_oid, kinds=["174"], size=100)
+    assert (await iemk.client.list_documents(esia_oid=person.esia_oid)).total == before + 1
+    assert after.items[0].local_uid == local_uid
