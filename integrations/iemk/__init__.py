@@ -4,7 +4,7 @@ profile) building, parsing and XSD validation, detached CMS signatures; the simu
 """
 
 from integrations.iemk.cda import CdaBuilder, CdaMalformed, ParsedDocument, parse_cda
-from integrations.iemk.client import DEFAULT_BASE_PATH, IemkClient
+from integrations.iemk.client import DEFAULT_BASE_PATH, IemkClient, build_iemk_client
 from integrations.iemk.cms import (
     CmsSigner,
     CommandCmsSigner,
@@ -80,6 +80,7 @@ __all__ = [
     "SignatureReport",
     "SignatureRole",
     "ValidationReport",
+    "build_iemk_client",
     "check_detached",
     "document_facts",
     "openssl_gost_verifier",

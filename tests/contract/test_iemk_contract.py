@@ -32,6 +32,7 @@ from integrations.iemk import (
     RegistrationNotFound,
     RegistrationStatus,
     SignatureRole,
+    build_iemk_client,
     check_detached,
     parse_cda,
     validate_cda,
@@ -389,3 +390,12 @@ async def test_the_scenario_endpoint_registers_a_document_over_http(iemk: Regist
     after = await iemk.client.list_documents(esia_oid=person.esia_oid, kinds=["174"], size=100)
     assert (await iemk.client.list_documents(esia_oid=person.esia_oid)).total == before + 1
     assert after.items[0].local_uid == local_uid
+
+
+async def test_the_builder_reaches_the_demo_register_in_process(region: Region) -> None:
+    client, http = build_iemk_client("inprocess://iemk", timeout_s=5.0, api_key=API_KEY)
+    async with http:
+        page = await client.list_documents(snils=region.people[0].snils)
+        assert page.total >= 4
+        with pytest.raises(IemkAccessDenied):
+            await IemkClient(http, timeout_s=5.0, api_key="other").list_documents(snils=region.people[0].snils)

@@ -21,6 +21,7 @@ from integrations.nsi import (
     NsiUnavailable,
     ReferenceBooks,
     Terminology,
+    build_nsi_client,
     fetch_all_rows,
     load_books,
 )
@@ -144,3 +145,11 @@ async def test_a_reply_without_the_envelope_is_malformed() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(reply), base_url="http://nsi") as http:
         with pytest.raises(NsiMalformedReply):
             await NsiClient(http, user_key="k", timeout_s=1.0).data(ICD10)
+
+
+async def test_the_builder_reaches_the_snapshot_simulator_in_process() -> None:
+    client, http = build_nsi_client("inprocess://nsi", user_key=USER_KEY, timeout_s=5.0)
+    async with http:
+        assert (await client.passport(VACCINES)).rows_count == len(load_books()[VACCINES].rows_of())
+        with pytest.raises(NsiAccessDenied):
+            await NsiClient(http, user_key="other", timeout_s=5.0).passport(VACCINES)
