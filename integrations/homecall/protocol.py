@@ -30,7 +30,7 @@ Errors, as in the booking hub adapter, form two families:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -308,7 +308,7 @@ class HomeCallFilter:
     mo_id: str | None = None
     nsi_mo_id: str | None = None
     patient_ids: Sequence[str] = ()
-    statuses: Iterable[HomeCallStatus] = ()
+    statuses: Sequence[HomeCallStatus] = ()
     created: TimeInterval | None = None
     updated: TimeInterval | None = None
     doctor_id: str | None = None

@@ -40,7 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 from lxml import etree
 
@@ -739,6 +739,30 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
+def _wsdl(location: str) -> bytes:
+    operations = [*HANDLERS, PUSH_METHOD]
+    port_ops = "".join(f'<wsdl:operation name="{name}"/>' for name in operations)
+    binding_ops = "".join(
+        f'<wsdl:operation name="{name}"><soap:operation soapAction="{soap.SOAP_ACTION_PREFIX}{name}" '
+        f'style="document"/><wsdl:input><soap:body use="literal"/></wsdl:input>'
+        f'<wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation>'
+        for name in operations
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<wsdl:definitions name="HomeCallService" targetNamespace="http://tempuri.org/" '
+        'xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" '
+        'xmlns:tns="http://tempuri.org/">'
+        f'<wsdl:portType name="IHomeCallService">{port_ops}</wsdl:portType>'
+        '<wsdl:binding name="BasicHttpBinding_IHomeCallService" type="tns:IHomeCallService">'
+        '<soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>'
+        f"{binding_ops}</wsdl:binding>"
+        '<wsdl:service name="HomeCallService"><wsdl:port name="BasicHttpBinding_IHomeCallService" '
+        f'binding="tns:BasicHttpBinding_IHomeCallService"><soap:address location="{location}"/></wsdl:port>'
+        "</wsdl:service></wsdl:definitions>"
+    ).encode()
+
+
 def _xml(body: bytes, status_code: int = 200) -> Response[bytes]:
     return Response(content=body, status_code=status_code, media_type=soap.CONTENT_TYPE)
 
@@ -821,6 +845,13 @@ def create_homecall_simulator(
             return _xml(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Resp')
         return handle_soap(state, request.headers.get("soapaction"), body)
 
+    @get(SERVICE_PATH, media_type=soap.CONTENT_TYPE)
+    async def wsdl_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+        """``?wsdl``: the operations and their SOAPAction values (push included: the MIS calls it on us)."""
+        if "wsdl" not in {key.lower() for key in request.query_params}:
+            return _xml(b"", 400)
+        return _xml(_wsdl(str(request.url.with_replacements(query=""))))
+
     @post(f"{SERVICE_PATH}/_sim/requests/{{request_id:str}}/status", status_code=200)
     async def mis_change_endpoint(
         request: Request[Any, Any, Any], request_id: FromPath[str]
@@ -839,7 +870,7 @@ def create_homecall_simulator(
         delivery = state.deliveries[-1]
         return Response(content={"status": changed.status.value, "pushed": delivery.ok, "detail": delivery.detail})
 
-    return simulator_app([soap_endpoint, mis_change_endpoint], state)
+    return simulator_app([soap_endpoint, wsdl_endpoint, mis_change_endpoint], state)
 
 
 def simulator_state(app: Litestar) -> HomeCallSimulatorState:

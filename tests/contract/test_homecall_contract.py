@@ -813,6 +813,23 @@ async def test_soap_action_dispatch(svc: Svc) -> None:
     assert mismatch.status_code == 500
 
 
+async def test_wsdl_lists_the_operations_and_their_actions(svc: Svc) -> None:
+    reply = await svc.client._http.get("/hub25/HomeCallService.svc?wsdl")
+    assert reply.status_code == 200
+    wsdl = etree.fromstring(reply.content)
+    ns = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
+    actions = wsdl.xpath("//wsdl:binding/wsdl:operation/soap:operation/@soapAction", namespaces=ns)
+    assert sorted(str(a).rsplit("/", 1)[1] for a in actions) == [
+        "CreateHomeCallRequest",
+        "GetHomeCallAvailableSlots",
+        "HandleHomeCallRequestChanged",
+        "SearchHomeCallRequests",
+        "UpdateHomeCallRequest",
+        "ValidateHomeCall",
+    ]
+    assert all(str(a).startswith("http://tempuri.org/IHomeCallService/") for a in actions)
+
+
 def test_address_helpers() -> None:
     assert Address().is_empty and not Address().is_locatable
     assert Address(comment="этаж 3").is_empty
