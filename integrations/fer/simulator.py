@@ -46,6 +46,7 @@ from integrations.demo_region.model import (
     Specialty,
 )
 from integrations.fer import soap
+from integrations.fer.areas import get_patients_areas
 from integrations.fer.protocol import AppointmentStatus, BookingChannel, HubErrorCode, SpecialistType
 
 HUB_PATH = "/hub25/HubService.svc"
@@ -715,6 +716,7 @@ HANDLERS: Mapping[str, Handler] = {
     "SetAppointment": _set_appointment,
     "CreateClaimForRefusal": _create_claim_for_refusal,
     "GetPatientHistory": _get_patient_history,
+    "GetPatientsAreas": get_patients_areas,  # integrations/fer/areas.py (attachment)
 }
 
 
