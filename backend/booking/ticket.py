@@ -1,20 +1,15 @@
 """The printable ticket (талон) of an appointment: an 80 mm receipt-width PDF with a QR code.
 
-Drawn with ``reportlab`` (its own QR widget, ``reportlab.graphics.barcode.qr``) in a TrueType font with
-Cyrillic: ``settings``-free lookup of DejaVu Sans in, first, ``MZ_TICKET_FONT`` (environment), then the
-copy matplotlib ships (if it is installed), then the usual system paths (Debian/Ubuntu
-``fonts-dejavu-core``). :class:`TicketUnavailable` is raised when no such font is found; the route
+Drawn with ``reportlab`` (its own QR widget, ``reportlab.graphics.barcode.qr``) in the Cyrillic font of
+:mod:`backend.core.pdf`. :class:`TicketUnavailable` is raised when no such font is found; the route
 answers 503 then.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from reportlab.graphics import renderPDF
@@ -22,17 +17,10 @@ from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-FONT_NAME = "MZDejaVuSans"
-_SYSTEM_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/Library/Fonts/DejaVuSans.ttf",
-)
+from backend.core.pdf import FONT_NAME, FontUnavailable, register_font
+
 _MONTHS = (
     "января",
     "февраля",
@@ -66,24 +54,11 @@ class TicketData:
     verify_url: str  # what the QR code holds
 
 
-def font_path() -> Path | None:
-    candidates: list[str] = []
-    if os.environ.get("MZ_TICKET_FONT"):
-        candidates.append(os.environ["MZ_TICKET_FONT"])
-    matplotlib = importlib.util.find_spec("matplotlib")  # located, not imported
-    if matplotlib is not None and matplotlib.origin:
-        candidates.append(str(Path(matplotlib.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"))
-    candidates.extend(_SYSTEM_FONTS)
-    return next((Path(c) for c in candidates if Path(c).is_file()), None)
-
-
 def _register_font() -> None:
-    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
-        return
-    path = font_path()
-    if path is None:
-        raise TicketUnavailable("no TrueType font with Cyrillic (DejaVu Sans) found")
-    pdfmetrics.registerFont(TTFont(FONT_NAME, str(path)))
+    try:
+        register_font()
+    except FontUnavailable as exc:
+        raise TicketUnavailable(str(exc)) from exc
 
 
 def _when(start: datetime, timezone: str) -> tuple[str, str]:

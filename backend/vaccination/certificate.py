@@ -20,29 +20,28 @@ or a verdict out; no database, no clock (the caller passes ``issued_at``).
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen import canvas
 
+from backend.core.pdf import FONT_NAME, FontUnavailable, register_font
 from backend.vaccination.problems import russian_date
 
 TOKEN_TYPE = "mz-vaccination-certificate+jwt"
 ISSUER = "moe-zdorovye"
 ALGORITHM = "ES256"
-FONT_NAME = "MZDejaVuSans"  # the name backend.booking.ticket registers the same font under
-_SYSTEM_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/Library/Fonts/DejaVuSans.ttf",
-)
 
 
 class CertificateUnavailable(Exception):
@@ -211,34 +210,11 @@ def certificate_lines(holder: CertificateHolder, entries: Sequence[CertificateEn
     return lines
 
 
-def font_path() -> Path | None:
-    """DejaVu Sans, looked up as ``backend.booking.ticket.font_path`` does (kept apart so the domains do not
-    import each other): ``MZ_TICKET_FONT``, then matplotlib's copy, then the usual system paths."""
-    candidates: list[str] = []
-    if os.environ.get("MZ_TICKET_FONT"):
-        candidates.append(os.environ["MZ_TICKET_FONT"])
-    try:
-        import matplotlib
-
-        candidates.append(str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"))
-    except ImportError:
-        pass
-    candidates.extend(_SYSTEM_FONTS)
-    return next((Path(c) for c in candidates if Path(c).is_file()), None)
-
-
 def _register_font() -> None:
     try:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFont
-    except ImportError as exc:  # pragma: no cover - reportlab is a dependency
-        raise CertificateUnavailable("reportlab is not installed") from exc
-    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
-        return
-    path = font_path()
-    if path is None:
-        raise CertificateUnavailable("no TrueType font with Cyrillic (DejaVu Sans) found")
-    pdfmetrics.registerFont(TTFont(FONT_NAME, str(path)))
+        register_font()
+    except FontUnavailable as exc:
+        raise CertificateUnavailable(str(exc)) from exc
 
 
 def render_certificate_pdf(
@@ -251,14 +227,6 @@ def render_certificate_pdf(
 ) -> bytes:
     """The certificate as A4 PDF bytes; raises :class:`CertificateUnavailable`."""
     _register_font()
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.lib.utils import simpleSplit
-    from reportlab.pdfgen import canvas
-
     width, height = A4
     margin = 18 * mm
     qr_side = 45 * mm

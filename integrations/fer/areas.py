@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from integrations.fer.simulator import FerSimulatorState
 
 
+class HubBusinessError(Exception):
+    """Raised inside the hub simulator (here and in :mod:`integrations.fer.simulator`); becomes an ``ErrorList``
+    entry."""
+
+    def __init__(self, code: HubErrorCode, detail: str | None = None) -> None:
+        super().__init__(f"{code.name}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
 class AreaType(enum.IntEnum):
     """The hub's ``AreaType`` (HubServiceEnums.cs); on the wire by its (Russian) member name or number."""
 
@@ -155,8 +165,6 @@ def register_of(state: FerSimulatorState) -> AttachmentRegister:
 
 def get_patients_areas(state: FerSimulatorState, params: Any, id_history: int) -> etree._Element:
     """The simulator's ``GetPatientsAreas`` handler (registered in ``integrations.fer.simulator.HANDLERS``)."""
-    from integrations.fer.simulator import HubBusinessError
-
     mo_id = params.required("idLpu")
     patient_id = params.required("idPat")
     known = state.patient(patient_id)

@@ -3,8 +3,9 @@ profile) building, parsing and XSD validation, detached CMS signatures; the simu
 (``integrations.iemk.simulator``) is imported on demand, so the client does not pull in Litestar.
 """
 
+from integrations.iemk.build import build_iemk_client
 from integrations.iemk.cda import CdaBuilder, CdaMalformed, ParsedDocument, parse_cda
-from integrations.iemk.client import DEFAULT_BASE_PATH, IemkClient, build_iemk_client
+from integrations.iemk.client import DEFAULT_BASE_PATH, IemkClient
 from integrations.iemk.cms import (
     CmsSigner,
     CommandCmsSigner,

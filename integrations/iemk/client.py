@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import httpx
 
-from integrations.common.http import ASGIApp, build_http_client
 from integrations.iemk.protocol import (
     DetachedSignature,
     DocumentAuthor,
@@ -277,28 +276,3 @@ def _registration(body: Mapping[str, Any]) -> Registration:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise IemkMalformedReply(f"Некорректное состояние регистрации: {exc!r}") from exc
-
-
-def build_iemk_client(
-    base_url: str,
-    *,
-    timeout_s: float,
-    api_key: str | None = None,
-    simulator_app: Callable[[], ASGIApp] | None = None,
-    demo_seed: int = 26,
-    demo_scale: str = "small",
-) -> tuple[IemkClient, httpx.AsyncClient]:
-    """An :class:`IemkClient` for ``base_url`` and the httpx client it owns (the caller closes that).
-
-    ``inprocess://iemk`` routes to ``simulator_app`` or, by default, to the register simulator over the
-    demo region of (``demo_seed``, ``demo_scale``), accepting ``api_key``.
-    """
-
-    def demo() -> ASGIApp:
-        from integrations.demo_region import RegionScale, get_region
-        from integrations.iemk.simulator import create_iemk_simulator
-
-        return create_iemk_simulator(get_region(demo_seed, RegionScale(demo_scale)), api_key=api_key)
-
-    http = build_http_client(base_url, simulator_app=simulator_app or demo, timeout_s=timeout_s)
-    return IemkClient(http, timeout_s=timeout_s, api_key=api_key), http

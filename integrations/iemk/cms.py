@@ -18,6 +18,7 @@ reported as not verifiable here (``ok=False`` with a reason) unless a ``gost_ver
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -248,8 +249,6 @@ def parse_signed_data(cms: bytes) -> SignedData:
 
 
 def _pem_body(pem: bytes) -> bytes:
-    import base64
-
     lines = [line for line in pem.decode("ascii", errors="replace").splitlines() if line and "-----" not in line]
     return base64.b64decode("".join(lines))
 

@@ -1,7 +1,8 @@
 """НСИ Минздрава (ФНСИ): the port, the REST client, the offline snapshot and terminology; the simulator
 (``integrations.nsi.simulator``) is imported on demand, so the client does not pull in Litestar."""
 
-from integrations.nsi.client import NsiClient, build_nsi_client, fetch_all_rows
+from integrations.nsi.build import build_nsi_client
+from integrations.nsi.client import NsiClient, fetch_all_rows
 from integrations.nsi.protocol import (
     NsiAccessDenied,
     NsiBookNotFound,

@@ -7,12 +7,11 @@ One HTTP request per call, no retries (the caller decides), the deadline enforce
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from integrations.common.http import ASGIApp, build_http_client
 from integrations.nsi.protocol import (
     NsiAccessDenied,
     NsiBookNotFound,
@@ -157,25 +156,3 @@ async def fetch_all_rows(
         if not chunk.has_next or not chunk.rows:
             return rows
         page += 1
-
-
-def build_nsi_client(
-    base_url: str,
-    *,
-    user_key: str,
-    timeout_s: float,
-    simulator_app: Callable[[], ASGIApp] | None = None,
-) -> tuple[NsiClient, httpx.AsyncClient]:
-    """An :class:`NsiClient` for ``base_url`` and the httpx client it owns (the caller closes that).
-
-    ``inprocess://nsi`` routes to ``simulator_app`` or, by default, to the ФНСИ simulator over the shipped
-    snapshot, accepting ``user_key``.
-    """
-
-    def demo() -> ASGIApp:
-        from integrations.nsi.simulator import create_nsi_simulator
-
-        return create_nsi_simulator(user_key=user_key)
-
-    http = build_http_client(base_url, simulator_app=simulator_app or demo, timeout_s=timeout_s)
-    return NsiClient(http, user_key=user_key, timeout_s=timeout_s), http

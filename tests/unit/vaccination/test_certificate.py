@@ -17,13 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
+from backend.core.pdf import font_path
 from backend.vaccination.certificate import (
     TOKEN_TYPE,
     CertificateEntry,
     CertificateHolder,
     certificate_claims,
     certificate_lines,
-    font_path,
     generate_signing_key,
     render_certificate_pdf,
     sign_certificate,
