@@ -19,6 +19,7 @@ from litestar.types import Scope
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
@@ -154,6 +155,7 @@ def create_app(
             Router(path=API_V1, route_handlers=rest),
         ],
         middleware=[RequestIdMiddleware, prometheus.middleware],
+        exception_handlers=EXCEPTION_HANDLERS,  # one Russian error body with the request id (backend/api/boundary.py)
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -26,12 +26,14 @@ from graphql import ExecutionResult, GraphQLError, OperationType, execute
 from litestar import Request, Response, post
 from litestar.background_tasks import BackgroundTasks
 from litestar.enums import MediaType
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.litestar.controller import GraphQLResource
 
+from backend.api import boundary
 from backend.api.extensions import mask_errors, request_id_of_context
 from backend.core.private_api import graphql_core_schema
+from backend.middleware import request_id_of
 
 if TYPE_CHECKING:
     from backend.api.schema import Schema
@@ -58,15 +60,9 @@ class TrustedRequest:
     extensions: dict[str, Any] | None
 
 
-def trusted_request(schema: Schema, body: bytes) -> TrustedRequest | None:
-    """The request when ``body`` runs a registered query or mutation as it is; None when Strawberry's
-    view must answer it (anything malformed, unknown or unusual)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
+def trusted_request(schema: Schema, data: dict[str, Any]) -> TrustedRequest | None:
+    """The request when the decoded body ``data`` runs a registered query or mutation as it is; None when
+    Strawberry's view must answer it (anything unknown or unusual)."""
     query = _optional(data, "query", str)
     variables = _optional(data, "variables", dict)
     extensions = _optional(data, "extensions", dict)
@@ -111,6 +107,13 @@ async def execute_trusted(schema: Schema, request: TrustedRequest, context: Any)
     return response
 
 
+_UNPARSABLE = "Unable to parse request body as JSON"
+
+
+def _bad_request(request: Request[Any, Any, Any], message: str) -> Response[Any]:
+    return boundary.error_response(HTTP_400_BAD_REQUEST, boundary.BAD_REQUEST, message, request_id_of(request.scope))
+
+
 def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> type:
     """``base`` (Strawberry's Litestar controller) with orjson on the wire and the thin POST handler."""
 
@@ -123,10 +126,19 @@ def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> t
 
         @post(status_code=HTTP_200_OK)
         async def handle_http_post(self, request: Request[Any, Any, Any]) -> Response[GraphQLResource | str]:
-            context = await get_context(request)  # first, as Strawberry's handler has it (a bad token: 401)
+            context = await get_context(request)  # first, as Strawberry's handler has it
             body = await request.body()  # Litestar enforces the body size limit here (413)
             content_type = request.headers.get("content-type", "")
-            trusted = trusted_request(schema, body) if "application/json" in content_type.lower() else None
+            trusted = None
+            if "application/json" in content_type.lower():
+                try:
+                    data = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    return _bad_request(request, boundary.russian_graphql_request_error(_UNPARSABLE))
+                problem = boundary.graphql_body_problem(data)
+                if problem is not None:
+                    return _bad_request(request, problem)
+                trusted = trusted_request(schema, data)
             sub_response: Response[Any] = Response({}, background=BackgroundTasks([]))
             context.request, context.response = request, sub_response
             if trusted is None:  # Strawberry's view, as its own POST handler would run it
@@ -142,6 +154,20 @@ def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> t
                 cookies=sub_response.cookies,
                 background=sub_response.background,
             )
+            return response
+
+        async def execute_request(
+            self, request: Request[Any, Any, Any], context: Any, root_value: Any
+        ) -> Response[GraphQLResource | str]:
+            # Strawberry answers a malformed request with its English reason as text/plain: the one error body.
+            response: Response[Any] = await super().execute_request(
+                request=request, context=context, root_value=root_value
+            )
+            status = response.status_code or HTTP_200_OK
+            if status >= HTTP_400_BAD_REQUEST and isinstance(response.content, str):
+                code = boundary.BAD_REQUEST if status == HTTP_400_BAD_REQUEST else boundary.status_code_name(status)
+                message = boundary.russian_graphql_request_error(response.content, status)
+                return boundary.error_response(status, code, message, request_id_of(request.scope))
             return response
 
     GraphQLController.__name__ = base.__name__

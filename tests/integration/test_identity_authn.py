@@ -102,8 +102,8 @@ async def test_bad_tokens_get_401_with_a_russian_message_and_change_nothing(
     async with identity_client(runtime) as client:
         response = await client.post("/graphql", json={"query": ME}, headers=auth_headers(token))
     assert response.status_code == 401
-    assert response.json()["detail"] == message
-    assert response.json()["extra"] == {"code": "INVALID_TOKEN"}
+    assert response.json()["message"] == message
+    assert response.json()["code"] == "INVALID_TOKEN"
     async with runtime.sessionmaker() as session:
         assert (await session.scalars(select(AuditEvent))).all() == []
 
@@ -117,7 +117,7 @@ async def test_expired_token_is_refused(runtime: Runtime) -> None:
     async with identity_client(runtime) as client:
         response = await client.post("/graphql", json={"query": ME}, headers=auth_headers(token))
     assert response.status_code == 401
-    assert response.json()["detail"] == "Срок действия входа истек. Войдите заново."
+    assert response.json()["message"] == "Срок действия входа истек. Войдите заново."
 
 
 async def test_non_bearer_scheme_is_refused(runtime: Runtime) -> None:
@@ -135,7 +135,7 @@ async def test_revoked_session_ends_its_access_tokens(runtime: Runtime) -> None:
     async with identity_client(runtime) as client:
         response = await client.post("/graphql", json={"query": "{ apiInfo { version } }"}, headers=auth_headers(token))
     assert response.status_code == 401
-    assert response.json()["detail"] == "Сеанс завершен. Войдите заново."
+    assert response.json()["message"] == "Сеанс завершен. Войдите заново."
 
 
 async def test_kiosk_session_times_out_when_idle_and_slides_when_used(runtime: Runtime) -> None:
@@ -156,7 +156,7 @@ async def test_kiosk_session_times_out_when_idle_and_slides_when_used(runtime: R
         moment["now"] = start + timedelta(seconds=3 * idle + 1)
         again = await client.post("/graphql", json=query, headers=auth_headers(token))
     assert refused.status_code == 401
-    assert refused.json()["detail"] == "Сеанс завершен из-за бездействия. Начните заново."
+    assert refused.json()["message"] == "Сеанс завершен из-за бездействия. Начните заново."
     assert again.status_code == 401  # revoked for good, not only late
     async with runtime.sessionmaker() as session:
         row = (await session.scalars(select(AuthSession))).one()
