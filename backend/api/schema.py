@@ -29,6 +29,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from backend.api.extensions import MaskInternalErrors
+from backend.api.scalars import SCALAR_OVERRIDES
 from backend.api.trusted import TrustedDocuments, TrustedDocumentsExtension
 from backend.core.private_api import graphql_core_schema
 from backend.settings import Settings
@@ -105,6 +106,7 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         types=types,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        scalar_overrides=SCALAR_OVERRIDES,  # bounded dates, moments with a time zone (backend/api/scalars.py)
     )
     schema.trusted_documents = registry.load(
         settings.trusted_documents_dir, graphql_core_schema(schema), rules=rules, max_tokens=settings.query_max_tokens

@@ -16,13 +16,14 @@ requests (Strawberry's 400s), subscriptions, GraphiQL (GET) and websockets (``gr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from graphql import ExecutionResult, GraphQLError, OperationType, execute
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute, parse
 from litestar import Request, Response, post
 from litestar.background_tasks import BackgroundTasks
 from litestar.enums import MediaType
@@ -108,6 +109,37 @@ async def execute_trusted(schema: Schema, request: TrustedRequest, context: Any)
 
 
 _UNPARSABLE = "Unable to parse request body as JSON"
+_PARSE_MAX_TOKENS = 20_000  # beyond this the view's own token limit answers
+
+
+@functools.lru_cache(maxsize=256)
+def _operation_type(query: str, name: str | None) -> OperationType | None:
+    """The type of the operation ``name`` (or the only one) of ``query``; None when that is not clear (the
+    view then explains why)."""
+    try:
+        document = parse(query, no_location=True, max_tokens=_PARSE_MAX_TOKENS)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0].operation if len(operations) == 1 else None
+    return next((o.operation for o in operations if o.name is not None and o.name.value == name), None)
+
+
+def _subscription(schema: Schema, data: dict[str, Any]) -> bool:
+    """True when a POST asks for a subscription (served over websockets only)."""
+    name = data.get("operationName")
+    document = schema.trusted_documents.resolve(data.get("query"), data.get("extensions"))
+    if document is not None:
+        types = document.operation_types
+        kind = types.get(name) if name is not None else next(iter(types.values())) if len(types) == 1 else None
+        return kind is OperationType.SUBSCRIPTION
+    query = data.get("query")
+    return (
+        isinstance(query, str)
+        and "subscription" in query
+        and _operation_type(query, name) is OperationType.SUBSCRIPTION
+    )
 
 
 def _bad_request(request: Request[Any, Any, Any], message: str) -> Response[Any]:
@@ -139,6 +171,8 @@ def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> t
                 if problem is not None:
                     return _bad_request(request, problem)
                 trusted = trusted_request(schema, data)
+                if trusted is None and _subscription(schema, data):
+                    return _bad_request(request, boundary.SUBSCRIPTION_OVER_HTTP)
             sub_response: Response[Any] = Response({}, background=BackgroundTasks([]))
             context.request, context.response = request, sub_response
             if trusted is None:  # Strawberry's view, as its own POST handler would run it
