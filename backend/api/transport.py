@@ -27,7 +27,11 @@ from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, Oper
 from litestar import Request, Response, post
 from litestar.background_tasks import BackgroundTasks
 from litestar.enums import MediaType
-from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+)
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.litestar.controller import GraphQLResource
 
@@ -109,6 +113,7 @@ async def execute_trusted(schema: Schema, request: TrustedRequest, context: Any)
 
 
 _UNPARSABLE = "Unable to parse request body as JSON"
+NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
 _PARSE_MAX_TOKENS = 20_000  # beyond this the view's own token limit answers
 
 
@@ -139,6 +144,32 @@ def _subscription(schema: Schema, data: dict[str, Any]) -> bool:
         isinstance(query, str)
         and "subscription" in query
         and _operation_type(query, name) is OperationType.SUBSCRIPTION
+    )
+
+
+def _needs_authentication(value: Any) -> bool:
+    """True when a response (its bytes or its decoded body) reports a refusal for want of authentication."""
+    if isinstance(value, bytes | str):
+        return NOT_AUTHENTICATED in (value if isinstance(value, str) else value.decode("utf-8", "replace"))
+    if isinstance(value, dict):
+        return value.get("code") == NOT_AUTHENTICATED or any(_needs_authentication(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_needs_authentication(v) for v in value)
+    return False
+
+
+def _token_refused(request: Request[Any, Any, Any], context: Any, answer: Any) -> Response[Any] | None:
+    """401 with the token's own error when a refused token left the caller anonymous and the operation needed
+    authentication; None when it needed none (``apiInfo`` answers as to anyone)."""
+    error = getattr(context, "auth_error", None)
+    if error is None or not _needs_authentication(answer):
+        return None
+    return boundary.error_response(
+        HTTP_401_UNAUTHORIZED,
+        getattr(error, "code", NOT_AUTHENTICATED),
+        str(error),
+        request_id_of(request.scope),
+        {"WWW-Authenticate": "Bearer"},
     )
 
 
@@ -178,8 +209,12 @@ def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> t
             if trusted is None:  # Strawberry's view, as its own POST handler would run it
                 self.temporal_response = sub_response
                 full: Response[Any] = await self.execute_request(request=request, context=context, root_value=None)
-                return full
+                refused = _token_refused(request, context, full.content)
+                return refused if refused is not None else full
             payload = await execute_trusted(schema, trusted, context)
+            refused = _token_refused(request, context, payload)
+            if refused is not None:
+                return refused
             response: Response[Any] = Response(
                 orjson.dumps(payload),
                 status_code=sub_response.status_code or HTTP_200_OK,

@@ -133,7 +133,7 @@ async def test_revoked_session_ends_its_access_tokens(runtime: Runtime) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         await sessions.revoke(session, uuid.UUID(claims["sid"]), reason="test", at=tokens.now(runtime))
     async with identity_client(runtime) as client:
-        response = await client.post("/graphql", json={"query": "{ apiInfo { version } }"}, headers=auth_headers(token))
+        response = await client.post("/graphql", json={"query": ME}, headers=auth_headers(token))
     assert response.status_code == 401
     assert response.json()["message"] == "Сеанс завершен. Войдите заново."
 
@@ -152,9 +152,9 @@ async def test_kiosk_session_times_out_when_idle_and_slides_when_used(runtime: R
         moment["now"] = start + timedelta(seconds=2 * idle - 20)  # within idle of the last use: still alive
         assert (await client.post("/graphql", json=query, headers=auth_headers(token))).status_code == 200
         moment["now"] = start + timedelta(seconds=3 * idle)  # idle for longer than the timeout
-        refused = await client.post("/graphql", json=query, headers=auth_headers(token))
+        refused = await client.post("/graphql", json={"query": ME}, headers=auth_headers(token))
         moment["now"] = start + timedelta(seconds=3 * idle + 1)
-        again = await client.post("/graphql", json=query, headers=auth_headers(token))
+        again = await client.post("/graphql", json={"query": ME}, headers=auth_headers(token))
     assert refused.status_code == 401
     assert refused.json()["message"] == "Сеанс завершен из-за бездействия. Начните заново."
     assert again.status_code == 401  # revoked for good, not only late
