@@ -14,11 +14,18 @@ from typing import Any
 
 import structlog
 from graphql.error import GraphQLError
+from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
-from backend.api.boundary import INTERNAL_ERROR, INTERNAL_MESSAGE
+from backend.api.boundary import (
+    INTERNAL_ERROR,
+    INTERNAL_MESSAGE,
+    SERVICE_UNAVAILABLE,
+    UNAVAILABLE_MESSAGE,
+    is_outage,
+)
 from backend.api.problems import PublicError
 
 log = structlog.get_logger("backend.api")
@@ -72,8 +79,9 @@ def _replaced(error: GraphQLError, message: str, extensions: dict[str, Any] | No
 
 def mask_errors(errors: Sequence[GraphQLError], request_id: str, operation: str | None) -> list[GraphQLError]:
     """Public errors as they are (with their code), input errors in Russian (a bad id, a bad date: their
-    typed code); every other one logged whole and replaced by :data:`INTERNAL_MESSAGE` with the request id.
-    Used by :class:`MaskInternalErrors` and the trusted path."""
+    typed code); every other one logged whole and replaced by :data:`INTERNAL_MESSAGE` with the request id,
+    or by :data:`UNAVAILABLE_MESSAGE` (``SERVICE_UNAVAILABLE``) when the database or Redis could not be
+    reached. Used by :class:`MaskInternalErrors` and the trusted path."""
     processed: list[GraphQLError] = []
     for error in errors:
         russian = _russian(error)
@@ -84,16 +92,22 @@ def mask_errors(errors: Sequence[GraphQLError], request_id: str, operation: str 
         if is_public(error):
             processed.append(_replaced(error, error.message, dict(error.extensions or {})))
             continue
+        outage = is_outage(error.original_error)
         log.error(
-            "graphql.internal_error",
+            "graphql.service_unavailable" if outage else "graphql.internal_error",
             request_id=request_id,
             path=list(error.path or []),
             operation=operation,
             exc_info=error.original_error,
         )
-        text = INTERNAL_MESSAGE.format(request_id=request_id)
-        processed.append(_replaced(error, text, {"code": INTERNAL_ERROR, "requestId": request_id}))
+        code, text = (SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE) if outage else (INTERNAL_ERROR, INTERNAL_MESSAGE)
+        processed.append(_replaced(error, text.format(request_id=request_id), {"code": code, "requestId": request_id}))
     return processed
+
+
+def unavailable(errors: Sequence[GraphQLError] | None) -> bool:
+    """True when a masked result failed because the database or Redis could not be reached (answer 503)."""
+    return any((e.extensions or {}).get("code") == SERVICE_UNAVAILABLE for e in errors or ())
 
 
 def request_id_of_context(context: object) -> str:
@@ -112,5 +126,9 @@ class MaskInternalErrors(SchemaExtension):
     def _mask(self, result: Any) -> None:
         if result is None or not getattr(result, "errors", None):
             return
-        request_id = request_id_of_context(self.execution_context.context)
+        context = self.execution_context.context
+        request_id = request_id_of_context(context)
         result.errors = mask_errors(result.errors or [], request_id, self.execution_context.operation_name)
+        response = getattr(context, "response", None)
+        if unavailable(result.errors) and response is not None and hasattr(response, "status_code"):
+            response.status_code = HTTP_503_SERVICE_UNAVAILABLE  # the HTTP answer of Strawberry's view

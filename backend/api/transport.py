@@ -31,12 +31,13 @@ from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.litestar.controller import GraphQLResource
 
 from backend.api import boundary
-from backend.api.extensions import mask_errors, request_id_of_context
+from backend.api.extensions import mask_errors, request_id_of_context, unavailable
 from backend.core.private_api import graphql_core_schema
 from backend.middleware import request_id_of
 
@@ -109,6 +110,8 @@ async def execute_trusted(schema: Schema, request: TrustedRequest, context: Any)
     if result.errors:
         masked = mask_errors(result.errors, request_id_of_context(context), operation)
         response["errors"] = [error.formatted for error in masked]
+        if unavailable(masked) and getattr(context, "response", None) is not None:
+            context.response.status_code = HTTP_503_SERVICE_UNAVAILABLE  # the database or Redis is out
     return response
 
 
