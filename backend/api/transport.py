@@ -23,6 +23,7 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import structlog
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute, parse
 from litestar import Request, Response, post
 from litestar.background_tasks import BackgroundTasks
@@ -36,7 +37,7 @@ from litestar.status_codes import (
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.litestar.controller import GraphQLResource
 
-from backend.api import boundary
+from backend.api import boundary, cost
 from backend.api.extensions import mask_errors, request_id_of_context, unavailable
 from backend.core.private_api import graphql_core_schema
 from backend.middleware import request_id_of
@@ -44,6 +45,8 @@ from backend.middleware import request_id_of
 if TYPE_CHECKING:
     from backend.api.schema import Schema
     from backend.api.trusted import TrustedDocument
+
+log = structlog.get_logger("backend.api")
 
 ContextGetter = Callable[[Request[Any, Any, Any]], Awaitable[Any]]
 
@@ -150,6 +153,16 @@ def _subscription(schema: Schema, data: dict[str, Any]) -> bool:
     )
 
 
+def _bounded(encoded: bytes, data: object, limit: int) -> bytes:
+    """``encoded``, or a RESULT_TOO_LARGE error in its place when an operation's answer exceeds ``limit``."""
+    if len(encoded) <= limit or not (isinstance(data, dict) and "data" in data):
+        return encoded
+    request_id = structlog.contextvars.get_contextvars().get("request_id", "—")
+    log.warning("graphql.result_too_large", bytes=len(encoded), limit=limit)
+    error = {"message": cost.RESULT_MESSAGE, "extensions": {"code": cost.RESULT_TOO_LARGE, "requestId": request_id}}
+    return orjson.dumps({"data": None, "errors": [error]})
+
+
 def _needs_authentication(value: Any) -> bool:
     """True when a response (its bytes or its decoded body) reports a refusal for want of authentication."""
     if isinstance(value, bytes | str):
@@ -188,7 +201,7 @@ def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> t
             return orjson.loads(data)
 
         def encode_json(self, data: object) -> bytes:
-            return orjson.dumps(data)
+            return _bounded(orjson.dumps(data), data, schema.max_result_bytes)
 
         @post(status_code=HTTP_200_OK)
         async def handle_http_post(self, request: Request[Any, Any, Any]) -> Response[GraphQLResource | str]:
@@ -219,7 +232,7 @@ def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> t
             if refused is not None:
                 return refused
             response: Response[Any] = Response(
-                orjson.dumps(payload),
+                _bounded(orjson.dumps(payload), payload, schema.max_result_bytes),
                 status_code=sub_response.status_code or HTTP_200_OK,
                 media_type=MediaType.JSON,
                 headers=sub_response.headers,
