@@ -20,7 +20,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
-from backend.api.pages import contract_route, landing_route, metrics_controller, openapi_config
+from backend.api.pages import (
+    contract_route,
+    document_refusals,
+    landing_route,
+    metrics_controller,
+    openapi_config,
+)
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
 from backend.health.routes import live, ready
@@ -145,7 +151,7 @@ def create_app(
         exclude=["/metrics", "/health"],
         scopes={ScopeType.HTTP},
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             live,
             ready,
@@ -170,3 +176,5 @@ def create_app(
         debug=False,
         logging_config=None,  # structlog owns logging (configure_logging)
     )
+    document_refusals(app.openapi_schema)  # the refusals every REST operation may answer (backend/api/pages.py)
+    return app

@@ -159,3 +159,126 @@ def metrics_controller(settings: Settings) -> type[PrometheusController]:
         guards = [metrics_allowed]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     return MetricsController
+
+
+# ------------------------------------------------------------------------------------------ documented refusals
+
+REFUSAL_SCHEMA = "Refusal"
+OAUTH_ERROR_SCHEMA = "OAuthError"
+
+_JSON = "application/json"
+_HTML = "text/html"
+
+# What each REST operation may answer besides its success, beyond what its handler declares: the one error
+# body (backend/api/boundary.py) for refusals, the OAuth error body on the token endpoint (RFC 6749), a
+# Russian HTML page where a browser is on the other end, a redirect where the login goes on elsewhere.
+_REFUSALS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
+    ("get", "/api/v1/oauth/authorize"): {
+        "302": ("", "Переход на страницу входа ЕСИА или обратно в приложение с ошибкой"),
+        "400": (_HTML, "Страница с ошибкой входа (приложение или адрес возврата неизвестны)"),
+    },
+    ("get", "/api/v1/auth/esia/start"): {
+        "302": ("", "Переход на страницу входа ЕСИА или обратно в приложение с ошибкой"),
+        "400": (_HTML, "Страница с ошибкой входа (приложение или адрес возврата неизвестны)"),
+    },
+    ("get", "/api/v1/auth/esia/callback"): {
+        "302": ("", "Возврат в приложение с кодом авторизации или ошибкой"),
+        "400": (_HTML, "Страница с ошибкой входа (сеанс входа не найден или устарел)"),
+    },
+    ("post", "/api/v1/oauth/token"): {
+        "400": (OAUTH_ERROR_SCHEMA, "Ошибка OAuth (RFC 6749): неверный код, маркер или проверка PKCE"),
+        "401": (OAUTH_ERROR_SCHEMA, "Ошибка OAuth (RFC 6749): приложение или подпись устройства не приняты"),
+    },
+    ("post", "/api/v1/auth/logout"): {"401": (REFUSAL_SCHEMA, "Маркер доступа не принят или не передан")},
+    ("get", "/api/v1/booking/tickets/{name}"): {
+        "401": (REFUSAL_SCHEMA, "Маркер доступа не принят или не передан"),
+        "403": (REFUSAL_SCHEMA, "Талон не этого пациента или нет права на печать"),
+        "404": (REFUSAL_SCHEMA, "Талон не найден"),
+        "503": (REFUSAL_SCHEMA, "Печать талона сейчас недоступна"),
+    },
+    ("post", "/api/v1/webhooks/sms/twilio"): {
+        "403": (REFUSAL_SCHEMA, "Подпись Twilio не прошла проверку"),
+    },
+    ("get", "/graphql"): {
+        "200": (_HTML, "GraphiQL (где он включен)"),
+        "404": (REFUSAL_SCHEMA, "GraphiQL выключен"),
+    },
+    ("post", "/graphql"): {
+        "401": (REFUSAL_SCHEMA, "Маркер доступа не принят, а операции нужен вход"),
+        "503": (_JSON, "Ответ GraphQL с ошибкой SERVICE_UNAVAILABLE: база данных или Redis недоступны"),
+    },
+    ("get", "/metrics"): {
+        "200": ("text/plain", "Метрики в формате Prometheus"),
+        "401": (REFUSAL_SCHEMA, "Нужен токен доступа к метрикам"),
+    },
+    ("get", "/health/ready"): {"503": (_JSON, "Не готов: названо, что недоступно")},
+}
+# Every operation may be refused as malformed (400) or during an outage (503); a POST also for its size (413).
+_EVERYWHERE = {
+    "400": (REFUSAL_SCHEMA, "Неверный запрос"),
+    "503": (REFUSAL_SCHEMA, "Сервис временно недоступен: база данных или Redis"),
+}
+_POST = {"413": (REFUSAL_SCHEMA, "Запрос слишком большой")}
+
+
+def _schemas() -> dict[str, Any]:
+    text = {"type": "string"}
+    return {
+        REFUSAL_SCHEMA: {
+            "type": "object",
+            "description": "Отказ: стабильный код, текст для человека и код запроса (он же в заголовке x-request-id).",
+            "required": ["code", "message", "requestId"],
+            "properties": {"code": text, "message": text, "requestId": text},
+        },
+        OAUTH_ERROR_SCHEMA: {
+            "type": "object",
+            "description": "Ошибка OAuth 2.0 (RFC 6749, раздел 5.2).",
+            "required": ["error"],
+            "properties": {"error": text, "error_description": text},
+        },
+    }
+
+
+def document_refusals(openapi: Any) -> None:
+    """Add the refusals of :data:`_REFUSALS` and the common ones to ``openapi`` (Litestar's OpenAPI object)."""
+    from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
+
+    components = openapi.components or Components()
+    components.schemas = dict(components.schemas or {})
+    for name, body in _schemas().items():
+        components.schemas[name] = Schema(
+            type=OpenAPIType.OBJECT,
+            description=body["description"],
+            required=body["required"],
+            properties={key: Schema(type=OpenAPIType.STRING) for key in body["properties"]},
+        )
+    openapi.components = components
+
+    def response(kind: str, description: str) -> OpenAPIResponse:
+        if not kind:
+            return OpenAPIResponse(description=description)
+        if kind in (REFUSAL_SCHEMA, OAUTH_ERROR_SCHEMA):
+            content = {_JSON: OpenAPIMediaType(schema=Reference(ref=f"#/components/schemas/{kind}"))}
+        else:
+            content = {
+                kind: OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT if kind == _JSON else OpenAPIType.STRING))
+            }
+        return OpenAPIResponse(description=description, content=content)
+
+    for path, item in (openapi.paths or {}).items():
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = dict(operation.responses or {})
+            extra = {**_EVERYWHERE, **(_POST if method == "post" else {}), **_REFUSALS.get((method, path), {})}
+            for status, (kind, description) in extra.items():
+                wanted = response(kind, description)
+                documented = responses.get(status)
+                if documented is None:
+                    responses[status] = wanted
+                elif wanted.content and isinstance(documented, OpenAPIResponse):
+                    # The handler declared this status: the body is the one it really answers with (a refusal
+                    # passes the app's exception handlers), and another content type it answers with is added.
+                    documented.content = {**(documented.content or {}), **wanted.content}
+            operation.responses = responses
