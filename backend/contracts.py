@@ -6,6 +6,8 @@ import json
 
 from strawberry.printer import print_schema
 
+from backend.api.schema import build_schema
+from backend.app import create_app
 from backend.settings import load_settings
 
 GRAPHQL_SCHEMA = "graphql/schema.graphql"
@@ -13,9 +15,6 @@ OPENAPI = "openapi/openapi.json"
 
 
 def render_contracts() -> dict[str, str]:
-    from backend.api.schema import build_schema
-    from backend.app import create_app
-
     # The contract is the production surface: render it with production-independent defaults.
     settings = load_settings(profile="embedded")
     schema_text = print_schema(build_schema(settings)) + "\n"

@@ -104,10 +104,10 @@ async def _p2_run(url: str, *, slow: bool) -> dict[str, float]:
 
 
 async def _search_scenario(url: str, figures: dict[str, Any]) -> None:
+    from backend.adapters import set_booking_hub
     from backend.booking import service
     from backend.booking.cache import booking_cache
     from backend.directory.service import sync_directory
-    from backend.integrations_registry import set_booking_hub
     from backend.runtime import Runtime
     from backend.settings import load_settings
     from integrations.common.faults import FaultProfile
@@ -179,7 +179,7 @@ async def _search_scenario(url: str, figures: dict[str, Any]) -> None:
 
         async def empty_cache() -> None:
             cache.local.clear()  # this process's near cache too
-            runtime.services.pop(service.DECODED_KEY, None)
+            runtime.adapters.booking_decoded = None
             if runtime.redis is not None:
                 keys = [k async for k in runtime.redis.scan_iter(match="mz:booking:slots:*")]
                 if keys:

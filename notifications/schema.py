@@ -20,7 +20,6 @@ from backend.audit import service as audit
 from backend.identity.policy import SCOPE_NOTIFICATIONS, require_subject
 from integrations.sms import InvalidPhone
 from notifications import preferences as prefs
-from notifications import registry
 from notifications import service as notifications
 from notifications.channels import InboxEvent
 from notifications.models import InboxItem as InboxRow
@@ -268,7 +267,7 @@ class Mutation:
         if item_ids is not None and len(item_ids) > 500:
             return InvalidInput.of("ids", "Не больше 500 сообщений за раз.")
         uow = info.context.uow
-        updated = await notifications.mark_read(uow.session, patient_id, item_ids, registry.now(info.context.runtime))
+        updated = await notifications.mark_read(uow.session, patient_id, item_ids, info.context.runtime.now())
         uow.audit("notifications.inbox.mark_read", subject_id=patient_id, details={"updated": updated})
         return InboxMarkedRead(updated=updated, unread_count=await notifications.unread_count(uow.session, patient_id))
 
@@ -294,7 +293,7 @@ class Subscription:
         patient_id = await require_subject(info, SCOPE_NOTIFICATIONS, acting_for=acting_for)
         # The bus carries the item itself (no database read per delivery); the patient's channel carries
         # only the patient's items, and an item of anyone else is never yielded.
-        async for item in registry.inbox_bus(info.context.runtime).subscribe(patient_id):
+        async for item in info.context.runtime.adapters.inbox_bus.subscribe(patient_id):
             if item.patient_id == patient_id:
                 yield InboxItemType.of_event(item)
 

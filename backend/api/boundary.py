@@ -18,6 +18,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import asyncpg
+import redis.exceptions
+import sqlalchemy.exc
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException
@@ -155,38 +158,24 @@ def has_nul(value: Any) -> bool:
 # ------------------------------------------------------------------------------------------ outages
 
 
-def _outage_types() -> tuple[type[BaseException], ...]:
-    import redis.exceptions
-    import sqlalchemy.exc
-
-    found: list[type[BaseException]] = [
-        ConnectionError,  # refused, reset, aborted (OSError subclasses)
-        TimeoutError,
-        asyncio.TimeoutError,
-        sqlalchemy.exc.OperationalError,
-        sqlalchemy.exc.InterfaceError,
-        sqlalchemy.exc.DisconnectionError,
-        sqlalchemy.exc.TimeoutError,  # the pool gave no connection in time
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-    ]
-    try:
-        import asyncpg
-
-        found += [asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError]
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        pass
-    return tuple(found)
-
-
-_OUTAGE: tuple[type[BaseException], ...] | None = None
+_OUTAGE: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted (OSError subclasses)
+    TimeoutError,
+    asyncio.TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,  # the pool gave no connection in time
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
 
 
 def is_outage(exc: BaseException | None) -> bool:
     """True when ``exc`` (or what caused it) says the database or Redis could not be reached."""
-    global _OUTAGE  # noqa: PLW0603 - built once, on first use
-    if _OUTAGE is None:
-        _OUTAGE = _outage_types()
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

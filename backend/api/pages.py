@@ -22,6 +22,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
+from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
 from litestar.plugins.prometheus import PrometheusController
 from strawberry.printer import print_schema
 
@@ -241,8 +242,6 @@ def _schemas() -> dict[str, Any]:
 
 def document_refusals(openapi: Any) -> None:
     """Add the refusals of :data:`_REFUSALS` and the common ones to ``openapi`` (Litestar's OpenAPI object)."""
-    from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
-
     components = openapi.components or Components()
     components.schemas = dict(components.schemas or {})
     for name, body in _schemas().items():

@@ -19,9 +19,17 @@ import strawberry
 
 from backend.api.atomic import atomic
 from backend.api.context import Info, info_of
-from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
+from backend.api.problems import (
+    AccessDenied,
+    FieldProblem,
+    InvalidInput,
+    NotAuthenticated,
+    Problem,
+    ProblemError,
+    PublicError,
+)
 from backend.audit import service as audit
-from backend.booking import idempotency, service
+from backend.booking import idempotency, problems, service
 from backend.booking.models import Appointment, SlotHold
 from backend.identity.policy import SCOPE_BOOKING, ConfirmationRequired, require_staff, require_subject
 from integrations.fer import Slot
@@ -39,6 +47,109 @@ class AppointmentStatusEnum(Enum):
     RESCHEDULED = "rescheduled"
     VISITED = "visited"
     NO_SHOW = "no_show"
+
+
+# ---------------------------------------------------------------------------------------------- problems
+# The union members of booking's business errors (backend.booking.problems), one per domain problem.
+
+
+@strawberry.type(description="Талон уже занят или недоступен.")
+class SlotTaken(Problem):
+    pass
+
+
+@strawberry.type(description="Бронь талона не найдена.")
+class HoldNotFound(Problem):
+    pass
+
+
+@strawberry.type(description="Время брони истекло.")
+class HoldExpired(Problem):
+    pass
+
+
+@strawberry.type(description="Уже есть активная запись к врачу этой специальности.")
+class SameSpecialtyActive(Problem):
+    pass
+
+
+@strawberry.type(description="Возраст пациента не подходит этой медицинской организации или врачу.")
+class AgeRestricted(Problem):
+    pass
+
+
+@strawberry.type(description="Пациент не найден в медицинской организации.")
+class PatientNotFoundAtClinic(Problem):
+    pass
+
+
+@strawberry.type(description="Нужно направление врача.")
+class ReferralNeeded(Problem):
+    pass
+
+
+@strawberry.type(description="Сервис записи временно недоступен; можно повторить.")
+class BookingServiceUnavailable(Problem):
+    pass
+
+
+@strawberry.type(description="Запись на прием не найдена.")
+class AppointmentMissing(Problem):
+    pass
+
+
+@strawberry.type(description="Запись уже отменена, перенесена или прием состоялся.")
+class AppointmentNotActive(Problem):
+    pass
+
+
+@strawberry.type(description="Ключ идемпотентности уже использован для другого запроса.")
+class IdempotencyKeyReused(Problem):
+    pass
+
+
+_GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
+    problems.SlotTaken: SlotTaken,
+    problems.HoldNotFound: HoldNotFound,
+    problems.HoldExpired: HoldExpired,
+    problems.SameSpecialtyActive: SameSpecialtyActive,
+    problems.AgeRestricted: AgeRestricted,
+    problems.PatientNotFoundAtClinic: PatientNotFoundAtClinic,
+    problems.ReferralNeeded: ReferralNeeded,
+    problems.BookingServiceUnavailable: BookingServiceUnavailable,
+    problems.AppointmentMissing: AppointmentMissing,
+    problems.AppointmentNotActive: AppointmentNotActive,
+    problems.IdempotencyKeyReused: IdempotencyKeyReused,
+}
+# A stored refusal (backend.booking.idempotency) names its class: a booking problem or the policy's.
+_STORED_PROBLEMS: dict[str, type[Problem]] = {
+    cls.__name__: cls for cls in (*_GRAPHQL_PROBLEMS.values(), InvalidInput, AccessDenied, NotAuthenticated)
+}
+
+
+def graphql_problem(problem: problems.BookingProblem) -> Problem:
+    """The union member of a booking problem."""
+    if isinstance(problem, problems.InvalidInput):
+        return InvalidInput(
+            code=problem.code,
+            message=problem.message,
+            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
+        )
+    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
+
+
+def problem_from_json(data: dict[str, Any]) -> Problem:
+    """A refusal stored by :func:`backend.booking.idempotency.store_problem`, as its union member again."""
+    cls = _STORED_PROBLEMS.get(data.get("class", ""))
+    if cls is InvalidInput:
+        return InvalidInput(
+            code=data["code"],
+            message=data["message"],
+            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
+        )
+    if cls is None:
+        raise ValueError(f"unknown stored problem {data.get('class')!r}")
+    return cls(code=data["code"], message=data["message"])
 
 
 # ---------------------------------------------------------------------------------------------- types
@@ -225,68 +336,81 @@ class AppointmentRescheduled:
 
 HoldSlotResult = Annotated[
     SlotHeld
-    | service.SlotTaken
-    | service.SameSpecialtyActive
-    | service.AgeRestricted
-    | service.PatientNotFoundAtClinic
-    | service.BookingServiceUnavailable
+    | SlotTaken
+    | SameSpecialtyActive
+    | AgeRestricted
+    | PatientNotFoundAtClinic
+    | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("HoldSlotResult"),
 ]
 ReleaseHoldResult = Annotated[
-    HoldReleased | service.HoldNotFound | NotAuthenticated | AccessDenied | InvalidInput | service.IdempotencyKeyReused,
+    HoldReleased | HoldNotFound | NotAuthenticated | AccessDenied | InvalidInput | IdempotencyKeyReused,
     strawberry.union("ReleaseHoldResult"),
 ]
 BookResult = Annotated[
     AppointmentBooked
-    | service.SlotTaken
-    | service.HoldNotFound
-    | service.HoldExpired
-    | service.SameSpecialtyActive
-    | service.AgeRestricted
-    | service.PatientNotFoundAtClinic
-    | service.ReferralNeeded
-    | service.BookingServiceUnavailable
+    | SlotTaken
+    | HoldNotFound
+    | HoldExpired
+    | SameSpecialtyActive
+    | AgeRestricted
+    | PatientNotFoundAtClinic
+    | ReferralNeeded
+    | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("BookAppointmentResult"),
 ]
 CancelResult = Annotated[
     AppointmentCancelled
-    | service.AppointmentMissing
-    | service.AppointmentNotActive
+    | AppointmentMissing
+    | AppointmentNotActive
     | NotAuthenticated
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("CancelAppointmentResult"),
 ]
 RescheduleResult = Annotated[
     AppointmentRescheduled
-    | service.AppointmentMissing
-    | service.AppointmentNotActive
-    | service.SlotTaken
-    | service.SameSpecialtyActive
-    | service.AgeRestricted
-    | service.PatientNotFoundAtClinic
-    | service.ReferralNeeded
-    | service.BookingServiceUnavailable
+    | AppointmentMissing
+    | AppointmentNotActive
+    | SlotTaken
+    | SameSpecialtyActive
+    | AgeRestricted
+    | PatientNotFoundAtClinic
+    | ReferralNeeded
+    | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("RescheduleAppointmentResult"),
 ]
 
 
 # ---------------------------------------------------------------------------------------------- mutation plumbing
+
+
+def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Inside ``@atomic``: a booking problem raised by the services becomes its union member."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except problems.ProblemError as exc:
+            raise ProblemError(graphql_problem(exc.problem)) from None
+
+    return wrapper
 
 
 def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -312,17 +436,17 @@ def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
 async def _replay(info: Info, stored: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per stored kind
     kind = stored.get("type")
     if kind == "problem":
-        return idempotency.problem_from_json(stored)
+        return problem_from_json(stored)
     session = info.context.uow.session
     if kind in ("held", "released"):
         hold = await session.get(SlotHold, uuid.UUID(stored["id"]))
         if hold is None:  # pragma: no cover - holds are never deleted
-            return service.HoldNotFound.default()
+            return graphql_problem(problems.HoldNotFound.default())
         typed = SlotHoldType.of(info, hold)
         return SlotHeld(hold=typed) if kind == "held" else HoldReleased(hold=typed)
     appointment = await session.get(Appointment, uuid.UUID(stored["id"]))
     if appointment is None:  # pragma: no cover - appointments are never deleted
-        return service.AppointmentMissing.default()
+        return graphql_problem(problems.AppointmentMissing.default())
     typed_appointment = AppointmentType.of(appointment)
     if kind == "booked":
         return AppointmentBooked(appointment=typed_appointment)
@@ -365,8 +489,6 @@ MAX_RANGE_DAYS = 31
 
 def _check_range(date_from: date, date_to: date) -> None:
     if date_to < date_from or (date_to - date_from).days >= MAX_RANGE_DAYS:
-        from backend.api.problems import PublicError
-
         raise PublicError(
             "Период поиска: от одного дня до месяца, дата окончания не раньше начала.", code="INVALID_INPUT"
         )
@@ -377,8 +499,6 @@ MAX_SLOTS_PER_DOCTOR = 500
 
 def _check_slots_per_doctor(value: int | None) -> None:
     if value is not None and not 1 <= value <= MAX_SLOTS_PER_DOCTOR:
-        from backend.api.problems import PublicError
-
         raise PublicError(f"Число талонов на врача: от 1 до {MAX_SLOTS_PER_DOCTOR}.", code="INVALID_INPUT")
 
 
@@ -542,6 +662,7 @@ class Mutation:
     @strawberry.mutation(description="Забронировать талон на 5 минут, чтобы оформить запись.")
     @booking_mutation
     @atomic
+    @domain_problems
     async def hold_slot(
         self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> HoldSlotResult:
@@ -556,6 +677,7 @@ class Mutation:
     @strawberry.mutation(description="Снять бронь талона.")
     @booking_mutation
     @atomic
+    @domain_problems
     async def release_hold(
         self, info: Info, hold_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> ReleaseHoldResult:
@@ -570,6 +692,7 @@ class Mutation:
     @strawberry.mutation(description="Подтвердить запись по брони талона.")
     @booking_mutation
     @atomic
+    @domain_problems
     async def confirm_appointment(
         self, info: Info, hold_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> BookResult:
@@ -586,6 +709,7 @@ class Mutation:
     @strawberry.mutation(description="Записаться за один шаг (оператор 122, инфомат).")
     @booking_mutation
     @atomic
+    @domain_problems
     async def book_appointment(
         self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> BookResult:
@@ -600,6 +724,7 @@ class Mutation:
     @strawberry.mutation(description="Отменить запись. Оператору 122 нужен код из СМС звонящего (confirmOnBehalfCode).")
     @booking_mutation
     @atomic
+    @domain_problems
     async def cancel_appointment(
         self, info: Info, appointment_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> CancelResult:
@@ -619,6 +744,7 @@ class Mutation:
     )
     @booking_mutation
     @atomic
+    @domain_problems
     async def reschedule_appointment(
         self,
         info: Info,

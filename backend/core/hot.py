@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+import asyncpg
 from sqlalchemy import (
     ClauseElement,
     ColumnElement,
@@ -272,8 +273,6 @@ def _autocommit(engine: AsyncEngine) -> AsyncEngine:
 
 
 def _translated(exc: Exception, sql: str, args: Any) -> Exception:
-    import asyncpg
-
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return IntegrityError(sql, args, exc)
     return exc

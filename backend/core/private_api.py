@@ -16,6 +16,8 @@ from importlib import import_module
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
+import strawberry
+
 if TYPE_CHECKING:
     from graphql import GraphQLSchema
     from strawberry import Schema
@@ -84,8 +86,6 @@ class PrivateDependency:
 
 
 def _minimal_strawberry_schema(schema_class: type) -> Any:
-    import strawberry
-
     @strawberry.type
     class Query:
         ping: str = "pong"

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from litestar.types import Scope
 from sqlalchemy import bindparam, select, update
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET
 
 from backend.api.context import GraphQLContext
 from backend.api.loaders import LoaderRegistry
@@ -167,8 +169,6 @@ async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
 
 async def on_ws_connect(context: Any) -> None:
     """At ``connection_init``: refuse a bad upgrade token or a bad payload token; adopt a good one."""
-    from strawberry.exceptions import ConnectionRejectionError
-
     error = getattr(context, "auth_error", None)
     if error is not None:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(error)})
@@ -191,8 +191,6 @@ def with_websocket_auth(controller: type) -> type:
 
     class _Controller(controller):
         async def on_ws_connect(self, context: Any) -> Any:
-            from strawberry.types.unset import UNSET
-
             await on_ws_connect(context)
             return UNSET
 

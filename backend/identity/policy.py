@@ -42,6 +42,7 @@ from backend.api.problems import AccessDenied, NotAuthenticated, Problem, Proble
 from backend.audit import service as audit
 from backend.core.context import ActorKind, Channel, RequestContext
 from backend.core.db import utcnow
+from backend.identity import tokens
 from backend.identity.models import ProxyGrant
 
 SCOPE_BOOKING = "booking"
@@ -227,9 +228,7 @@ async def require_subject(
 
 
 def _clock_of(context: Any) -> datetime:
-    from backend.identity.tokens import now
-
-    return now(context.runtime)
+    return tokens.now(context.runtime)
 
 
 async def _audit_refusal(
@@ -273,6 +272,17 @@ def require_patient_self(info_or_ctx: Any) -> uuid.UUID:
     if not actor.is_authenticated:
         raise not_authenticated()
     if actor.kind is not ActorKind.PATIENT or actor.subject_id is None or SCOPE_PROFILE not in actor.scopes:
+        raise access_denied()
+    return actor.subject_id
+
+
+def require_on_behalf_operator(info_or_ctx: Any) -> uuid.UUID:
+    """The caller's patient id in an operator's on-behalf session; raises otherwise."""
+    ctx, _ = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is not ActorKind.OPERATOR or actor.subject_id is None:
         raise access_denied()
     return actor.subject_id
 

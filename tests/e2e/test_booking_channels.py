@@ -13,7 +13,7 @@ import pytest
 from backend.app import create_app
 from backend.booking import schema, service
 from backend.runtime import Runtime
-from tests.integration.test_booking_support import (
+from tests.support.booking import (
     ADULT_MO,
     BOOK,
     CANCEL,

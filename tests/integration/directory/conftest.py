@@ -1,0 +1,1 @@
+"""Directory tests: the shared fixtures of tests/conftest.py; the region comes from integrations.demo_region."""

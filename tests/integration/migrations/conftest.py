@@ -1,0 +1,1 @@
+"""Migration tests: each test migrates its own scratch database (the module's scratch_url)."""
