@@ -14,13 +14,20 @@ import structlog
 from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.enums import ScopeType
-from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import Scope
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
+from backend.api.pages import (
+    contract_route,
+    document_refusals,
+    landing_route,
+    metrics_controller,
+    openapi_config,
+)
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
 from backend.health.routes import live, ready
@@ -140,25 +147,30 @@ def create_app(
         exclude=["/metrics", "/health"],
         scopes={ScopeType.HTTP},
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             live,
             ready,
             jwks,
-            PrometheusController,
+            metrics_controller(settings),
+            landing_route(settings),
+            contract_route(schema, settings),
             GraphQLController,
             Router(path=API_V1, route_handlers=rest),
         ],
         middleware=[RequestIdMiddleware, prometheus.middleware],
+        exception_handlers=EXCEPTION_HANDLERS,  # one Russian error body with the request id (backend/api/boundary.py)
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
-        openapi_config=OpenAPIConfig(
+        openapi_config=openapi_config(
+            settings,
             title="«Мое здоровье»: REST API",
             version=_version(),
             description="REST endpoints for what GraphQL does not fit (OAuth redirects, files, webhooks).",
-            path="/api/docs",
         ),
         state=State({"runtime": runtime} if runtime is not None else {}),
         debug=False,
         logging_config=None,  # structlog owns logging (configure_logging)
     )
+    document_refusals(app.openapi_schema)  # the refusals every REST operation may answer (backend/api/pages.py)
+    return app

@@ -2,8 +2,9 @@
 
 * no ``Authorization`` header → ``Actor.anonymous()``;
 * a token we did not issue, expired, for another audience, of a revoked or idle session → a
-  :class:`PublicError` ``INVALID_TOKEN`` with a Russian message: HTTP answers 401, a websocket's
-  ``connection_init`` is refused (close 4403).
+  :class:`PublicError` ``INVALID_TOKEN`` with a Russian message: over HTTP the caller is anonymous for
+  fields that need no authentication, and an operation that needs it answers 401 with that message; a
+  websocket's ``connection_init`` is refused (close 4403).
 
 Websocket clients may also send ``{"Authorization": "Bearer …"}`` in the ``connection_init`` payload
 (browsers cannot set headers on a websocket).
@@ -15,7 +16,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from litestar.exceptions import NotAuthorizedException
 from litestar.types import Scope
 from sqlalchemy import bindparam, select, update
 from strawberry.exceptions import ConnectionRejectionError
@@ -147,16 +147,17 @@ class IdentityContext(GraphQLContext, kw_only=True):
 
 
 async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
-    """The context getter's body: HTTP refuses a bad token with 401; a websocket defers to connection_init."""
+    """The context getter's body. A bad token makes the caller anonymous and is kept as ``auth_error``:
+    over HTTP, fields that need no authentication still answer, and an operation refused for want of
+    authentication answers 401 with the token's error (backend/api/transport.py); a websocket is refused
+    at connection_init."""
     request_id = request_id_of(scope)
     session_id: uuid.UUID | None = None
     try:
         actor, session_id = await authenticate_scope(scope, runtime)
         error = None
     except PublicError as exc:
-        if scope["type"] != "websocket":
-            raise NotAuthorizedException(detail=str(exc), extra={"code": exc.code}) from None
-        actor, error = Actor.anonymous(), exc
+        actor, error = Actor.anonymous(_anonymous_channel(scope)), exc
     return IdentityContext(
         runtime=runtime,
         ctx=RequestContext(actor=actor, request_id=request_id),

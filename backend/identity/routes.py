@@ -32,7 +32,8 @@ from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 from sqlalchemy import select
 
-from backend.api.problems import PublicError
+from backend.api.boundary import error_response
+from backend.api.problems import NotAuthenticated, PublicError
 from backend.audit import service as audit
 from backend.core.context import Actor, ActorKind, Channel, RequestContext
 from backend.identity import kiosks, sessions, tokens
@@ -456,10 +457,10 @@ async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
     try:
         actor, session_id = await authenticate_scope(request.scope, runtime)
     except PublicError as exc:
-        return Response({"error": exc.code, "message": str(exc)}, status_code=401, headers=NO_STORE)
+        return error_response(401, exc.code, str(exc), request_id_of(request.scope), NO_STORE)
     if not actor.is_authenticated:
-        return Response(
-            {"error": "NOT_AUTHENTICATED", "message": "Войдите через Госуслуги."}, status_code=401, headers=NO_STORE
+        return error_response(
+            401, NotAuthenticated.CODE, NotAuthenticated.MESSAGE, request_id_of(request.scope), NO_STORE
         )
     at = tokens.now(runtime)
     if session_id is not None:

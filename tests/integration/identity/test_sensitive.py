@@ -53,7 +53,7 @@ CONFIRM_CODE = """mutation($c: String!) {
 REFUSED = {
     "__typename": "ConfirmationRequired",
     "code": "CONFIRMATION_REQUIRED",
-    "message": "Для этого действия подтвердите личность звонящего кодом из СМС (confirmOnBehalfCode).",
+    "message": "Для этого действия подтвердите личность звонящего кодом из СМС.",
 }
 
 
