@@ -24,12 +24,19 @@ from backend.outbox.models import OutboxMessage
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
+    from backend.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 SESSION_KEY = "outbox_ids"
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=2)
+#: The shortest claim: a row claimed just before a fault (the handler's release lost, the worker killed)
+#: is due again after its lease, so the lease is as short as a handler may run: three upstream timeouts.
+MIN_LEASE = timedelta(seconds=30)
+
+
+def lease_for(settings: Settings) -> timedelta:
+    return max(MIN_LEASE, timedelta(seconds=3 * settings.upstream_timeout_s))
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ async def dispatch(runtime: Runtime, message_id: uuid.UUID) -> Outcome:
                 OutboxMessage.dead_at.is_(None),
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
             )
-            .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+            .values(claimed_until=now + lease_for(runtime.settings), attempts=OutboxMessage.attempts + 1)
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -142,7 +149,11 @@ async def dispatch(runtime: Runtime, message_id: uuid.UUID) -> Outcome:
         await fn(envelope, runtime)
     except Exception as exc:
         dead = envelope.attempt >= MAX_ATTEMPTS
-        await _release(sessionmaker, message_id, error=f"{type(exc).__name__}: {exc}"[:2000], dead=dead)
+        try:
+            await _release(sessionmaker, message_id, error=f"{type(exc).__name__}: {exc}"[:2000], dead=dead)
+        except Exception:  # the database went away too: the (short) lease runs out and the sweep finds it
+            log.warning("outbox.release_failed", message_id=str(message_id), exc_info=True)
+            dead = False
         log.warning(
             "outbox.handler_failed",
             message_id=str(message_id),
