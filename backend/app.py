@@ -23,6 +23,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from backend.api.context import GraphQLContext
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
+from backend.dev.routes import routes_for as dev_routes_for
 from backend.health.routes import live, ready
 from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
@@ -148,6 +149,7 @@ def create_app(
             PrometheusController,
             GraphQLController,
             Router(path=API_V1, route_handlers=rest),
+            *dev_routes_for(settings),
         ],
         middleware=[RequestIdMiddleware, prometheus.middleware],
         lifespan=[lifespan],
