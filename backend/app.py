@@ -39,6 +39,8 @@ log = structlog.get_logger(__name__)
 
 API_V1 = "/api/v1"
 SWEEP_INTERVAL_S = 15.0
+#: A client needs a few live feeds (the inbox, a heartbeat); more on one socket is refused with an error.
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 # REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
 REST_MODULES: tuple[str, ...] = ("backend.identity.routes", "backend.booking.routes", "notifications.routes")
@@ -123,7 +125,7 @@ def create_app(
         allow_queries_via_get=False,
         context_getter=_context_getter(),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-        max_subscriptions_per_connection=50,
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
 
     async def http_context(request: Request[Any, Any, Any]) -> GraphQLContext:
