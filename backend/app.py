@@ -30,6 +30,7 @@ from backend.api.pages import (
 )
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
+from backend.dev.routes import routes_for as dev_routes_for
 from backend.health.routes import live, ready
 from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
@@ -45,6 +46,8 @@ log = structlog.get_logger(__name__)
 
 API_V1 = "/api/v1"
 SWEEP_INTERVAL_S = 15.0
+#: A client needs a few live feeds (the inbox, a heartbeat); more on one socket is refused with an error.
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 # REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
 REST_MODULES: tuple[str, ...] = ("backend.identity.routes", "backend.booking.routes", "notifications.routes")
@@ -129,7 +132,7 @@ def create_app(
         allow_queries_via_get=False,
         context_getter=_context_getter(),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-        max_subscriptions_per_connection=50,
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
 
     async def http_context(request: Request[Any, Any, Any]) -> GraphQLContext:
@@ -157,6 +160,7 @@ def create_app(
             contract_route(schema, settings),
             GraphQLController,
             Router(path=API_V1, route_handlers=rest),
+            *dev_routes_for(settings),
         ],
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # one Russian error body with the request id (backend/api/boundary.py)

@@ -26,7 +26,7 @@ from backend.api.loaders import LoaderRegistry
 from backend.api.problems import PublicError
 from backend.core.context import Actor, Channel, RequestContext
 from backend.core.db import HotStatement
-from backend.identity import tokens
+from backend.identity import live_sessions, tokens
 from backend.identity.models import AuthSession
 from backend.middleware import request_id_of
 
@@ -144,6 +144,7 @@ class IdentityContext(GraphQLContext, kw_only=True):
     connection_params: Any = None  # the connection_init payload (strawberry fills it)
     auth_error: Any = None  # a PublicError found at the websocket upgrade, reported at connection_init
     session_id: Any = None  # the token's ``sid`` (uuid.UUID) when it has one
+    token_expires_at: Any = None  # a websocket's token expiry (datetime): the socket closes then
 
 
 async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
@@ -158,12 +159,14 @@ async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
         error = None
     except PublicError as exc:
         actor, error = Actor.anonymous(_anonymous_channel(scope)), exc
+    header = _header(scope, b"authorization") if scope["type"] == "websocket" and error is None else None
     return IdentityContext(
         runtime=runtime,
         ctx=RequestContext(actor=actor, request_id=request_id),
         loaders=LoaderRegistry(),
         auth_error=error,
         session_id=session_id,
+        token_expires_at=live_sessions.token_expiry(runtime, _bearer(header)) if header is not None else None,
     )
 
 
@@ -184,12 +187,15 @@ async def on_ws_connect(context: Any) -> None:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(exc)}) from None
     context.ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
     context.session_id = session_id
+    context.token_expires_at = live_sessions.token_expiry(context.runtime, token)
 
 
 def with_websocket_auth(controller: type) -> type:
     """The GraphQL controller class with :func:`on_ws_connect` wired in."""
 
     class _Controller(controller):
+        graphql_transport_ws_handler_class = live_sessions.SessionBoundTransportWSHandler
+
         async def on_ws_connect(self, context: Any) -> Any:
             await on_ws_connect(context)
             return UNSET

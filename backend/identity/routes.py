@@ -44,6 +44,7 @@ from backend.identity.proxies import sync_esia_children
 from backend.identity.service import PatientData, normalise_snils, upsert_patient
 from backend.middleware import request_id_of
 from integrations.esia import EsiaError, EsiaPerson
+from notifications.preferences import upsert_contacts
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -253,6 +254,8 @@ async def esia_callback(request: Request[Any, Any, Any]) -> Response[Any]:
         if row.patient_id is not None:
             return _page("Ошибка входа", "Этот вход уже завершен. Начните вход заново.")
         patient = await upsert_patient(session, data, at=at)
+        # ESIA's verified phone and e-mail are the notifications domain's contact points.
+        await upsert_contacts(session, patient.id, phone=data.phone, email=data.email)
         await sync_esia_children(session, patient.id, person.children, at=at)
         row.patient_id = patient.id
         row.esia_session_id = esia_tokens.session_id
