@@ -127,19 +127,17 @@ def export_contracts(
     check: Annotated[bool, typer.Option("--check", help="Fail if the committed files differ.")] = False,
 ) -> None:
     """Write graphql/schema.graphql and openapi/openapi.json from the code."""
-    from backend.contracts import render_contracts
+    from backend.contracts import render_contracts, stale_contracts
 
     _settings()
-    stale = []
-    for path, text in render_contracts().items():
-        target = ROOT / path
-        if check:
-            if not target.exists() or target.read_text(encoding="utf-8") != text:
-                stale.append(path)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {path}")
+    rendered = render_contracts()
+    stale = stale_contracts(ROOT, rendered) if check else []
+    if not check:
+        for path, text in rendered.items():
+            target = ROOT / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {path}")
     if stale:
         typer.echo(
             f"contracts differ from the code: {', '.join(stale)} (run `moe-zdorovye export-contracts`)",
