@@ -414,8 +414,9 @@ async def _run(
         if mode == "soap":
             if hub_url:
                 http = build_http_client(hub_url, timeout_s=10)
-            else:
+            else:  # the hub in this process, over SOAP: its accepted bookings are read from its state
                 app = served_hub()
+                state = simulator_state(app)
                 http = build_http_client("inprocess://fer", simulator_app=lambda: app, timeout_s=10)
             set_booking_hub(runtime, FerClient(http, guid="bench", timeout_s=10), http=http)
         else:
