@@ -233,10 +233,36 @@ def _keyed(**fields: Callable[[World], Any]) -> Vars:
     return lambda w: {"t": str(w.target), "k": uuid.uuid4().hex} | {name: get(w) for name, get in fields.items()}
 
 
+_SUCCESS = {
+    "holdSlot": "... on SlotHeld { hold { id status } }",
+    "releaseHold": "... on HoldReleased { hold { id status } }",
+    "confirmAppointment": "... on AppointmentBooked { appointment { id status } }",
+    "bookAppointment": "... on AppointmentBooked { appointment { id status } }",
+    "cancelAppointment": "... on AppointmentCancelled { appointment { id status } }",
+    "rescheduleAppointment": "... on AppointmentRescheduled { appointment { id status } previous { id status } }",
+}
+
+
 def _booking_mutation(field_name: str, arguments: str, declarations: str) -> str:
     return (
         f"mutation({declarations}, $k: String!, $t: UUID) {{ {field_name}({arguments}, idempotencyKey: $k, "
-        f"actingFor: $t) {{ {PROBLEM} }} }}"
+        f"actingFor: $t) {{ {PROBLEM} {_SUCCESS[field_name]} }} }}"
+    )
+
+
+def _hold_is(status: str, *, same: bool) -> Check:
+    """A hold in ``status``: T's own hold (``same``) or a new one."""
+    return lambda w, d: d["hold"]["status"] == status and (d["hold"]["id"] == str(w.hold)) is same
+
+
+def _appointment_is(status: str, *, same: bool) -> Check:
+    """An appointment in ``status``: T's booked one (``same``) or a new one."""
+    return lambda w, d: d["appointment"]["status"] == status and (d["appointment"]["id"] == str(w.appointment)) is same
+
+
+def _rescheduled(w: World, d: Any) -> bool:
+    return bool(
+        d["previous"] == {"id": str(w.appointment), "status": "RESCHEDULED"} and d["appointment"]["status"] == "BOOKED"
     )
 
 
@@ -348,37 +374,37 @@ MATRIX: dict[str, Row] = {
         _booking_mutation("holdSlot", "slot: $s", "$s: String!"),
         _keyed(s=lambda w: w.free_slot),
         policy.SCOPE_BOOKING,
-        is_type("SlotHeld"),
+        _hold_is("held", same=False),
     ),
     "releaseHold": standard(
         _booking_mutation("releaseHold", "holdId: $h", "$h: UUID!"),
         _keyed(h=lambda w: str(w.hold)),
         policy.SCOPE_BOOKING,
-        is_type("HoldReleased"),
+        _hold_is("released", same=True),
     ),
     "confirmAppointment": standard(
         _booking_mutation("confirmAppointment", "holdId: $h", "$h: UUID!"),
         _keyed(h=lambda w: str(w.hold)),
         policy.SCOPE_BOOKING,
-        is_type("AppointmentBooked"),
+        _appointment_is("BOOKED", same=False),
     ),
     "bookAppointment": standard(
         _booking_mutation("bookAppointment", "slot: $s", "$s: String!"),
         _keyed(s=lambda w: w.free_slot),
         policy.SCOPE_BOOKING,
-        is_type("AppointmentBooked"),
+        _appointment_is("BOOKED", same=False),
     ),
     "cancelAppointment": sensitive(
         _booking_mutation("cancelAppointment", "appointmentId: $a", "$a: UUID!"),
         _keyed(a=lambda w: str(w.appointment)),
         policy.SCOPE_BOOKING,
-        is_type("AppointmentCancelled"),
+        _appointment_is("CANCEL_PENDING", same=True),
     ),
     "rescheduleAppointment": sensitive(
         _booking_mutation("rescheduleAppointment", "appointmentId: $a, slot: $s", "$a: UUID!, $s: String!"),
         _keyed(a=lambda w: str(w.appointment), s=lambda w: w.other_slot),
         policy.SCOPE_BOOKING,
-        is_type("AppointmentRescheduled"),
+        _rescheduled,
     ),
     # ------------------------------------------------------------------------------ notifications
     "myNotifications": standard(
