@@ -11,8 +11,9 @@ p50 / p99 latency of confirmed bookings and of all attempts, the refusals, the C
 confirmed booking, and what guarded the slots: the slots our database holds more than one live appointment
 for (must be 0), the slots booked more than once at the hub, counted over every process's hub (``direct``:
 one hub per process, so these are slots two processes each got a hub to accept, and only our database
-stood between them), and the hub's bookings our database does not hold and the reverse (a refused
-duplicate's hub booking waits for its compensation, which workers run: not here). Then pgbench's TPC-B on
+stood between them; ``soap``: one hub, which refuses a taken slot itself), and the hub's bookings our
+database does not hold and the reverse (both 0 when hub and database agree; a refused duplicate's hub
+booking would wait for its compensation, which workers run: not here). Then pgbench's TPC-B on
 the same server for 10 s with 64 clients, and the ratio of confirmed bookings per second to its
 transactions per second. Figures only, no assertions on time.
 
