@@ -69,12 +69,14 @@ async def open_on_behalf_session(
     uow: UnitOfWork,
     *,
     staff_id: str,
+    staff_session_id: uuid.UUID | None,
     birth_date: date,
     oms_policy: str | None,
     snils: str | None,
     send_sms_code: bool,
 ) -> OnBehalf:
-    """The operator's session for the caller identified by policy or SNILS + birth date."""
+    """The operator's session for the caller identified by policy or SNILS + birth date; it ends with the
+    staff session ``staff_session_id`` it is opened from."""
     rt = uow.runtime
     at = tokens.now(rt)
     patient = await identified_patient(
@@ -95,6 +97,7 @@ async def open_on_behalf_session(
         scopes=policy.OPERATOR_SCOPES,
         patient_id=patient.id,
         actor_id=staff_id,
+        parent_session_id=staff_session_id,
     )
     sent = False
     if send_sms_code and patient.phone:

@@ -363,6 +363,7 @@ class Mutation:
             operators.open_on_behalf_session(
                 info.context.unit_of_work,
                 staff_id=staff_id,
+                staff_session_id=getattr(info.context, "session_id", None),
                 birth_date=birth_date,
                 oms_policy=oms_policy,
                 snils=snils,
