@@ -88,6 +88,9 @@ async def open_on_behalf_session(
         oms_policy=oms_policy,
         snils=snils,
     )
+    send = send_sms_code and bool(patient.phone)
+    if send:
+        await codes.reserve(rt, uow.ctx, patient_id=patient.id, phone=patient.phone, requester=f"staff:{staff_id}")
     row = await sessions.open_session(
         uow.session,
         kind=sessions.SessionKind.ON_BEHALF,
@@ -99,8 +102,7 @@ async def open_on_behalf_session(
         actor_id=staff_id,
         parent_session_id=staff_session_id,
     )
-    sent = False
-    if send_sms_code and patient.phone:
+    if send and patient.phone:
         await codes.send_code(
             uow,
             purpose="on_behalf",
@@ -110,10 +112,9 @@ async def open_on_behalf_session(
             text=ON_BEHALF_SMS,
             at=at,
         )
-        sent = True
     issued = sessions.issued(rt, row)
     uow.audit("identity.on_behalf_opened", subject_id=patient.id, object_type="session", object_id=row.id)
-    return OnBehalf(session=issued, patient=patient, sms_code_sent=sent)
+    return OnBehalf(session=issued, patient=patient, sms_code_sent=send)
 
 
 async def confirm_on_behalf_code(

@@ -314,21 +314,26 @@ async def request_grant(
         raise problems.InvalidInput("scopes", "Выберите права из списка: " + ", ".join(sorted(policy.GRANTABLE_SCOPES)))
     if expires_on <= at.date() or expires_on > at.date() + timedelta(days=MAX_PROXY_DAYS):
         raise problems.InvalidInput("expiresOn", "Срок доверенности — от завтрашнего дня и не более 5 лет.")
-    session = uow.session
-    principal = await session.get_one(Patient, me)
-    proxy_row = await session.scalar(
-        select(Patient).where(Patient.snils == snils, Patient.birth_date == proxy_birth_date)
-    )
-    if proxy_row is None or proxy_row.id == me:
+    # Read on the side: the code budget is counted (maybe with a warning committed on its own) before the
+    # unit of work touches the database (see codes.check_code).
+    async with uow.runtime.sessionmaker() as read:
+        principal = PatientView.of(await read.get_one(Patient, me))
+        proxy_row = await read.scalar(
+            select(Patient).where(Patient.snils == snils, Patient.birth_date == proxy_birth_date)
+        )
+        proxy = PatientView.of(proxy_row) if proxy_row is not None else None
+    if proxy is None or proxy.id == me:
         raise problems.ProxyNotFound()
-    if PatientView.of(proxy_row).age_on(at.date()) < 18:
+    if proxy.age_on(at.date()) < 18:
         raise problems.InvalidInput("proxySnils", "Доверенным лицом может быть только совершеннолетний.")
     if not principal.phone:
         raise problems.NoVerifiedPhone()
+    await codes.reserve(uow.runtime, uow.ctx, patient_id=me, phone=principal.phone, requester=f"patient:{me}")
+    session = uow.session
     grant = await create_pending_grant(
         session,
         principal_id=me,
-        proxy_id=proxy_row.id,
+        proxy_id=proxy.id,
         kind=TRUSTED_ADULT,
         scopes=wanted,
         expires_at=end_of(expires_on),
@@ -341,12 +346,12 @@ async def request_grant(
         patient_id=me,
         phone=principal.phone,
         text="Код {code}: подтвердите доверенность в «Мое здоровье» для "
-        + PatientView.of(proxy_row).short_name
+        + proxy.short_name
         + ". Если это не вы — не сообщайте код никому.",
         at=at,
     )
     uow.audit("identity.proxy_requested", subject_id=me, object_type="proxy_grant", object_id=grant.id)
-    known = [PatientView.of(principal), PatientView.of(proxy_row)]
+    known = [principal, proxy]
     nodes = await with_people(session, [GrantView.of(grant)], known)
     return nodes[0], mask_phone(principal.phone)
 

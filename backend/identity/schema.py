@@ -73,6 +73,12 @@ class NoVerifiedPhone(Problem):
     MESSAGE: ClassVar[str] = problems.NoVerifiedPhone.MESSAGE
 
 
+@strawberry.type(description="Слишком много попыток или запросов кода.")
+class TooManyAttempts(Problem):
+    CODE: ClassVar[str] = problems.TooManyAttempts.CODE
+    MESSAGE: ClassVar[str] = problems.TooManyAttempts.MESSAGE
+
+
 _TYPED: dict[type[problems.IdentityProblem], type[Problem]] = {
     problems.InvalidCredentials: InvalidCredentials,
     problems.AccountLocked: AccountLocked,
@@ -83,6 +89,7 @@ _TYPED: dict[type[problems.IdentityProblem], type[Problem]] = {
     problems.NotFound: NotFound,
     problems.ProxyNotFound: ProxyNotFound,
     problems.NoVerifiedPhone: NoVerifiedPhone,
+    problems.TooManyAttempts: TooManyAttempts,
 }
 
 T = TypeVar("T")
@@ -307,7 +314,13 @@ StaffLoginResult = Annotated[
     StaffSession | InvalidCredentials | AccountLocked | InvalidInput, strawberry.union("StaffLoginResult")
 ]
 OnBehalfResult = Annotated[
-    OnBehalfSession | PatientNotIdentified | IdentificationLocked | InvalidInput | NotAuthenticated | AccessDenied,
+    OnBehalfSession
+    | PatientNotIdentified
+    | IdentificationLocked
+    | InvalidInput
+    | NotAuthenticated
+    | AccessDenied
+    | TooManyAttempts,
     strawberry.union("OnBehalfResult"),
 ]
 ConfirmOnBehalfResult = Annotated[
@@ -319,7 +332,13 @@ KioskIdentifyResult = Annotated[
     strawberry.union("KioskIdentifyResult"),
 ]
 GrantProxyResult = Annotated[
-    ProxyGrantPending | ProxyNotFound | NoVerifiedPhone | InvalidInput | NotAuthenticated | AccessDenied,
+    ProxyGrantPending
+    | ProxyNotFound
+    | NoVerifiedPhone
+    | InvalidInput
+    | NotAuthenticated
+    | AccessDenied
+    | TooManyAttempts,
     strawberry.union("GrantProxyResult"),
 ]
 GrantChangeResult = Annotated[
