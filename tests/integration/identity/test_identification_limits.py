@@ -32,7 +32,9 @@ async def _evaluated(runtime: Runtime) -> int:
         count = await session.scalar(
             select(func.count())
             .select_from(AuditEvent)
-            .where(AuditEvent.action == "identity.identification_failed", AuditEvent.outcome == "PATIENT_NOT_IDENTIFIED")
+            .where(
+                AuditEvent.action == "identity.identification_failed", AuditEvent.outcome == "PATIENT_NOT_IDENTIFIED"
+            )
         )
     return int(count or 0)
 
