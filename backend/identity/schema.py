@@ -151,7 +151,7 @@ class PersonBrief:
     birth_date: date
 
 
-def _brief(view: PatientView) -> PersonBrief:
+def _brief(view: PatientView | proxies.PersonShown) -> PersonBrief:
     return PersonBrief(id=view.id, short_name=view.short_name, birth_date=view.birth_date)
 
 
@@ -342,7 +342,14 @@ GrantProxyResult = Annotated[
     strawberry.union("GrantProxyResult"),
 ]
 GrantChangeResult = Annotated[
-    ProxyGrantNode | WrongCode | CodeExpired | NotFound | InvalidInput | NotAuthenticated | AccessDenied,
+    ProxyGrantNode
+    | WrongCode
+    | CodeExpired
+    | NotFound
+    | InvalidInput
+    | NotAuthenticated
+    | AccessDenied
+    | TooManyAttempts,
     strawberry.union("GrantChangeResult"),
 ]
 
