@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent
@@ -32,6 +32,15 @@ ACTION_NAMES = {
     "patient.profile.read": "Просмотр профиля",
     "patient.access_log.read": "Просмотр журнала доступа",
 }
+
+
+def refusals_label(count: int) -> str:
+    """«1 отклонённая попытка доступа», «3 отклонённые попытки…», «5 отклонённых попыток…»."""
+    if count % 10 == 1 and count % 100 != 11:
+        return f"{count} отклонённая попытка доступа"
+    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
+        return f"{count} отклонённые попытки доступа"
+    return f"{count} отклонённых попыток доступа"
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,11 @@ async def read_profile(runtime: Runtime, ctx: RequestContext, patient_id: uuid.U
 async def access_log(
     runtime: Runtime, ctx: RequestContext, patient_id: uuid.UUID, *, first: int
 ) -> list[AccessLogLine]:
-    """The newest ``first`` (at most :data:`MAX_ACCESS_LOG`) events about ``patient_id``, named in Russian."""
+    """The newest ``first`` (at most :data:`MAX_ACCESS_LOG`) events about ``patient_id``, named in Russian.
+
+    Refusals by people with no relation to the patient are not listed one by one (they could push the
+    real reads out): one line counts them, at the time of the latest.
+    """
     if ctx.actor.kind is not ActorKind.PATIENT:
         raise policy.access_denied()  # the log is the patient's (or their proxy's), not an operator's
     limit = min(max(first, 1), MAX_ACCESS_LOG)
@@ -73,14 +86,25 @@ async def access_log(
         rows = list(
             await session.scalars(
                 select(AuditEvent)
-                .where(AuditEvent.subject_id == patient_id)
+                .where(
+                    AuditEvent.subject_id == patient_id,
+                    AuditEvent.purpose.is_distinct_from(policy.SECURITY_PURPOSE),
+                )
                 .order_by(AuditEvent.at.desc(), AuditEvent.id)
                 .limit(limit)
             )
         )
+        refused = (
+            await session.execute(
+                select(AuditEvent.at, AuditEvent.channel, func.count().over())
+                .where(AuditEvent.subject_id == patient_id, AuditEvent.purpose == policy.SECURITY_PURPOSE)
+                .order_by(AuditEvent.at.desc())
+                .limit(1)
+            )
+        ).first()
     await audit.record_now(runtime.sessionmaker, ctx, "patient.access_log.read", subject_id=patient_id)
     names = await _actor_names(runtime, rows, patient_id)
-    return [
+    lines = [
         AccessLogLine(
             at=r.at,
             action=ACTION_NAMES.get(r.action, r.action),
@@ -92,6 +116,19 @@ async def access_log(
         )
         for r in rows
     ]
+    if refused is not None:
+        at, channel, count = refused
+        summary = AccessLogLine(
+            at=at,
+            action=refusals_label(int(count)),
+            outcome="ACCESS_DENIED",
+            channel=channel,
+            actor_kind="unknown",
+            actor="Посторонние лица",
+            on_behalf=True,
+        )
+        lines.insert(next((i for i, line in enumerate(lines) if line.at < at), len(lines)), summary)
+    return lines
 
 
 async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) -> dict[tuple[str, str | None], str]:
@@ -122,6 +159,8 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
             names[key] = f"Инфомат: {kiosks.get(r.actor_id or '', r.actor_id or '')}"
         elif r.actor_kind == "system":
             names[key] = "Система"
+        elif r.actor_kind == "anonymous":
+            names[key] = "Неизвестное лицо"
         else:
             names[key] = "Неизвестный"
     return names
