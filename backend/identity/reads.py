@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
 
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent
 from backend.core.context import ActorKind, RequestContext
 from backend.identity import policy
+from backend.identity.access_labels import action_label, outcome_label, refusals_label
 from backend.identity.kiosks import kiosk_names
 from backend.identity.service import PatientView, get_patients
 from backend.identity.staff import staff_names
@@ -22,36 +24,31 @@ if TYPE_CHECKING:
 
 MAX_ACCESS_LOG = 200
 
-ACTION_NAMES = {
-    "identity.login": "Вход через Госуслуги",
-    "identity.token_refresh": "Продление сеанса",
-    "identity.logout": "Выход",
-    "identity.on_behalf_opened": "Оператор 122 открыл сеанс от вашего имени",
-    "identity.kiosk_identified": "Идентификация на инфомате",
-    "identity.identification_failed": "Неудачная попытка идентификации",
-    "patient.profile.read": "Просмотр профиля",
-    "patient.access_log.read": "Просмотр журнала доступа",
-}
-
-
-def refusals_label(count: int) -> str:
-    """«1 отклонённая попытка доступа», «3 отклонённые попытки…», «5 отклонённых попыток…»."""
-    if count % 10 == 1 and count % 100 != 11:
-        return f"{count} отклонённая попытка доступа"
-    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
-        return f"{count} отклонённые попытки доступа"
-    return f"{count} отклонённых попыток доступа"
-
 
 @dataclass(frozen=True)
 class AccessLogLine:
     at: datetime
     action: str
     outcome: str
+    outcome_text: str
     channel: str
     actor_kind: str
     actor: str
     on_behalf: bool
+
+
+_TWIN = aliased(AuditEvent, name="twin")
+#: Another row of the same request about the same person, under a domain action (dotted).
+_DOMAIN_TWIN = (
+    exists()
+    .where(
+        _TWIN.subject_id == AuditEvent.subject_id,
+        _TWIN.request_id == AuditEvent.request_id,
+        _TWIN.action.contains("."),
+        _TWIN.id != AuditEvent.id,
+    )
+    .correlate(AuditEvent)
+)
 
 
 async def read_profile(runtime: Runtime, ctx: RequestContext, patient_id: uuid.UUID) -> PatientView:
@@ -77,7 +74,9 @@ async def access_log(
     """The newest ``first`` (at most :data:`MAX_ACCESS_LOG`) events about ``patient_id``, named in Russian.
 
     Refusals by people with no relation to the patient are not listed one by one (they could push the
-    real reads out): one line counts them, at the time of the latest.
+    real reads out): one line counts them, at the time of the latest. A mutation is one line: the row
+    ``@atomic`` writes under the mutation's name is left out when its request wrote the domain's own
+    (``booking.appointment_booked`` for ``bookAppointment``).
     """
     if ctx.actor.kind is not ActorKind.PATIENT:
         raise policy.access_denied()  # the log is the patient's (or their proxy's), not an operator's
@@ -89,6 +88,7 @@ async def access_log(
                 .where(
                     AuditEvent.subject_id == patient_id,
                     AuditEvent.purpose.is_distinct_from(policy.SECURITY_PURPOSE),
+                    ~(~AuditEvent.action.contains(".") & _DOMAIN_TWIN),
                 )
                 .order_by(AuditEvent.at.desc(), AuditEvent.id)
                 .limit(limit)
@@ -107,8 +107,9 @@ async def access_log(
     lines = [
         AccessLogLine(
             at=r.at,
-            action=ACTION_NAMES.get(r.action, r.action),
+            action=action_label(r.action),
             outcome=r.outcome,
+            outcome_text=outcome_label(r.outcome),
             channel=r.channel,
             actor_kind=r.actor_kind,
             actor=names[(r.actor_kind, r.actor_id)],
@@ -122,6 +123,7 @@ async def access_log(
             at=at,
             action=refusals_label(int(count)),
             outcome="ACCESS_DENIED",
+            outcome_text=outcome_label("ACCESS_DENIED"),
             channel=channel,
             actor_kind="unknown",
             actor="Посторонние лица",

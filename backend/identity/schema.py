@@ -192,6 +192,7 @@ class AccessLogEntry:
     at: datetime
     action: str
     outcome: str
+    outcome_text: str = strawberry.field(description="Итог по-русски: «Выполнено», «Отказано в доступе»…")
     channel: str
     actor_kind: str
     actor: str = strawberry.field(description="Кто: «Вы», доверенное лицо, оператор 122, инфомат.")
@@ -286,6 +287,7 @@ class Query:
                 at=line.at,
                 action=line.action,
                 outcome=line.outcome,
+                outcome_text=line.outcome_text,
                 channel=line.channel,
                 actor_kind=line.actor_kind,
                 actor=line.actor,
