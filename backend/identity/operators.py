@@ -13,11 +13,11 @@ from datetime import date
 
 from backend.core.context import Channel
 from backend.core.uow import UnitOfWork
-from backend.identity import codes, policy, problems, sessions, tokens
+from backend.identity import codes, policy, problems, ratelimit, sessions, tokens
 from backend.identity.identification import identified_patient
 from backend.identity.models import AuthSession
 from backend.identity.service import PatientView, get_patients
-from backend.identity.staff import StaffAuthError, StaffPrincipal, staff_provider
+from backend.identity.staff import LOCKOUT, MAX_FAILED_LOGINS, StaffAuthError, StaffPrincipal, staff_provider
 
 ON_BEHALF_SMS = "Код {code}: подтвердите оператору 122 действия от вашего имени. Никому больше не сообщайте."
 
@@ -48,6 +48,15 @@ async def staff_login(
             )
         except StaffAuthError as exc:
             failed = exc
+    if failed is not None and failed.reason == "unknown_login":
+        # An unknown login locks as an account does: the answers tell nobody which logins exist.
+        locked = await ratelimit.failure_counter(rt).lockout(
+            f"staff-login:{login.strip().casefold()}",
+            at=at.timestamp(),
+            limit=MAX_FAILED_LOGINS,
+            lockout_s=int(LOCKOUT.total_seconds()),
+        )
+        raise problems.AccountLocked() if locked else problems.InvalidCredentials()
     if failed is not None:
         raise problems.AccountLocked() if failed.reason == "locked" else problems.InvalidCredentials()
     row = await sessions.open_session(

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 LIMITER_KEY = "identity.ratelimiter"
 PREFIX = "mz:identity:fail:"
+#: How long a login's failures are remembered without a new one (Redis).
+LOCKOUT_MEMORY_S = 86400
 
 #: KEYS: the counters; ARGV[1]: the window in seconds, ARGV[1 + i]: the limit of KEYS[i].
 #: Counts one attempt on every key; returns the (1-based) positions of the keys now past their limit.
@@ -36,6 +38,19 @@ for i, key in ipairs(KEYS) do
   if count > tonumber(ARGV[i + 1]) then table.insert(refused, i) end
 end
 return refused
+"""
+#: KEYS[1]: a login's lock; ARGV: now, limit, lockout (seconds), ttl. Returns 1 if locked (nothing
+#: counted), else counts one failure (one reaching the limit locks until now + lockout) and returns 0.
+_LOCKOUT = """
+local now = tonumber(ARGV[1])
+local locked_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if locked_until > now then return 1 end
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+if failures >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'until', tostring(now + tonumber(ARGV[3])), 'failures', 0)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 0
 """
 #: Gives one attempt back (never below zero).
 _RELEASE = """
@@ -56,6 +71,12 @@ class FailureCounter(Protocol):
 
     async def locked(self, key: str, *, limit: int) -> bool: ...
 
+    async def lockout(self, key: str, *, at: float, limit: int, lockout_s: int) -> bool:
+        """A failed login under ``key`` at ``at`` (the identity clock, seconds): True if ``key`` is locked
+        (nothing is counted then); otherwise the failure is counted, and the one reaching ``limit`` locks
+        ``key`` for ``lockout_s`` — as staff accounts lock in the database."""
+        ...
+
     async def fail(self, key: str, *, window_s: int) -> int:
         """Count one failure; returns the count in the current window."""
         ...
@@ -68,6 +89,7 @@ class RedisFailureCounter:
         self._redis = redis
         self._acquire: Any = redis.register_script(_ACQUIRE)
         self._release: Any = redis.register_script(_RELEASE)
+        self._lockout: Any = redis.register_script(_LOCKOUT)
 
     async def acquire(self, limits: Sequence[tuple[str, int]], *, window_s: int) -> set[str]:
         keys = [PREFIX + key for key, _ in limits]
@@ -76,6 +98,10 @@ class RedisFailureCounter:
 
     async def release(self, key: str) -> None:
         await self._release(keys=[PREFIX + key])
+
+    async def lockout(self, key: str, *, at: float, limit: int, lockout_s: int) -> bool:
+        ttl = max(lockout_s, LOCKOUT_MEMORY_S)
+        return bool(int(await self._lockout(keys=[PREFIX + key], args=[at, limit, lockout_s, ttl])))
 
     async def locked(self, key: str, *, limit: int) -> bool:
         raw = await self._redis.get(PREFIX + key)
@@ -96,6 +122,7 @@ class RedisFailureCounter:
 class MemoryFailureCounter:
     runtime: Runtime
     _counts: dict[str, tuple[int, float]] = field(default_factory=dict)  # key → (count, window end)
+    _locks: dict[str, tuple[int, float]] = field(default_factory=dict)  # key → (failures, locked until)
 
     def _now(self) -> float:
         return tokens.now(self.runtime).timestamp()
@@ -125,6 +152,14 @@ class MemoryFailureCounter:
 
     async def locked(self, key: str, *, limit: int) -> bool:
         return self._current(key) >= limit
+
+    async def lockout(self, key: str, *, at: float, limit: int, lockout_s: int) -> bool:
+        failures, locked_until = self._locks.get(key, (0, 0.0))
+        if locked_until > at:
+            return True
+        failures += 1
+        self._locks[key] = (0, at + lockout_s) if failures >= limit else (failures, locked_until)
+        return False
 
     async def fail(self, key: str, *, window_s: int) -> int:
         return self._count(key, window_s)

@@ -72,14 +72,17 @@ class StaffPrincipal:
 class StaffAuthError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason  # bad_credentials | locked | inactive
+        self.reason = reason  # bad_credentials | unknown_login | locked | inactive
 
 
 class StaffIdentityProvider(Protocol):
     async def authenticate(
         self, session: AsyncSession, *, login: str, password: str, totp_code: str, at: datetime
     ) -> StaffPrincipal:
-        """The staff member, or :class:`StaffAuthError`. May write (failure counters) into ``session``."""
+        """The staff member, or :class:`StaffAuthError`. May write (failure counters) into ``session``.
+
+        ``unknown_login``: no such account (the caller counts and locks those as accounts are locked, so
+        the answers do not tell which logins exist)."""
         ...
 
 
@@ -92,8 +95,9 @@ class LocalStaffIdentityProvider:
         row = await session.scalar(select(StaffAccount).where(StaffAccount.login == login).with_for_update())
         if row is None:
             verify_password(password, _DUMMY_HASH)
-            raise StaffAuthError("bad_credentials")
+            raise StaffAuthError("unknown_login")
         if row.locked_until is not None and row.locked_until > at:
+            verify_password(password, _DUMMY_HASH)  # as long as an unknown login's answer
             raise StaffAuthError("locked")
         if not row.active:
             raise StaffAuthError("inactive")
