@@ -19,6 +19,9 @@ from backend.identity.models import AuthSession
 from backend.identity.service import PatientView, get_patients
 from backend.identity.staff import LOCKOUT, MAX_FAILED_LOGINS, StaffAuthError, StaffPrincipal, staff_provider
 
+TOTP_REUSED = (
+    "Этот одноразовый код уже использован. Дождитесь следующего кода в приложении-аутентификаторе и введите его."
+)
 ON_BEHALF_SMS = "Код {code}: подтвердите оператору 122 действия от вашего имени. Никому больше не сообщайте."
 
 
@@ -57,6 +60,8 @@ async def staff_login(
             lockout_s=int(LOCKOUT.total_seconds()),
         )
         raise problems.AccountLocked() if locked else problems.InvalidCredentials()
+    if failed is not None and failed.reason == "totp_reused":
+        raise problems.InvalidCredentials(TOTP_REUSED)
     if failed is not None:
         raise problems.AccountLocked() if failed.reason == "locked" else problems.InvalidCredentials()
     row = await sessions.open_session(
@@ -96,6 +101,7 @@ async def open_on_behalf_session(
         birth_date=birth_date,
         oms_policy=oms_policy,
         snils=snils,
+        at_kiosk=False,
     )
     send = send_sms_code and bool(patient.phone)
     if send:

@@ -72,7 +72,7 @@ class StaffPrincipal:
 class StaffAuthError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason  # bad_credentials | unknown_login | locked | inactive
+        self.reason = reason  # bad_credentials | totp_reused | unknown_login | locked | inactive
 
 
 class StaffIdentityProvider(Protocol):
@@ -103,12 +103,14 @@ class LocalStaffIdentityProvider:
             raise StaffAuthError("inactive")
         step = _totp_step(row.totp_secret, totp_code, at)
         password_ok = verify_password(password, row.password_hash)
-        if not password_ok or step is None or (row.last_totp_step is not None and step <= row.last_totp_step):
+        reused = step is not None and row.last_totp_step is not None and step <= row.last_totp_step
+        if not password_ok or step is None or reused:
             row.failed_attempts += 1
             if row.failed_attempts >= MAX_FAILED_LOGINS:
                 row.locked_until, row.failed_attempts = at + LOCKOUT, 0
             await session.flush()
-            raise StaffAuthError("bad_credentials")
+            # A code already used gets its own hint (whatever the password: it tells nothing of it).
+            raise StaffAuthError("totp_reused" if reused else "bad_credentials")
         row.failed_attempts, row.locked_until, row.last_totp_step = 0, None, step
         await session.flush()
         return StaffPrincipal(id=str(row.id), login=row.login, full_name=row.full_name, role=row.role)

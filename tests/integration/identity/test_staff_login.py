@@ -60,3 +60,17 @@ async def test_unknown_and_known_logins_answer_alike(runtime: Runtime, clock: di
     assert known == ["INVALID_CREDENTIALS"] * staff.MAX_FAILED_LOGINS + ["ACCOUNT_LOCKED"]
     assert unknown == known
     assert later["data"]["staffLogin"]["code"] == "INVALID_CREDENTIALS"  # the lock ends as an account's does
+
+
+async def test_a_reused_totp_code_gets_its_own_hint(runtime: Runtime, clock: dict[str, datetime]) -> None:
+    secret = await _staff(runtime)
+    code = pyotp.TOTP(secret).at(tokens.now(runtime))
+    async with identity_client(runtime) as client:
+        first = await gql(client, LOGIN, {"l": "petrova", "p": PASSWORD, "t": code})
+        again = await gql(client, LOGIN, {"l": "petrova", "p": PASSWORD, "t": code})
+        wrong = await gql(client, LOGIN, {"l": "petrova", "p": PASSWORD, "t": "000000" if code != "000000" else "1"})
+    assert first["data"]["staffLogin"]["__typename"] == "StaffSession"
+    hint = again["data"]["staffLogin"]
+    assert hint["code"] == "INVALID_CREDENTIALS"
+    assert "уже использован" in hint["message"]
+    assert wrong["data"]["staffLogin"]["message"] == "Неверный логин, пароль или одноразовый код."
