@@ -103,7 +103,10 @@ class PolicyError(ProblemError, PublicError):
 @strawberry.type(description="Оператору нужно подтвердить личность звонящего кодом из СМС.")
 class ConfirmationRequired(Problem):
     CODE: ClassVar[str] = "CONFIRMATION_REQUIRED"
-    MESSAGE: ClassVar[str] = "Для этого действия подтвердите личность звонящего кодом из СМС (confirmOnBehalfCode)."
+    MESSAGE: ClassVar[str] = (
+        "Для этого действия подтвердите личность звонящего: попросите его продиктовать код из СМС, "
+        "отправленный на его телефон."
+    )
 
 
 def not_authenticated() -> PolicyError:
