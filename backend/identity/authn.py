@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from litestar.types import Scope
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import aliased
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
@@ -84,16 +85,27 @@ async def authenticate_token(token: str, runtime: Runtime) -> tuple[Actor, uuid.
     return actor, session_id
 
 
-#: What a request needs to know of its session: one statement, on its own (autocommit on PostgreSQL).
+_PARENT = aliased(AuthSession, name="parent")
+#: What a request needs to know of its session (and of the staff session an on-behalf session was opened
+#: from): one statement, on its own (autocommit on PostgreSQL).
 _SESSION_STATE = HotStatement(
-    select(AuthSession.revoked_at, AuthSession.expires_at, AuthSession.idle_timeout_s, AuthSession.last_seen_at).where(
-        AuthSession.id == bindparam("session_id")
+    select(
+        AuthSession.revoked_at,
+        AuthSession.expires_at,
+        AuthSession.idle_timeout_s,
+        AuthSession.last_seen_at,
+        _PARENT.revoked_at,
+        _PARENT.expires_at,
     )
+    .outerjoin(_PARENT, _PARENT.id == AuthSession.parent_session_id)
+    .where(AuthSession.id == bindparam("session_id"))
 )
 
 
 async def check_session(runtime: Runtime, session_id: uuid.UUID) -> None:
-    """Refuse a revoked, expired or idle session; slide an idle-timed session's ``last_seen_at``.
+    """Refuse a revoked, expired or idle session, or one opened from a staff session that ended (an
+    operator's on-behalf session ends with the operator's logout); slide an idle-timed session's
+    ``last_seen_at``.
 
     The read and each write run in transactions of their own, writes first in theirs: on SQLite a
     transaction that reads and then writes fails at once if another connection wrote in between.
@@ -102,8 +114,10 @@ async def check_session(runtime: Runtime, session_id: uuid.UUID) -> None:
     found = await _SESSION_STATE.alone(runtime.sessionmaker, {"session_id": session_id})
     if not found:
         raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
-    revoked_at, expires_at, idle_timeout_s, last_seen_at = found[0]
+    revoked_at, expires_at, idle_timeout_s, last_seen_at, parent_revoked_at, parent_expires_at = found[0]
     if revoked_at is not None or expires_at <= moment:
+        raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
+    if parent_revoked_at is not None or (parent_expires_at is not None and parent_expires_at <= moment):
         raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
     if idle_timeout_s is None:
         return

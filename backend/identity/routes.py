@@ -317,9 +317,9 @@ async def _exchange_code(  # noqa: PLR0911 - one early answer per OAuth error
             # A replayed code: whatever it produced is revoked (RFC 6749 4.1.2).
             if login.session_id is not None:
                 await sessions.revoke(session, login.session_id, reason="code_replay", at=at)
-            audit.record(
+            audit.record(  # whoever replays a code is not known to be the patient
                 session,
-                _ctx(request, _patient_actor(login.patient_id, client.channel)),
+                _ctx(request, Actor.anonymous(client.channel)),
                 "identity.code_exchange",
                 outcome="CODE_REPLAY",
                 subject_id=login.patient_id,
