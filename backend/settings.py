@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     query_max_tokens: int = Field(4000, ge=100, validation_alias=_env("QUERY_MAX_TOKENS"))
     query_max_aliases: int = Field(30, ge=1, validation_alias=_env("QUERY_MAX_ALIASES"))
     # The estimated cost of one operation (backend/api/cost.py) and the size of its answer.
-    query_max_cost: int = Field(50_000, ge=100, validation_alias=_env("QUERY_MAX_COST"))
+    query_max_cost: int = Field(200_000, ge=100, validation_alias=_env("QUERY_MAX_COST"))
     query_max_result_bytes: int = Field(8_388_608, ge=65_536, validation_alias=_env("QUERY_MAX_RESULT_BYTES"))
     trusted_documents_only: bool | None = Field(None, validation_alias=_env("TRUSTED_DOCUMENTS_ONLY"))
     trusted_documents_dir: Path = Field(

@@ -171,6 +171,7 @@ _OUTAGE: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,  # the server has no connection left for us: out for now, as well
 )
 
 

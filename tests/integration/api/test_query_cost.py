@@ -88,7 +88,7 @@ async def test_an_answer_larger_than_the_limit_is_replaced_by_a_russian_error(
 
 def test_the_limits_are_settings_with_defaults() -> None:
     settings = make_settings("sqlite+aiosqlite:///:memory:")
-    assert settings.query_max_cost == 50_000
+    assert settings.query_max_cost == 200_000
     assert settings.query_max_result_bytes == 8 * 1024 * 1024
     tight = make_settings("sqlite+aiosqlite:///:memory:", query_max_cost=1000)
     assert tight.query_max_cost == 1000
