@@ -111,6 +111,16 @@ OUTCOME_LABELS: dict[str, str] = {
     "TICKET_UNAVAILABLE": "Талон недоступен",
     # notifications
     "INVALID_PHONE": "Неверный номер телефона",
+    # vaccination
+    "VACCINATION_PROBLEM": "Прививка недоступна",
+    "VACCINATION_EXEMPTION_IN_FORCE": "Действует медицинский отвод",
+    "VACCINATION_TOO_EARLY": "Слишком рано для следующей прививки",
+    "VACCINATION_NOT_IN_CALENDAR_FOR_AGE": "Прививка не предусмотрена календарем для этого возраста",
+    "VACCINATION_BY_INDICATION_ONLY": "Прививка только по эпидемическим показаниям",
+    "VACCINATION_SERIES_COMPLETE": "Курс прививок уже завершен",
+    "VACCINATION_UNKNOWN_INFECTION": "Неизвестная инфекция",
+    "VACCINATION_UNKNOWN_VACCINE": "Неизвестная вакцина",
+    "VACCINATION_UNKNOWN_RISK_GROUP": "Неизвестная группа риска",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).
