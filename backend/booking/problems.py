@@ -141,6 +141,17 @@ class IdempotencyKeyReused(BookingProblem):
     )
 
 
+@dataclass(frozen=True)
+class OutcomeUnknown(BookingProblem):
+    """The commit's answer was lost: the change may or may not be saved; the same key tells which."""
+
+    CODE: ClassVar[str] = "OUTCOME_UNKNOWN"
+    MESSAGE: ClassVar[str] = (
+        "Исход неизвестен, проверяем: связь прервалась в момент сохранения. Повторите запрос с тем же "
+        "ключом через несколько секунд — ответ покажет, сохранена ли запись."
+    )
+
+
 PROBLEM_TYPES: tuple[type[BookingProblem], ...] = (
     SlotTaken,
     HoldNotFound,
@@ -153,7 +164,8 @@ PROBLEM_TYPES: tuple[type[BookingProblem], ...] = (
     AppointmentMissing,
     AppointmentNotActive,
     IdempotencyKeyReused,
+    OutcomeUnknown,
     InvalidInput,
 )
 #: Problems that say "try again", never stored as an idempotent result.
-TRANSIENT_CODES = frozenset({BookingServiceUnavailable.CODE})
+TRANSIENT_CODES = frozenset({BookingServiceUnavailable.CODE, OutcomeUnknown.CODE})

@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
 import strawberry
+import structlog
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
 from backend.api.atomic import atomic
 from backend.api.context import Info
@@ -33,6 +35,8 @@ from backend.booking import idempotency, problems, service
 from backend.booking.models import Appointment, SlotHold
 from backend.identity.policy import SCOPE_BOOKING, ConfirmationRequired, require_staff, require_subject
 from integrations.fer import Slot
+
+log = structlog.get_logger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,6 +112,13 @@ class IdempotencyKeyReused(Problem):
     pass
 
 
+@strawberry.type(
+    description="Исход неизвестен: связь прервалась при сохранении. Повторите запрос с тем же ключом идемпотентности."
+)
+class OutcomeUnknown(Problem):
+    pass
+
+
 _GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
     problems.SlotTaken: SlotTaken,
     problems.HoldNotFound: HoldNotFound,
@@ -120,6 +131,7 @@ _GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
     problems.AppointmentMissing: AppointmentMissing,
     problems.AppointmentNotActive: AppointmentNotActive,
     problems.IdempotencyKeyReused: IdempotencyKeyReused,
+    problems.OutcomeUnknown: OutcomeUnknown,
 }
 # A stored refusal (backend.booking.idempotency) names its class: a booking problem or the policy's.
 _STORED_PROBLEMS: dict[str, type[Problem]] = {
@@ -344,11 +356,18 @@ HoldSlotResult = Annotated[
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("HoldSlotResult"),
 ]
 ReleaseHoldResult = Annotated[
-    HoldReleased | HoldNotFound | NotAuthenticated | AccessDenied | InvalidInput | IdempotencyKeyReused,
+    HoldReleased
+    | HoldNotFound
+    | NotAuthenticated
+    | AccessDenied
+    | InvalidInput
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("ReleaseHoldResult"),
 ]
 BookResult = Annotated[
@@ -364,7 +383,8 @@ BookResult = Annotated[
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("BookAppointmentResult"),
 ]
 CancelResult = Annotated[
@@ -375,7 +395,8 @@ CancelResult = Annotated[
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("CancelAppointmentResult"),
 ]
 RescheduleResult = Annotated[
@@ -392,7 +413,8 @@ RescheduleResult = Annotated[
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("RescheduleAppointmentResult"),
 ]
 
@@ -421,19 +443,38 @@ def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
+def _commit_answer_lost(exc: Exception) -> bool:
+    """An error of the connection (not of the data): the commit may have been made, its answer lost."""
+    if isinstance(exc, DBAPIError):
+        return not isinstance(exc, IntegrityError | ProgrammingError | DataError)
+    return isinstance(exc, OSError | TimeoutError)
+
+
 def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Outside ``@atomic``: compensation for upstream bookings not kept, and stored business refusals."""
+    """Outside ``@atomic``: compensation for upstream bookings not kept, stored business refusals, and
+    :class:`OutcomeUnknown` when the mutation succeeded but its commit failed on the connection.
+
+    Such a commit may have been made: compensation then reads again whether the booking is ours before
+    it cancels anything at the hub, and a repeat with the same idempotency key answers what was kept."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         info = _info_of(args, kwargs)
         runtime = info.context.rt
         token = idempotency.start_scope()
+        claims: list[idempotency.Claim] = []
         try:
-            async with service.compensation_scope(runtime):
-                result = await fn(*args, **kwargs)
-        finally:
-            claims = idempotency.end_scope(token)
+            try:
+                async with service.compensation_scope(runtime):
+                    result = await fn(*args, **kwargs)
+            finally:
+                claims = idempotency.end_scope(token)
+        except Exception as exc:
+            if not (idempotency.reached_commit(claims) and _commit_answer_lost(exc)):
+                raise
+            log.warning("booking.outcome_unknown", operation=info.field_name, error=type(exc).__name__)
+            unknown: Any = graphql_problem(problems.OutcomeUnknown.default())
+            return cast("R", unknown)
         if isinstance(result, Problem) and claims:
             await idempotency.store_problem(runtime, claims, result)
         return result

@@ -37,7 +37,7 @@ from backend.booking.service.base import (
 from backend.booking.service.compensation import after_rollback
 from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold
 from backend.booking.service.rules import _flush_or, _prepare, check_live_appointments, doctor_info, load_patient
-from backend.booking.service.slots import SlotRef
+from backend.booking.service.slots import SlotRef, marker_key
 from backend.booking.service.statements import _CLAIM_APPOINTMENT, _CONFIRM_HOLD, _NO_ID, _SET_HUB_IDS
 from backend.booking.service.upstream import _book_upstream, _hub_patient_key, _identify, remembered_hub_patient
 from backend.core.db import detached
@@ -191,7 +191,7 @@ async def slot_marker(
     keeps its own view of its markers (:class:`~backend.booking.cache.LocalMarkers`) in front of Redis."""
     cache = booking_cache(runtime)
     backend, mine = cache.backend, cache.markers
-    key = f"slot:{mo_id}:{slot_id}"
+    key = marker_key(mo_id, slot_id)
     if mine.busy(key):  # held or refused in this process a moment ago: no need to ask Redis
         raise fail(SlotTaken.default())
     mine.hold(key, SLOT_MARKER_TTL_S)
