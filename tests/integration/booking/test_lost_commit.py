@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -100,7 +101,7 @@ async def test_a_lost_commit_makes_no_lost_and_no_phantom_booking(
             headers = auth_headers(token_for(proxied, patient.id))
             again = await call(client, BOOK, headers, slot=refs[i], key=keys[i])
             assert again["__typename"] == "AppointmentBooked", again
-            mine = await call(client, MINE, headers, upcoming=True)
+            mine: Any = await call(client, MINE, headers, upcoming=True)
             assert [a["id"] for a in mine] == [again["appointment"]["id"]]
         await _deliver_all(proxied)
 
