@@ -101,6 +101,18 @@ class AgeRestricted(BookingProblem):
 
 
 @dataclass(frozen=True)
+class SexRestricted(BookingProblem):
+    CODE: ClassVar[str] = "SEX_RESTRICTED"
+
+    @classmethod
+    def of(cls, specialty_name: str) -> SexRestricted:
+        return cls(
+            code=cls.CODE,
+            message=f"К врачу специальности «{specialty_name}» записываются только женщины. Выберите другого врача.",
+        )
+
+
+@dataclass(frozen=True)
 class PatientNotFoundAtClinic(BookingProblem):
     CODE: ClassVar[str] = "PATIENT_NOT_FOUND_AT_CLINIC"
     MESSAGE: ClassVar[str] = (
@@ -158,6 +170,7 @@ PROBLEM_TYPES: tuple[type[BookingProblem], ...] = (
     HoldExpired,
     SameSpecialtyActive,
     AgeRestricted,
+    SexRestricted,
     PatientNotFoundAtClinic,
     ReferralNeeded,
     BookingServiceUnavailable,

@@ -82,6 +82,11 @@ class AgeRestricted(Problem):
     pass
 
 
+@strawberry.type(description="Врач этой специальности не принимает пациентов этого пола.")
+class SexRestricted(Problem):
+    pass
+
+
 @strawberry.type(description="Пациент не найден в медицинской организации.")
 class PatientNotFoundAtClinic(Problem):
     pass
@@ -125,6 +130,7 @@ _GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
     problems.HoldExpired: HoldExpired,
     problems.SameSpecialtyActive: SameSpecialtyActive,
     problems.AgeRestricted: AgeRestricted,
+    problems.SexRestricted: SexRestricted,
     problems.PatientNotFoundAtClinic: PatientNotFoundAtClinic,
     problems.ReferralNeeded: ReferralNeeded,
     problems.BookingServiceUnavailable: BookingServiceUnavailable,
@@ -351,6 +357,7 @@ HoldSlotResult = Annotated[
     | SlotTaken
     | SameSpecialtyActive
     | AgeRestricted
+    | SexRestricted
     | PatientNotFoundAtClinic
     | BookingServiceUnavailable
     | NotAuthenticated
@@ -377,6 +384,7 @@ BookResult = Annotated[
     | HoldExpired
     | SameSpecialtyActive
     | AgeRestricted
+    | SexRestricted
     | PatientNotFoundAtClinic
     | ReferralNeeded
     | BookingServiceUnavailable
@@ -406,6 +414,7 @@ RescheduleResult = Annotated[
     | SlotTaken
     | SameSpecialtyActive
     | AgeRestricted
+    | SexRestricted
     | PatientNotFoundAtClinic
     | ReferralNeeded
     | BookingServiceUnavailable
@@ -633,17 +642,20 @@ class Query:
         days: int = 14,
         limit: int = 10,
     ) -> list[NearestSlot]:
-        async with info.context.sessionmaker() as session:
-            found, _ = await service.nearest_free_slots(
-                info.context.rt,
-                session,
-                specialty_code=specialty_code,
-                lat=latitude,
-                lon=longitude,
-                radius_km=min(max(radius_km, 0.5), 300.0),
-                days=min(max(days, 1), 31),
-                limit=min(max(limit, 1), 50),
-            )
+        try:
+            async with info.context.sessionmaker() as session:
+                found, _ = await service.nearest_free_slots(
+                    info.context.rt,
+                    session,
+                    specialty_code=specialty_code,
+                    lat=latitude,
+                    lon=longitude,
+                    radius_km=radius_km,
+                    days=days,
+                    limit=limit,
+                )
+        except problems.ProblemError as exc:  # a query answers a refusal as a public GraphQL error
+            raise PublicError(exc.problem.message, code=exc.problem.code) from None
         return [
             NearestSlot(
                 mo_id=n.mo.upstream_id,

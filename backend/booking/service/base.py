@@ -25,6 +25,8 @@ CLOCK_KEY = "booking.clock"
 ADULT_AGE = 18
 PEDIATRICIAN = "49"
 THERAPIST = "76"
+#: Specialties that see women only (the federal codes): an obstetrician-gynaecologist.
+WOMEN_ONLY: frozenset[str] = frozenset({"2"})
 
 TOPIC_CANCEL_UPSTREAM = "booking.cancel_upstream"
 TOPIC_COMPENSATE = "booking.compensate_upstream"
