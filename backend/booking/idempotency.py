@@ -55,6 +55,7 @@ class Claim:
     key: str
     request_hash: str
     record_id: uuid.UUID | None = None  # the row this request inserted
+    remembered: bool = False  # a result was written into it, to be committed with the mutation
 
 
 _TABLE = cast("Table", IdempotencyRecord.__table__)
@@ -133,6 +134,13 @@ def remember(uow: UnitOfWork, result: dict[str, Any]) -> None:
     for c in claims:
         if c.record_id is not None:
             uow.before_commit(_SET_RESULT, {"claim_id": c.record_id, "stored": result})
+            c.remembered = True
+
+
+def reached_commit(claims: Sequence[Claim]) -> bool:
+    """Whether the mutation of these claims succeeded and its result was on its way into the commit: an
+    exception after that may have come with the commit's answer lost, the commit itself made."""
+    return any(c.remembered for c in claims)
 
 
 def problem_to_json(problem: StoredProblem) -> dict[str, Any]:

@@ -101,6 +101,18 @@ class AgeRestricted(BookingProblem):
 
 
 @dataclass(frozen=True)
+class SexRestricted(BookingProblem):
+    CODE: ClassVar[str] = "SEX_RESTRICTED"
+
+    @classmethod
+    def of(cls, specialty_name: str) -> SexRestricted:
+        return cls(
+            code=cls.CODE,
+            message=f"К врачу специальности «{specialty_name}» записываются только женщины. Выберите другого врача.",
+        )
+
+
+@dataclass(frozen=True)
 class PatientNotFoundAtClinic(BookingProblem):
     CODE: ClassVar[str] = "PATIENT_NOT_FOUND_AT_CLINIC"
     MESSAGE: ClassVar[str] = (
@@ -141,19 +153,32 @@ class IdempotencyKeyReused(BookingProblem):
     )
 
 
+@dataclass(frozen=True)
+class OutcomeUnknown(BookingProblem):
+    """The commit's answer was lost: the change may or may not be saved; the same key tells which."""
+
+    CODE: ClassVar[str] = "OUTCOME_UNKNOWN"
+    MESSAGE: ClassVar[str] = (
+        "Исход неизвестен, проверяем: связь прервалась в момент сохранения. Повторите запрос с тем же "
+        "ключом через несколько секунд — ответ покажет, сохранена ли запись."
+    )
+
+
 PROBLEM_TYPES: tuple[type[BookingProblem], ...] = (
     SlotTaken,
     HoldNotFound,
     HoldExpired,
     SameSpecialtyActive,
     AgeRestricted,
+    SexRestricted,
     PatientNotFoundAtClinic,
     ReferralNeeded,
     BookingServiceUnavailable,
     AppointmentMissing,
     AppointmentNotActive,
     IdempotencyKeyReused,
+    OutcomeUnknown,
     InvalidInput,
 )
 #: Problems that say "try again", never stored as an idempotent result.
-TRANSIENT_CODES = frozenset({BookingServiceUnavailable.CODE})
+TRANSIENT_CODES = frozenset({BookingServiceUnavailable.CODE, OutcomeUnknown.CODE})

@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
 import strawberry
+import structlog
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
 from backend.api.atomic import atomic
 from backend.api.context import Info, info_of
@@ -33,6 +35,8 @@ from backend.booking import idempotency, problems, service
 from backend.booking.models import Appointment, SlotHold
 from backend.identity.policy import SCOPE_BOOKING, ConfirmationRequired, require_staff, require_subject
 from integrations.fer import Slot
+
+log = structlog.get_logger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,6 +82,11 @@ class AgeRestricted(Problem):
     pass
 
 
+@strawberry.type(description="Врач этой специальности не принимает пациентов этого пола.")
+class SexRestricted(Problem):
+    pass
+
+
 @strawberry.type(description="Пациент не найден в медицинской организации.")
 class PatientNotFoundAtClinic(Problem):
     pass
@@ -108,18 +117,27 @@ class IdempotencyKeyReused(Problem):
     pass
 
 
+@strawberry.type(
+    description="Исход неизвестен: связь прервалась при сохранении. Повторите запрос с тем же ключом идемпотентности."
+)
+class OutcomeUnknown(Problem):
+    pass
+
+
 _GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
     problems.SlotTaken: SlotTaken,
     problems.HoldNotFound: HoldNotFound,
     problems.HoldExpired: HoldExpired,
     problems.SameSpecialtyActive: SameSpecialtyActive,
     problems.AgeRestricted: AgeRestricted,
+    problems.SexRestricted: SexRestricted,
     problems.PatientNotFoundAtClinic: PatientNotFoundAtClinic,
     problems.ReferralNeeded: ReferralNeeded,
     problems.BookingServiceUnavailable: BookingServiceUnavailable,
     problems.AppointmentMissing: AppointmentMissing,
     problems.AppointmentNotActive: AppointmentNotActive,
     problems.IdempotencyKeyReused: IdempotencyKeyReused,
+    problems.OutcomeUnknown: OutcomeUnknown,
 }
 # A stored refusal (backend.booking.idempotency) names its class: a booking problem or the policy's.
 _STORED_PROBLEMS: dict[str, type[Problem]] = {
@@ -339,16 +357,24 @@ HoldSlotResult = Annotated[
     | SlotTaken
     | SameSpecialtyActive
     | AgeRestricted
+    | SexRestricted
     | PatientNotFoundAtClinic
     | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("HoldSlotResult"),
 ]
 ReleaseHoldResult = Annotated[
-    HoldReleased | HoldNotFound | NotAuthenticated | AccessDenied | InvalidInput | IdempotencyKeyReused,
+    HoldReleased
+    | HoldNotFound
+    | NotAuthenticated
+    | AccessDenied
+    | InvalidInput
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("ReleaseHoldResult"),
 ]
 BookResult = Annotated[
@@ -358,13 +384,15 @@ BookResult = Annotated[
     | HoldExpired
     | SameSpecialtyActive
     | AgeRestricted
+    | SexRestricted
     | PatientNotFoundAtClinic
     | ReferralNeeded
     | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("BookAppointmentResult"),
 ]
 CancelResult = Annotated[
@@ -375,7 +403,8 @@ CancelResult = Annotated[
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("CancelAppointmentResult"),
 ]
 RescheduleResult = Annotated[
@@ -385,6 +414,7 @@ RescheduleResult = Annotated[
     | SlotTaken
     | SameSpecialtyActive
     | AgeRestricted
+    | SexRestricted
     | PatientNotFoundAtClinic
     | ReferralNeeded
     | BookingServiceUnavailable
@@ -392,7 +422,8 @@ RescheduleResult = Annotated[
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | OutcomeUnknown,
     strawberry.union("RescheduleAppointmentResult"),
 ]
 
@@ -413,19 +444,38 @@ def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
+def _commit_answer_lost(exc: Exception) -> bool:
+    """An error of the connection (not of the data): the commit may have been made, its answer lost."""
+    if isinstance(exc, DBAPIError):
+        return not isinstance(exc, IntegrityError | ProgrammingError | DataError)
+    return isinstance(exc, OSError | TimeoutError)
+
+
 def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Outside ``@atomic``: compensation for upstream bookings not kept, and stored business refusals."""
+    """Outside ``@atomic``: compensation for upstream bookings not kept, stored business refusals, and
+    :class:`OutcomeUnknown` when the mutation succeeded but its commit failed on the connection.
+
+    Such a commit may have been made: compensation then reads again whether the booking is ours before
+    it cancels anything at the hub, and a repeat with the same idempotency key answers what was kept."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         info = info_of(args, kwargs, "@booking_mutation")
         runtime = info.context.runtime
         token = idempotency.start_scope()
+        claims: list[idempotency.Claim] = []
         try:
-            async with service.compensation_scope(runtime):
-                result = await fn(*args, **kwargs)
-        finally:
-            claims = idempotency.end_scope(token)
+            try:
+                async with service.compensation_scope(runtime):
+                    result = await fn(*args, **kwargs)
+            finally:
+                claims = idempotency.end_scope(token)
+        except Exception as exc:
+            if not (idempotency.reached_commit(claims) and _commit_answer_lost(exc)):
+                raise
+            log.warning("booking.outcome_unknown", operation=info.field_name, error=type(exc).__name__)
+            unknown: Any = graphql_problem(problems.OutcomeUnknown.default())
+            return cast("R", unknown)
         if isinstance(result, Problem) and claims:
             await idempotency.store_problem(runtime, claims, result)
         return result
@@ -582,17 +632,20 @@ class Query:
         days: int = 14,
         limit: int = 10,
     ) -> list[NearestSlot]:
-        async with info.context.sessionmaker() as session:
-            found, _ = await service.nearest_free_slots(
-                info.context.runtime,
-                session,
-                specialty_code=specialty_code,
-                lat=latitude,
-                lon=longitude,
-                radius_km=min(max(radius_km, 0.5), 300.0),
-                days=min(max(days, 1), 31),
-                limit=min(max(limit, 1), 50),
-            )
+        try:
+            async with info.context.sessionmaker() as session:
+                found, _ = await service.nearest_free_slots(
+                    info.context.runtime,
+                    session,
+                    specialty_code=specialty_code,
+                    lat=latitude,
+                    lon=longitude,
+                    radius_km=radius_km,
+                    days=days,
+                    limit=limit,
+                )
+        except problems.ProblemError as exc:  # a query answers a refusal as a public GraphQL error
+            raise PublicError(exc.problem.message, code=exc.problem.code) from None
         return [
             NearestSlot(
                 mo_id=n.mo.upstream_id,

@@ -46,6 +46,7 @@ from backend.booking.problems import (
     ProblemError,
     ReferralNeeded,
     SameSpecialtyActive,
+    SexRestricted,
     SlotTaken,
     fail,
 )
@@ -86,7 +87,7 @@ from backend.booking.service.compensation import (
 )
 from backend.booking.service.holds import hold_slot, release_hold, remaining_seconds
 from backend.booking.service.kpi import REMOTE_CHANNELS, ChannelCount, RemoteShare, remote_booking_share
-from backend.booking.service.rules import check_age, check_live_appointments, doctor_info, load_patient
+from backend.booking.service.rules import check_age, check_live_appointments, check_sex, doctor_info, load_patient
 from backend.booking.service.search import (
     MAX_CLINICS,
     MAX_CONCURRENT_FETCHES,
@@ -146,6 +147,7 @@ __all__ = [
     "RemoteShare",
     "SameSpecialtyActive",
     "SearchResult",
+    "SexRestricted",
     "SlotRef",
     "SlotTaken",
     "SyncReport",
@@ -158,6 +160,7 @@ __all__ = [
     "cancel",
     "check_age",
     "check_live_appointments",
+    "check_sex",
     "compensation_scope",
     "confirm_hold",
     "doctor_info",

@@ -37,7 +37,7 @@ from backend.booking.service.base import (
 from backend.booking.service.compensation import after_rollback
 from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold
 from backend.booking.service.rules import _flush_or, _prepare, check_live_appointments, doctor_info, load_patient
-from backend.booking.service.slots import SlotRef
+from backend.booking.service.slots import SlotRef, marker_key, release_slot_marker
 from backend.booking.service.statements import _CLAIM_APPOINTMENT, _CONFIRM_HOLD, _NO_ID, _SET_HUB_IDS
 from backend.booking.service.upstream import _book_upstream, _hub_patient_key, _identify, remembered_hub_patient
 from backend.core.db import detached
@@ -190,7 +190,7 @@ async def slot_marker(
     keeps its own view of its markers (:class:`~backend.booking.cache.LocalMarkers`) in front of Redis."""
     cache = booking_cache(runtime)
     backend, mine = cache.backend, cache.markers
-    key = f"slot:{mo_id}:{slot_id}"
+    key = marker_key(mo_id, slot_id)
     if mine.busy(key):  # held or refused in this process a moment ago: no need to ask Redis
         raise fail(SlotTaken.default())
     mine.hold(key, SLOT_MARKER_TTL_S)
@@ -319,7 +319,8 @@ def emit_event(uow: UnitOfWork, event: str, appointment: Appointment, *, urgent:
 
 
 async def on_cancel_upstream(envelope: Envelope, runtime: Runtime) -> None:
-    """CreateClaimForRefusal, then the final status; a transport error is raised (the outbox retries)."""
+    """CreateClaimForRefusal, then the final status, then the slot's marker let go (the slot is free here and
+    at the hub: bookable at once); a transport error is raised (the outbox retries)."""
     appointment_id = uuid.UUID(envelope.payload["appointment_id"])
     final = envelope.payload.get("final", AppointmentState.CANCELLED_BY_PATIENT.value)
     async with runtime.sessionmaker() as session:
@@ -344,6 +345,7 @@ async def on_cancel_upstream(envelope: Envelope, runtime: Runtime) -> None:
                 .values(cancelled_at=at)
                 .execution_options(synchronize_session=False)
             )
+    await release_slot_marker(runtime, appointment.mo_id, appointment.slot_id)
 
 
 async def appointments_of(

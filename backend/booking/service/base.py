@@ -22,6 +22,8 @@ SLOT_MARKER_TTL_S = 10.0
 ADULT_AGE = 18
 PEDIATRICIAN = "49"
 THERAPIST = "76"
+#: Specialties that see women only (the federal codes): an obstetrician-gynaecologist.
+WOMEN_ONLY: frozenset[str] = frozenset({"2"})
 
 TOPIC_CANCEL_UPSTREAM = "booking.cancel_upstream"
 TOPIC_COMPENSATE = "booking.compensate_upstream"

@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import bindparam, select
 
+from backend.booking.models import Appointment, is_live
 from backend.booking.service.base import TOPIC_COMPENSATE, hub
+from backend.booking.service.slots import release_slot_marker
 from backend.core.context import RequestContext
+from backend.core.db import HotStatement
 from backend.core.uow import UnitOfWork
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
@@ -116,13 +120,39 @@ async def booking_unit(runtime: Runtime, ctx: RequestContext) -> AsyncIterator[U
 COMPENSATION_NOT_FOUND_RETRIES = 3
 
 
+_KEPT = HotStatement(
+    select(Appointment.id)
+    .where(
+        Appointment.mo_id == bindparam("mo_id"),
+        Appointment.slot_id == bindparam("slot_id"),
+        Appointment.hub_patient_id == bindparam("hub_patient_id"),
+        is_live(Appointment.status),
+    )
+    .limit(1)
+)
+
+
+async def kept_here(runtime: Runtime, mo_id: str, slot_id: str, hub_patient_id: str) -> bool:
+    """Whether our database holds, committed, a live appointment of this hub booking (a fresh connection)."""
+    params = {"mo_id": mo_id, "slot_id": slot_id, "hub_patient_id": hub_patient_id}
+    return bool(await _KEPT.alone(runtime.sessionmaker, params))
+
+
 async def on_compensate(envelope: Envelope, runtime: Runtime) -> None:
-    """Cancel at the hub a booking our database did not keep."""
+    """Cancel at the hub a booking our database did not keep.
+
+    "Did not keep" is read again here, on a connection of its own: a commit whose reply was lost raised
+    in the request, yet the booking is ours. Such a booking is left alone (the patient has it, and a
+    repeat with the same idempotency key answers it); a read that fails raises, and the outbox retries."""
     p = envelope.payload
+    if await kept_here(runtime, p["mo_id"], p["slot_id"], p["hub_patient_id"]):
+        log.warning("booking.compensation_not_needed", slot=p["slot_id"], mo_id=p["mo_id"])
+        return
     try:
         await hub(runtime).cancel(p["mo_id"], p["hub_patient_id"], p["slot_id"])
     except AppointmentNotFound:
         # After a timeout the hub may still be writing the booking: look again a few times.
         if p.get("uncertain") and envelope.attempt < COMPENSATION_NOT_FOUND_RETRIES:
             raise
+    await release_slot_marker(runtime, p["mo_id"], p["slot_id"])  # the slot is free again: bookable at once
     log.info("booking.compensated", slot=p["slot_id"], mo_id=p["mo_id"])

@@ -16,10 +16,11 @@ from backend.booking.problems import (
     InvalidInput,
     PatientNotFoundAtClinic,
     SameSpecialtyActive,
+    SexRestricted,
     SlotTaken,
     fail,
 )
-from backend.booking.service.base import ADULT_AGE, PEDIATRICIAN, THERAPIST, now, to_utc
+from backend.booking.service.base import ADULT_AGE, PEDIATRICIAN, THERAPIST, WOMEN_ONLY, now, to_utc
 from backend.booking.service.slots import SlotRef, find_slot
 from backend.booking.service.statements import _LIVE_CHECK, _NO_ID
 from backend.core.uow import UnitOfWork
@@ -64,6 +65,12 @@ def check_age(patient: PatientView, info: DoctorCard, visit_day: date) -> None:
         raise fail(AgeRestricted.of("Педиатр принимает пациентов до 18 лет. Запишитесь к терапевту."))
     if info.specialty_code == THERAPIST and age < ADULT_AGE:
         raise fail(AgeRestricted.of("Терапевт принимает пациентов с 18 лет. Запишите ребенка к педиатру."))
+
+
+def check_sex(patient: PatientView, info: DoctorCard) -> None:
+    """An obstetrician-gynaecologist sees women: a male patient is refused before anything is booked."""
+    if info.specialty_code in WOMEN_ONLY and patient.sex == "M":
+        raise fail(SexRestricted.of(info.specialty_name))
 
 
 async def check_live_appointments(
@@ -118,6 +125,7 @@ async def _prepare(
     info = await doctor_info(uow, ref.mo_id, ref.doctor_id)
     patient = await load_patient(session, patient_id)
     check_age(patient, info, ref.day)
+    check_sex(patient, info)
     if checked:
         await check_live_appointments(
             session, patient_id, info, slot=(ref.mo_id, ref.slot_id), except_id=except_appointment

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.booking.cache import booking_cache
 from backend.booking.models import Appointment
+from backend.booking.problems import InvalidInput, fail
 from backend.booking.service.base import _tz, local_day, now
 from backend.booking.service.slots import doctor_slots, live_holds_and_bookings
 from backend.directory import service as directory
@@ -159,6 +160,27 @@ class NearestSlot:
     distance_km: float | None
 
 
+NEAREST_MAX_DAYS = 31
+NEAREST_MAX_LIMIT = 50
+NEAREST_MAX_RADIUS_KM = 300.0
+NEAREST_MIN_RADIUS_KM = 0.5
+
+
+def check_nearest_bounds(*, lat: float, lon: float, radius_km: float, days: int, limit: int) -> None:
+    """Refuse, as :class:`InvalidInput` naming the field, a point off the globe or a window too large."""
+    if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        raise fail(InvalidInput.of("latitude", "Широта указана неверно: от -90 до 90 градусов."))
+    if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
+        raise fail(InvalidInput.of("longitude", "Долгота указана неверно: от -180 до 180 градусов."))
+    if not (math.isfinite(radius_km) and 0.0 < radius_km <= NEAREST_MAX_RADIUS_KM):
+        message = f"Радиус поиска: больше 0 и не больше {NEAREST_MAX_RADIUS_KM:.0f} км."
+        raise fail(InvalidInput.of("radiusKm", message))
+    if not 1 <= days <= NEAREST_MAX_DAYS:
+        raise fail(InvalidInput.of("days", f"Период поиска: от 1 до {NEAREST_MAX_DAYS} дней."))
+    if not 1 <= limit <= NEAREST_MAX_LIMIT:
+        raise fail(InvalidInput.of("limit", f"Число талонов: от 1 до {NEAREST_MAX_LIMIT}."))
+
+
 async def nearest_free_slots(
     runtime: Runtime,
     session: AsyncSession,
@@ -170,7 +192,10 @@ async def nearest_free_slots(
     days: int = 14,
     limit: int = 10,
 ) -> tuple[list[NearestSlot], bool]:
-    """The earliest free slot of each nearby clinic (within ``radius_km``), earliest first."""
+    """The earliest free slot of each nearby clinic (within ``radius_km``), earliest first; the bounds
+    checked first (:func:`check_nearest_bounds`)."""
+    check_nearest_bounds(lat=lat, lon=lon, radius_km=radius_km, days=days, limit=limit)
+    radius_km = max(radius_km, NEAREST_MIN_RADIUS_KM)
     today = local_day(runtime, now(runtime))
     result = await search(
         runtime,

@@ -161,3 +161,17 @@ async def live_holds_and_bookings(
     )
     # What else it finds in that window (a slot the hub no longer lists) is harmless to the caller.
     return {(m, s) for m, s in await session.execute(union_all(held, booked))}
+
+
+def marker_key(mo_id: str, slot_id: str) -> str:
+    """The cache key of a slot's marker (see :func:`backend.booking.service.appointments.slot_marker`)."""
+    return f"slot:{mo_id}:{slot_id}"
+
+
+async def release_slot_marker(runtime: Runtime, mo_id: str, slot_id: str) -> None:
+    """Let a freed slot's marker go (in Redis, and in this process's own view), so that it can be booked
+    at once rather than after the marker expires."""
+    cache = booking_cache(runtime)
+    key = marker_key(mo_id, slot_id)
+    cache.markers.forget(key)
+    await cache.backend.delete(key)
