@@ -23,7 +23,7 @@ from backend.core.context import Channel
 from backend.runtime import Runtime
 from backend.settings import Settings
 from tests.conftest import make_settings
-from tests.integration.test_booking_support import BookingEnv, ctx_for, start_env
+from tests.support.booking import BookingEnv, ctx_for, start_env
 
 pytestmark = pytest.mark.postgres_only
 

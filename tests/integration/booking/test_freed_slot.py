@@ -11,7 +11,7 @@ from backend.booking import service
 from backend.outbox import service as outbox
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
-from tests.integration.test_booking_support import BookingEnv, ctx_for, env
+from tests.support.booking import BookingEnv, ctx_for, env
 
 pytestmark = pytest.mark.dialect
 _ = env  # the fixture

@@ -24,7 +24,7 @@ from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
 from backend.settings import Settings
 from tests.conftest import make_settings
-from tests.integration.test_booking_support import BOOK, MINE, BookingEnv, call, key, start_env
+from tests.support.booking import BOOK, MINE, BookingEnv, call, key, start_env
 from tests.support.client import app_client
 from tests.support.identity import auth_headers, token_for
 from tests.support.pgproxy import LoseCommit, PgProxy

@@ -17,7 +17,7 @@ from integrations.common.http import build_http_client
 from integrations.demo_region.model import Specialty
 from integrations.fer import FerClient
 from integrations.fer.simulator import create_fer_simulator, simulator_state
-from tests.integration.test_booking_support import (
+from tests.support.booking import (
     ADULT_MO,
     BOOK,
     HOLD,
