@@ -702,7 +702,9 @@ class Adapters:
     def nsi(self) -> ReferenceBooks:
         if self._nsi is None:
             client, http = build_nsi_client(
-                self._settings.nsi_url, user_key=self._settings.nsi_user_key, timeout_s=self._settings.upstream_timeout_s
+                self._settings.nsi_url,
+                user_key=self._settings.nsi_user_key,
+                timeout_s=self._settings.upstream_timeout_s,
             )
             self._own(client)
             self._own(http)

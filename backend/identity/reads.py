@@ -15,7 +15,7 @@ from backend.core.context import ActorKind, RequestContext
 from backend.identity import policy
 from backend.identity.kiosks import kiosk_names
 from backend.identity.service import PatientView, get_patients
-from backend.identity.staff import staff_names
+from backend.identity.staff import staff_members
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -31,6 +31,21 @@ ACTION_NAMES = {
     "identity.identification_failed": "Неудачная попытка идентификации",
     "patient.profile.read": "Просмотр профиля",
     "patient.access_log.read": "Просмотр журнала доступа",
+    "documents.synced": "Получены новые медицинские документы",
+    "documents.document_read": "Просмотр медицинского документа",
+    "documents.document_downloaded": "Скачивание медицинского документа",
+    "documents.profile_read": "Просмотр медицинского профиля",
+    "documents.existence_read": "Оператор 122 просмотрел перечень документов (без содержания)",
+    "documents.profile_entry_added": "Добавлена запись в медицинский профиль",
+    "documents.profile_entry_removed": "Удалена запись из медицинского профиля",
+    "documents.emergency_profile_set": "Изменен экстренный профиль",
+    "documents.emergency_profile_read": "Просмотр экстренного профиля бригадой скорой помощи",
+    "documents.access_granted": "Открыт доступ врачу",
+    "documents.access_revoked": "Доступ врача отозван",
+    "documents.access_claimed": "Врач принял доступ по коду",
+    "documents.doctor_profile_read": "Врач просмотрел медицинский профиль",
+    "documents.doctor_document_read": "Врач просмотрел медицинский документ",
+    "documents.doctor_read_refused": "Врачу отказано в доступе",
 }
 
 
@@ -105,7 +120,7 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
             except ValueError:
                 continue
     async with runtime.sessionmaker() as session:
-        staff = await staff_names(session, staff_ids)
+        staff = await staff_members(session, staff_ids)
         kiosks = await kiosk_names(session, kiosk_ids)
         people = await get_patients(session, list(patient_ids))
     names: dict[tuple[str, str | None], str] = {}
@@ -117,7 +132,11 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
             person = people.get(uuid.UUID(r.actor_id)) if r.actor_id in {str(p) for p in patient_ids} else None
             names[key] = f"Доверенное лицо: {person.short_name}" if person else "Доверенное лицо"
         elif r.actor_kind == "operator":
-            names[key] = f"Оператор 122: {staff.get(r.actor_id or '', 'сотрудник')}"
+            member = staff.get(r.actor_id or "")
+            if member is not None and member.role == "doctor":
+                names[key] = f"Врач: {member.full_name}"
+            else:
+                names[key] = f"Оператор 122: {member.full_name if member else 'сотрудник'}"
         elif r.actor_kind == "kiosk":
             names[key] = f"Инфомат: {kiosks.get(r.actor_id or '', r.actor_id or '')}"
         elif r.actor_kind == "system":

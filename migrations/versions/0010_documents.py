@@ -65,7 +65,9 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=128), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_profile_entries")),
-        sa.UniqueConstraint("patient_id", "idempotency_key", name=op.f("uq_profile_entries_patient_id_idempotency_key")),
+        sa.UniqueConstraint(
+            "patient_id", "idempotency_key", name=op.f("uq_profile_entries_patient_id_idempotency_key")
+        ),
     )
     op.create_index("ix_profile_entries_patient_id", "profile_entries", ["patient_id"], unique=False)
     op.create_table(
