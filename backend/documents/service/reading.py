@@ -346,19 +346,17 @@ class ExistenceSummary:
 async def existence_summary(runtime: Runtime, ctx: RequestContext, patient_id: uuid.UUID) -> ExistenceSummary:
     """How many documents of which kinds and when, with no content (what the 122 operator may tell a caller)."""
     async with runtime.sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(
-                    MedicalDocument.kind,
-                    func.min(MedicalDocument.title),
-                    func.count(),
-                    func.max(MedicalDocument.created_at),
-                )
-                .where(MedicalDocument.patient_id == patient_id)
-                .group_by(MedicalDocument.kind)
-                .order_by(func.max(MedicalDocument.created_at).desc())
+        rows = await session.execute(
+            select(
+                MedicalDocument.kind,
+                func.min(MedicalDocument.title),
+                func.count(),
+                func.max(MedicalDocument.created_at),
             )
-        ).tuples()
+            .where(MedicalDocument.patient_id == patient_id)
+            .group_by(MedicalDocument.kind)
+            .order_by(func.max(MedicalDocument.created_at).desc())
+        )
         kinds = tuple(KindCount(kind, title, count, latest) for kind, title, count, latest in rows)
     await audit.record_now(runtime.sessionmaker, ctx, "documents.existence_read", subject_id=patient_id)
     latest = max((k.latest for k in kinds), default=None)

@@ -156,7 +156,7 @@ async def sync_patient(runtime: Runtime, patient_id: uuid.UUID, *, ctx: RequestC
                         MedicalDocument.patient_id == patient_id
                     )
                 )
-            ).tuples()
+            )
         }
     if patient is None or not (patient.snils or patient.esia_oid):
         return SyncReport(patient_id, ok=False, error="no SNILS or ESIA oid")
