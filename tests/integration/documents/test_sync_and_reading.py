@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.documents import problems
-from backend.logging import configure_logging
 from backend.documents import service as documents
 from backend.documents.models import MedicalDocument
+from backend.logging import configure_logging
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
 from integrations.iemk import DocumentPage, IemkTimeout, MedicalDocuments
