@@ -69,6 +69,7 @@ async def test_patients_proxies_operators_and_kiosks(world: World) -> None:
     await grant_proxy(rt, world.patient.id, proxy.id, scopes={policy.SCOPE_DOCUMENTS})
     await grant_proxy(rt, world.patient.id, narrow.id, scopes={policy.SCOPE_BOOKING})
     target = {"id": doc_id, "t": str(world.patient.id)}
+    patient = world.patient.id
     async with app_client(rt) as client:
         me = auth_headers(token_for(rt, world.patient.id))
         assert (await gql(client, DOCUMENT, {"id": doc_id}, headers=me))["data"]["medicalDocument"]["state"] == "OK"
@@ -79,8 +80,8 @@ async def test_patients_proxies_operators_and_kiosks(world: World) -> None:
             "another patient, actingFor": (DOCUMENT, target, token_for(rt, other.id)),
             "another patient, own id": (DOCUMENT, {"id": doc_id}, token_for(rt, other.id)),
             "a proxy without the documents scope": (DOCUMENT, target, token_for(rt, narrow.id)),
-            "an operator for the patient": (DOCUMENT, {"id": doc_id}, await operator_on_behalf_token(rt, world.patient.id)),
-            "an operator, the list": (LIST, {}, await operator_on_behalf_token(rt, world.patient.id)),
+            "an operator for the patient": (DOCUMENT, {"id": doc_id}, await operator_on_behalf_token(rt, patient)),
+            "an operator, the list": (LIST, {}, await operator_on_behalf_token(rt, patient)),
             "an operator, the profile": (PROFILE, {}, await operator_on_behalf_token(rt, world.patient.id)),
             "a kiosk for the patient": (DOCUMENT, {"id": doc_id}, await kiosk_session_token(rt, world.patient.id)),
             "a kiosk, the list": (LIST, {}, await kiosk_session_token(rt, world.patient.id)),
