@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import pyotp
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.identity.models import StaffAccount
@@ -187,6 +187,21 @@ async def staff_members(session: AsyncSession, ids: set[str]) -> dict[str, Staff
         str(r.id): StaffPrincipal(id=str(r.id), login=r.login, full_name=r.full_name, role=r.role, snils=r.snils)
         for r in rows
     }
+
+
+async def doctors_among(session: AsyncSession, *, ids: set[str], snils: set[str]) -> list[StaffPrincipal]:
+    """The doctors (``role = doctor``) with one of ``ids`` or one of ``snils`` (one query)."""
+    valid = _uuids(ids)
+    if not valid and not snils:
+        return []
+    rows = await session.scalars(
+        select(StaffAccount).where(
+            StaffAccount.role == "doctor", or_(StaffAccount.id.in_(valid), StaffAccount.snils.in_(sorted(snils)))
+        )
+    )
+    return [
+        StaffPrincipal(id=str(r.id), login=r.login, full_name=r.full_name, role=r.role, snils=r.snils) for r in rows
+    ]
 
 
 async def staff_names(session: AsyncSession, ids: set[str]) -> dict[str, str]:

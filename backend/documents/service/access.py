@@ -27,7 +27,7 @@ from backend.documents.models import DocumentAccessGrant, MedicalDocument
 from backend.documents.service import profile as profiles
 from backend.documents.service import reading
 from backend.identity.service import PatientView, get_patients
-from backend.identity.staff import StaffPrincipal, staff_members
+from backend.identity.staff import StaffPrincipal, doctors_among, staff_members
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -158,10 +158,16 @@ async def revoke_access(uow: UnitOfWork, patient_id: uuid.UUID, grant_id: uuid.U
 
 
 async def _doctor_names(runtime: Runtime, grants: list[DocumentAccessGrant]) -> dict[uuid.UUID, str | None]:
+    """The doctor of each grant: the one bound to it, else the one with its SNILS (one query for all)."""
+    if not grants:
+        return {}
     ids = {g.doctor_staff_id for g in grants if g.doctor_staff_id}
+    snils = {g.doctor_snils for g in grants if g.doctor_snils}
     async with runtime.sessionmaker() as session:
-        members = await staff_members(session, {i for i in ids if i})
-    return {g.id: (members[g.doctor_staff_id].full_name if g.doctor_staff_id in members else None) for g in grants}
+        found = await doctors_among(session, ids={i for i in ids if i}, snils={s for s in snils if s})
+    by_id = {d.id: d.full_name for d in found}
+    by_snils = {d.snils: d.full_name for d in found if d.snils}
+    return {g.id: by_id.get(g.doctor_staff_id or "") or by_snils.get(g.doctor_snils or "") for g in grants}
 
 
 async def patient_grants(runtime: Runtime, patient_id: uuid.UUID) -> list[GrantView]:
