@@ -23,6 +23,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from backend.api.context import GraphQLContext
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
+from backend.documents import service as documents
 from backend.health.routes import live, ready
 from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
@@ -58,8 +59,9 @@ def _context_getter() -> Any:
 
 async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
-    re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback."""
-    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback)
+    re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback, the
+    documents sync (each patient at most every ``SYNC_INTERVAL``)."""
+    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback, documents.sync_due)
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         for job in jobs:

@@ -2,7 +2,7 @@
 
 The region itself lives in the simulators (as the upstreams' own data); the project's database gets
 only what it owns in production too: the directory synced from the booking hub, and the demo staff
-and kiosk accounts of the identity domain.
+and kiosk accounts of the identity domain, and the demo doctor of the documents domain.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.directory.service import STAGE_LABELS, sync_directory
+from backend.documents.seed import seed_demo_documents
 from backend.identity.seed import seed_demo_identity
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -32,6 +33,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
     try:
         summary = await sync_directory(runtime, progress=on_progress)
         identity = await seed_demo_identity(runtime)
+        documents = await seed_demo_documents(runtime)
     finally:
         await runtime.close()
     return {
@@ -43,4 +45,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         },
         "failures": len(summary.failures),
         "identity": identity,
+        "documents": documents,
     }
