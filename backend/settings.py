@@ -201,6 +201,8 @@ class Settings(BaseSettings):
                     raise ValueError(f"MZ_{name.upper()}: required in production: {why}")
             if self.fer_guid == "demo-guid":
                 raise ValueError("MZ_FER_GUID: production needs the booking hub's client GUID")
+            if self.nsi_user_key == "nsi-demo-key":
+                raise ValueError("MZ_NSI_USER_KEY: production needs the НСИ (ФНСИ) user key")
         return self
 
     @property
