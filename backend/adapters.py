@@ -11,7 +11,11 @@
 * ``push``: FCM HTTP v1 and APNs, real or simulated with keys generated at start;
 * ``email``: SMTP when ``settings.smtp_url`` is set, otherwise ``.eml`` files under ``var_dir/mail``;
 * ``inbox_bus``: the inbox live feed (Redis pub/sub with Redis, in-process queues without);
-* ``booking_cache``: booking's stale-while-revalidate cache (Redis-backed with Redis).
+* ``booking_cache``: booking's stale-while-revalidate cache (Redis-backed with Redis);
+* ``iemk`` (and ``iemk_simulator``): ИЭМК / РЭМД medical documents, real or the in-process register
+  simulator over the demo region (on the runtime's clock, so delayed registrations follow it);
+* ``nsi``: НСИ (ФНСИ) reference books, real or simulated; ``terminology``: the offline snapshot that
+  names codes without the network.
 
 Domain-owned per-process state (identity's signing keys, failure counter, staff provider and code SMS
 sender; the directory's read caches; booking's decoded slots) sits in typed slots that its domain fills
@@ -50,6 +54,9 @@ from integrations.esia.signer import GostSigner, GostVerifier, load_public_key
 from integrations.esia.simulator import RegisteredClient, create_esia_simulator
 from integrations.fer import BookingHub, FerClient
 from integrations.fer.simulator import create_fer_simulator
+from integrations.iemk import MedicalDocuments, build_iemk_client
+from integrations.iemk.simulator import create_iemk_simulator
+from integrations.nsi import ReferenceBooks, Terminology, build_nsi_client, default_terminology
 from integrations.push import ApnsPushProvider, FcmPushProvider, FcmServiceAccount, PushProvider
 from integrations.push.simulator import create_apns_simulator, create_fcm_simulator
 from integrations.sms import SmscSmsGateway, SmsGateway, TwilioSmsGateway, normalise_phone
@@ -259,6 +266,31 @@ def build_esia(
     return client, None
 
 
+# --- ИЭМК / РЭМД and НСИ ---------------------------------------------------------------------------
+
+
+def build_iemk(runtime: Runtime) -> tuple[MedicalDocuments, httpx.AsyncClient, ASGIApp | None]:
+    """The documents register for ``settings.iemk_url``, the httpx client under it and, in-process, the
+    simulator app (on the runtime's clock; smaller test keys in the test profile)."""
+    settings = runtime.settings
+    app: ASGIApp | None = None
+    if is_inprocess(settings.iemk_url):
+        app = create_iemk_simulator(
+            get_region(settings.demo_seed, RegionScale(settings.demo_scale)),
+            clock=runtime.now,
+            api_key=settings.iemk_api_key or None,
+            key_size=1024 if settings.profile is Profile.TEST else 2048,
+        )
+    simulator = app
+    client, http = build_iemk_client(
+        settings.iemk_url,
+        timeout_s=settings.upstream_timeout_s,
+        api_key=settings.iemk_api_key or None,
+        simulator_app=(lambda: simulator) if simulator is not None else None,
+    )
+    return client, http, app
+
+
 # --- notifications' channels -------------------------------------------------------------------------
 
 FCM_PROJECT = "moe-zdorovye-demo"
@@ -463,6 +495,10 @@ class Adapters:
         self._email: EmailSender | None = None
         self._inbox_bus: InboxBus | None = None
         self._booking_cache: SwrCache | None = None
+        self._iemk: MedicalDocuments | None = None
+        self._iemk_simulator: ASGIApp | None = None
+        self._nsi: ReferenceBooks | None = None
+        self._terminology: Terminology | None = None
         self._owned: list[Any] = []  # everything built or replaced here, closed with the runtime
         #: The Twilio status webhook the in-process Twilio simulator posts to (wired by the runtime).
         self.sms_status_callback: SmsStatusCallback | None = None
@@ -639,6 +675,54 @@ class Adapters:
         self._own(cache)
         self._booking_cache = cache
 
+    # -- ИЭМК / РЭМД, НСИ
+
+    @property
+    def iemk(self) -> MedicalDocuments:
+        if self._iemk is None:
+            client, http, app = build_iemk(self._runtime)
+            self._own(client)
+            self._own(http)
+            self._iemk, self._iemk_simulator = client, app
+        return self._iemk
+
+    @iemk.setter
+    def iemk(self, documents: MedicalDocuments) -> None:
+        self._own(documents)
+        self._iemk = documents
+
+    @property
+    def iemk_simulator(self) -> ASGIApp | None:
+        """The in-process register simulator behind ``iemk`` (None for a real register): tests and the demo
+        register new documents through its state (``integrations.iemk.simulator.simulator_state``)."""
+        self.iemk  # noqa: B018 - builds it
+        return self._iemk_simulator
+
+    @property
+    def nsi(self) -> ReferenceBooks:
+        if self._nsi is None:
+            client, http = build_nsi_client(
+                self._settings.nsi_url,
+                user_key=self._settings.nsi_user_key,
+                timeout_s=self._settings.upstream_timeout_s,
+            )
+            self._own(client)
+            self._own(http)
+            self._nsi = client
+        return self._nsi
+
+    @nsi.setter
+    def nsi(self, books: ReferenceBooks) -> None:
+        self._own(books)
+        self._nsi = books
+
+    @property
+    def terminology(self) -> Terminology:
+        """Code names from the shipped НСИ snapshot (no network)."""
+        if self._terminology is None:
+            self._terminology = default_terminology()
+        return self._terminology
+
     async def aclose(self) -> None:
         """Close everything built or replaced here (once each), then forget it."""
         owned, self._owned = self._owned, []
@@ -651,6 +735,7 @@ class Adapters:
                 await closer()
         self._fer = self._esia = self._sms = self._push = self._email = self._inbox_bus = None
         self._booking_cache = None
+        self._iemk = self._iemk_simulator = self._nsi = None
         self._esia_simulator = self._sms_simulator = None
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()

@@ -31,6 +31,7 @@ from backend.api.pages import (
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
 from backend.dev.routes import routes_for as dev_routes_for
+from backend.documents import service as documents
 from backend.health.routes import live, ready
 from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
@@ -50,7 +51,12 @@ SWEEP_INTERVAL_S = 15.0
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 # REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
-REST_MODULES: tuple[str, ...] = ("backend.identity.routes", "backend.booking.routes", "notifications.routes")
+REST_MODULES: tuple[str, ...] = (
+    "backend.identity.routes",
+    "backend.booking.routes",
+    "notifications.routes",
+    "backend.documents.routes",
+)
 
 
 def _context_getter() -> Any:
@@ -63,8 +69,9 @@ def _context_getter() -> Any:
 
 async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
-    re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback."""
-    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback)
+    re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback, the
+    documents sync (each patient at most every ``SYNC_INTERVAL``)."""
+    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback, documents.sync_due)
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         for job in jobs:

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     fer_url: str = Field("inprocess://fer", validation_alias=_env("FER_URL"))
     fer_guid: str = Field("demo-guid", validation_alias=_env("FER_GUID"))
     sms_url: str = Field("inprocess://sms", validation_alias=_env("SMS_URL"))
+    # Medical documents (backend/documents/): ИЭМК / РЭМД and НСИ (ФНСИ).
+    iemk_url: str = Field("inprocess://iemk", validation_alias=_env("IEMK_URL"))
+    iemk_api_key: str = Field("", validation_alias=_env("IEMK_API_KEY"))
+    nsi_url: str = Field("inprocess://nsi", validation_alias=_env("NSI_URL"))
+    nsi_user_key: str = Field("nsi-demo-key", validation_alias=_env("NSI_USER_KEY"))
     upstream_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias=_env("UPSTREAM_TIMEOUT_S"))
 
     # Notifications (notifications/): SMS provider behind sms_url (smsc or twilio), push, e-mail, timing.
@@ -193,7 +198,7 @@ class Settings(BaseSettings):
                 raise ValueError("REDIS_URL: required in production (redis://…)")
             if self.celery_eager:
                 raise ValueError("MZ_CELERY_EAGER: must be false in production (tasks run on workers)")
-            for name in ("esia_url", "fer_url", "sms_url"):
+            for name in ("esia_url", "fer_url", "sms_url", "iemk_url", "nsi_url"):
                 if is_inprocess(getattr(self, name)):
                     raise ValueError(f"MZ_{name.upper()}: production needs the real upstream URL")
             for name, why in (
@@ -205,6 +210,8 @@ class Settings(BaseSettings):
                     raise ValueError(f"MZ_{name.upper()}: required in production: {why}")
             if self.fer_guid == "demo-guid":
                 raise ValueError("MZ_FER_GUID: production needs the booking hub's client GUID")
+            if self.nsi_user_key == "nsi-demo-key":
+                raise ValueError("MZ_NSI_USER_KEY: production needs the НСИ (ФНСИ) user key")
         return self
 
     @property

@@ -12,6 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from backend.booking import service as booking
+from backend.documents import service as documents
 from backend.identity import service as identity
 from backend.outbox import service as outbox
 from notifications import routes as notification_routes
@@ -26,6 +27,7 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     identity.SMS_TOPIC: identity.send_sms_code,
     booking.TOPIC_CANCEL_UPSTREAM: booking.on_cancel_upstream,
     booking.TOPIC_COMPENSATE: booking.on_compensate,
+    identity.LOGIN_TOPIC: documents.on_login,
 }
 
 

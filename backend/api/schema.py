@@ -42,6 +42,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.identity.schema",
     "backend.booking.schema",
     "notifications.schema",
+    "backend.documents.schema",
 )
 
 

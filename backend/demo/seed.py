@@ -2,7 +2,7 @@
 
 The region itself lives in the simulators (as the upstreams' own data); the project's database gets
 only what it owns in production too: the directory synced from the booking hub, and the demo staff
-and kiosk accounts of the identity domain.
+and kiosk accounts of the identity domain, and the demo doctor of the documents domain.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from backend.demo.people import seed_demo_people
 from backend.directory.service import STAGE_LABELS, sync_directory
+from backend.documents.seed import seed_demo_documents
 from backend.identity.seed import seed_demo_identity
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -34,6 +35,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         summary = await sync_directory(runtime, progress=on_progress)
         identity = await seed_demo_identity(runtime)
         people = await seed_demo_people(runtime, list(region.people))
+        documents = await seed_demo_documents(runtime)
     finally:
         await runtime.close()
     return {
@@ -48,4 +50,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         # Who to try: an operator or a kiosk finds them by policy (or SNILS) and birth date; the ESIA
         # simulator's login page lists the adults; the SMS they "receive" are at GET /dev/sms.
         "demo_people": people,
+        "documents": documents,
     }

@@ -130,13 +130,15 @@ class OAuthLogin(UUIDPrimaryKey, Base):
 
 
 class StaffAccount(UUIDPrimaryKey, Base):
-    """A 122 operator (or registrar confirming guardianship documents)."""
+    """A 122 operator (or registrar confirming guardianship documents), or a doctor reading what patients
+    shared with them (``role = doctor``, with their SNILS)."""
 
     __tablename__ = "staff_accounts"
 
     login: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(32))  # operator | registrar
+    role: Mapped[str] = mapped_column(String(32))  # operator | registrar | doctor
+    snils: Mapped[str | None] = mapped_column(String(14), unique=True)  # a doctor's SNILS ("123-456-789 01")
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)

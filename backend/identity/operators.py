@@ -34,6 +34,13 @@ class OnBehalf:
     sms_code_sent: bool
 
 
+def staff_scopes(role: str) -> set[str]:
+    """A staff login's scopes: a doctor reads what patients shared with them and nothing of the call centre's."""
+    if role == "doctor":
+        return {policy.SCOPE_DOCTOR}
+    return {policy.SCOPE_STAFF} | ({policy.SCOPE_GUARDIANSHIP_REVIEW} if role in ("registrar", "operator") else set())
+
+
 async def staff_login(
     uow: UnitOfWork, *, login: str, password: str, totp_code: str
 ) -> tuple[sessions.IssuedSession, StaffPrincipal]:
@@ -70,8 +77,7 @@ async def staff_login(
         channel=Channel.CALLCENTRE,
         at=at,
         ttl_s=rt.settings.operator_session_ttl_s,
-        scopes={policy.SCOPE_STAFF}
-        | ({policy.SCOPE_GUARDIANSHIP_REVIEW} if staff.role in ("registrar", "operator") else set()),
+        scopes=staff_scopes(staff.role),
         actor_id=staff.id,
     )
     issued = sessions.issued(rt, row)

@@ -59,6 +59,8 @@ SCOPE_SENSITIVE = "sensitive"
 #: Staff-only scopes (tokens of a staff login, not about a patient).
 SCOPE_STAFF = "staff"
 SCOPE_GUARDIANSHIP_REVIEW = "guardianship.review"
+#: A doctor's staff login (``role = doctor``): reads only what patients shared with them (documents).
+SCOPE_DOCTOR = "doctor"
 #: A kiosk device's own token: it may only identify patients.
 SCOPE_KIOSK_IDENTIFY = "kiosk.identify"
 
@@ -273,6 +275,19 @@ def require_staff(info_or_ctx: Any, scope: str = SCOPE_STAFF) -> str:
     if actor.kind is not ActorKind.OPERATOR or actor.subject_id is not None or scope not in actor.scopes:
         raise access_denied()
     if actor.channel is not Channel.CALLCENTRE or actor.id is None:
+        raise access_denied()
+    return actor.id
+
+
+def require_doctor(info_or_ctx: Any) -> str:
+    """The staff id of a doctor's staff login (:data:`SCOPE_DOCTOR`); raises for anyone else."""
+    ctx, _ = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is not ActorKind.OPERATOR or actor.subject_id is not None or SCOPE_DOCTOR not in actor.scopes:
+        raise access_denied()
+    if actor.id is None:
         raise access_denied()
     return actor.id
 

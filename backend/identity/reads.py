@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
@@ -17,7 +17,7 @@ from backend.identity import policy
 from backend.identity.access_labels import action_label, outcome_label, refusals_label
 from backend.identity.kiosks import kiosk_names
 from backend.identity.service import PatientView, get_patients
-from backend.identity.staff import staff_names
+from backend.identity.staff import staff_members
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -133,6 +133,13 @@ async def access_log(
     return lines
 
 
+def _staff_name(member: Any) -> str:
+    """A staff member as the patient reads them: a doctor by name, a 122 operator by name."""
+    if member is not None and member.role == "doctor":
+        return f"Врач: {member.full_name}"
+    return f"Оператор 122: {member.full_name if member else 'сотрудник'}"
+
+
 async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) -> dict[tuple[str, str | None], str]:
     staff_ids = {r.actor_id for r in rows if r.actor_kind == "operator" and r.actor_id}
     kiosk_ids = {r.actor_id for r in rows if r.actor_kind == "kiosk" and r.actor_id}
@@ -144,7 +151,7 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
             except ValueError:
                 continue
     async with runtime.sessionmaker() as session:
-        staff = await staff_names(session, staff_ids)
+        staff = await staff_members(session, staff_ids)
         kiosks = await kiosk_names(session, kiosk_ids)
         people = await get_patients(session, list(patient_ids))
     names: dict[tuple[str, str | None], str] = {}
@@ -156,7 +163,7 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
             person = people.get(uuid.UUID(r.actor_id)) if r.actor_id in {str(p) for p in patient_ids} else None
             names[key] = f"Доверенное лицо: {person.short_name}" if person else "Доверенное лицо"
         elif r.actor_kind == "operator":
-            names[key] = f"Оператор 122: {staff.get(r.actor_id or '', 'сотрудник')}"
+            names[key] = _staff_name(staff.get(r.actor_id or ""))
         elif r.actor_kind == "kiosk":
             names[key] = f"Инфомат: {kiosks.get(r.actor_id or '', r.actor_id or '')}"
         elif r.actor_kind == "system":

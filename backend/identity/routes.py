@@ -41,8 +41,9 @@ from backend.identity.authn import authenticate_scope
 from backend.identity.models import OAuthLogin
 from backend.identity.policy import ALL_PATIENT_SCOPES, SCOPE_KIOSK_IDENTIFY
 from backend.identity.proxies import sync_esia_children
-from backend.identity.service import PatientData, normalise_snils, upsert_patient
+from backend.identity.service import LOGIN_TOPIC, PatientData, normalise_snils, upsert_patient
 from backend.middleware import request_id_of
+from backend.outbox import service as outbox
 from integrations.esia import EsiaError, EsiaPerson
 from notifications.preferences import upsert_contacts
 
@@ -268,6 +269,8 @@ async def esia_callback(request: Request[Any, Any, Any]) -> Response[Any]:
             subject_id=patient.id,
             details={"client_id": login.client_id, "children": len(person.children)},
         )
+        outbox.add(session, LOGIN_TOPIC, {"patient_id": str(patient.id)}, request_id=request_id_of(request.scope))
+    await runtime.relay.enqueue(outbox.take_pending_ids(session))
     params_out = {"code": secret}
     if login.app_state:
         params_out["state"] = login.app_state

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SMS_TOPIC = "identity.sms_code"
+#: A patient completed an ESIA login: other domains react (the documents domain syncs); the composition
+#: root (backend.wiring) names the handler, so identity knows none of them.
+LOGIN_TOPIC = "identity.patient_logged_in"
 
 
 # ---------------------------------------------------------------------------------------------- patients

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import pyotp
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.identity.models import StaffAccount
@@ -65,7 +65,8 @@ class StaffPrincipal:
     id: str
     login: str
     full_name: str
-    role: str  # operator | registrar
+    role: str  # operator | registrar | doctor
+    snils: str | None = None  # a doctor's SNILS
 
 
 class StaffAuthError(Exception):
@@ -112,7 +113,7 @@ class LocalStaffIdentityProvider:
             raise StaffAuthError("totp_reused" if reused else "bad_credentials")
         row.failed_attempts, row.locked_until, row.last_totp_step = 0, None, step
         await session.flush()
-        return StaffPrincipal(id=str(row.id), login=row.login, full_name=row.full_name, role=row.role)
+        return StaffPrincipal(id=str(row.id), login=row.login, full_name=row.full_name, role=row.role, snils=row.snils)
 
 
 def _totp_step(secret: str, code: str, at: datetime) -> int | None:
@@ -146,6 +147,7 @@ async def create_staff(
     password: str,
     role: str = "operator",
     totp_secret: str | None = None,
+    snils: str | None = None,
     at: datetime,
 ) -> tuple[StaffAccount, str]:
     """Create an account; returns it and its TOTP secret (to enrol in an authenticator app)."""
@@ -155,6 +157,7 @@ async def create_staff(
         login=login,
         full_name=full_name,
         role=role,
+        snils=snils,
         password_hash=hash_password(password),
         totp_secret=secret,
         active=True,
@@ -168,6 +171,43 @@ async def create_staff(
 
 def provisioning_uri(login: str, secret: str) -> str:
     return pyotp.TOTP(secret, interval=TOTP_STEP_S).provisioning_uri(name=login, issuer_name="Мое здоровье 122")
+
+
+def _uuids(ids: set[str]) -> list[uuid.UUID]:
+    valid = []
+    for raw in ids:
+        try:
+            valid.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    return valid
+
+
+async def staff_members(session: AsyncSession, ids: set[str]) -> dict[str, StaffPrincipal]:
+    """The staff among ``ids`` (one query), with role and SNILS: other domains read doctors here."""
+    valid = _uuids(ids)
+    if not valid:
+        return {}
+    rows = await session.scalars(select(StaffAccount).where(StaffAccount.id.in_(valid)))
+    return {
+        str(r.id): StaffPrincipal(id=str(r.id), login=r.login, full_name=r.full_name, role=r.role, snils=r.snils)
+        for r in rows
+    }
+
+
+async def doctors_among(session: AsyncSession, *, ids: set[str], snils: set[str]) -> list[StaffPrincipal]:
+    """The doctors (``role = doctor``) with one of ``ids`` or one of ``snils`` (one query)."""
+    valid = _uuids(ids)
+    if not valid and not snils:
+        return []
+    rows = await session.scalars(
+        select(StaffAccount).where(
+            StaffAccount.role == "doctor", or_(StaffAccount.id.in_(valid), StaffAccount.snils.in_(sorted(snils)))
+        )
+    )
+    return [
+        StaffPrincipal(id=str(r.id), login=r.login, full_name=r.full_name, role=r.role, snils=r.snils) for r in rows
+    ]
 
 
 async def staff_names(session: AsyncSession, ids: set[str]) -> dict[str, str]:

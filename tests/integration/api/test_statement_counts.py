@@ -22,6 +22,8 @@ from backend.booking.models import Appointment, AppointmentState
 from backend.core.context import Channel
 from backend.directory import service as directory
 from backend.directory.service import sync_directory
+from backend.documents import service as documents_service
+from backend.documents.models import DocumentAccessGrant, MedicalDocument, ProfileEntry
 from backend.identity import tokens
 from backend.identity.staff import create_staff
 from backend.runtime import Runtime
@@ -29,7 +31,15 @@ from backend.settings import Settings
 from notifications import preferences
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.client import app_client, gql
-from tests.support.identity import auth_headers, grant_proxy, make_patient, operator_token, token_for
+from tests.support.documents import demo_patient, doctor_token, make_doctor
+from tests.support.identity import (
+    auth_headers,
+    grant_proxy,
+    make_patient,
+    operator_on_behalf_token,
+    operator_token,
+    token_for,
+)
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
 
@@ -297,6 +307,134 @@ async def _one_and_four(runtime: Runtime) -> Setup:
     return {}, {}, _as(runtime, one), _as(runtime, four)
 
 
+# ---------------------------------------------------------------------------------------------- documents
+
+_FACTS = [
+    {"kind": "allergy", "code": {"code": "Z88.0"}, "shown": "Аллергия на пенициллин", "known_at": "2025-01-10"},
+    {"kind": "diagnosis", "code": {"code": "I10"}, "shown": "Гипертензия", "known_at": "2025-01-10"},
+    {"kind": "vital", "code": {"code": "1"}, "shown": "120 мм рт. ст.", "label": "САД", "known_at": "2025-01-10",
+     "quantity": {"value": "120", "unit": "мм рт. ст."}},
+    {"kind": "vaccination", "code": {"code": "2"}, "shown": "Вакцина", "known_at": "2025-01-10"},
+]  # fmt: skip
+
+
+async def _with_documents(runtime: Runtime, count: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A patient with ``count`` documents (rows as a sync writes them) and two own profile entries."""
+    patient = (await make_patient(runtime)).id
+    at = tokens.now(runtime)
+    ids = []
+    async with runtime.sessionmaker() as session, session.begin():
+        for n in range(count):
+            row = MedicalDocument(
+                id=uuid.uuid4(), patient_id=patient, registry_number=f"REMD-{uuid.uuid4().hex[:10]}",
+                local_uid=uuid.uuid4().hex, kind=("119", "170", "174", "122")[n % 4], title="Протокол консультации",
+                created_at=at - timedelta(days=n), org_oid="1.2.643.5.1.13.13.12.2.26.100", org_name="Поликлиника",
+                author_name="Врачев В. В.", author_position="терапевт", content_status="ok", facts=_FACTS,
+            )  # fmt: skip
+            session.add(row)
+            ids.append(row.id)
+        for kind in ("allergy", "note"):
+            session.add(
+                ProfileEntry(
+                    id=uuid.uuid4(), patient_id=patient, kind=kind, text="Со слов", created_at=at,
+                    idempotency_key=uuid.uuid4().hex,
+                )
+            )  # fmt: skip
+    return patient, ids
+
+
+async def _grants(
+    runtime: Runtime, patient: uuid.UUID, documents: list[uuid.UUID], count: int, snils: str
+) -> list[uuid.UUID]:
+    at = tokens.now(runtime)
+    ids = []
+    async with runtime.sessionmaker() as session, session.begin():
+        for _ in range(count):
+            grant = DocumentAccessGrant(
+                id=uuid.uuid4(), patient_id=patient, doctor_snils=snils, include_profile=True,
+                document_ids=[str(d) for d in documents], created_at=at, expires_at=at + timedelta(hours=24),
+                idempotency_key=uuid.uuid4().hex,
+            )  # fmt: skip
+            session.add(grant)
+            ids.append(grant.id)
+    return ids
+
+
+async def _my_documents(runtime: Runtime) -> Setup:
+    one, _ = await _with_documents(runtime, 1)
+    four, _ = await _with_documents(runtime, 4)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _caller_documents_summary(runtime: Runtime) -> Setup:
+    one, _ = await _with_documents(runtime, 1)
+    four, _ = await _with_documents(runtime, 4)
+    few = auth_headers(await operator_on_behalf_token(runtime, one))
+    more = auth_headers(await operator_on_behalf_token(runtime, four))
+    return {}, {}, few, more
+
+
+async def _my_document_access_grants(runtime: Runtime) -> Setup:
+    doctor = await make_doctor(runtime, snils="112-233-445 95")
+    one, docs_one = await _with_documents(runtime, 1)
+    four, docs_four = await _with_documents(runtime, 1)
+    await _grants(runtime, one, docs_one, 1, doctor.snils)
+    for grant in await _grants(runtime, four, docs_four, 4, doctor.snils):
+        async with runtime.sessionmaker() as session, session.begin():
+            row = await session.get_one(DocumentAccessGrant, grant)
+            row.doctor_staff_id = doctor.id
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _doctor_shared_patients(runtime: Runtime) -> Setup:
+    few_doctor = await make_doctor(runtime, snils="112-233-445 95")
+    more_doctor = await make_doctor(runtime, snils="123-456-789 64")
+    patient, docs = await _with_documents(runtime, 2)
+    await _grants(runtime, patient, docs, 1, few_doctor.snils)
+    for _ in range(4):
+        other, other_docs = await _with_documents(runtime, 1)
+        await _grants(runtime, other, other_docs, 1, more_doctor.snils)
+    few = auth_headers(await doctor_token(runtime, few_doctor.id))
+    more = auth_headers(await doctor_token(runtime, more_doctor.id))
+    return {}, {}, few, more
+
+
+async def _doctor_shared_record(runtime: Runtime) -> Setup:
+    doctor = await make_doctor(runtime, snils="112-233-445 95")
+    one, docs_one = await _with_documents(runtime, 1)
+    four, docs_four = await _with_documents(runtime, 4)
+    (few,) = await _grants(runtime, one, docs_one, 1, doctor.snils)
+    (more,) = await _grants(runtime, four, docs_four, 1, doctor.snils)
+    return {"grantId": str(few)}, {"grantId": str(more)}, auth_headers(await doctor_token(runtime, doctor.id))
+
+
+async def _synced_demo_documents(runtime: Runtime) -> tuple[uuid.UUID, list[MedicalDocument]]:
+    """A demo person's documents synced from the register simulator: a short one (a vaccination certificate)
+    and a long one (a consultation protocol) first."""
+    patient = await demo_patient(runtime, with_rights=True)
+    await documents_service.sync_patient(runtime, patient.id)
+    rows = await documents_service.list_documents(runtime, patient.id, first=100)
+    by_kind = {r.kind: r for r in rows}
+    return patient.id, [by_kind["170"], by_kind["119"]]
+
+
+async def _medical_document(runtime: Runtime) -> Setup:
+    patient, (short, long) = await _synced_demo_documents(runtime)
+    return {"id": str(short.id)}, {"id": str(long.id)}, _as(runtime, patient)
+
+
+async def _doctor_shared_document(runtime: Runtime) -> Setup:
+    patient, (short, long) = await _synced_demo_documents(runtime)
+    doctor = await make_doctor(runtime, snils="112-233-445 95")
+    (grant,) = await _grants(runtime, patient, [short.id, long.id], 1, doctor.snils)
+    headers = auth_headers(await doctor_token(runtime, doctor.id))
+    return (
+        {"grantId": str(grant), "documentId": str(short.id)},
+        {"grantId": str(grant), "documentId": str(long.id)},
+        headers,
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.operation: s
     for s in (
@@ -319,6 +457,14 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyInbox", _one_and_four),
         Scenario("UnreadCount", _one_and_four),
         Scenario("NotificationPreferences", _one_and_four),
+        Scenario("MyDocuments", _my_documents),
+        Scenario("MedicalDocument", _medical_document),
+        Scenario("MedicalProfile", _my_documents),
+        Scenario("MyDocumentAccessGrants", _my_document_access_grants),
+        Scenario("CallerDocumentsSummary", _caller_documents_summary),
+        Scenario("DoctorSharedPatients", _doctor_shared_patients),
+        Scenario("DoctorSharedRecord", _doctor_shared_record),
+        Scenario("DoctorSharedDocument", _doctor_shared_document),
     )
 }
 

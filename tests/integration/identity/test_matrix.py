@@ -441,6 +441,69 @@ MATRIX: dict[str, Row] = {
         policy.SCOPE_NOTIFICATIONS,
         lambda w, d: d["title"] == f"Для {w.target}",
     ),
+    # ------------------------------------------------------------------------------ documents
+    # The documents scope: never an operator's or a kiosk's session (the operator has the existence view).
+    "myDocuments": standard(
+        "query($t: UUID) { myDocuments(actingFor: $t) { edges { node { id title } } } }", _t, policy.SCOPE_DOCUMENTS
+    ),
+    "medicalDocument": standard(
+        "query($d: UUID!, $t: UUID) { medicalDocument(id: $d, actingFor: $t) { state } }",
+        lambda w: {"d": str(uuid.uuid4()), "t": str(w.target)},
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "medicalProfile": standard(
+        "query($t: UUID) { medicalProfile(actingFor: $t) { allergies { text } } }", _t, policy.SCOPE_DOCUMENTS
+    ),
+    "myDocumentAccessGrants": standard(
+        "query($t: UUID) { myDocumentAccessGrants(actingFor: $t) { id } }", _t, policy.SCOPE_DOCUMENTS
+    ),
+    "callerDocumentsSummary": only({P.ON_BEHALF, P.CONFIRMED}, "{ callerDocumentsSummary { total } }", lambda w: {}),
+    "syncMyDocuments": standard(
+        f"mutation($t: UUID) {{ syncMyDocuments(actingFor: $t) {{ {PROBLEM} }} }}", _t, policy.SCOPE_DOCUMENTS
+    ),
+    "addProfileEntry": standard(
+        'mutation($k: String!, $t: UUID) { addProfileEntry(input: {kind: ALLERGY, text: "Пыльца"}, '
+        f"idempotencyKey: $k, actingFor: $t) {{ {PROBLEM} }} }}",
+        _keyed(),
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "removeProfileEntry": standard(
+        f"mutation($e: UUID!, $t: UUID) {{ removeProfileEntry(entryId: $e, actingFor: $t) {{ {PROBLEM} }} }}",
+        lambda w: {"e": str(uuid.uuid4()), "t": str(w.target)},
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "setEmergencyProfile": standard(
+        f"mutation($t: UUID) {{ setEmergencyProfile(input: {{enabled: true}}, actingFor: $t) {{ {PROBLEM} }} }}",
+        _t,
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "grantDocumentAccess": standard(
+        "mutation($k: String!, $t: UUID) { grantDocumentAccess(input: {hours: 1}, idempotencyKey: $k, "
+        f"actingFor: $t) {{ {PROBLEM} }} }}",
+        _keyed(),
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "revokeDocumentAccess": standard(
+        f"mutation($g: UUID!, $t: UUID) {{ revokeDocumentAccess(grantId: $g, actingFor: $t) {{ {PROBLEM} }} }}",
+        lambda w: {"g": str(uuid.uuid4()), "t": str(w.target)},
+        policy.SCOPE_DOCUMENTS,
+    ),
+    # Doctors only (a staff login with role doctor; none of these principals is one): their own reads are
+    # tested in tests/integration/documents/test_access.py.
+    "doctorSharedPatients": only(set(), "{ doctorSharedPatients { grantId } }", lambda w: {}),
+    "doctorSharedRecord": only(
+        set(),
+        "query($g: UUID!) { doctorSharedRecord(grantId: $g) { patientName } }",
+        lambda w: {"g": str(uuid.uuid4())},
+    ),
+    "doctorSharedDocument": only(
+        set(),
+        "query($g: UUID!, $d: UUID!) { doctorSharedDocument(grantId: $g, documentId: $d) { state } }",
+        lambda w: {"g": str(uuid.uuid4()), "d": str(uuid.uuid4())},
+    ),
+    "claimDocumentAccess": only(
+        set(), f'mutation {{ claimDocumentAccess(code: "AAAA-BBBB-CCCC") {{ {PROBLEM} }} }}', lambda w: {}
+    ),
 }
 
 
