@@ -490,6 +490,14 @@ STATEMENTS: dict[str, int] = {
     "MyInbox": 3,
     "UnreadCount": 1,
     "NotificationPreferences": 4,
+    "CallerDocumentsSummary": 3,
+    "DoctorSharedDocument": 6,
+    "DoctorSharedPatients": 4,
+    "DoctorSharedRecord": 9,
+    "MedicalDocument": 3,
+    "MedicalProfile": 4,
+    "MyDocumentAccessGrants": 2,
+    "MyDocuments": 2,
 }
 
 
