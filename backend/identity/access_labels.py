@@ -124,6 +124,8 @@ OUTCOME_LABELS: dict[str, str] = {
     "REFERRAL_REQUIRED": "Нужно направление",
     "SAME_SPECIALTY_ACTIVE": "Уже есть запись к врачу этой специальности",
     "AGE_RESTRICTED": "Прием недоступен по возрасту",
+    "SEX_RESTRICTED": "Прием у этого врача недоступен по полу пациента",
+    "OUTCOME_UNKNOWN": "Исход записи уточняется",
     "TICKET_UNAVAILABLE": "Талон недоступен",
     # notifications
     "INVALID_PHONE": "Неверный номер телефона",

@@ -30,6 +30,8 @@ class FaultProfile:
     malformed_rate: float = 0.0
     timeout_stall_s: float = 30.0
     seed: int = 0
+    #: While set to an unset event, replies wait for it after their latency: a test keeps a call in flight.
+    hold: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "timeout_rate", "malformed_rate"):
@@ -72,6 +74,8 @@ class FaultInjector:
         delay = p.latency_ms + (self._rng.uniform(-p.jitter_ms, p.jitter_ms) if p.jitter_ms else 0.0)
         if delay > 0:
             await asyncio.sleep(delay / 1000.0)
+        if p.hold is not None:
+            await p.hold.wait()
         fault = self.draw()
         if fault is Fault.TIMEOUT:
             await asyncio.sleep(p.timeout_stall_s)

@@ -77,7 +77,7 @@ async def test_a_stale_entry_is_served_while_one_refresh_runs(env: BookingEnv) -
     from integrations.fer import BookingChannel
 
     await env.client.book(ADULT_MO, pid, first[0].id, channel=BookingChannel.REGISTRY)
-    env.faults.profile.latency_ms = 1200  # a loaded machine cannot reach the hub first (timeout 2 s)
+    env.faults.profile.hold = asyncio.Event()  # the hub answers nothing until the assertions below are made
     ticker.t += swr.fresh_s + 1
     stale = await asyncio.gather(
         *(service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW) for _ in range(10))
@@ -85,6 +85,8 @@ async def test_a_stale_entry_is_served_while_one_refresh_runs(env: BookingEnv) -
     assert all(s == first for s in stale)  # answered from the cache, without waiting for the hub
     assert swr.refreshes == 1  # ten readers, one refresh
     assert env.state.calls["GetAvaibleAppointments"] == calls  # the refresh has not reached the hub yet
+    env.faults.profile.hold.set()
+    env.faults.profile.hold = None
     await swr.drain()
     fresh = await service.doctor_slots(rt, ADULT_MO, THERAPIST, TOMORROW, TOMORROW)
     assert [s.id for s in fresh] == [s.id for s in first[1:]]
