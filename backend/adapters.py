@@ -474,7 +474,6 @@ class Adapters:
         self.directory_caches: dict[str, TTLCache[Any, Any]] = {}
         self.booking_decoded: dict[Any, Any] | None = None
         #: TEMPORARY: booking's own clock, set by its old ``set_clock`` (see runtime.LegacyServices).
-        self.booking_clock: Clock | None = None
 
     @property
     def _settings(self) -> Settings:
@@ -656,4 +655,3 @@ class Adapters:
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()
         self.booking_decoded = None
-        self.booking_clock = None

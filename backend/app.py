@@ -69,7 +69,7 @@ async def _periodic_jobs(runtime: Runtime) -> None:
 
 # Young collections every 50,000 net new container objects instead of 700, a full one considered after 10
 # middle ones instead of 10 × 10 young: a burst of 10,000 subscription deliveries no longer promotes its
-# in-flight objects into a full collection that walks every open connection (P4: ~1.2-2 s with 10,000).
+# in-flight objects into a full collection that walks every open connection (bench P4; bench/README.md).
 GC_THRESHOLDS = (50_000, 20, 10)
 
 

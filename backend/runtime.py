@@ -7,11 +7,10 @@ The API server, the Celery worker and the CLI each build one Runtime; nothing el
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar
 
 import structlog
 from redis.asyncio import Redis
@@ -60,11 +59,6 @@ class Runtime:
         """The runtime's clock (aware UTC): ``adapters.clock``, which tests replace."""
         return self.adapters.clock()
 
-    @cached_property
-    def services(self) -> MutableMapping[str, Any]:
-        """TEMPORARY compatibility for backend/booking until it reads ``adapters`` (see LegacyServices)."""
-        return LegacyServices(self.adapters)
-
     @classmethod
     def build(cls, settings: Settings, *, relay: RelayFactory | None = None) -> Runtime:
         """A runtime for ``settings``; ``relay`` builds its outbox relay (default: :func:`default_relay`)."""
@@ -92,57 +86,3 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
-
-
-class LegacyServices(MutableMapping[str, Any]):
-    """The old ``runtime.services`` string keys over the typed adapters, for backend/booking only
-    (TEMPORARY: remove once booking reads ``runtime.adapters``). Unknown keys live in a plain dict.
-
-    ``booking.clock`` reads the one clock unless booking's old ``set_clock`` set an override
-    (``adapters.booking_clock``): tests that freeze only booking's clock keep their behaviour until
-    booking reads ``runtime.now()``."""
-
-    _SLOTS: ClassVar[dict[str, str]] = {
-        "booking.clock": "booking_clock",
-        "booking.cache": "_booking_cache",
-        "booking.decoded_slots": "booking_decoded",
-    }
-
-    def __init__(self, adapters: Adapters) -> None:
-        self._adapters = adapters
-        self._other: dict[str, Any] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        slot = self._SLOTS.get(key)
-        if slot is None:
-            return self._other[key]
-        value = getattr(self._adapters, slot)
-        if slot == "booking_clock" and value is None:
-            return self._adapters.clock
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        slot = self._SLOTS.get(key)
-        if slot is None:
-            self._other[key] = value
-        elif slot == "_booking_cache":
-            self._adapters.booking_cache = value
-        else:
-            setattr(self._adapters, slot, value)
-
-    def __delitem__(self, key: str) -> None:
-        slot = self._SLOTS.get(key)
-        if slot is None:
-            del self._other[key]
-            return
-        self[key]  # KeyError when unset
-        setattr(self._adapters, slot, None)
-
-    def __iter__(self) -> Iterator[str]:
-        yield from (key for key in self._SLOTS if key in self)
-        yield from self._other
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)

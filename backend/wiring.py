@@ -20,14 +20,13 @@ from notifications import service as notifications
 if TYPE_CHECKING:
     from backend.runtime import Runtime
 
-#: topic → handler. Booking's and identity's handlers still register with ``@outbox.handler`` in their
-#: service modules (imported above); they are listed here as they are converted.
+#: topic → handler: every outbox topic of every domain, registered here and nowhere else.
 OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     notifications.TOPIC: notifications.on_requested,
+    identity.SMS_TOPIC: identity.send_sms_code,
+    booking.TOPIC_CANCEL_UPSTREAM: booking.on_cancel_upstream,
+    booking.TOPIC_COMPENSATE: booking.on_compensate,
 }
-
-#: The modules whose ``@outbox.handler`` decorators register topics (until they are listed above).
-DECORATED_HANDLER_MODULES = (booking, identity)
 
 
 #: topic → payload keys blanked once sent: the one-time code's text (the codes table keeps only a hash).

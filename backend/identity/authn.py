@@ -161,7 +161,7 @@ async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
     header = _header(scope, b"authorization") if scope["type"] == "websocket" and error is None else None
     return IdentityContext(
         runtime=runtime,
-        request_ctx=RequestContext(actor=actor, request_id=request_id),
+        ctx=RequestContext(actor=actor, request_id=request_id),
         loaders=LoaderRegistry(),
         auth_error=error,
         session_id=session_id,
@@ -181,10 +181,10 @@ async def on_ws_connect(context: Any) -> None:
     try:
         text = str(raw)
         token = _bearer(text) if " " in text.strip() else text.strip()
-        actor, session_id = await authenticate_token(token, context.rt)
+        actor, session_id = await authenticate_token(token, context.runtime)
     except PublicError as exc:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(exc)}) from None
-    context.request_ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
+    context.ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
     context.session_id = session_id
     context.token_expires_at = live_sessions.token_expiry(context.rt, token)
 

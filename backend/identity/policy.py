@@ -201,7 +201,7 @@ async def require_subject(
         if session is not None:
             grants = await active_grants(session, me, acting_for)
         elif context is not None:
-            loader = context.dataloaders.get(GRANT_LOADER_KEY, _grant_loader(context.read_sessionmaker))
+            loader = context.loaders.get(GRANT_LOADER_KEY, _grant_loader(context.read_sessionmaker))
             grants = await loader.load((me, acting_for))
         else:
             raise TypeError("checking a proxy grant needs a GraphQL context or a session")
@@ -228,7 +228,7 @@ async def require_subject(
 
 
 def _clock_of(context: Any) -> datetime:
-    return tokens.now(context.rt)
+    return tokens.now(context.runtime)
 
 
 async def _audit_refusal(

@@ -177,7 +177,7 @@ def _nodes(grants: list[proxies.GrantWithPeople], at: datetime) -> list[ProxyGra
 
 
 def _node(info: Info, grant: proxies.GrantWithPeople) -> ProxyGrantNode:
-    return _nodes([grant], tokens.now(info.context.rt))[0]
+    return _nodes([grant], tokens.now(info.context.runtime))[0]
 
 
 @strawberry.type(description="Запись журнала доступа к данным пациента.")
@@ -266,14 +266,14 @@ class Query:
     @strawberry.field(description="Профиль пациента (свой или того, за кого действуете: actingFor).")
     async def me(self, info: Info, acting_for: uuid.UUID | None = None) -> PatientProfile:
         patient_id = await require_subject(info, policy.SCOPE_PROFILE, acting_for=acting_for)
-        return PatientProfile.of(await reads.read_profile(info.context.rt, info.context.ctx, patient_id))
+        return PatientProfile.of(await reads.read_profile(info.context.runtime, info.context.ctx, patient_id))
 
     @strawberry.field(description="Кто, когда, через какой канал и от чьего имени обращался к данным пациента.")
     async def my_access_log(
         self, info: Info, acting_for: uuid.UUID | None = None, first: int = 50
     ) -> list[AccessLogEntry]:
         patient_id = await require_subject(info, policy.SCOPE_PROFILE, acting_for=acting_for)
-        lines = await reads.access_log(info.context.rt, info.context.ctx, patient_id, first=first)
+        lines = await reads.access_log(info.context.runtime, info.context.ctx, patient_id, first=first)
         return [
             AccessLogEntry(
                 at=line.at,
@@ -291,14 +291,14 @@ class Query:
     async def my_proxies(self, info: Info) -> list[ProxyGrantNode]:
         me = require_patient_self(info)
         grants = await proxies.my_proxies(info.context.sessionmaker, me)
-        return _nodes(grants, tokens.now(info.context.rt))
+        return _nodes(grants, tokens.now(info.context.runtime))
 
     @strawberry.field(description="За кого вы можете действовать (дети до 15 лет, доверители).")
     async def my_principals(self, info: Info) -> list[ProxyGrantNode]:
         me = require_patient_self(info)
-        at = tokens.now(info.context.rt)
+        at = tokens.now(info.context.runtime)
         grants = await proxies.my_principals(info.context.sessionmaker, me, at=at)
-        return _nodes(grants, tokens.now(info.context.rt))
+        return _nodes(grants, tokens.now(info.context.runtime))
 
 
 # ---------------------------------------------------------------------------------------------- mutations
@@ -335,7 +335,7 @@ class Mutation:
     async def staff_login(self, info: Info, login: str, password: str, totp_code: str) -> StaffLoginResult:
         try:
             issued, staff = await operators.staff_login(
-                info.context.unit_of_work, login=login, password=password, totp_code=totp_code
+                info.context.uow, login=login, password=password, totp_code=totp_code
             )
         except problems.IdentityProblem as exc:
             return _typed(exc)  # type: ignore[return-value]
@@ -361,7 +361,7 @@ class Mutation:
         staff_id = require_staff(info)
         opened = await _answer(
             operators.open_on_behalf_session(
-                info.context.unit_of_work,
+                info.context.uow,
                 staff_id=staff_id,
                 birth_date=birth_date,
                 oms_policy=oms_policy,
@@ -380,7 +380,7 @@ class Mutation:
         patient_id = policy.require_on_behalf_operator(info)
         confirmed = await _answer(
             operators.confirm_on_behalf_code(
-                info.context.unit_of_work, session_id=_current_session(info), patient_id=patient_id, code=code
+                info.context.uow, session_id=_current_session(info), patient_id=patient_id, code=code
             )
         )
         return confirmed if isinstance(confirmed, Problem) else _on_behalf(confirmed)  # type: ignore[return-value]
@@ -391,14 +391,14 @@ class Mutation:
         kiosk_id = require_kiosk_device(info)
         try:
             issued, patient = await identification.open_kiosk_session(
-                info.context.unit_of_work, kiosk_id=kiosk_id, oms_policy=oms_policy, birth_date=birth_date
+                info.context.uow, kiosk_id=kiosk_id, oms_policy=oms_policy, birth_date=birth_date
             )
         except problems.IdentityProblem as exc:
             return _typed(exc)  # type: ignore[return-value]
         return KioskSession(
             access_token=issued.access_token,
             expires_in=issued.expires_in,
-            idle_timeout_seconds=info.context.rt.settings.kiosk_idle_timeout_s,
+            idle_timeout_seconds=info.context.runtime.settings.kiosk_idle_timeout_s,
             patient=_brief(patient),
             scopes=issued.scopes,
         )
@@ -414,7 +414,7 @@ class Mutation:
         me = require_patient_self(info)
         try:
             grant, sent_to = await proxies.request_grant(
-                info.context.unit_of_work,
+                info.context.uow,
                 me=me,
                 proxy_snils=proxy_snils,
                 proxy_birth_date=proxy_birth_date,
@@ -429,14 +429,14 @@ class Mutation:
     @atomic
     async def confirm_proxy_grant(self, info: Info, grant_id: uuid.UUID, code: str) -> GrantChangeResult:
         me = require_patient_self(info)
-        work = proxies.confirm_grant(info.context.unit_of_work, me=me, grant_id=grant_id, code=code)
+        work = proxies.confirm_grant(info.context.uow, me=me, grant_id=grant_id, code=code)
         return await _grant_change(info, work)
 
     @strawberry.mutation(description="Отозвать доверенность (доверитель) или отказаться от нее (доверенное лицо).")
     @atomic
     async def revoke_proxy_grant(self, info: Info, grant_id: uuid.UUID) -> GrantChangeResult:
         me = require_patient_self(info)
-        return await _grant_change(info, proxies.revoke_grant(info.context.unit_of_work, me=me, grant_id=grant_id))
+        return await _grant_change(info, proxies.revoke_grant(info.context.uow, me=me, grant_id=grant_id))
 
     @strawberry.mutation(
         description="Заявить о законном представительстве ребенка по документу; действует после проверки сотрудником."
@@ -445,7 +445,7 @@ class Mutation:
     async def declare_guardianship(self, info: Info, child: ChildInput, document: DocumentInput) -> GrantChangeResult:
         me = require_patient_self(info)
         work = proxies.declare_guardianship(
-            info.context.unit_of_work,
+            info.context.uow,
             me=me,
             child=proxies.ChildData(
                 last_name=child.last_name,
@@ -466,9 +466,7 @@ class Mutation:
     @atomic
     async def confirm_guardianship(self, info: Info, grant_id: uuid.UUID, approve: bool = True) -> GrantChangeResult:
         staff_id = require_staff(info, policy.SCOPE_GUARDIANSHIP_REVIEW)
-        work = proxies.review_guardianship(
-            info.context.unit_of_work, staff_id=staff_id, grant_id=grant_id, approve=approve
-        )
+        work = proxies.review_guardianship(info.context.uow, staff_id=staff_id, grant_id=grant_id, approve=approve)
         return await _grant_change(info, work)
 
 

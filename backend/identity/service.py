@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.db import HotStatement
 from backend.identity.models import Patient
-from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
 
 if TYPE_CHECKING:
@@ -240,7 +239,6 @@ def memory_sms(runtime: Runtime) -> MemorySmsSender:
     return sender
 
 
-@outbox.handler(SMS_TOPIC)
-async def _send_sms_code(envelope: Envelope, runtime: Runtime) -> None:
+async def send_sms_code(envelope: Envelope, runtime: Runtime) -> None:
     payload = envelope.payload
     await sms_sender(runtime).send(str(payload["phone"]), str(payload["text"]), idempotency_key=str(envelope.id))

@@ -60,16 +60,6 @@ def register(topic: str, fn: Handler) -> None:
     _HANDLERS[topic] = fn
 
 
-def handler(topic: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of ``topic`` (see :func:`register`)."""
-
-    def decorate(fn: Handler) -> Handler:
-        register(topic, fn)
-        return fn
-
-    return decorate
-
-
 def unregister(topic: str) -> None:
     _HANDLERS.pop(topic, None)
 

@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from backend.booking import schema, service
 from backend.booking.models import Appointment, IdempotencyRecord, SlotHold
+from backend.booking.service import appointments
 from backend.outbox import service as outbox
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
 from integrations.common.faults import Fault, FaultProfile
-from integrations.fer import AppointmentStatus
+from integrations.fer import AppointmentStatus, BookingChannel
 from tests.support.booking import (
     ADULT_MO,
     BOOK,
@@ -34,6 +35,7 @@ from tests.support.booking import (
     TOMORROW,
     BookingEnv,
     call,
+    ctx_for,
     key,
     start_env,
 )
@@ -199,8 +201,6 @@ async def test_the_slot_marker_stays_after_a_booking_and_goes_after_a_refusal(en
 
 
 def _ctx(patient_id: uuid.UUID) -> Any:
-    from tests.support.booking import ctx_for
-
     return ctx_for(patient_id)
 
 
@@ -342,8 +342,6 @@ async def test_reschedule_to_a_slot_taken_upstream_leaves_the_old_appointment(en
         pid = (
             await env.client.check_patient(ADULT_MO, oms_policy=stranger.oms_policy, birth_date=stranger.birth_date)
         ).patient_id
-        from integrations.fer import BookingChannel
-
         await env.client.book(ADULT_MO, pid, service.SlotRef.decode(target).slot_id, channel=BookingChannel.REGISTRY)
         failed = await call(client, RESCHEDULE, headers, id=old["id"], slot=target, key=key())
         assert failed["code"] == "SLOT_TAKEN"
@@ -363,7 +361,7 @@ async def test_reschedule_whose_commit_fails_cancels_the_new_booking_upstream(
         async def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("database went away after the hub said yes")
 
-        monkeypatch.setattr(service, "_claim_appointment", broken)
+        monkeypatch.setattr(appointments, "_claim_appointment", broken)
         body = await gql(client, RESCHEDULE, {"id": old["id"], "slot": target, "key": key()}, headers=headers)
         assert body["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
         monkeypatch.undo()

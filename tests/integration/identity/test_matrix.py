@@ -41,7 +41,7 @@ from backend.identity.models import ProxyGrant
 from backend.runtime import Runtime
 from backend.settings import Settings
 from integrations.fer import BookingChannel
-from tests.support.booking import EYE, THERAPIST, ctx_for, start_env
+from tests.support.booking import EYE, THERAPIST, Clock, ctx_for, start_env
 from tests.support.client import gql
 from tests.support.identity import (
     auth_headers,
@@ -338,6 +338,7 @@ def test_every_operation_has_a_row(settings: Settings) -> None:
 
 
 async def _world(runtime: Runtime) -> World:
+    booking.set_clock(runtime, Clock())  # one clock for the runtime: the whole world lives on the booking world's
     target = await make_patient(runtime, last_name="Целевая", birth_date=date(1980, 7, 7))
     others = [await make_patient(runtime) for _ in range(4)]
     third = await make_patient(runtime, birth_date=date(1970, 1, 1), last_name="Третьяков")
@@ -431,7 +432,7 @@ async def _subscribe(
     actor, session_id = await authn.authenticate_token(token, runtime) if token else (Actor.anonymous(), None)
     context = authn.IdentityContext(
         runtime=runtime,
-        request_ctx=RequestContext(actor=actor, request_id=uuid.uuid4().hex),
+        ctx=RequestContext(actor=actor, request_id=uuid.uuid4().hex),
         loaders=LoaderRegistry(),
         session_id=session_id,
     )

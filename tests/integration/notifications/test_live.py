@@ -36,7 +36,7 @@ async def _subscribe(runtime: Runtime, schema: Schema, token: str | None) -> Asy
     actor, session_id = await authn.authenticate_token(token, runtime) if token else (Actor.anonymous(), None)
     context = authn.IdentityContext(
         runtime=runtime,
-        request_ctx=RequestContext(actor=actor, request_id=uuid.uuid4().hex),
+        ctx=RequestContext(actor=actor, request_id=uuid.uuid4().hex),
         loaders=LoaderRegistry(),
         session_id=session_id,
     )
