@@ -186,7 +186,7 @@ async def on_ws_connect(context: Any) -> None:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(exc)}) from None
     context.ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
     context.session_id = session_id
-    context.token_expires_at = live_sessions.token_expiry(context.rt, token)
+    context.token_expires_at = live_sessions.token_expiry(context.runtime, token)
 
 
 def with_websocket_auth(controller: type) -> type:

@@ -71,7 +71,7 @@ async def ended(runtime: Runtime, session_id: uuid.UUID | None, expires_at: date
 
 
 async def watch(websocket: Any, context: Any) -> None:
-    runtime: Runtime = context.rt
+    runtime: Runtime = context.runtime
     session_id, expires_at = context.session_id, context.token_expires_at
     while True:
         try:
