@@ -41,6 +41,7 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 contracts: install
 	$(BIN)/moe-zdorovye export-contracts

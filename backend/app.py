@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 from collections.abc import AsyncIterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -23,6 +24,7 @@ from backend.api.context import GraphQLContext
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
 from backend.health.routes import live, ready
+from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
 from backend.logging import configure_logging
 from backend.middleware import RequestIdMiddleware
@@ -30,6 +32,7 @@ from backend.outbox import service as outbox
 from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
 from backend.system.schema import _version
+from notifications import delivery, reminders
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +46,6 @@ REST_MODULES: tuple[str, ...] = ("backend.identity.routes", "backend.booking.rou
 def _context_getter() -> Any:
     async def get_context(scope: Scope, state: State) -> GraphQLContext:
         # A bad token: HTTP answers 401 INVALID_TOKEN; a websocket is refused at connection_init.
-        from backend.identity.authn import graphql_context
-
         return await graphql_context(scope, state.runtime)
 
     return get_context
@@ -53,8 +54,6 @@ def _context_getter() -> Any:
 async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
     re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback."""
-    from notifications import delivery, reminders
-
     jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback)
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
@@ -67,7 +66,7 @@ async def _periodic_jobs(runtime: Runtime) -> None:
 
 # Young collections every 50,000 net new container objects instead of 700, a full one considered after 10
 # middle ones instead of 10 × 10 young: a burst of 10,000 subscription deliveries no longer promotes its
-# in-flight objects into a full collection that walks every open connection (P4: ~1.2-2 s with 10,000).
+# in-flight objects into a full collection that walks every open connection (bench P4; bench/README.md).
 GC_THRESHOLDS = (50_000, 20, 10)
 
 
@@ -125,7 +124,6 @@ def create_app(
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=50,
     )
-    from backend.identity.authn import graphql_context, with_websocket_auth
 
     async def http_context(request: Request[Any, Any, Any]) -> GraphQLContext:
         return await graphql_context(request.scope, request.app.state.runtime)
@@ -133,8 +131,6 @@ def create_app(
     # Strawberry's controller (GraphiQL, websockets, and every request that is not a registered document)
     # with the thin POST path for registered documents (backend/api/transport.py).
     GraphQLController = thin_controller(with_websocket_auth(graphql), schema, http_context)
-    import importlib
-
     rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
     # HTTP only: a websocket is no request (its "duration" is the connection's life, and it would share the
     # /graphql labels with POST), and each of its messages would pass one more send wrapper.

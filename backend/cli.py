@@ -9,8 +9,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from alembic import command
+from alembic.config import Config
+from granian.constants import Interfaces
+from granian.server import Server
+from rich.progress import Progress
 
+from backend.contracts import render_contracts, stale_contracts
+from backend.demo import seed_demo_region
+from backend.logging import configure_logging
 from backend.settings import ConfigError, Settings, get_settings
+from backend.worker import celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
 app = typer.Typer(help="«Мое здоровье» patient backend.", no_args_is_help=True, add_completion=False)
@@ -25,8 +34,6 @@ def _settings() -> Settings:
 
 
 def alembic_config(url: str | None = None) -> object:
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", str(ROOT / "migrations"))
     if url:
@@ -40,8 +47,6 @@ def migrate(
     down: Annotated[bool, typer.Option("--down", help="Downgrade to the revision instead.")] = False,
 ) -> None:
     """Bring the database schema to a revision (upgrade by default)."""
-    from alembic import command
-
     settings = _settings()
     config = alembic_config(settings.database_url)
     if down:
@@ -58,9 +63,6 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """Serve the API with Granian."""
-    from granian.constants import Interfaces
-    from granian.server import Server
-
     settings = _settings()
     host, port = host or settings.host, port or settings.port
     typer.echo(f"«Мое здоровье» API on http://{host}:{port}/graphql (profile {settings.profile.value})")
@@ -82,8 +84,6 @@ def worker(
     pool: Annotated[str, typer.Option(help="Celery pool (prefork, threads, solo).")] = "prefork",
 ) -> None:
     """Run a Celery worker (outbox dispatch, notifications, upstream retries)."""
-    from backend.worker import celery_app
-
     _settings()
     celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--pool={pool}"])
 
@@ -91,8 +91,6 @@ def worker(
 @app.command()
 def beat() -> None:
     """Run Celery beat (periodic jobs). Run exactly one per deployment."""
-    from backend.worker import celery_app
-
     _settings()
     celery_app.start(["beat", "--loglevel=INFO"])
 
@@ -103,11 +101,6 @@ def seed_demo(
     seed: Annotated[int | None, typer.Option(help="Generator seed (default: MZ_DEMO_SEED).")] = None,
 ) -> None:
     """Generate the demo region the simulators serve, and load what the project owns from them."""
-    from rich.progress import Progress
-
-    from backend.demo import seed_demo_region
-    from backend.logging import configure_logging
-
     settings = _settings()
     configure_logging("WARNING", json=False)
     with Progress(transient=False) as progress:
@@ -127,8 +120,6 @@ def export_contracts(
     check: Annotated[bool, typer.Option("--check", help="Fail if the committed files differ.")] = False,
 ) -> None:
     """Write graphql/schema.graphql and openapi/openapi.json from the code."""
-    from backend.contracts import render_contracts, stale_contracts
-
     _settings()
     rendered = render_contracts()
     stale = stale_contracts(ROOT, rendered) if check else []

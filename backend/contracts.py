@@ -9,6 +9,8 @@ from types import ModuleType
 
 from strawberry.printer import print_schema
 
+from backend.api.schema import build_schema
+from backend.app import create_app
 from backend.settings import load_settings
 
 GRAPHQL_SCHEMA = "graphql/schema.graphql"
@@ -18,9 +20,6 @@ OPENAPI = "openapi/openapi.json"
 def render_contracts(extra_schema_modules: Sequence[ModuleType] = ()) -> dict[str, str]:
     """Path → text of each contract as the code defines it (``extra_schema_modules``: as with
     ``create_app``, for a test that changes the code)."""
-    from backend.api.schema import build_schema
-    from backend.app import create_app
-
     # The contract is the production surface: render it with production-independent defaults.
     settings = load_settings(profile="embedded")
     schema_text = print_schema(build_schema(settings, extra_schema_modules)) + "\n"

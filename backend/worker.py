@@ -1,7 +1,8 @@
-"""The Celery app: outbox dispatch and periodic jobs.
+"""The Celery worker's side: one event loop and one :class:`Runtime` per worker process, the
+:func:`async_task` decorator every domain's tasks use, and the outbox's dispatch and sweep tasks.
 
 Tasks take ids and are idempotent by them. Celery tasks are synchronous; each worker process keeps one
-event loop in a background thread with its own :class:`Runtime`, and tasks run coroutines on it.
+event loop in a background thread with its own Runtime, and tasks run coroutines on it.
 """
 
 from __future__ import annotations
@@ -9,74 +10,31 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import structlog
-from celery import Celery, Task
-from celery.schedules import crontab
+from celery import Task
 from celery.signals import worker_process_shutdown
 
-from backend.settings import Settings, get_settings
+from backend.celery_app import TaskName, celery_app, configure_celery
+from backend.outbox.service import Outcome, dispatch, retry_delay, sweep
+from backend.runtime import Runtime
+from backend.settings import get_settings
+
+__all__ = ["RetryLater", "WorkerLoop", "async_task", "celery_app", "configure_celery", "worker_loop"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-# The domains' task modules, imported by the worker so their tasks (and outbox handlers) register.
-TASK_MODULES: tuple[str, ...] = (
-    "backend.directory.tasks",
-    "backend.identity.tasks",
-    "backend.booking.tasks",
-    "notifications.tasks",
-)
 
-DISPATCH_TASK = "outbox.dispatch"
-SWEEP_TASK = "outbox.sweep"
-
-
-def configure_celery(app: Celery, settings: Settings) -> None:
-    app.conf.update(
-        broker_url=settings.celery_broker_url,
-        task_always_eager=bool(settings.celery_eager),
-    )
-
-
-def make_celery() -> Celery:
-    settings = get_settings()
-    app = Celery("moe_zdorovye", broker=settings.celery_broker_url, include=list(TASK_MODULES))
-    app.conf.update(
-        task_always_eager=bool(settings.celery_eager),
-        task_acks_late=True,  # a worker killed mid-task leaves the message to another worker
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_ignore_result=True,
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 600},
-        timezone="UTC",
-        beat_schedule={
-            "outbox-sweep": {"task": SWEEP_TASK, "schedule": 15.0},
-            "directory-sync": {"task": "directory.sync", "schedule": crontab(hour=3, minute=15)},
-            "identity-purge": {"task": "identity.purge_expired", "schedule": 3600.0},
-            "booking-sync-statuses": {"task": "booking.sync_statuses", "schedule": 300.0},
-            "booking-expire-holds": {"task": "booking.expire_holds", "schedule": 60.0},
-            "notifications-tick": {"task": "notifications.tick", "schedule": 15.0},
-            "notifications-reminders": {"task": "notifications.scan_reminders", "schedule": 60.0},
-            "notifications-push-fallback": {"task": "notifications.scan_push_fallback", "schedule": 60.0},
-        },
-    )
-    return app
-
-
-celery_app = make_celery()
-
-
-class _LoopThread:
+class WorkerLoop:
     """One event loop per worker process, in a daemon thread, with the process's Runtime."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runtime: Any = None
+        self._runtime: Runtime | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> asyncio.AbstractEventLoop:
@@ -91,10 +49,8 @@ class _LoopThread:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._start())
         return future.result()
 
-    async def runtime(self) -> Any:
+    async def runtime(self) -> Runtime:
         if self._runtime is None:
-            from backend.runtime import Runtime
-
             self._runtime = Runtime.build(get_settings())
         return self._runtime
 
@@ -105,36 +61,57 @@ class _LoopThread:
         self._runtime = None
 
 
-_loop = _LoopThread()
+worker_loop = WorkerLoop()
 
 
 @worker_process_shutdown.connect
 def _close_runtime(**_: Any) -> None:
-    _loop.shutdown()
+    worker_loop.shutdown()
 
 
-def send_outbox_task(message_id: str) -> None:
-    celery_app.send_task(DISPATCH_TASK, args=[message_id])
+class RetryLater(Exception):
+    """Raised by an :func:`async_task` coroutine: Celery retries the task after ``countdown`` seconds,
+    or after ``backoff(n)`` seconds for the n-th retry (1-based)."""
+
+    def __init__(self, countdown: float = 0.0, *, backoff: Callable[[int], float] | None = None) -> None:
+        super().__init__("retry later")
+        self.countdown = countdown
+        self.backoff = backoff
 
 
-@celery_app.task(name=DISPATCH_TASK, bind=True, max_retries=8)
-def dispatch_outbox(self: Task, message_id: str) -> str:
-    from backend.outbox.service import Outcome, dispatch, retry_delay
+def async_task(name: str, **options: Any) -> Callable[[Callable[..., Awaitable[Any]]], Task]:
+    """A Celery task (named ``name``, one of :class:`~backend.celery_app.TaskName`) that runs the
+    coroutine ``fn(runtime, *args, **kwargs)`` on the worker process's loop with its runtime.
 
-    async def run() -> Outcome:
-        return await dispatch(await _loop.runtime(), uuid.UUID(message_id))
+    The coroutine raises :class:`RetryLater` to have Celery retry the task later."""
 
-    outcome = _loop.run(run())
+    def decorate(fn: Callable[..., Awaitable[Any]]) -> Task:
+        async def with_runtime(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return await fn(await worker_loop.runtime(), *args, **kwargs)
+
+        def run(self: Task, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return worker_loop.run(with_runtime(args, kwargs))
+            except RetryLater as later:
+                retry = self.request.retries + 1
+                countdown = later.backoff(retry) if later.backoff is not None else later.countdown
+                raise self.retry(countdown=countdown) from None
+
+        run.__name__, run.__qualname__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+        run.__module__ = fn.__module__
+        return celery_app.task(name=name, bind=True, **options)(run)
+
+    return decorate
+
+
+@async_task(TaskName.OUTBOX_DISPATCH, max_retries=8)
+async def dispatch_outbox(runtime: Runtime, message_id: str) -> str:
+    outcome = await dispatch(runtime, uuid.UUID(message_id))
     if outcome is Outcome.FAILED:
-        raise self.retry(countdown=retry_delay(self.request.retries + 1))
+        raise RetryLater(backoff=retry_delay)
     return outcome.value
 
 
-@celery_app.task(name=SWEEP_TASK)
-def sweep_outbox() -> int:
-    from backend.outbox.service import sweep
-
-    async def run() -> int:
-        return await sweep(await _loop.runtime())
-
-    return _loop.run(run())
+@async_task(TaskName.OUTBOX_SWEEP)
+async def sweep_outbox(runtime: Runtime) -> int:
+    return await sweep(runtime)

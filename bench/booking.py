@@ -400,10 +400,10 @@ async def _run(
     """One worker process's share: ``clients`` clients for the patients ``index::count``; starts at
     ``start_at`` (``time.time()``) so that all workers start together. ``report`` is given the figures
     while the runtime's connections are still open."""
+    from backend.adapters import set_booking_hub
     from backend.booking import service
     from backend.core.context import Actor, ActorKind, Channel, RequestContext
     from backend.identity.models import Patient
-    from backend.integrations_registry import set_booking_hub
     from integrations.common.http import build_http_client
     from integrations.fer import FerClient
     from integrations.fer.simulator import simulator_state

@@ -82,9 +82,9 @@ end
 def create_api_app() -> Any:
     """Granian factory: the real app over the bench region's hub (in-process), the bench clock, and a relay
     that leaves the outbox to workers."""
+    from backend.adapters import set_booking_hub
     from backend.app import create_app
     from backend.booking import service
-    from backend.integrations_registry import set_booking_hub
     from integrations.fer.simulator import simulator_state
 
     runtime = p2._runtime(os.environ["MZ_DATABASE_URL"])

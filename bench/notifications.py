@@ -63,12 +63,12 @@ async def _scratch_postgres(server_url: str, name: str, *, create: bool) -> str:
 async def run(count: int, batch: int, postgres: str | None, redis_url: str) -> dict[str, Any]:
     import structlog
 
+    from backend.adapters import build_sms_gateway
     from backend.core.context import RequestContext
     from backend.core.uow import UnitOfWork
     from backend.logging import configure_logging
     from backend.runtime import Runtime
     from integrations.sms.simulator import create_smsc_simulator, smsc_state
-    from notifications import registry
     from notifications.models import MessageStatus, NotificationMessage
     from notifications.preferences import upsert_contacts
     from notifications.service import notify
@@ -88,7 +88,7 @@ async def run(count: int, batch: int, postgres: str | None, redis_url: str) -> d
         settings.smsc_login, settings.smsc_password, sending_delay_s=0.0, delivery_delay_s=0.5
     )
     runtime = Runtime.build(settings)
-    registry.set_sms_gateway(runtime, registry.build_sms_gateway(settings, simulator), simulator=simulator)
+    runtime.adapters.set_sms(build_sms_gateway(settings, simulator), simulator=simulator)
     worker_cm: Any = None
     if redis_url:
         worker_cm = _start_worker(settings, simulator)
@@ -128,7 +128,7 @@ async def run(count: int, batch: int, postgres: str | None, redis_url: str) -> d
     per_number = {len(state.messages_to(n)) for n in numbers}
     if worker_cm is not None:
         worker_cm.__exit__(None, None, None)
-        from backend.worker import _loop
+        from backend.worker import worker_loop as _loop
 
         _loop.shutdown()
     await state.aclose()
@@ -148,9 +148,10 @@ def _start_worker(settings: Any, simulator: Any) -> Any:
     """An in-thread Celery worker (solo pool) whose runtime talks to the same simulator."""
     from celery.contrib.testing.worker import start_worker
 
+    from backend.adapters import build_sms_gateway
     from backend.settings import get_settings
-    from backend.worker import _loop, celery_app, configure_celery
-    from notifications import registry
+    from backend.worker import celery_app, configure_celery
+    from backend.worker import worker_loop as _loop
     from notifications import tasks as _tasks  # noqa: F401 - registers the tasks
 
     for name, value in {
@@ -168,7 +169,7 @@ def _start_worker(settings: Any, simulator: Any) -> Any:
 
     async def install() -> None:
         rt = await _loop.runtime()
-        registry.set_sms_gateway(rt, registry.build_sms_gateway(rt.settings, simulator), simulator=simulator)
+        rt.adapters.set_sms(build_sms_gateway(rt.settings, simulator), simulator=simulator)
 
     _loop.run(install())
     worker = start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING")

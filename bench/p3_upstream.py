@@ -41,7 +41,7 @@ SEARCH_DAYS = 7  # one week, as the app asks
 COLD_SAMPLES = 8
 SEQUENTIAL_SEARCHES = 100
 CONCURRENT_CLIENTS = 64
-CONCURRENT_SEARCHES = 320  # 5 a client: a warm search costs ~25 ms of CPU, see below
+CONCURRENT_SEARCHES = 320  # 5 a client: a warm search is CPU-bound, see below
 
 _P2_LINE = re.compile(
     r"(?P<ok>\d+) confirmed bookings/s, (?P<attempts>\d+) attempts/s; "
@@ -105,10 +105,10 @@ async def _p2_run(url: str, *, slow: bool) -> dict[str, float]:
 
 
 async def _search_scenario(url: str, figures: dict[str, Any]) -> None:
+    from backend.adapters import set_booking_hub
     from backend.booking import service
     from backend.booking.cache import booking_cache
     from backend.directory.service import sync_directory
-    from backend.integrations_registry import set_booking_hub
     from backend.runtime import Runtime
     from backend.settings import load_settings
     from integrations.common.faults import FaultProfile
@@ -180,7 +180,7 @@ async def _search_scenario(url: str, figures: dict[str, Any]) -> None:
 
         async def empty_cache() -> None:
             cache.local.clear()  # this process's near cache too
-            runtime.services.pop(service.DECODED_KEY, None)
+            runtime.adapters.booking_decoded = None
             if runtime.redis is not None:
                 keys = [k async for k in runtime.redis.scan_iter(match="mz:booking:slots:*")]
                 if keys:

@@ -10,7 +10,7 @@ read: the item travels on the bus). Latency = client receive time − the publis
 that item's publish (same host clock). Clients: two processes of asyncio + ``websockets``.
 
 Two runs of N = 10,000: the in-process bus (no Redis: the embedded profile), published in the worker by a
-bench-only route through the app's own bus (``registry.inbox_bus``); and the Redis bus (``REDIS_URL``
+bench-only route through the app's own bus (``runtime.adapters.inbox_bus``); and the Redis bus (``REDIS_URL``
 set, as in production): the worker holds one pattern subscription fanning out locally, and the burst is
 published from another process (as Celery workers do), pipelined in chunks of 500 ``PUBLISH`` commands,
 each item's time taken before its chunk is sent.
@@ -74,9 +74,7 @@ def _events(pairs: list[list[str]], created_at: str) -> list[Any]:
 @post("/bench/inbox/publish")
 async def publish_items(state: State, data: dict[str, Any]) -> dict[str, Any]:
     """Publish ``[[patient_id, item_id], …]`` through the app's inbox bus; the time before each publish."""
-    from notifications import registry
-
-    bus = registry.inbox_bus(state.runtime)
+    bus = state.runtime.adapters.inbox_bus
     published: dict[str, float] = {}
     for item in _events(data["pairs"], data["created_at"]):
         published[str(item.id)] = time.time()
@@ -110,9 +108,7 @@ async def _publish_via_redis(redis_url: str, pairs: list[list[str]], created_at:
 @post("/bench/inbox/subscribers")
 async def count_subscribers(state: State, data: dict[str, Any]) -> dict[str, int]:
     """How many live bus subscriptions the worker holds for these patients."""
-    from notifications import registry
-
-    bus = registry.inbox_bus(state.runtime)
+    bus = state.runtime.adapters.inbox_bus
     return {"subscribers": sum(bus.subscriber_count(uuid.UUID(p)) for p in data["patients"])}
 
 

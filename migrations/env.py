@@ -8,8 +8,9 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from backend.core.db import create_engine
+from backend.core.db import UTCDateTime, create_engine
 from backend.models import Base
+from backend.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,15 +20,11 @@ def _url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from backend.settings import get_settings
-
     return get_settings().database_url
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Render the project's dialect-neutral types as plain SQLAlchemy types in migration files."""
-    from backend.core.db import UTCDateTime
-
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     if type_ == "type" and getattr(obj, "_variant_mapping", None) and "postgresql" in obj._variant_mapping:

@@ -20,14 +20,27 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import aiosmtplib
 import orjson
 import structlog
 from redis.asyncio import Redis
 
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
 log = structlog.get_logger(__name__)
+
+#: Where Twilio posts delivery reports (the notifications webhook).
+WEBHOOK_PATH = "/api/v1/webhooks/sms/twilio"
+
+
+def twilio_callback_url(settings: Settings, message_id: Any) -> str:
+    """Where Twilio posts delivery reports of one message; our id in the URL lets a report arrive even
+    when the worker died before it could record Twilio's sid."""
+    return f"{settings.public_url.rstrip('/')}{WEBHOOK_PATH}?m={message_id}"
 
 
 # --- e-mail ------------------------------------------------------------------------------------------
@@ -108,10 +121,6 @@ class SmtpEmailSender:
         self._timeout_s = timeout_s
 
     async def send(self, *, to: str, subject: str, body: str, message_id: str) -> str:
-        try:
-            import aiosmtplib
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise EmailRejected("aiosmtplib is not installed: add it to the dependencies") from exc
         email = build_email(sender=self._sender, to=to, subject=subject, body=body, message_id=message_id)
         try:
             await aiosmtplib.send(

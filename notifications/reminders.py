@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
-from notifications import registry
 from notifications.models import ReminderLedger
 from notifications.preferences import insert_ignore
+from notifications.service import notify
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -110,7 +110,7 @@ async def scan_reminders(
     batch: int = BATCH,
     lookback: timedelta = LOOKBACK,
 ) -> ScanSummary:
-    now = registry.now(runtime)
+    now = runtime.now()
     summary = ScanSummary()
     for name, source in (sources if sources is not None else _SOURCES).items():
         summary.sources.append(name)
@@ -136,8 +136,6 @@ async def scan_reminders(
 
 
 async def _remind(runtime: Runtime, source: str, reminder: DueReminder, summary: ScanSummary) -> None:
-    from notifications.service import notify
-
     event = reminder.event or KINDS.get(reminder.kind)
     try:
         if event is None:
@@ -152,7 +150,7 @@ async def _remind(runtime: Runtime, source: str, reminder: DueReminder, summary:
                     "object_id": reminder.object_id,
                     "kind": reminder.kind,
                     "patient_id": reminder.patient_id,
-                    "created_at": registry.now(runtime),
+                    "created_at": runtime.now(),
                 },
                 ["source", "object_id", "kind"],
             )

@@ -19,7 +19,7 @@ from litestar import Request, Response, post
 from integrations.sms import parse_twilio_status_callback, verify_twilio_signature
 from integrations.sms.twilio import SIGNATURE_HEADER
 from notifications import delivery
-from notifications.registry import WEBHOOK_PATH
+from notifications.channels import WEBHOOK_PATH
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime

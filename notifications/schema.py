@@ -20,7 +20,6 @@ from backend.audit import service as audit
 from backend.identity.policy import SCOPE_NOTIFICATIONS, require_subject
 from integrations.sms import InvalidPhone
 from notifications import preferences as prefs
-from notifications import registry
 from notifications import service as notifications
 from notifications.channels import InboxEvent
 from notifications.models import InboxItem as InboxRow
@@ -116,7 +115,7 @@ class PreferencesType:
 
     @classmethod
     def of(cls, value: prefs.Preferences, info: Info) -> PreferencesType:
-        settings = info.context.rt.settings
+        settings = info.context.runtime.settings
         return cls(
             sms=value.sms,
             push=value.push,
@@ -237,7 +236,7 @@ class Mutation:
         self, info: Info, input: NotificationPreferencesInput, acting_for: uuid.UUID | None = None
     ) -> UpdatePreferencesResult:
         patient_id = await require_subject(info, SCOPE_NOTIFICATIONS, acting_for=acting_for)
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         try:
             value = await prefs.update_preferences(
                 uow.session,
@@ -267,8 +266,8 @@ class Mutation:
             return InvalidInput.of("ids", "Неверный идентификатор сообщения.")
         if item_ids is not None and len(item_ids) > 500:
             return InvalidInput.of("ids", "Не больше 500 сообщений за раз.")
-        uow = info.context.unit_of_work
-        updated = await notifications.mark_read(uow.session, patient_id, item_ids, registry.now(info.context.rt))
+        uow = info.context.uow
+        updated = await notifications.mark_read(uow.session, patient_id, item_ids, info.context.runtime.now())
         uow.audit("notifications.inbox.mark_read", subject_id=patient_id, details={"updated": updated})
         return InboxMarkedRead(updated=updated, unread_count=await notifications.unread_count(uow.session, patient_id))
 
@@ -276,7 +275,7 @@ class Mutation:
     @atomic
     async def register_push_device(self, info: Info, provider: str, token: str) -> RegisterPushResult:
         patient_id = await require_subject(info, SCOPE_NOTIFICATIONS)
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         try:
             await prefs.register_push_token(uow.session, patient_id, provider=provider, token=token)
         except ValueError:
@@ -294,7 +293,7 @@ class Subscription:
         patient_id = await require_subject(info, SCOPE_NOTIFICATIONS, acting_for=acting_for)
         # The bus carries the item itself (no database read per delivery); the patient's channel carries
         # only the patient's items, and an item of anyone else is never yielded.
-        async for item in registry.inbox_bus(info.context.rt).subscribe(patient_id):
+        async for item in info.context.runtime.adapters.inbox_bus.subscribe(patient_id):
             if item.patient_id == patient_id:
                 yield InboxItemType.of_event(item)
 

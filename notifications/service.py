@@ -21,9 +21,8 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
-from notifications import registry
+from notifications import delivery
 from notifications.channels import InboxEvent
 from notifications.models import InboxItem, MessageChannel, MessageStatus, NotificationMessage
 from notifications.preferences import active_push_tokens, get_preferences, insert_ignore
@@ -128,7 +127,7 @@ async def plan(
     settings = runtime.settings
     spec = spec_of(event)
     rendered = render(event, data, timezone=settings.region_timezone)
-    now = registry.now(runtime)
+    now = runtime.now()
     not_after = None
     if spec.expires_key and data.get(spec.expires_key):
         not_after = datetime.fromisoformat(str(data[spec.expires_key]))
@@ -196,7 +195,7 @@ async def plan(
             text=rendered.text,
             created_at=now,
         )
-        await registry.inbox_bus(runtime).publish(item)
+        await runtime.adapters.inbox_bus.publish(item)
     return result
 
 
@@ -237,10 +236,8 @@ async def _put_in_inbox(session: AsyncSession, base: dict[str, Any], text: str, 
     return item.id
 
 
-@outbox.handler(TOPIC)
-async def _on_requested(envelope: Envelope, runtime: Runtime) -> None:
-    from notifications import delivery
-
+async def on_requested(envelope: Envelope, runtime: Runtime) -> None:
+    """The outbox handler of :data:`TOPIC` (registered by :mod:`backend.wiring`): plan, then deliver."""
     payload = envelope.payload
     result = await plan(
         runtime,

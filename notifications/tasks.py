@@ -1,78 +1,53 @@
 """Celery tasks of the notifications domain. They take ids and are idempotent by them.
 
-Register with the worker by importing this module (``include=["notifications.tasks"]``; importing it
-also registers the outbox handler of :func:`notifications.service.notify`) and add the beat entries::
-
-    "notifications-tick": {"task": TICK_TASK, "schedule": 15.0},
-    "notifications-reminders": {"task": REMINDERS_TASK, "schedule": 60.0},
-    "notifications-push-fallback": {"task": FALLBACK_TASK, "schedule": 60.0},
+The worker imports this module (``backend.celery_app.TASK_MODULES``); the beat schedule runs the tick,
+the reminder scan and the push fallback scan (``backend.celery_app.BEAT_SCHEDULE``).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
-from celery import Task
+from backend.celery_app import TaskName, celery_app
+from backend.worker import RetryLater, async_task
+from notifications.delivery import Outcome, deliver, scan_push_fallback, tick
+from notifications.reminders import scan_reminders
 
-import notifications.service  # noqa: F401 - registers the outbox handler in the worker
-from backend.worker import _loop, celery_app
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
 
-DELIVER_TASK = "notifications.deliver"
-TICK_TASK = "notifications.tick"
-REMINDERS_TASK = "notifications.scan_reminders"
-FALLBACK_TASK = "notifications.scan_push_fallback"
+DELIVER_TASK = TaskName.NOTIFICATIONS_DELIVER
+TICK_TASK = TaskName.NOTIFICATIONS_TICK
+REMINDERS_TASK = TaskName.NOTIFICATIONS_REMINDERS
+FALLBACK_TASK = TaskName.NOTIFICATIONS_PUSH_FALLBACK
 
 
 def send_deliver_task(message_id: str) -> None:
     celery_app.send_task(DELIVER_TASK, args=[message_id])
 
 
-@celery_app.task(name=DELIVER_TASK, bind=True, max_retries=None)
-def deliver_task(self: Task, message_id: str) -> str:
+@async_task(DELIVER_TASK, max_retries=None)
+async def deliver_task(runtime: Runtime, message_id: str) -> str:
     """One step of one message (see :func:`notifications.delivery.deliver`); a temporary failure comes
     back as a Celery retry at its back-off time (and the tick finds it anyway if that retry is lost)."""
-    from notifications.delivery import Outcome, deliver
-
-    async def run() -> Any:
-        runtime = await _loop.runtime()
-        result = await deliver(runtime, uuid.UUID(message_id))
-        from notifications.registry import now
-
-        delay = (result.retry_at - now(runtime)).total_seconds() if result.retry_at is not None else None
-        return result.outcome, delay
-
-    outcome, delay = _loop.run(run())
-    if outcome in (Outcome.RETRY, Outcome.DEFERRED) and delay is not None and delay < 3600:
-        raise self.retry(countdown=max(0.05, delay))
-    return str(outcome.value)
+    result = await deliver(runtime, uuid.UUID(message_id))
+    delay = (result.retry_at - runtime.now()).total_seconds() if result.retry_at is not None else None
+    if result.outcome in (Outcome.RETRY, Outcome.DEFERRED) and delay is not None and delay < 3600:
+        raise RetryLater(max(0.05, delay))
+    return str(result.outcome.value)
 
 
-@celery_app.task(name=TICK_TASK)
-def tick_task() -> dict[str, int]:
-    from notifications.delivery import tick
-
-    async def run() -> dict[str, int]:
-        return await tick(await _loop.runtime())
-
-    return _loop.run(run())
+@async_task(TICK_TASK)
+async def tick_task(runtime: Runtime) -> dict[str, int]:
+    return await tick(runtime)
 
 
-@celery_app.task(name=REMINDERS_TASK)
-def scan_reminders_task() -> dict[str, int]:
-    from notifications.reminders import scan_reminders
-
-    async def run() -> dict[str, int]:
-        return (await scan_reminders(await _loop.runtime())).as_dict()
-
-    return _loop.run(run())
+@async_task(REMINDERS_TASK)
+async def scan_reminders_task(runtime: Runtime) -> dict[str, int]:
+    return (await scan_reminders(runtime)).as_dict()
 
 
-@celery_app.task(name=FALLBACK_TASK)
-def scan_push_fallback_task() -> int:
-    from notifications.delivery import scan_push_fallback
-
-    async def run() -> int:
-        return await scan_push_fallback(await _loop.runtime())
-
-    return _loop.run(run())
+@async_task(FALLBACK_TASK)
+async def scan_push_fallback_task(runtime: Runtime) -> int:
+    return await scan_push_fallback(runtime)

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
-from backend.api.context import GraphQLContext
+from backend.api.context import NO_UNIT_OF_WORK, GraphQLContext, info_of
 from backend.api.problems import Problem, ProblemError
 from backend.audit import service as audit
 from backend.core.uow import UnitOfWork
@@ -27,22 +27,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _info_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    info = kwargs.get("info")
-    if info is None:
-        info = next((a for a in args if hasattr(a, "context") and hasattr(a, "field_name")), None)
-    if info is None:
-        raise TypeError("an @atomic resolver must take `info`")
-    return info
-
-
 def atomic(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = _info_of(args, kwargs)
+        info = info_of(args, kwargs, "@atomic")
         context: GraphQLContext = info.context
         action = info.field_name
-        uow = UnitOfWork(context.rt, context.ctx)
+        uow = UnitOfWork(context.runtime, context.ctx)
         outcome = "ok"
         result: Any = None
         try:
@@ -61,7 +52,7 @@ def atomic(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             outcome = f"error:{type(exc).__name__}"
             raise
         finally:
-            context.uow = None
+            context.uow = NO_UNIT_OF_WORK
             if outcome != "ok":
                 try:
                     await audit.record_now(context.sessionmaker, context.ctx, action, outcome=outcome)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.litestar import BaseContext
@@ -16,21 +16,28 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 
+class _NoUnitOfWork:
+    """The context's ``uow`` outside an ``@atomic`` mutation: any use of it is a programming error."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("no unit of work: the resolver is not an @atomic mutation")
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NO_UNIT_OF_WORK"
+
+
+#: What ``GraphQLContext.uow`` holds while no mutation runs (``@atomic`` sets and clears it).
+NO_UNIT_OF_WORK = cast("UnitOfWork", _NoUnitOfWork())
+
+
 class GraphQLContext(BaseContext, kw_only=True):
-    runtime: Any  # Runtime (msgspec needs a runtime-resolvable annotation)
-    request_ctx: Any  # RequestContext
-    loaders: Any  # LoaderRegistry
-    uow: Any = None  # the open UnitOfWork while a mutation runs
-
-    @property
-    def rt(self) -> Runtime:
-        runtime: Runtime = self.runtime
-        return runtime
-
-    @property
-    def ctx(self) -> RequestContext:
-        request_ctx: RequestContext = self.request_ctx
-        return request_ctx
+    runtime: Runtime
+    ctx: RequestContext  # the actor, the request id: what every service call takes
+    loaders: LoaderRegistry
+    uow: UnitOfWork = NO_UNIT_OF_WORK  # the open unit of work while an @atomic mutation runs
 
     @property
     def actor(self) -> Actor:
@@ -38,24 +45,23 @@ class GraphQLContext(BaseContext, kw_only=True):
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        return self.rt.sessionmaker
+        return self.runtime.sessionmaker
 
     @property
     def read_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         """For one read statement per session, such as a DataLoader batch (autocommit on PostgreSQL)."""
-        return self.rt.reads
-
-    @property
-    def dataloaders(self) -> LoaderRegistry:
-        registry: LoaderRegistry = self.loaders
-        return registry
-
-    @property
-    def unit_of_work(self) -> UnitOfWork:
-        if self.uow is None:
-            raise RuntimeError("no unit of work: the resolver is not an @atomic mutation")
-        uow: UnitOfWork = self.uow
-        return uow
+        return self.runtime.reads
 
 
 Info = StrawberryInfo[GraphQLContext, None]
+
+
+def info_of(args: tuple[Any, ...], kwargs: dict[str, Any], decorator: str) -> Info:
+    """The ``info`` argument of a resolver call, for a decorator wrapping resolvers (``@atomic`` …)."""
+    info = kwargs.get("info")
+    if info is None:
+        info = next((a for a in args if hasattr(a, "context") and hasattr(a, "field_name")), None)
+    if info is None:
+        raise TypeError(f"a resolver wearing {decorator} must take `info`")
+    found: Info = info
+    return found

@@ -70,7 +70,7 @@ def mask_errors(errors: Sequence[GraphQLError], request_id: str, operation: str 
 
 
 def request_id_of_context(context: object) -> str:
-    return getattr(getattr(context, "request_ctx", None), "request_id", None) or "—"
+    return getattr(getattr(context, "ctx", None), "request_id", None) or "—"
 
 
 class MaskInternalErrors(SchemaExtension):

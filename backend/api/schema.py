@@ -30,6 +30,7 @@ from strawberry.types import ExecutionContext
 
 from backend.api.extensions import MaskInternalErrors
 from backend.api.trusted import TrustedDocuments, TrustedDocumentsExtension
+from backend.core.private_api import graphql_core_schema
 from backend.settings import Settings
 
 # The domains, in the order their fields appear in the schema.
@@ -106,6 +107,6 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         config=StrawberryConfig(auto_camel_case=True),
     )
     schema.trusted_documents = registry.load(
-        settings.trusted_documents_dir, schema._schema, rules=rules, max_tokens=settings.query_max_tokens
+        settings.trusted_documents_dir, graphql_core_schema(schema), rules=rules, max_tokens=settings.query_max_tokens
     )
     return schema

@@ -31,6 +31,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.litestar.controller import GraphQLResource
 
 from backend.api.extensions import mask_errors, request_id_of_context
+from backend.core.private_api import graphql_core_schema
 
 if TYPE_CHECKING:
     from backend.api.schema import Schema
@@ -89,7 +90,7 @@ async def execute_trusted(schema: Schema, request: TrustedRequest, context: Any)
     operation = request.operation_name or None
     try:
         result = execute(
-            schema._schema,
+            graphql_core_schema(schema),
             request.document.document,
             context_value=context,
             variable_values=request.variables,

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PREFIX = "mz:booking:"
-SERVICE_KEY = "booking.cache"
 _RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 # SET NX PX on KEYS[1], and only if it was set, GET of KEYS[2]: one command (a refused attempt reads nothing).
 _ACQUIRE_AND_GET_LUA = (
@@ -133,8 +132,8 @@ class RedisBackend:
         await self.redis.eval(_RELEASE_LUA, 1, PREFIX + key, token)  # type: ignore[misc]
 
     async def acquire_and_get(self, key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
-        # One EVALSHA costs the client about a quarter less CPU than a pipeline of SET and GET (bench P2,
-        # where most attempts are refused); the script is loaded on the first NOSCRIPT.
+        # One EVALSHA rather than a pipeline of SET and GET: less client CPU on the refused attempts that
+        # dominate under contention (bench P2, see bench/README.md); the script is loaded on the first NOSCRIPT.
         token = secrets.token_hex(8)
         args = (2, PREFIX + key, PREFIX + other, token, max(1, int(ttl_s * 1000)))
         try:
@@ -234,7 +233,7 @@ class SwrCache:
 
     In front of the backend, each process keeps what it read or wrote for ``local_s`` while the entry is
     still fresh (a hot doctor's day is read by every booking and search of it: without this, each one
-    paid a Redis round trip and a JSON decode, bench P2/P3). So a process may answer at most ``local_s``
+    paid a Redis round trip and a JSON decode: bench P2 and P3). So a process may answer at most ``local_s``
     behind another process's refresh, within the ``fresh_s`` the entry may be old anyway. Local values
     are shared between readers: treat them as read-only.
     """
@@ -349,9 +348,4 @@ class SwrCache:
 
 def booking_cache(runtime: Runtime) -> SwrCache:
     """The runtime's booking cache (Redis-backed when there is Redis, in-process otherwise)."""
-    cache: SwrCache | None = runtime.services.get(SERVICE_KEY)
-    if cache is None:
-        backend: CacheBackend = RedisBackend(runtime.redis) if runtime.redis is not None else MemoryBackend()
-        cache = SwrCache(SafeBackend(backend))
-        runtime.services[SERVICE_KEY] = cache
-    return cache
+    return runtime.adapters.booking_cache

@@ -20,14 +20,14 @@ import contextvars
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, select, update
 
-from backend.api.problems import Problem
 from backend.booking.models import IdempotencyRecord
-from backend.booking.service import PROBLEM_TYPES, TRANSIENT_CODES, IdempotencyKeyReused, fail
+from backend.booking.problems import TRANSIENT_CODES, IdempotencyKeyReused, InvalidInput, fail
 from backend.core.context import RequestContext
 from backend.core.db import HotStatement, insert_or_skip, utcnow
 from backend.core.uow import UnitOfWork
@@ -36,6 +36,16 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 MAX_KEY = 128
+
+
+class StoredProblem(Protocol):
+    """What is kept of a refusal: a booking problem, or one of the API's (the policy's) with the same shape."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
 
 
 @dataclass
@@ -98,8 +108,6 @@ def end_scope(token: contextvars.Token[list[Claim] | None]) -> list[Claim]:
 
 async def claim(uow: UnitOfWork, operation: str, key: str, request: dict[str, Any]) -> dict[str, Any] | None:
     """Claim the key; ``None`` to go ahead, or the stored result of the first request with this key."""
-    from backend.api.problems import InvalidInput
-
     if not key or len(key) > MAX_KEY:
         raise fail(InvalidInput.of("idempotencyKey", f"Ключ запроса должен быть от 1 до {MAX_KEY} символов."))
     c = Claim(actor_key(uow.ctx), operation, key, request_hash(request))
@@ -127,32 +135,17 @@ def remember(uow: UnitOfWork, result: dict[str, Any]) -> None:
             uow.before_commit(_SET_RESULT, {"claim_id": c.record_id, "stored": result})
 
 
-def problem_to_json(problem: Problem) -> dict[str, Any]:
+def problem_to_json(problem: StoredProblem) -> dict[str, Any]:
+    """A refusal as stored: its class name (the GraphQL type's name too), code, message and fields."""
     data: dict[str, Any] = {"type": "problem", "class": type(problem).__name__, "code": problem.code}
     data["message"] = problem.message
-    fields = getattr(problem, "fields", None)
+    fields: Sequence[Any] = getattr(problem, "fields", None) or ()
     if fields:
         data["fields"] = [{"field": f.field, "message": f.message} for f in fields]
     return data
 
 
-def problem_from_json(data: dict[str, Any]) -> Problem:
-    from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAuthenticated
-
-    classes: dict[str, type[Problem]] = {cls.__name__: cls for cls in (*PROBLEM_TYPES, AccessDenied, NotAuthenticated)}
-    cls = classes.get(data.get("class", ""))
-    if cls is InvalidInput:
-        return InvalidInput(
-            code=data["code"],
-            message=data["message"],
-            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
-        )
-    if cls is None:
-        raise ValueError(f"unknown stored problem {data.get('class')!r}")
-    return cls(code=data["code"], message=data["message"])
-
-
-async def store_problem(runtime: Runtime, claims: list[Claim], problem: Problem) -> None:
+async def store_problem(runtime: Runtime, claims: list[Claim], problem: StoredProblem) -> None:
     """Keep a business refusal as the key's result (its own transaction; a concurrent winner wins)."""
     if problem.code in TRANSIENT_CODES:
         return

@@ -18,6 +18,9 @@ from backend.audit import service as audit
 from backend.booking import ticket
 from backend.booking.models import Appointment
 from backend.core.context import RequestContext
+from backend.identity.authn import actor_from_scope
+from backend.identity.policy import SCOPE_TICKETS, require_subject
+from backend.identity.service import get_patient
 from backend.middleware import request_id_of
 
 if TYPE_CHECKING:
@@ -35,10 +38,6 @@ async def appointment_ticket(  # noqa: PLR0911 - one answer per refusal
     acting_for: Annotated[uuid.UUID | None, Parameter(query="actingFor")] = None,
 ) -> Response[Any]:
     """The ticket of an appointment as PDF (kiosk printers are 80 mm wide)."""
-    from backend.identity.authn import actor_from_scope
-    from backend.identity.policy import SCOPE_TICKETS, require_subject
-    from backend.identity.service import get_patient
-
     runtime: Runtime = request.app.state.runtime
     if not name.endswith(".pdf"):
         return _json(404, "NOT_FOUND", "Талон не найден.")

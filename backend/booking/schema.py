@@ -18,10 +18,18 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import strawberry
 
 from backend.api.atomic import atomic
-from backend.api.context import Info
-from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
+from backend.api.context import Info, info_of
+from backend.api.problems import (
+    AccessDenied,
+    FieldProblem,
+    InvalidInput,
+    NotAuthenticated,
+    Problem,
+    ProblemError,
+    PublicError,
+)
 from backend.audit import service as audit
-from backend.booking import idempotency, service
+from backend.booking import idempotency, problems, service
 from backend.booking.models import Appointment, SlotHold
 from backend.identity.policy import SCOPE_BOOKING, ConfirmationRequired, require_staff, require_subject
 from integrations.fer import Slot
@@ -41,6 +49,109 @@ class AppointmentStatusEnum(Enum):
     NO_SHOW = "no_show"
 
 
+# ---------------------------------------------------------------------------------------------- problems
+# The union members of booking's business errors (backend.booking.problems), one per domain problem.
+
+
+@strawberry.type(description="Талон уже занят или недоступен.")
+class SlotTaken(Problem):
+    pass
+
+
+@strawberry.type(description="Бронь талона не найдена.")
+class HoldNotFound(Problem):
+    pass
+
+
+@strawberry.type(description="Время брони истекло.")
+class HoldExpired(Problem):
+    pass
+
+
+@strawberry.type(description="Уже есть активная запись к врачу этой специальности.")
+class SameSpecialtyActive(Problem):
+    pass
+
+
+@strawberry.type(description="Возраст пациента не подходит этой медицинской организации или врачу.")
+class AgeRestricted(Problem):
+    pass
+
+
+@strawberry.type(description="Пациент не найден в медицинской организации.")
+class PatientNotFoundAtClinic(Problem):
+    pass
+
+
+@strawberry.type(description="Нужно направление врача.")
+class ReferralNeeded(Problem):
+    pass
+
+
+@strawberry.type(description="Сервис записи временно недоступен; можно повторить.")
+class BookingServiceUnavailable(Problem):
+    pass
+
+
+@strawberry.type(description="Запись на прием не найдена.")
+class AppointmentMissing(Problem):
+    pass
+
+
+@strawberry.type(description="Запись уже отменена, перенесена или прием состоялся.")
+class AppointmentNotActive(Problem):
+    pass
+
+
+@strawberry.type(description="Ключ идемпотентности уже использован для другого запроса.")
+class IdempotencyKeyReused(Problem):
+    pass
+
+
+_GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
+    problems.SlotTaken: SlotTaken,
+    problems.HoldNotFound: HoldNotFound,
+    problems.HoldExpired: HoldExpired,
+    problems.SameSpecialtyActive: SameSpecialtyActive,
+    problems.AgeRestricted: AgeRestricted,
+    problems.PatientNotFoundAtClinic: PatientNotFoundAtClinic,
+    problems.ReferralNeeded: ReferralNeeded,
+    problems.BookingServiceUnavailable: BookingServiceUnavailable,
+    problems.AppointmentMissing: AppointmentMissing,
+    problems.AppointmentNotActive: AppointmentNotActive,
+    problems.IdempotencyKeyReused: IdempotencyKeyReused,
+}
+# A stored refusal (backend.booking.idempotency) names its class: a booking problem or the policy's.
+_STORED_PROBLEMS: dict[str, type[Problem]] = {
+    cls.__name__: cls for cls in (*_GRAPHQL_PROBLEMS.values(), InvalidInput, AccessDenied, NotAuthenticated)
+}
+
+
+def graphql_problem(problem: problems.BookingProblem) -> Problem:
+    """The union member of a booking problem."""
+    if isinstance(problem, problems.InvalidInput):
+        return InvalidInput(
+            code=problem.code,
+            message=problem.message,
+            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
+        )
+    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
+
+
+def problem_from_json(data: dict[str, Any]) -> Problem:
+    """A refusal stored by :func:`backend.booking.idempotency.store_problem`, as its union member again."""
+    cls = _STORED_PROBLEMS.get(data.get("class", ""))
+    if cls is InvalidInput:
+        return InvalidInput(
+            code=data["code"],
+            message=data["message"],
+            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
+        )
+    if cls is None:
+        raise ValueError(f"unknown stored problem {data.get('class')!r}")
+    return cls(code=data["code"], message=data["message"])
+
+
 # ---------------------------------------------------------------------------------------------- types
 
 
@@ -55,7 +166,7 @@ class SlotType:
 
     @classmethod
     def of(cls, info: Info, slot: Slot, day: date | None = None) -> SlotType:
-        rt = info.context.rt
+        rt = info.context.runtime
         ref = service.SlotRef(slot.mo_id, slot.doctor_id, slot.id, day or slot.start.date())
         return cls(
             id=ref.encode(),
@@ -123,7 +234,7 @@ class SlotHoldType:
             room=hold.room,
             status=hold.status,
             expires_at=hold.expires_at,
-            remaining_seconds=service.remaining_seconds(info.context.rt, hold),
+            remaining_seconds=service.remaining_seconds(info.context.runtime, hold),
         )
 
 
@@ -225,63 +336,63 @@ class AppointmentRescheduled:
 
 HoldSlotResult = Annotated[
     SlotHeld
-    | service.SlotTaken
-    | service.SameSpecialtyActive
-    | service.AgeRestricted
-    | service.PatientNotFoundAtClinic
-    | service.BookingServiceUnavailable
+    | SlotTaken
+    | SameSpecialtyActive
+    | AgeRestricted
+    | PatientNotFoundAtClinic
+    | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("HoldSlotResult"),
 ]
 ReleaseHoldResult = Annotated[
-    HoldReleased | service.HoldNotFound | NotAuthenticated | AccessDenied | InvalidInput | service.IdempotencyKeyReused,
+    HoldReleased | HoldNotFound | NotAuthenticated | AccessDenied | InvalidInput | IdempotencyKeyReused,
     strawberry.union("ReleaseHoldResult"),
 ]
 BookResult = Annotated[
     AppointmentBooked
-    | service.SlotTaken
-    | service.HoldNotFound
-    | service.HoldExpired
-    | service.SameSpecialtyActive
-    | service.AgeRestricted
-    | service.PatientNotFoundAtClinic
-    | service.ReferralNeeded
-    | service.BookingServiceUnavailable
+    | SlotTaken
+    | HoldNotFound
+    | HoldExpired
+    | SameSpecialtyActive
+    | AgeRestricted
+    | PatientNotFoundAtClinic
+    | ReferralNeeded
+    | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("BookAppointmentResult"),
 ]
 CancelResult = Annotated[
     AppointmentCancelled
-    | service.AppointmentMissing
-    | service.AppointmentNotActive
+    | AppointmentMissing
+    | AppointmentNotActive
     | NotAuthenticated
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("CancelAppointmentResult"),
 ]
 RescheduleResult = Annotated[
     AppointmentRescheduled
-    | service.AppointmentMissing
-    | service.AppointmentNotActive
-    | service.SlotTaken
-    | service.SameSpecialtyActive
-    | service.AgeRestricted
-    | service.PatientNotFoundAtClinic
-    | service.ReferralNeeded
-    | service.BookingServiceUnavailable
+    | AppointmentMissing
+    | AppointmentNotActive
+    | SlotTaken
+    | SameSpecialtyActive
+    | AgeRestricted
+    | PatientNotFoundAtClinic
+    | ReferralNeeded
+    | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
     | ConfirmationRequired
     | InvalidInput
-    | service.IdempotencyKeyReused,
+    | IdempotencyKeyReused,
     strawberry.union("RescheduleAppointmentResult"),
 ]
 
@@ -289,12 +400,17 @@ RescheduleResult = Annotated[
 # ---------------------------------------------------------------------------------------------- mutation plumbing
 
 
-def _info_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Info:
-    info = kwargs.get("info")
-    if info is None:
-        info = next(a for a in args if hasattr(a, "context") and hasattr(a, "field_name"))
-    result: Info = info
-    return result
+def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Inside ``@atomic``: a booking problem raised by the services becomes its union member."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except problems.ProblemError as exc:
+            raise ProblemError(graphql_problem(exc.problem)) from None
+
+    return wrapper
 
 
 def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -302,8 +418,8 @@ def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = _info_of(args, kwargs)
-        runtime = info.context.rt
+        info = info_of(args, kwargs, "@booking_mutation")
+        runtime = info.context.runtime
         token = idempotency.start_scope()
         try:
             async with service.compensation_scope(runtime):
@@ -320,17 +436,17 @@ def booking_mutation(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
 async def _replay(info: Info, stored: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per stored kind
     kind = stored.get("type")
     if kind == "problem":
-        return idempotency.problem_from_json(stored)
-    session = info.context.unit_of_work.session
+        return problem_from_json(stored)
+    session = info.context.uow.session
     if kind in ("held", "released"):
         hold = await session.get(SlotHold, uuid.UUID(stored["id"]))
         if hold is None:  # pragma: no cover - holds are never deleted
-            return service.HoldNotFound.default()
+            return graphql_problem(problems.HoldNotFound.default())
         typed = SlotHoldType.of(info, hold)
         return SlotHeld(hold=typed) if kind == "held" else HoldReleased(hold=typed)
     appointment = await session.get(Appointment, uuid.UUID(stored["id"]))
     if appointment is None:  # pragma: no cover - appointments are never deleted
-        return service.AppointmentMissing.default()
+        return graphql_problem(problems.AppointmentMissing.default())
     typed_appointment = AppointmentType.of(appointment)
     if kind == "booked":
         return AppointmentBooked(appointment=typed_appointment)
@@ -356,9 +472,7 @@ async def _begin(
     :mod:`backend.identity.policy`). A refusal by the policy claims no key: the same key works once allowed.
     """
     patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for, sensitive=sensitive)
-    stored = await idempotency.claim(
-        info.context.unit_of_work, operation, key, {**request, "patient_id": str(patient_id)}
-    )
+    stored = await idempotency.claim(info.context.uow, operation, key, {**request, "patient_id": str(patient_id)})
     return patient_id, (await _replay(info, stored) if stored is not None else None)
 
 
@@ -366,7 +480,7 @@ async def _begin(
 
 
 def _today(info: Info) -> date:
-    rt = info.context.rt
+    rt = info.context.runtime
     return service.local_day(rt, service.now(rt))
 
 
@@ -375,8 +489,6 @@ MAX_RANGE_DAYS = 31
 
 def _check_range(date_from: date, date_to: date) -> None:
     if date_to < date_from or (date_to - date_from).days >= MAX_RANGE_DAYS:
-        from backend.api.problems import PublicError
-
         raise PublicError(
             "Период поиска: от одного дня до месяца, дата окончания не раньше начала.", code="INVALID_INPUT"
         )
@@ -387,8 +499,6 @@ MAX_SLOTS_PER_DOCTOR = 500
 
 def _check_slots_per_doctor(value: int | None) -> None:
     if value is not None and not 1 <= value <= MAX_SLOTS_PER_DOCTOR:
-        from backend.api.problems import PublicError
-
         raise PublicError(f"Число талонов на врача: от 1 до {MAX_SLOTS_PER_DOCTOR}.", code="INVALID_INPUT")
 
 
@@ -432,7 +542,7 @@ class Query:
                 own_mo_id = await service.own_clinic_of(session, patient_id)
             near = (latitude, longitude) if latitude is not None and longitude is not None else None
             result = await service.search(
-                info.context.rt,
+                info.context.runtime,
                 session,
                 specialty_code=specialty_code,
                 date_from=start,
@@ -474,7 +584,7 @@ class Query:
     ) -> list[NearestSlot]:
         async with info.context.sessionmaker() as session:
             found, _ = await service.nearest_free_slots(
-                info.context.rt,
+                info.context.runtime,
                 session,
                 specialty_code=specialty_code,
                 lat=latitude,
@@ -501,7 +611,7 @@ class Query:
         self, info: Info, upcoming: bool | None = None, acting_for: uuid.UUID | None = None
     ) -> list[AppointmentType]:
         patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
-        rt = info.context.rt
+        rt = info.context.runtime
         async with info.context.sessionmaker() as session:
             rows = await service.appointments_of(session, patient_id, at=service.now(rt), upcoming=upcoming)
         await audit.record_now(
@@ -552,13 +662,14 @@ class Mutation:
     @strawberry.mutation(description="Забронировать талон на 5 минут, чтобы оформить запись.")
     @booking_mutation
     @atomic
+    @domain_problems
     async def hold_slot(
         self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> HoldSlotResult:
         patient_id, replay = await _begin(info, "holdSlot", idempotency_key, acting_for, {"slot": slot})
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         hold = await service.hold_slot(uow, patient_id, service.parse_ref(slot))
         idempotency.remember(uow, {"type": "held", "id": str(hold.id)})
         return SlotHeld(hold=SlotHoldType.of(info, hold))
@@ -566,13 +677,14 @@ class Mutation:
     @strawberry.mutation(description="Снять бронь талона.")
     @booking_mutation
     @atomic
+    @domain_problems
     async def release_hold(
         self, info: Info, hold_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> ReleaseHoldResult:
         patient_id, replay = await _begin(info, "releaseHold", idempotency_key, acting_for, {"hold": str(hold_id)})
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         hold = await service.release_hold(uow, patient_id, hold_id)
         idempotency.remember(uow, {"type": "released", "id": str(hold.id)})
         return HoldReleased(hold=SlotHoldType.of(info, hold))
@@ -580,6 +692,7 @@ class Mutation:
     @strawberry.mutation(description="Подтвердить запись по брони талона.")
     @booking_mutation
     @atomic
+    @domain_problems
     async def confirm_appointment(
         self, info: Info, hold_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> BookResult:
@@ -588,7 +701,7 @@ class Mutation:
         )
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         appointment = await service.confirm_hold(uow, patient_id, hold_id)
         idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
         return AppointmentBooked(appointment=AppointmentType.of(appointment))
@@ -596,13 +709,14 @@ class Mutation:
     @strawberry.mutation(description="Записаться за один шаг (оператор 122, инфомат).")
     @booking_mutation
     @atomic
+    @domain_problems
     async def book_appointment(
         self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> BookResult:
         patient_id, replay = await _begin(info, "bookAppointment", idempotency_key, acting_for, {"slot": slot})
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         appointment = await service.book_now(uow, patient_id, service.parse_ref(slot))
         idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
         return AppointmentBooked(appointment=AppointmentType.of(appointment))
@@ -610,6 +724,7 @@ class Mutation:
     @strawberry.mutation(description="Отменить запись. Оператору 122 нужен код из СМС звонящего (confirmOnBehalfCode).")
     @booking_mutation
     @atomic
+    @domain_problems
     async def cancel_appointment(
         self, info: Info, appointment_id: uuid.UUID, idempotency_key: str, acting_for: uuid.UUID | None = None
     ) -> CancelResult:
@@ -618,7 +733,7 @@ class Mutation:
         )
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         appointment = await service.cancel(uow, patient_id, appointment_id)
         idempotency.remember(uow, {"type": "cancelled", "id": str(appointment.id)})
         return AppointmentCancelled(appointment=AppointmentType.of(appointment))
@@ -629,6 +744,7 @@ class Mutation:
     )
     @booking_mutation
     @atomic
+    @domain_problems
     async def reschedule_appointment(
         self,
         info: Info,
@@ -647,7 +763,7 @@ class Mutation:
         )
         if replay is not None:
             return replay
-        uow = info.context.unit_of_work
+        uow = info.context.uow
         new = await service.reschedule(uow, patient_id, appointment_id, service.parse_ref(slot))
         previous = await uow.session.get(Appointment, appointment_id)
         assert previous is not None

@@ -12,36 +12,32 @@ compared for ``service.SYNC_MIN_INTERVAL``); a backlog drains over successive ru
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from backend.booking import service  # registers booking's outbox handlers in the worker
-from backend.worker import _loop, celery_app
+from backend.booking import service
+from backend.celery_app import TaskName
+from backend.worker import async_task
 
-SYNC_STATUSES_TASK = "booking.sync_statuses"
-EXPIRE_HOLDS_TASK = "booking.expire_holds"
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+
+SYNC_STATUSES_TASK = TaskName.BOOKING_SYNC_STATUSES
+EXPIRE_HOLDS_TASK = TaskName.BOOKING_EXPIRE_HOLDS
 
 
-@celery_app.task(name=SYNC_STATUSES_TASK)
-def sync_statuses_task(batch: int | None = None) -> dict[str, Any]:
+@async_task(SYNC_STATUSES_TASK)
+async def sync_statuses_task(runtime: Runtime, batch: int | None = None) -> dict[str, Any]:
     """Poll GetPatientHistory for one batch of patients with live appointments; apply what changed."""
-
-    async def run() -> dict[str, Any]:
-        report = await service.sync_statuses(await _loop.runtime(), batch=batch or service.SYNC_BATCH)
-        return {
-            "patients": report.patients,
-            "changed": report.changed,
-            "failures": report.failures,
-            "cancelled_by_mo": [str(i) for i in report.cancelled_by_mo],
-        }
-
-    return _loop.run(run())
+    report = await service.sync_statuses(runtime, batch=batch or service.SYNC_BATCH)
+    return {
+        "patients": report.patients,
+        "changed": report.changed,
+        "failures": report.failures,
+        "cancelled_by_mo": [str(i) for i in report.cancelled_by_mo],
+    }
 
 
-@celery_app.task(name=EXPIRE_HOLDS_TASK)
-def expire_holds_task() -> int:
+@async_task(EXPIRE_HOLDS_TASK)
+async def expire_holds_task(runtime: Runtime) -> int:
     """Mark holds past their expiry as expired (they also expire lazily when their slot is wanted)."""
-
-    async def run() -> int:
-        return await service.expire_holds(await _loop.runtime())
-
-    return _loop.run(run())
+    return await service.expire_holds(runtime)

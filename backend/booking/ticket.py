@@ -1,27 +1,26 @@
 """The printable ticket (талон) of an appointment: an 80 mm receipt-width PDF with a QR code.
 
-Needs ``reportlab`` (its own QR widget, ``reportlab.graphics.barcode.qr``) and a TrueType font with
-Cyrillic: ``settings``-free lookup of DejaVu Sans in, first, ``MZ_TICKET_FONT`` (environment), then the
-copy matplotlib ships, then the usual system paths (Debian/Ubuntu ``fonts-dejavu-core``).
-:class:`TicketUnavailable` is raised when either is missing; the route answers 503 then.
+Drawn with ``reportlab`` (its own QR widget, ``reportlab.graphics.barcode.qr``) in the Cyrillic font of
+:mod:`backend.core.pdf`. :class:`TicketUnavailable` is raised when no such font is found; the route
+answers 503 then.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-FONT_NAME = "MZDejaVuSans"
-_SYSTEM_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/Library/Fonts/DejaVuSans.ttf",
-)
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen import canvas
+
+from backend.core.pdf import FONT_NAME, FontUnavailable, register_font
+
 _MONTHS = (
     "января",
     "февраля",
@@ -39,7 +38,7 @@ _MONTHS = (
 
 
 class TicketUnavailable(Exception):
-    """The PDF cannot be made here (no reportlab or no Cyrillic font)."""
+    """The PDF cannot be made here (no Cyrillic font)."""
 
 
 @dataclass(frozen=True)
@@ -55,32 +54,11 @@ class TicketData:
     verify_url: str  # what the QR code holds
 
 
-def font_path() -> Path | None:
-    candidates: list[str] = []
-    if os.environ.get("MZ_TICKET_FONT"):
-        candidates.append(os.environ["MZ_TICKET_FONT"])
-    try:
-        import matplotlib
-
-        candidates.append(str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"))
-    except ImportError:
-        pass
-    candidates.extend(_SYSTEM_FONTS)
-    return next((Path(c) for c in candidates if Path(c).is_file()), None)
-
-
 def _register_font() -> None:
     try:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFont
-    except ImportError as exc:
-        raise TicketUnavailable("reportlab is not installed") from exc
-    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
-        return
-    path = font_path()
-    if path is None:
-        raise TicketUnavailable("no TrueType font with Cyrillic (DejaVu Sans) found")
-    pdfmetrics.registerFont(TTFont(FONT_NAME, str(path)))
+        register_font()
+    except FontUnavailable as exc:
+        raise TicketUnavailable(str(exc)) from exc
 
 
 def _when(start: datetime, timezone: str) -> tuple[str, str]:
@@ -91,13 +69,6 @@ def _when(start: datetime, timezone: str) -> tuple[str, str]:
 def render_ticket(data: TicketData, *, timezone: str) -> bytes:
     """The ticket as PDF bytes; raises :class:`TicketUnavailable`."""
     _register_font()
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
-    from reportlab.lib.units import mm
-    from reportlab.lib.utils import simpleSplit
-    from reportlab.pdfgen import canvas
-
     width, height = 80 * mm, 150 * mm
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=(width, height), pageCompression=1)

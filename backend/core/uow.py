@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent
 from backend.core.context import RequestContext
-from backend.core.db import HotStatement, prefixed, with_inserts
+from backend.core.hot import HotStatement, prefixed, with_inserts
 from backend.outbox import service as outbox
 from backend.outbox.models import OutboxMessage
 

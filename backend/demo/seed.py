@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.directory.service import STAGE_LABELS, sync_directory
+from backend.identity.seed import seed_demo_identity
 from backend.runtime import Runtime
 from backend.settings import Settings
+from integrations.demo_region import RegionScale, get_region
 
 
 async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progress: Any | None = None) -> dict[str, Any]:
-    from backend.directory.service import STAGE_LABELS, sync_directory
-    from backend.identity.seed import seed_demo_identity
-    from integrations.demo_region import RegionScale, get_region
-
     settings = settings.model_copy(update={"demo_scale": scale, "demo_seed": seed})
     region = get_region(seed, RegionScale(scale))
     tasks: dict[str, Any] = {}

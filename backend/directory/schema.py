@@ -1,6 +1,6 @@
 """GraphQL of the directory: organisations, doctors, specialties and districts as Relay nodes.
 
-Every nested field goes through the request's DataLoaders (``info.context.dataloaders``), so a page of
+Every nested field goes through the request's DataLoaders (``info.context.loaders``), so a page of
 N organisations with their district, specialties and doctors costs a fixed number of statements.
 Global ids carry the hub's ids where they are unique (organisation ``IdLPU``, district ``IdDistrict``,
 specialty code) and the row id for doctors (``IdDoc`` is unique only within an organisation).
@@ -43,7 +43,7 @@ def _loader(
             found = await fetch(session, keys)
         return [found[k] if k in found else default() for k in keys]
 
-    return info.context.dataloaders.get(("directory", key), batch)
+    return info.context.loaders.get(("directory", key), batch)
 
 
 def _uuid(value: str) -> uuid.UUID | None:

@@ -18,6 +18,8 @@ import structlog
 from litestar.exceptions import NotAuthorizedException
 from litestar.types import Scope
 from sqlalchemy import bindparam, select, update
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET
 
 from backend.api.context import GraphQLContext
 from backend.api.loaders import LoaderRegistry
@@ -157,7 +159,7 @@ async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
         actor, error = Actor.anonymous(), exc
     return IdentityContext(
         runtime=runtime,
-        request_ctx=RequestContext(actor=actor, request_id=request_id),
+        ctx=RequestContext(actor=actor, request_id=request_id),
         loaders=LoaderRegistry(),
         auth_error=error,
         session_id=session_id,
@@ -166,8 +168,6 @@ async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
 
 async def on_ws_connect(context: Any) -> None:
     """At ``connection_init``: refuse a bad upgrade token or a bad payload token; adopt a good one."""
-    from strawberry.exceptions import ConnectionRejectionError
-
     error = getattr(context, "auth_error", None)
     if error is not None:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(error)})
@@ -178,10 +178,10 @@ async def on_ws_connect(context: Any) -> None:
     try:
         text = str(raw)
         token = _bearer(text) if " " in text.strip() else text.strip()
-        actor, session_id = await authenticate_token(token, context.rt)
+        actor, session_id = await authenticate_token(token, context.runtime)
     except PublicError as exc:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(exc)}) from None
-    context.request_ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
+    context.ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
     context.session_id = session_id
 
 
@@ -190,8 +190,6 @@ def with_websocket_auth(controller: type) -> type:
 
     class _Controller(controller):
         async def on_ws_connect(self, context: Any) -> Any:
-            from strawberry.types.unset import UNSET
-
             await on_ws_connect(context)
             return UNSET
 

@@ -42,6 +42,7 @@ from backend.api.problems import AccessDenied, NotAuthenticated, Problem, Proble
 from backend.audit import service as audit
 from backend.core.context import ActorKind, Channel, RequestContext
 from backend.core.db import utcnow
+from backend.identity import tokens
 from backend.identity.models import ProxyGrant
 
 SCOPE_BOOKING = "booking"
@@ -200,7 +201,7 @@ async def require_subject(
         if session is not None:
             grants = await active_grants(session, me, acting_for)
         elif context is not None:
-            loader = context.dataloaders.get(GRANT_LOADER_KEY, _grant_loader(context.read_sessionmaker))
+            loader = context.loaders.get(GRANT_LOADER_KEY, _grant_loader(context.read_sessionmaker))
             grants = await loader.load((me, acting_for))
         else:
             raise TypeError("checking a proxy grant needs a GraphQL context or a session")
@@ -227,9 +228,7 @@ async def require_subject(
 
 
 def _clock_of(context: Any) -> datetime:
-    from backend.identity.tokens import now
-
-    return now(context.rt)
+    return tokens.now(context.runtime)
 
 
 async def _audit_refusal(
@@ -273,6 +272,17 @@ def require_patient_self(info_or_ctx: Any) -> uuid.UUID:
     if not actor.is_authenticated:
         raise not_authenticated()
     if actor.kind is not ActorKind.PATIENT or actor.subject_id is None or SCOPE_PROFILE not in actor.scopes:
+        raise access_denied()
+    return actor.subject_id
+
+
+def require_on_behalf_operator(info_or_ctx: Any) -> uuid.UUID:
+    """The caller's patient id in an operator's on-behalf session; raises otherwise."""
+    ctx, _ = _parts(info_or_ctx)
+    actor = ctx.actor
+    if not actor.is_authenticated:
+        raise not_authenticated()
+    if actor.kind is not ActorKind.OPERATOR or actor.subject_id is None:
         raise access_denied()
     return actor.subject_id
 

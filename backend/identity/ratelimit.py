@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from backend.runtime import Runtime
 
-LIMITER_KEY = "identity.ratelimiter"
 PREFIX = "mz:identity:fail:"
 
 
@@ -80,8 +79,8 @@ class MemoryFailureCounter:
 
 
 def failure_counter(runtime: Runtime) -> FailureCounter:
-    counter: FailureCounter | None = runtime.services.get(LIMITER_KEY)
+    counter = runtime.adapters.failure_counter
     if counter is None:
         counter = RedisFailureCounter(runtime.redis) if runtime.redis is not None else MemoryFailureCounter(runtime)
-        runtime.services[LIMITER_KEY] = counter
+        runtime.adapters.failure_counter = counter
     return counter

@@ -35,7 +35,7 @@ from sqlalchemy import select
 from backend.api.problems import PublicError
 from backend.audit import service as audit
 from backend.core.context import Actor, ActorKind, Channel, RequestContext
-from backend.identity import esia_registry, kiosks, sessions, tokens
+from backend.identity import kiosks, sessions, tokens
 from backend.identity.authn import authenticate_scope
 from backend.identity.models import OAuthLogin
 from backend.identity.policy import ALL_PATIENT_SCOPES, SCOPE_KIOSK_IDENTIFY
@@ -146,7 +146,7 @@ async def authorize(request: Request[Any, Any, Any]) -> Response[Any]:
     if app_state is not None and len(app_state) > 512:
         return _redirect(redirect_uri, _err("invalid_request", "Слишком длинный state.", None))
     at = tokens.now(runtime)
-    esia = esia_registry.esia(runtime)
+    esia = runtime.adapters.esia
     try:
         auth = await esia.build_authorization_url(access_type="online")
     except EsiaError as exc:
@@ -219,7 +219,7 @@ async def esia_callback(request: Request[Any, Any, Any]) -> Response[Any]:
     if login is None or login.expires_at <= at or login.patient_id is not None:
         await audit.record_now(runtime.sessionmaker, _ctx(request), "identity.login", outcome="STATE_MISMATCH")
         return _page("Ошибка входа", "Сеанс входа не найден или устарел. Вернитесь в приложение и начните вход заново.")
-    esia = esia_registry.esia(runtime)
+    esia = runtime.adapters.esia
     try:
         code = esia.parse_callback(params, expected_state=login.esia_state)
         esia_tokens = await esia.exchange_code(code)
@@ -468,7 +468,7 @@ async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
             audit.record(
                 session, _ctx(request, actor), "identity.logout", subject_id=actor.subject_id, object_id=session_id
             )
-    url = esia_registry.esia(runtime).logout_url() if actor.kind is ActorKind.PATIENT else None
+    url = runtime.adapters.esia.logout_url() if actor.kind is ActorKind.PATIENT else None
     return Response({"esia_logout_url": url}, headers=NO_STORE)
 
 
@@ -486,7 +486,7 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[Any]:
 async def esia_simulator_mount(scope: Scope, receive: Receive, send: Send) -> None:
     """The in-process ESIA's pages for a real browser (embedded/test only; 404 for a real ESIA)."""
     runtime: Runtime = scope["app"].state.runtime
-    app = None if runtime.settings.is_production else esia_registry.esia_simulator(runtime)
+    app = None if runtime.settings.is_production else runtime.adapters.esia_simulator
     if app is None:
         start: Any = {"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]}
         await send(start)

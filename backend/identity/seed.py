@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from backend.identity import kiosks, staff, tokens
 from backend.identity.models import KioskDevice, StaffAccount
+from integrations.demo_region import RegionScale, get_region
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -30,8 +31,6 @@ async def seed_demo_identity(runtime: Runtime) -> dict[str, Any]:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode("ascii")
     )
-    from integrations.demo_region import RegionScale, get_region
-
     region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
     organisation = next(o for o in region.organisations if o.attaches)
     async with runtime.sessionmaker() as session, session.begin():

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.db import HotStatement
 from backend.identity.models import Patient
-from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SMS_TOPIC = "identity.sms_code"
-SMS_SENDER_KEY = "identity.sms_sender"
 
 
 # ---------------------------------------------------------------------------------------------- patients
@@ -222,20 +220,15 @@ class MemorySmsSender:
 
 def set_sms_sender(runtime: Runtime, sender: SmsSender) -> None:
     """Plug the real SMS channel (notifications) into identity's codes."""
-    runtime.services[SMS_SENDER_KEY] = sender
+    runtime.adapters.code_sms = sender
 
 
 def sms_sender(runtime: Runtime) -> SmsSender:
-    sender: SmsSender | None = runtime.services.get(SMS_SENDER_KEY)
+    sender = runtime.adapters.code_sms
     if sender is None:
-        if runtime.settings.is_production:
-            # Codes go out through the notifications domain's SMS gateway, like every other SMS.
-            from notifications.registry import GatewaySmsSender
-
-            sender = GatewaySmsSender(runtime)
-        else:
-            sender = MemorySmsSender()
-        runtime.services[SMS_SENDER_KEY] = sender
+        # In production codes go out through the runtime's SMS gateway, like every other SMS.
+        sender = runtime.adapters.gateway_sms_sender() if runtime.settings.is_production else MemorySmsSender()
+        runtime.adapters.code_sms = sender
     return sender
 
 
@@ -246,7 +239,6 @@ def memory_sms(runtime: Runtime) -> MemorySmsSender:
     return sender
 
 
-@outbox.handler(SMS_TOPIC)
-async def _send_sms_code(envelope: Envelope, runtime: Runtime) -> None:
+async def send_sms_code(envelope: Envelope, runtime: Runtime) -> None:
     payload = envelope.payload
     await sms_sender(runtime).send(str(payload["phone"]), str(payload["text"]), idempotency_key=str(envelope.id))

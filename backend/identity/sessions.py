@@ -118,6 +118,21 @@ def access_token(runtime: Runtime, row: AuthSession, *, ttl_s: int | None = None
     )
 
 
+@dataclass(frozen=True)
+class IssuedSession:
+    """A session just opened or changed, with an access token of it."""
+
+    session_id: uuid.UUID
+    access_token: str
+    expires_in: int
+    scopes: list[str]
+
+
+def issued(runtime: Runtime, row: AuthSession) -> IssuedSession:
+    token, expires_in = access_token(runtime, row)
+    return IssuedSession(session_id=row.id, access_token=token, expires_in=expires_in, scopes=sorted(row.scopes))
+
+
 async def issue_refresh_token(session: AsyncSession, runtime: Runtime, row: AuthSession, *, at: datetime) -> str:
     secret = tokens.new_secret()
     session.add(

@@ -25,7 +25,6 @@ from backend.identity.models import StaffAccount
 if TYPE_CHECKING:
     from backend.runtime import Runtime
 
-PROVIDER_KEY = "identity.staff_provider"
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 TOTP_STEP_S = 30
@@ -122,14 +121,14 @@ def _totp_step(secret: str, code: str, at: datetime) -> int | None:
 
 
 def set_staff_provider(runtime: Runtime, provider: StaffIdentityProvider) -> None:
-    runtime.services[PROVIDER_KEY] = provider
+    runtime.adapters.staff_provider = provider
 
 
 def staff_provider(runtime: Runtime) -> StaffIdentityProvider:
-    provider: StaffIdentityProvider | None = runtime.services.get(PROVIDER_KEY)
+    provider = runtime.adapters.staff_provider
     if provider is None:
         provider = LocalStaffIdentityProvider()
-        runtime.services[PROVIDER_KEY] = provider
+        runtime.adapters.staff_provider = provider
     return provider
 
 

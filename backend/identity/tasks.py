@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 
+from backend.celery_app import TaskName
 from backend.identity import tokens
 from backend.identity.models import AuthSession, OAuthLogin, RefreshToken, UsedAssertion, VerificationCode
-from backend.worker import _loop, celery_app
+from backend.worker import async_task
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
 
-PURGE_TASK = "identity.purge_expired"
+PURGE_TASK = TaskName.IDENTITY_PURGE
 KEEP_ENDED_SESSIONS = timedelta(days=30)  # ended sessions stay a while for investigations
 
 
@@ -47,11 +48,7 @@ async def purge_expired(runtime: Runtime) -> dict[str, int]:
     return counts
 
 
-@celery_app.task(name=PURGE_TASK)
-def purge_expired_task() -> dict[str, int]:
+@async_task(PURGE_TASK)
+async def purge_expired_task(runtime: Runtime) -> dict[str, int]:
     """The hourly beat job: :func:`purge_expired` on the worker's runtime."""
-
-    async def run() -> dict[str, int]:
-        return await purge_expired(await _loop.runtime())
-
-    return _loop.run(run())
+    return await purge_expired(runtime)

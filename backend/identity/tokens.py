@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from backend.core.context import Actor, ActorKind, Channel
-from backend.core.db import utcnow
+from backend.core.db import utcnow  # noqa: F401 - re-exported: tests read the wall clock here
 from backend.settings import Profile, Settings
 
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"
-CLOCK_KEY = "identity.clock"
-KEYS_KEY = "identity.keys"
 
 
 class InvalidTokenError(Exception):
@@ -63,13 +61,12 @@ EXPIRED_MESSAGE = "Срок действия входа истек. Войдит
 
 
 def now(runtime: Runtime) -> datetime:
-    """The identity domain's clock (aware UTC); tests inject one with :func:`set_clock`."""
-    clock: Callable[[], datetime] | None = runtime.services.get(CLOCK_KEY)
-    return clock() if clock is not None else utcnow()
+    """The runtime's one clock (``runtime.now()``); tests inject one with :func:`set_clock`."""
+    return runtime.now()
 
 
 def set_clock(runtime: Runtime, clock: Callable[[], datetime]) -> None:
-    runtime.services[CLOCK_KEY] = clock
+    runtime.adapters.clock = clock
 
 
 # ---------------------------------------------------------------------------------------------- keys
@@ -165,13 +162,13 @@ def _default_private_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
 
 
 def signing_keys(runtime: Runtime) -> SigningKeys:
-    keys: SigningKeys | None = runtime.services.get(KEYS_KEY)
+    keys = runtime.adapters.signing_keys
     if keys is None:
         settings = runtime.settings
         keys = SigningKeys.from_private_key(
             _default_private_key(settings), _previous_keys(settings.jwt_previous_public_keys_pem)
         )
-        runtime.services[KEYS_KEY] = keys
+        runtime.adapters.signing_keys = keys
     return keys
 
 

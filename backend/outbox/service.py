@@ -45,16 +45,12 @@ Handler = Callable[[Envelope, "Runtime"], Awaitable[None]]
 _HANDLERS: dict[str, Handler] = {}
 
 
-def handler(topic: str) -> Callable[[Handler], Handler]:
-    """Register the handler of an outbox topic (one per topic)."""
-
-    def register(fn: Handler) -> Handler:
-        if topic in _HANDLERS and _HANDLERS[topic] is not fn:
-            raise ValueError(f"outbox topic {topic!r} already has a handler")
-        _HANDLERS[topic] = fn
-        return fn
-
-    return register
+def register(topic: str, fn: Handler) -> None:
+    """Register the handler of an outbox topic (one per topic; registering the same one again is a no-op).
+    The composition root (:mod:`backend.wiring`) registers the domains' handlers."""
+    if topic in _HANDLERS and _HANDLERS[topic] is not fn:
+        raise ValueError(f"outbox topic {topic!r} already has a handler")
+    _HANDLERS[topic] = fn
 
 
 def unregister(topic: str) -> None:

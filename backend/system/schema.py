@@ -35,7 +35,7 @@ class Region(relay.Node):
     def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Region | None]:
-        settings = info.context.rt.settings
+        settings = info.context.runtime.settings
         return [
             cls(code=node_id, name=settings.region_name, timezone=settings.region_timezone)
             if node_id == settings.region_code
@@ -56,7 +56,7 @@ class ApiInfo:
 class Query:
     @strawberry.field(description="Версия API и обслуживаемый регион.")
     def api_info(self, info: Info) -> ApiInfo:
-        settings = info.context.rt.settings
+        settings = info.context.runtime.settings
         return ApiInfo(
             version=_version(),
             region=Region(code=settings.region_code, name=settings.region_name, timezone=settings.region_timezone),

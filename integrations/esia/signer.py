@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -168,8 +169,6 @@ class PublicKeyVerifier:
 def load_public_key(pem: bytes) -> PublicKey:
     """A public key from a PEM public key or certificate."""
     if b"CERTIFICATE" in pem:
-        from cryptography import x509
-
         key: object = x509.load_pem_x509_certificate(pem).public_key()
     else:
         key = serialization.load_pem_public_key(pem)

@@ -46,6 +46,7 @@ from integrations.demo_region.model import (
     Specialty,
 )
 from integrations.fer import soap
+from integrations.fer.areas import HubBusinessError, get_patients_areas
 from integrations.fer.protocol import AppointmentStatus, BookingChannel, HubErrorCode, SpecialistType
 
 HUB_PATH = "/hub25/HubService.svc"
@@ -71,15 +72,6 @@ DEFAULT_ERROR_MESSAGES: Mapping[HubErrorCode, str] = {
 _RELEASING = frozenset(
     {AppointmentStatus.CANCELLED_BY_MO, AppointmentStatus.CANCELLED_BY_PATIENT, AppointmentStatus.RESCHEDULED}
 )
-
-
-class HubBusinessError(Exception):
-    """Raised inside the simulator; becomes an ``ErrorList`` entry."""
-
-    def __init__(self, code: HubErrorCode, detail: str | None = None) -> None:
-        super().__init__(f"{code.name}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +130,7 @@ def _parse_slot_id(value: str) -> tuple[str, datetime] | None:
     day, hm = parts[1], parts[2]
     if len(day) != 8 or len(hm) != 4 or not (day + hm).isascii() or not (day + hm).isdigit():
         return None
-    try:  # not strptime: it was a tenth of the in-process hub's time per booking (bench P2)
+    try:  # not strptime, which costs much more (bench P2; bench/README.md)
         return parts[0], datetime(int(day[:4]), int(day[4:6]), int(day[6:]), int(hm[:2]), int(hm[2:]))
     except ValueError:
         return None
@@ -715,6 +707,7 @@ HANDLERS: Mapping[str, Handler] = {
     "SetAppointment": _set_appointment,
     "CreateClaimForRefusal": _create_claim_for_refusal,
     "GetPatientHistory": _get_patient_history,
+    "GetPatientsAreas": get_patients_areas,  # integrations/fer/areas.py (attachment)
 }
 
 

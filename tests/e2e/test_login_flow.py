@@ -14,7 +14,6 @@ import httpx
 import lxml.html
 import pytest
 
-from backend.identity import esia_registry
 from backend.runtime import Runtime
 from integrations.demo_region import RegionScale, get_region
 from integrations.esia.simulator import simulator_state
@@ -167,7 +166,7 @@ async def test_mobile_login_refresh_reuse_and_logout(runtime: Runtime) -> None:
         assert ended.status_code == 401
         assert (await _refresh(client, pair["refresh_token"])).status_code == 400
         assert (await client.get(_local(logout_url))).status_code == 200
-    sim = simulator_state(esia_registry.esia_simulator(runtime))  # type: ignore[arg-type]
+    sim = simulator_state(runtime.adapters.esia_simulator)  # type: ignore[arg-type]
     assert sim.logouts, "the simulator saw the ESIA logout"
 
 

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from backend.adapters import set_booking_hub
 from backend.booking import service
 from backend.core.context import Actor, ActorKind, Channel, RequestContext
 from backend.directory.service import sync_directory
 from backend.identity.service import PatientView
-from backend.integrations_registry import set_booking_hub
 from backend.runtime import Runtime
 from integrations.common.faults import FaultProfile
 from integrations.common.http import build_http_client

@@ -13,12 +13,12 @@ from typing import Any
 from litestar import Litestar
 from sqlalchemy import select
 
+from backend.adapters import build_sms_gateway, build_sms_simulator
 from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
 from backend.runtime import Runtime
 from integrations.common.faults import FaultInjector, FaultProfile
 from integrations.sms import SmsGateway, SmsSendResult, SmsStatus
-from notifications import registry
 from notifications.models import DeliveryAttempt, NotificationMessage
 from notifications.preferences import upsert_contacts
 from notifications.service import notify
@@ -74,9 +74,9 @@ async def notification_rig(
     settings = make_settings(database_url, redis_url, **overrides)
     runtime = Runtime.build(settings)
     clock = clock or FrozenClock()
-    registry.set_clock(runtime, clock)
+    runtime.adapters.clock = clock
     injector = FaultInjector(FaultProfile(timeout_stall_s=2.0))
-    simulator = registry.build_sms_simulator(
+    simulator = build_sms_simulator(
         runtime,
         clock=clock.epoch,
         auto_progress=False,
@@ -85,8 +85,8 @@ async def notification_rig(
         sending_delay_s=1.0,
         delivery_delay_s=5.0,
     )
-    gateway = registry.build_sms_gateway(settings, simulator)
-    registry.set_sms_gateway(runtime, gateway, simulator=simulator)
+    gateway = build_sms_gateway(settings, simulator)
+    runtime.adapters.set_sms(gateway, simulator=simulator)
     try:
         yield Rig(runtime, clock, simulator, injector, gateway)
     finally:
@@ -175,4 +175,4 @@ class WorkerKilled(Exception):
 
 
 def swap_gateway(rig: Rig, make: Callable[[SmsGateway], SmsGateway]) -> None:
-    registry.set_sms_gateway(rig.runtime, make(rig.gateway))
+    rig.runtime.adapters.sms = make(rig.gateway)

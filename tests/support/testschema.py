@@ -23,12 +23,14 @@ DELIVERIES: Counter[uuid.UUID] = Counter()
 FAILURES_LEFT: dict[str, int] = {"count": 0}
 
 
-@outbox.handler(TOPIC)
 async def _record(envelope: Envelope, runtime: Runtime) -> None:
     if FAILURES_LEFT["count"] > 0:
         FAILURES_LEFT["count"] -= 1
         raise ConnectionError("provider down")
     DELIVERIES[envelope.id] += 1
+
+
+outbox.register(TOPIC, _record)  # the test topic; the domains' topics are wired by backend.wiring
 
 
 @strawberry.type
@@ -72,7 +74,7 @@ class Query:
 
 
 def _write(info: Info, note: str) -> uuid.UUID:
-    uow = info.context.unit_of_work
+    uow = info.context.uow
     uow.audit("test.write", details={"note": note})
     return uow.emit(TOPIC, {"note": note})
 
@@ -88,14 +90,14 @@ class Mutation:
     @atomic
     async def write_then_raise(self, info: Info, note: str) -> Written:
         _write(info, note)
-        await info.context.unit_of_work.session.flush()  # the rows really reach the database
+        await info.context.uow.session.flush()  # the rows really reach the database
         raise RuntimeError("boom after writing")
 
     @strawberry.mutation
     @atomic
     async def write_then_problem(self, info: Info, note: str) -> Written | WriteRefused:
         _write(info, note)
-        await info.context.unit_of_work.session.flush()
+        await info.context.uow.session.flush()
         return WriteRefused(code="WRITE_REFUSED", message="Запись отклонена.")
 
 

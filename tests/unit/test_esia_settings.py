@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.identity.esia_registry import build_esia, real_gost_verifier, real_signer
+from backend.adapters import build_esia, real_gost_verifier, real_signer
 from backend.settings import load_settings
 from integrations.esia import EcSigner
 from integrations.esia.signer import GostSigner, GostVerifier

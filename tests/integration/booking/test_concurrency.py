@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from backend.api.problems import ProblemError
 from backend.booking import service
 from backend.booking.models import Appointment
+from backend.booking.problems import ProblemError
 from backend.core.context import Channel
 from backend.runtime import Runtime
 from backend.settings import Settings

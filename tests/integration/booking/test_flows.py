@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from backend.booking import schema, service
 from backend.booking.models import Appointment, IdempotencyRecord, SlotHold
+from backend.booking.service import appointments
 from backend.outbox import service as outbox
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
@@ -363,7 +364,7 @@ async def test_reschedule_whose_commit_fails_cancels_the_new_booking_upstream(
         async def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("database went away after the hub said yes")
 
-        monkeypatch.setattr(service, "_claim_appointment", broken)
+        monkeypatch.setattr(appointments, "_claim_appointment", broken)
         body = await gql(client, RESCHEDULE, {"id": old["id"], "slot": target, "key": key()}, headers=headers)
         assert body["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
         monkeypatch.undo()

@@ -10,10 +10,10 @@ from litestar import Litestar
 from sqlalchemy import func, select
 
 import backend.directory.schema as directory_schema
+from backend.adapters import booking_hub, build_booking_hub, demo_fer_simulator, set_booking_hub
 from backend.audit.models import AuditEvent
 from backend.directory.models import District, Doctor, MedicalOrganisation, OrganisationSpecialty, Specialty
 from backend.directory.service import SyncSummary, sync_directory
-from backend.integrations_registry import booking_hub, build_booking_hub, demo_fer_simulator, set_booking_hub
 from backend.runtime import Runtime
 from backend.settings import Settings
 from integrations.common.faults import Fault
@@ -268,7 +268,7 @@ async def test_booking_hub_is_built_once_with_the_configured_guid(settings: Sett
         assert isinstance(hub, FerClient)
         assert simulator_state(demo_fer_simulator(runtime.settings)).guid == "guid-under-test"
         assert len(await hub.get_districts()) == len(_region(runtime).districts)  # the guid is accepted
-        http = runtime.services["fer.http"]
+        http = runtime.adapters.fer_http
     finally:
         await runtime.close()
     assert http.is_closed

@@ -45,7 +45,6 @@ from backend.identity.models import ProxyGrant
 from backend.identity.service import memory_sms
 from backend.runtime import Runtime
 from backend.settings import Settings
-from notifications import registry
 from notifications.channels import InboxEvent
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
@@ -584,7 +583,7 @@ async def _subscribe(
     """The subscription over the app's websocket (graphql-transport-ws), with the principal's token in
     ``connection_init``. A refusal arrives as an error (or the socket is closed); once the bus holds a
     subscriber for T, an item is published for T and must arrive as the subscription's next result."""
-    bus = registry.inbox_bus(runtime)
+    bus = runtime.adapters.inbox_bus
     before = bus.subscriber_count(w.target)
     init: dict[str, Any] = {"type": "connection_init"}
     if headers:

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from backend.adapters import GatewaySmsSender
 from integrations.common.faults import Fault
 from integrations.push.simulator import fcm_state
 from integrations.sms import InvalidPhone
-from notifications import delivery, preferences, registry
+from notifications import delivery, preferences
 from notifications.channels import FileEmailSender
 from notifications.models import InboxItem, MessageStatus, NotificationMessage
 from notifications.service import mark_read
@@ -251,7 +252,7 @@ async def test_unread_push_falls_back_to_sms_once(rig: Rig) -> None:
         await preferences.register_push_token(session, reader, provider="fcm", token="device-b")
     await emit(runtime, patient)
     await emit(runtime, reader)
-    fcm = fcm_state(registry.push_providers(runtime).simulators["fcm"])
+    fcm = fcm_state(runtime.adapters.push.simulators["fcm"])
     [push] = fcm.messages_to("device-a")
     assert push.notification == {
         "title": "Вы записаны на приём",
@@ -277,7 +278,7 @@ async def test_unread_push_falls_back_to_sms_once(rig: Rig) -> None:
 async def test_dead_push_token_is_dropped_and_sms_follows(rig: Rig) -> None:
     runtime = rig.runtime
     patient = await with_phone(runtime)
-    fcm = fcm_state(registry.push_providers(runtime).simulators["fcm"])
+    fcm = fcm_state(runtime.adapters.push.simulators["fcm"])
     fcm.invalid_tokens.add("gone")
     async with runtime.sessionmaker() as session, session.begin():
         await preferences.register_push_token(session, patient, provider="fcm", token="gone")
@@ -296,7 +297,7 @@ async def test_email_channel_writes_one_message(rig: Rig) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         await preferences.update_preferences(session, patient, email=True, email_address="Anna@Example.RU", sms=False)
     await emit(runtime, patient)
-    sender = registry.email_sender(runtime)
+    sender = runtime.adapters.email
     assert isinstance(sender, FileEmailSender)
     [eml] = sender.sent()
     content = eml.read_text()
@@ -341,7 +342,7 @@ async def test_inbox_items_belong_to_their_person(rig: Rig) -> None:
 async def test_identity_codes_go_through_the_same_gateway_once(rig: Rig) -> None:
     from backend.identity.service import SmsSender
 
-    sender: SmsSender = registry.GatewaySmsSender(rig.runtime)
+    sender: SmsSender = GatewaySmsSender(rig.runtime)
     key = str(uuid.uuid4())
     await sender.send("8 912 345-67-89", "Код подтверждения: 123456", idempotency_key=key)
     await sender.send("8 912 345-67-89", "Код подтверждения: 123456", idempotency_key=key)  # outbox retry

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from backend.app import create_app
 from backend.audit.models import AuditEvent
 from backend.runtime import Runtime
-from notifications import preferences, registry
+from notifications import preferences
 from notifications import schema as notifications_schema
 from notifications.channels import InboxEvent, InProcessInboxBus, RedisInboxBus
 from notifications.service import plan
@@ -213,10 +213,10 @@ async def test_a_runtime_with_redis_publishes_to_others_and_one_without_keeps_it
     with_redis = Runtime.build(make_settings(database_url, redis_url, var_dir=tmp_path))
     alone, other = (Runtime.build(make_settings(database_url, var_dir=tmp_path)) for _ in range(2))
     try:
-        assert isinstance(registry.inbox_bus(with_redis), RedisInboxBus)
-        bus = registry.inbox_bus(alone)
+        assert isinstance(with_redis.adapters.inbox_bus, RedisInboxBus)
+        bus = alone.adapters.inbox_bus
         assert isinstance(bus, InProcessInboxBus)
-        assert registry.inbox_bus(alone) is bus and registry.inbox_bus(other) is not bus
+        assert alone.adapters.inbox_bus is bus and other.adapters.inbox_bus is not bus
         patient = uuid.uuid4()
         at = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         theirs, mine = (
@@ -230,7 +230,7 @@ async def test_a_runtime_with_redis_publishes_to_others_and_one_without_keeps_it
                 break
             await asyncio.sleep(0)
         assert bus.subscriber_count(patient) == 1
-        await registry.inbox_bus(other).publish(theirs)  # delivered synchronously, if at all
+        await other.adapters.inbox_bus.publish(theirs)  # delivered synchronously, if at all
         await bus.publish(mine)
         assert await first == mine
         await stream.aclose()

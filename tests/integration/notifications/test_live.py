@@ -21,7 +21,6 @@ from backend.api.schema import Schema, build_schema
 from backend.core.context import Actor, RequestContext
 from backend.identity import authn
 from backend.runtime import Runtime
-from notifications import registry
 from notifications.channels import InboxEvent, InProcessInboxBus
 from notifications.models import InboxItem
 from notifications.service import plan
@@ -37,7 +36,7 @@ async def _subscribe(runtime: Runtime, schema: Schema, token: str | None) -> Asy
     actor, session_id = await authn.authenticate_token(token, runtime) if token else (Actor.anonymous(), None)
     context = authn.IdentityContext(
         runtime=runtime,
-        request_ctx=RequestContext(actor=actor, request_id=uuid.uuid4().hex),
+        ctx=RequestContext(actor=actor, request_id=uuid.uuid4().hex),
         loaders=LoaderRegistry(),
         session_id=session_id,
     )
@@ -59,7 +58,7 @@ async def _listening(bus: Any, patient: uuid.UUID, stream: AsyncGenerator[Any, N
 @pytest.fixture
 def bus(runtime: Runtime) -> InProcessInboxBus:
     in_process = InProcessInboxBus()
-    runtime.services[registry.INBOX_BUS] = in_process
+    runtime.adapters.inbox_bus = in_process
     return in_process
 
 

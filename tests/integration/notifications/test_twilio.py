@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from integrations.sms.twilio import SIGNATURE_HEADER, compute_twilio_signature
-from notifications import delivery, registry
+from notifications import delivery
+from notifications.channels import twilio_callback_url
 from notifications.models import MessageStatus
 from tests.support.client import app_client
 from tests.support.notifications import (
@@ -41,7 +42,7 @@ async def test_delivery_reports_arrive_through_the_signed_webhook(rig: Rig) -> N
     [row] = await messages(rig.runtime, patient, "sms")
     assert (row.status, row.provider) == (MessageStatus.SENT, "twilio")
     [sms] = rig.sms_to(PHONE)
-    assert sms.status_callback == registry.twilio_callback_url(rig.runtime.settings, row.id)
+    assert sms.status_callback == twilio_callback_url(rig.runtime.settings, row.id)
     await rig.advance(seconds=5)
     assert [c.params["MessageStatus"] for c in rig.state.callbacks] == ["sent", "delivered"]
     assert all(c.error is None for c in rig.state.callbacks)  # our handler accepted both
@@ -98,7 +99,7 @@ async def test_forged_callback_is_refused_and_changes_nothing(rig: Rig, monkeypa
     patient = await with_phone(runtime)
     await emit(runtime, patient)
     [row] = await messages(runtime, patient, "sms")
-    url = registry.twilio_callback_url(settings, row.id)
+    url = twilio_callback_url(settings, row.id)
     path = url.removeprefix(settings.public_url)
     params = {
         "AccountSid": settings.twilio_account_sid,

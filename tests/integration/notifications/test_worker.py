@@ -20,14 +20,15 @@ from litestar import Litestar
 from redis import Redis
 from sqlalchemy import select
 
+from backend.adapters import build_sms_gateway
 from backend.outbox import service as outbox
 from backend.runtime import Runtime
 from backend.settings import get_settings
-from backend.worker import _loop, celery_app, configure_celery
+from backend.worker import celery_app, configure_celery
+from backend.worker import worker_loop as _loop
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
 from integrations.sms import SmsGateway
 from integrations.sms.simulator import create_smsc_simulator, smsc_state
-from notifications import registry
 from notifications import tasks as notification_tasks
 from notifications.models import DeliveryAttempt, MessageStatus, NotificationMessage
 from tests.conftest import make_settings
@@ -152,7 +153,7 @@ def _worker_uses(app: Litestar, wrap: Callable[[SmsGateway], SmsGateway] = lambd
 
     async def install() -> None:
         runtime = await _loop.runtime()
-        registry.set_sms_gateway(runtime, wrap(registry.build_sms_gateway(runtime.settings, app)), simulator=app)
+        runtime.adapters.set_sms(wrap(build_sms_gateway(runtime.settings, app)), simulator=app)
 
     _loop.run(install())
 

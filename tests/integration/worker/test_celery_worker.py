@@ -14,7 +14,8 @@ from backend.outbox.models import OutboxMessage
 from backend.outbox.service import CeleryRelay
 from backend.runtime import Runtime
 from backend.settings import get_settings
-from backend.worker import _loop, celery_app, configure_celery
+from backend.worker import celery_app, configure_celery
+from backend.worker import worker_loop as _loop
 from tests.conftest import make_settings
 from tests.support import testschema
 

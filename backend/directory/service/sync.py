@@ -12,10 +12,6 @@ the summary, and the sync goes on with the rest.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,19 +19,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from cachetools import TTLCache
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import service as audit
 from backend.core.context import RequestContext
 from backend.core.db import utcnow
 from backend.directory.models import District, Doctor, MedicalOrganisation, OrganisationSpecialty, Specialty
+from backend.directory.service.cache import forget_cached
+from backend.directory.service.reads import fold
 from integrations.fer import BookingHub, DistrictInfo, DoctorInfo, FerError, OrganisationInfo
 from integrations.fer import Specialty as HubSpecialty
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from backend.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -118,13 +116,6 @@ class SyncSummary:
 
 # -- helpers -------------------------------------------------------------------------------------
 
-_NOT_WORD = re.compile(r"[^\w№]+")
-
-
-def fold(value: str) -> str:
-    """Text as search compares it: casefolded, ё as е, punctuation and ``_`` as single spaces."""
-    return " ".join(_NOT_WORD.sub(" ", value.casefold().replace("ё", "е")).replace("_", " ").split())
-
 
 def _split_name(full_name: str) -> tuple[str, str | None, str | None]:
     parts = full_name.split()
@@ -197,13 +188,11 @@ async def sync_directory(
     """Bring the directory up to date with the booking hub; see the module docstring.
 
     ``progress(stage, done, total)`` is called as each unit finishes (stages: :data:`STAGE_LABELS`).
-    ``hub`` defaults to the runtime's (``backend.integrations_registry.booking_hub``). Hub failures are
+    ``hub`` defaults to the runtime's (``runtime.adapters.fer``). Hub failures are
     recorded in the summary, never raised; one ``directory.sync`` audit event carries the counts.
     """
     if hub is None:
-        from backend.integrations_registry import booking_hub
-
-        hub = booking_hub(runtime)
+        hub = runtime.adapters.fer
     report: Progress = progress or (lambda stage, done, total: None)
     summary = SyncSummary(started_at=utcnow())
     ctx = RequestContext.for_system(SYNC_ACTION)
@@ -454,287 +443,3 @@ class _Sync:
 def _code(specialty: HubSpecialty) -> str:
     """The federal code; a hub that leaves FerIdSpesiality empty gets its own id used."""
     return specialty.fer_id or specialty.id
-
-
-# -- reads for the GraphQL layer -----------------------------------------------------------------
-
-MAX_SEARCH_WORDS = 8
-
-
-@dataclass(frozen=True)
-class OrganisationCursor:
-    name: str
-    id: uuid.UUID
-
-    def encode(self) -> str:
-        raw = json.dumps([self.name, str(self.id)], ensure_ascii=False).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, value: str) -> OrganisationCursor:
-        """Raise ``ValueError`` for anything that is not a cursor this module made."""
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            name, id_text = json.loads(raw)
-            if not isinstance(name, str):
-                raise ValueError("bad cursor")
-            return cls(name=name, id=uuid.UUID(id_text))
-        except (binascii.Error, UnicodeDecodeError, TypeError, json.JSONDecodeError) as exc:
-            raise ValueError("bad cursor") from exc
-
-    @classmethod
-    def of(cls, row: MedicalOrganisation) -> OrganisationCursor:
-        return cls(name=row.name, id=row.id)
-
-
-def _organisations_query(
-    *,
-    district_id: uuid.UUID | None,
-    district_upstream_id: str | None,
-    specialty_code: str | None,
-    search: str | None,
-) -> Select[MedicalOrganisation]:
-    query = select(MedicalOrganisation).where(MedicalOrganisation.active)
-    if district_id is not None:
-        query = query.where(MedicalOrganisation.district_id == district_id)
-    if district_upstream_id is not None:
-        query = query.where(
-            MedicalOrganisation.district_id.in_(select(District.id).where(District.upstream_id == district_upstream_id))
-        )
-    if specialty_code is not None:
-        query = query.where(
-            exists()
-            .where(
-                OrganisationSpecialty.organisation_id == MedicalOrganisation.id,
-                OrganisationSpecialty.active,
-                OrganisationSpecialty.specialty_id == Specialty.id,
-                Specialty.code == specialty_code,
-            )
-            .correlate(MedicalOrganisation)
-        )
-    for word in fold(search or "").split()[:MAX_SEARCH_WORDS]:
-        query = query.where(MedicalOrganisation.search_text.contains(word, autoescape=True))
-    return query
-
-
-async def list_organisations(
-    session: AsyncSession,
-    *,
-    limit: int,
-    after: OrganisationCursor | None = None,
-    district_id: uuid.UUID | None = None,
-    district_upstream_id: str | None = None,
-    specialty_code: str | None = None,
-    search: str | None = None,
-) -> list[MedicalOrganisation]:
-    """Active organisations ordered by (name, id), after the cursor; one statement."""
-    query = _organisations_query(
-        district_id=district_id,
-        district_upstream_id=district_upstream_id,
-        specialty_code=specialty_code,
-        search=search,
-    )
-    if after is not None:
-        query = query.where(
-            or_(
-                MedicalOrganisation.name > after.name,
-                and_(MedicalOrganisation.name == after.name, MedicalOrganisation.id > after.id),
-            )
-        )
-    query = query.order_by(MedicalOrganisation.name, MedicalOrganisation.id).limit(limit)
-    return list(await session.scalars(query))
-
-
-async def organisations_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MedicalOrganisation]:
-    rows = await session.scalars(select(MedicalOrganisation).where(MedicalOrganisation.id.in_(set(ids))))
-    return {row.id: row for row in rows}
-
-
-async def organisations_by_upstream_ids(
-    session: AsyncSession, upstream_ids: Sequence[str]
-) -> dict[str, MedicalOrganisation]:
-    rows = await session.scalars(
-        select(MedicalOrganisation).where(MedicalOrganisation.upstream_id.in_(set(upstream_ids)))
-    )
-    return {row.upstream_id: row for row in rows}
-
-
-async def districts_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, District]:
-    rows = await session.scalars(select(District).where(District.id.in_(set(ids))))
-    return {row.id: row for row in rows}
-
-
-async def districts_by_upstream_ids(session: AsyncSession, upstream_ids: Sequence[str]) -> dict[str, District]:
-    rows = await session.scalars(select(District).where(District.upstream_id.in_(set(upstream_ids))))
-    return {row.upstream_id: row for row in rows}
-
-
-async def list_districts(session: AsyncSession) -> list[District]:
-    return list(await session.scalars(select(District).where(District.active).order_by(District.name, District.id)))
-
-
-async def specialties_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Specialty]:
-    rows = await session.scalars(select(Specialty).where(Specialty.id.in_(set(ids))))
-    return {row.id: row for row in rows}
-
-
-async def specialties_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict[str, Specialty]:
-    rows = await session.scalars(select(Specialty).where(Specialty.code.in_(set(codes))))
-    return {row.code: row for row in rows}
-
-
-async def list_specialties(session: AsyncSession) -> list[Specialty]:
-    """Specialties some active organisation books for, by name."""
-    offered = (
-        select(OrganisationSpecialty.specialty_id)
-        .join(MedicalOrganisation, MedicalOrganisation.id == OrganisationSpecialty.organisation_id)
-        .where(OrganisationSpecialty.active, MedicalOrganisation.active)
-    )
-    rows = await session.scalars(
-        select(Specialty).where(Specialty.id.in_(offered)).order_by(Specialty.name, Specialty.code)
-    )
-    return list(rows)
-
-
-async def specialties_by_organisation(
-    session: AsyncSession, organisation_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[Specialty]]:
-    """The active specialties of each organisation, by name; one statement."""
-    rows = await session.execute(
-        select(OrganisationSpecialty.organisation_id, Specialty)
-        .join(Specialty, Specialty.id == OrganisationSpecialty.specialty_id)
-        .where(OrganisationSpecialty.organisation_id.in_(set(organisation_ids)), OrganisationSpecialty.active)
-        .order_by(Specialty.name, Specialty.code)
-    )
-    result: dict[uuid.UUID, list[Specialty]] = {}
-    for organisation_id, specialty in rows:
-        result.setdefault(organisation_id, []).append(specialty)
-    return result
-
-
-async def doctors_by_organisation(
-    session: AsyncSession, organisation_ids: Sequence[uuid.UUID], *, specialty_code: str | None = None
-) -> dict[uuid.UUID, list[Doctor]]:
-    """The active doctors of each organisation (of one specialty if given), by name; one statement."""
-    query = select(Doctor).where(Doctor.organisation_id.in_(set(organisation_ids)), Doctor.active)
-    if specialty_code is not None:
-        query = query.where(Doctor.specialty_id.in_(select(Specialty.id).where(Specialty.code == specialty_code)))
-    result: dict[uuid.UUID, list[Doctor]] = {}
-    for doctor in await session.scalars(query.order_by(Doctor.full_name, Doctor.id)):
-        result.setdefault(doctor.organisation_id, []).append(doctor)
-    return result
-
-
-async def doctors_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Doctor]:
-    rows = await session.scalars(select(Doctor).where(Doctor.id.in_(set(ids))))
-    return {row.id: row for row in rows}
-
-
-@dataclass(frozen=True, slots=True)
-class DoctorCard:
-    """What booking needs about the hub's (IdLPU, IdDoc): the clinic, the doctor and the specialty."""
-
-    mo_id: str  # IdLPU
-    mo_name: str
-    mo_kind: str | None
-    mo_address: str | None
-    doctor_id: str  # IdDoc
-    doctor_name: str
-    specialty_code: str
-    specialty_name: str
-
-
-CARDS_KEY = "directory.doctor_cards"
-CARD_TTL_S = 60.0
-CARD_CACHE_SIZE = 20_000
-
-
-def _cached_reads(runtime: Runtime, key: str, maxsize: int) -> TTLCache[Any, Any]:
-    """This process's cache ``key`` of directory reads (entries live :data:`CARD_TTL_S`), made at first use."""
-    cache: TTLCache[Any, Any] | None = runtime.services.get(key)
-    if cache is None:
-        cache = runtime.services[key] = TTLCache(maxsize=maxsize, ttl=CARD_TTL_S)
-    return cache
-
-
-def _cards(runtime: Runtime) -> TTLCache[tuple[str, str], DoctorCard | None]:
-    return _cached_reads(runtime, CARDS_KEY, CARD_CACHE_SIZE)
-
-
-def forget_cached(runtime: Runtime) -> None:
-    """Drop this process's cached directory reads (after a sync; other processes see the changes within
-    :data:`CARD_TTL_S`)."""
-    _cards(runtime).clear()
-    _offerings(runtime).clear()
-
-
-async def doctor_card(
-    runtime: Runtime, session: AsyncSession, mo_upstream_id: str, doctor_upstream_id: str
-) -> DoctorCard | None:
-    """The card behind the hub's (IdLPU, IdDoc), from this process's cache (reference data, synced nightly:
-    a card is at most :data:`CARD_TTL_S` old), else one statement."""
-    cards = _cards(runtime)
-    key = (mo_upstream_id, doctor_upstream_id)
-    try:
-        return cards[key]
-    except KeyError:
-        pass
-    row = (
-        await session.execute(
-            select(
-                MedicalOrganisation.name,
-                MedicalOrganisation.kind,
-                MedicalOrganisation.address,
-                Doctor.full_name,
-                Specialty.code,
-                Specialty.name,
-            )
-            .join(Doctor, Doctor.organisation_id == MedicalOrganisation.id)
-            .join(Specialty, Specialty.id == Doctor.specialty_id)
-            .where(MedicalOrganisation.upstream_id == mo_upstream_id, Doctor.upstream_id == doctor_upstream_id)
-        )
-    ).first()
-    card = None if row is None else DoctorCard(mo_upstream_id, row[0], row[1], row[2], doctor_upstream_id, *row[3:])
-    cards[key] = card
-    return card
-
-
-@dataclass(frozen=True)
-class Offering:
-    """Who offers a specialty: its active organisations, by name, and their active doctors of it, by name.
-
-    Cached per process for :data:`CARD_TTL_S` (reference data, synced nightly) and shared between
-    requests: the rows are detached from any session, to be read, never changed."""
-
-    specialty: Specialty | None
-    organisations: tuple[MedicalOrganisation, ...]
-    doctors: dict[uuid.UUID, list[Doctor]]
-
-
-OFFERINGS_KEY = "directory.offerings"
-
-
-def _offerings(runtime: Runtime) -> TTLCache[str, Offering]:
-    return _cached_reads(runtime, OFFERINGS_KEY, 1000)
-
-
-async def offering(runtime: Runtime, session: AsyncSession, specialty_code: str) -> Offering:
-    """:class:`Offering` of ``specialty_code``: from this process's cache, else three statements a page."""
-    offerings = _offerings(runtime)
-    found = offerings.get(specialty_code)
-    if found is not None:
-        return found
-    organisations: list[MedicalOrganisation] = []
-    cursor = None
-    while True:
-        page = await list_organisations(session, limit=200, after=cursor, specialty_code=specialty_code)
-        organisations.extend(page)
-        if len(page) < 200:
-            break
-        cursor = OrganisationCursor.of(page[-1])
-    doctors = await doctors_by_organisation(session, [o.id for o in organisations], specialty_code=specialty_code)
-    specialty = (await specialties_by_codes(session, [specialty_code])).get(specialty_code)
-    for row in (*organisations, *(d for ds in doctors.values() for d in ds), *([specialty] if specialty else [])):
-        session.expunge(row)
-    found = offerings[specialty_code] = Offering(specialty, tuple(organisations), doctors)
-    return found

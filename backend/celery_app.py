@@ -1,0 +1,88 @@
+"""The Celery app and the names of every task: it imports no runtime and no domain.
+
+Domains declare their tasks in ``<domain>/tasks.py`` with :func:`backend.worker.async_task` under a
+name from :class:`TaskName`; the worker imports those modules (:data:`TASK_MODULES`) when it starts.
+Anything may send a task by name (``celery_app.send_task(TaskName.X, ...)``) without importing it.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.schedules import crontab
+
+from backend.settings import Settings, get_settings
+
+
+class TaskName:
+    """Every Celery task's name (the beat schedule and senders use these)."""
+
+    OUTBOX_DISPATCH = "outbox.dispatch"
+    OUTBOX_SWEEP = "outbox.sweep"
+    DIRECTORY_SYNC = "directory.sync"
+    IDENTITY_PURGE = "identity.purge_expired"
+    BOOKING_SYNC_STATUSES = "booking.sync_statuses"
+    BOOKING_EXPIRE_HOLDS = "booking.expire_holds"
+    NOTIFICATIONS_DELIVER = "notifications.deliver"
+    NOTIFICATIONS_TICK = "notifications.tick"
+    NOTIFICATIONS_REMINDERS = "notifications.scan_reminders"
+    NOTIFICATIONS_PUSH_FALLBACK = "notifications.scan_push_fallback"
+
+
+# The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
+TASK_MODULES: tuple[str, ...] = (
+    "backend.worker",
+    "backend.directory.tasks",
+    "backend.identity.tasks",
+    "backend.booking.tasks",
+    "notifications.tasks",
+)
+
+BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": TaskName.OUTBOX_SWEEP, "schedule": 15.0},
+    "directory-sync": {"task": TaskName.DIRECTORY_SYNC, "schedule": crontab(hour=3, minute=15)},
+    "identity-purge": {"task": TaskName.IDENTITY_PURGE, "schedule": 3600.0},
+    "booking-sync-statuses": {"task": TaskName.BOOKING_SYNC_STATUSES, "schedule": 300.0},
+    "booking-expire-holds": {"task": TaskName.BOOKING_EXPIRE_HOLDS, "schedule": 60.0},
+    "notifications-tick": {"task": TaskName.NOTIFICATIONS_TICK, "schedule": 15.0},
+    "notifications-reminders": {"task": TaskName.NOTIFICATIONS_REMINDERS, "schedule": 60.0},
+    "notifications-push-fallback": {"task": TaskName.NOTIFICATIONS_PUSH_FALLBACK, "schedule": 60.0},
+}
+
+
+def configure_celery(app: Celery, settings: Settings) -> None:
+    app.conf.update(
+        broker_url=settings.celery_broker_url,
+        task_always_eager=bool(settings.celery_eager),
+    )
+
+
+#: Everything that does not come from the settings.
+STATIC_CONFIG = {
+    "task_acks_late": True,  # a worker killed mid-task leaves the message to another worker
+    "task_reject_on_worker_lost": True,
+    "worker_prefetch_multiplier": 1,
+    "task_ignore_result": True,
+    "broker_connection_retry_on_startup": True,
+    "broker_transport_options": {"visibility_timeout": 600},
+    "timezone": "UTC",
+    "beat_schedule": BEAT_SCHEDULE,
+}
+
+
+class _App(Celery):
+    def on_configure(self) -> None:
+        """Read the settings when the configuration is first used, not at import (so a command that
+        fails on its settings fails with its one line, and importing a task module reads nothing)."""
+        configure_celery(self, get_settings())
+
+
+def make_celery() -> Celery:
+    return _App("moe_zdorovye", include=list(TASK_MODULES), config_source=STATIC_CONFIG)
+
+
+celery_app = make_celery()
+
+
+def send_outbox_task(message_id: str) -> None:
+    """Hand one outbox id to a worker (the Celery relay's ``send``)."""
+    celery_app.send_task(TaskName.OUTBOX_DISPATCH, args=[message_id])

@@ -1,0 +1,139 @@
+"""A 122 operator's sessions: the staff login, then a session on behalf of an identified caller.
+
+An on-behalf session identifies the caller by what they know (OMS policy or SNILS + birth date); an SMS
+code sent to the caller's phone and dictated back (``confirm_on_behalf_code``) adds the ``sensitive``
+scope (see :mod:`backend.identity.policy`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from backend.core.context import Channel
+from backend.core.uow import UnitOfWork
+from backend.identity import codes, policy, problems, sessions, tokens
+from backend.identity.identification import identified_patient
+from backend.identity.models import AuthSession
+from backend.identity.service import PatientView, get_patients
+from backend.identity.staff import StaffAuthError, StaffPrincipal, staff_provider
+
+ON_BEHALF_SMS = "Код {code}: подтвердите оператору 122 действия от вашего имени. Никому больше не сообщайте."
+
+
+@dataclass(frozen=True)
+class OnBehalf:
+    """An on-behalf session and the caller it is about."""
+
+    session: sessions.IssuedSession
+    patient: PatientView
+    sms_code_sent: bool
+
+
+async def staff_login(
+    uow: UnitOfWork, *, login: str, password: str, totp_code: str
+) -> tuple[sessions.IssuedSession, StaffPrincipal]:
+    """A staff session for valid credentials; :class:`problems.InvalidCredentials` or ``AccountLocked``."""
+    if not login.strip() or not password or not totp_code.strip():
+        raise problems.InvalidInput("login", "Укажите логин, пароль и одноразовый код.")
+    rt = uow.runtime
+    at = tokens.now(rt)
+    # Failure counters must survive the rollback of a refused login: their own transaction.
+    async with rt.sessionmaker() as session, session.begin():
+        failed: StaffAuthError | None = None
+        try:
+            staff = await staff_provider(rt).authenticate(
+                session, login=login.strip(), password=password, totp_code=totp_code, at=at
+            )
+        except StaffAuthError as exc:
+            failed = exc
+    if failed is not None:
+        raise problems.AccountLocked() if failed.reason == "locked" else problems.InvalidCredentials()
+    row = await sessions.open_session(
+        uow.session,
+        kind=sessions.SessionKind.STAFF,
+        channel=Channel.CALLCENTRE,
+        at=at,
+        ttl_s=rt.settings.operator_session_ttl_s,
+        scopes={policy.SCOPE_STAFF}
+        | ({policy.SCOPE_GUARDIANSHIP_REVIEW} if staff.role in ("registrar", "operator") else set()),
+        actor_id=staff.id,
+    )
+    issued = sessions.issued(rt, row)
+    uow.audit("identity.staff_login", object_type="staff", object_id=staff.id)
+    return issued, staff
+
+
+async def open_on_behalf_session(
+    uow: UnitOfWork,
+    *,
+    staff_id: str,
+    birth_date: date,
+    oms_policy: str | None,
+    snils: str | None,
+    send_sms_code: bool,
+) -> OnBehalf:
+    """The operator's session for the caller identified by policy or SNILS + birth date."""
+    rt = uow.runtime
+    at = tokens.now(rt)
+    patient = await identified_patient(
+        rt,
+        uow.ctx,
+        channel_key=f"operator:{staff_id}",
+        at=at,
+        birth_date=birth_date,
+        oms_policy=oms_policy,
+        snils=snils,
+    )
+    row = await sessions.open_session(
+        uow.session,
+        kind=sessions.SessionKind.ON_BEHALF,
+        channel=Channel.CALLCENTRE,
+        at=at,
+        ttl_s=rt.settings.operator_session_ttl_s,
+        scopes=policy.OPERATOR_SCOPES,
+        patient_id=patient.id,
+        actor_id=staff_id,
+    )
+    sent = False
+    if send_sms_code and patient.phone:
+        await codes.send_code(
+            uow,
+            purpose="on_behalf",
+            target_id=row.id,
+            patient_id=patient.id,
+            phone=patient.phone,
+            text=ON_BEHALF_SMS,
+            at=at,
+        )
+        sent = True
+    issued = sessions.issued(rt, row)
+    uow.audit("identity.on_behalf_opened", subject_id=patient.id, object_type="session", object_id=row.id)
+    return OnBehalf(session=issued, patient=patient, sms_code_sent=sent)
+
+
+async def confirm_on_behalf_code(
+    uow: UnitOfWork, *, session_id: uuid.UUID, patient_id: uuid.UUID, code: str
+) -> OnBehalf:
+    """Add the ``sensitive`` scope to on-behalf session ``session_id`` once the caller's code matches."""
+    rt = uow.runtime
+    # The code first (its own transaction), then the unit of work's reads: see codes.check_code.
+    checked = await codes.check_code(rt, purpose="on_behalf", target_id=session_id, code=code, patient_id=patient_id)
+    if checked is codes.CodeCheck.WRONG:
+        raise problems.WrongCode()
+    if checked is not codes.CodeCheck.OK:
+        raise problems.CodeExpired()
+    row = await uow.session.get(AuthSession, session_id, with_for_update=True)
+    if row is None or row.kind != sessions.SessionKind.ON_BEHALF.value or row.revoked_at is not None:
+        raise policy.access_denied()
+    row.elevated_at = tokens.now(rt)
+    row.scopes = sorted({*row.scopes, policy.SCOPE_SENSITIVE})
+    await uow.session.flush()
+    issued = sessions.issued(rt, row)
+    uow.audit("identity.on_behalf_elevated", subject_id=row.patient_id, object_type="session", object_id=row.id)
+    async with rt.sessionmaker() as session:
+        found = await get_patients(session, [patient_id])
+    if patient_id not in found:
+        raise policy.access_denied()
+    return OnBehalf(session=issued, patient=found[patient_id], sms_code_sent=False)

@@ -1,0 +1,40 @@
+"""The composition root's wiring, run by :meth:`backend.runtime.Runtime.build`: the outbox handlers of
+the domains, registered explicitly, and the hooks one part of the house gives another (injection instead
+of imports that would make a cycle).
+
+A new domain with outbox topics adds its handlers to :data:`OUTBOX_HANDLERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING
+
+from backend.booking import service as booking
+from backend.identity import service as identity
+from backend.outbox import service as outbox
+from notifications import routes as notification_routes
+from notifications import service as notifications
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+
+#: topic → handler: every outbox topic of every domain, registered here and nowhere else.
+OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
+    notifications.TOPIC: notifications.on_requested,
+    identity.SMS_TOPIC: identity.send_sms_code,
+    booking.TOPIC_CANCEL_UPSTREAM: booking.on_cancel_upstream,
+    booking.TOPIC_COMPENSATE: booking.on_compensate,
+}
+
+
+def register_outbox_handlers() -> None:
+    for topic, fn in OUTBOX_HANDLERS.items():
+        outbox.register(topic, fn)
+
+
+def wire(runtime: Runtime) -> None:
+    """Register the outbox handlers and plug the runtime's hooks."""
+    register_outbox_handlers()
+    runtime.adapters.sms_status_callback = partial(notification_routes.handle_twilio_callback, runtime)

@@ -1,0 +1,149 @@
+"""The HTTP client of the attachment contract; implements :class:`~integrations.attachment.protocol.AttachmentRegistry`.
+
+One request per call, no retries, the deadline enforced with :func:`asyncio.timeout`; build ``http``
+with :func:`integrations.common.http.build_http_client` (``inprocess://attachment`` → the simulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from integrations.attachment import wire
+from integrations.attachment.protocol import (
+    ApplicationForm,
+    ApplicationInfo,
+    ApplicationNotFound,
+    ApplicationPending,
+    AttachmentAccessDenied,
+    AttachmentBadRequest,
+    AttachmentMalformedReply,
+    AttachmentRecord,
+    AttachmentRefusal,
+    AttachmentTimeout,
+    AttachmentUnavailable,
+    OrganisationNotFound,
+    PersonNotInsured,
+)
+
+DEFAULT_ERROR_MAP: Mapping[str, type[AttachmentRefusal]] = {
+    "unauthorized": AttachmentAccessDenied,
+    "bad_request": AttachmentBadRequest,
+    "not_insured": PersonNotInsured,
+    "organisation_not_found": OrganisationNotFound,
+    "application_pending": ApplicationPending,
+    "application_not_found": ApplicationNotFound,
+}
+
+
+class AttachmentClient:
+    """``AttachmentClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        token: str | None,
+        timeout_s: float,
+        base_path: str = wire.BASE_PATH,
+        error_map: Mapping[str, type[AttachmentRefusal]] | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self._http = http
+        self._token = token
+        self._timeout_s = timeout_s
+        self._base = base_path.rstrip("/")
+        self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
+
+    async def get_attachment(self, oms_number: str) -> AttachmentRecord | None:
+        body = await self._request("GET", f"/persons/{quote(oms_number, safe='')}/attachment")
+        try:
+            value = _obj(body).get("attachment")
+            return None if value is None else wire.record_from_json(value)
+        except wire.WireError as exc:
+            raise AttachmentMalformedReply(f"Некорректный ответ сервиса прикрепления: {exc}") from exc
+
+    async def submit(self, form: ApplicationForm, *, idempotency_key: str) -> ApplicationInfo:
+        body = await self._request(
+            "POST", "/applications", json_body=wire.form_json(form), headers={"Idempotency-Key": idempotency_key}
+        )
+        return _application(body)
+
+    async def get_application(self, application_id: str) -> ApplicationInfo:
+        return _application(await self._request("GET", f"/applications/{quote(application_id, safe='')}"))
+
+    async def list_applications(
+        self, *, oms_number: str | None = None, changed_since: datetime | None = None
+    ) -> list[ApplicationInfo]:
+        params: dict[str, str] = {}
+        if oms_number is not None:
+            params["oms_number"] = oms_number
+        if changed_since is not None:
+            params["changed_since"] = changed_since.replace(tzinfo=None).isoformat(timespec="seconds")
+        body = await self._request("GET", "/applications", params=params)
+        items = _obj(body).get("applications")
+        if not isinstance(items, list):
+            raise AttachmentMalformedReply("Некорректный ответ сервиса прикрепления: нет списка заявлений")
+        return [_application(item) for item in items]
+
+    # -- transport -------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if self._token:
+            all_headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                response = await self._http.request(
+                    method, f"{self._base}{path}", json=json_body, params=params, headers=all_headers
+                )
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise AttachmentTimeout(f"Сервис прикрепления не ответил за {self._timeout_s:g} с") from exc
+        except httpx.HTTPError as exc:
+            raise AttachmentUnavailable(f"Сервис прикрепления недоступен: {exc}") from exc
+        try:
+            body = json.loads(response.content) if response.content else None
+        except ValueError as exc:
+            if response.status_code >= 400:
+                raise AttachmentUnavailable(
+                    f"Сервис прикрепления ответил HTTP {response.status_code}", status_code=response.status_code
+                ) from exc
+            raise AttachmentMalformedReply("Некорректный ответ сервиса прикрепления: не JSON") from exc
+        if response.status_code >= 400:
+            error = body.get("error") if isinstance(body, dict) else None
+            code = error.get("code") if isinstance(error, dict) else None
+            if response.status_code >= 500 or not isinstance(code, str):
+                raise AttachmentUnavailable(
+                    f"Сервис прикрепления ответил HTTP {response.status_code}", status_code=response.status_code
+                )
+            message = error.get("message") if isinstance(error, dict) else None
+            raise self._error_map.get(code, AttachmentRefusal)(code, str(message or "Отказ без описания"))
+        return body
+
+
+def _obj(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise AttachmentMalformedReply("Некорректный ответ сервиса прикрепления: ожидался объект")
+    return body
+
+
+def _application(body: Any) -> ApplicationInfo:
+    try:
+        return wire.application_from_json(body)
+    except wire.WireError as exc:
+        raise AttachmentMalformedReply(f"Некорректный ответ сервиса прикрепления: {exc}") from exc
