@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.db import HotStatement
+from backend.identity import tokens
 from backend.identity.models import Patient
 from backend.outbox import service as outbox
 from backend.outbox.service import Envelope
@@ -245,4 +246,5 @@ def memory_sms(runtime: Runtime) -> MemorySmsSender:
 @outbox.handler(SMS_TOPIC)
 async def _send_sms_code(envelope: Envelope, runtime: Runtime) -> None:
     payload = envelope.payload
-    await sms_sender(runtime).send(str(payload["phone"]), str(payload["text"]), idempotency_key=str(envelope.id))
+    text = tokens.unseal(runtime, str(payload["sealed"])) if "sealed" in payload else str(payload["text"])
+    await sms_sender(runtime).send(str(payload["phone"]), text, idempotency_key=str(envelope.id))
