@@ -113,6 +113,16 @@ def normalise_policy(value: str) -> str | None:
     return digits if _POLICY.match(digits) else None
 
 
+def normalise_phone(phone: str | None) -> str | None:
+    """E.164 (``+79191234567``) from the forms ESIA and people write (``+7(919)123-45-67``, ``8919…``)."""
+    if not phone:
+        return None
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 11 and digits[0] in "78":
+        return "+7" + digits[1:]
+    return "+" + digits if digits else None
+
+
 def normalise_snils(value: str) -> str | None:
     """``123-456-789 01`` from any spacing/dashes; None if it is not 11 digits."""
     digits = re.sub(r"\D", "", value or "")
