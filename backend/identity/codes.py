@@ -97,7 +97,9 @@ async def send_code(
             expires_at=at + timedelta(seconds=uow.runtime.settings.sms_code_ttl_s),
         )
     )
-    uow.emit(SMS_TOPIC, {"phone": phone, "text": text.format(code=code), "purpose": purpose})
+    # The outbox row keeps the text sealed: the code is never in clear text in the database.
+    sealed = tokens.seal(uow.runtime, text.format(code=code))
+    uow.emit(SMS_TOPIC, {"phone": phone, "sealed": sealed, "purpose": purpose})
 
 
 async def check_code(

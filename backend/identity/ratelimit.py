@@ -1,12 +1,13 @@
 """Attempt counters with a fixed window: Redis when the runtime has it, in-process otherwise.
 
-Identification at a kiosk or by an operator counts attempts per device/operator and per person. An
-attempt is counted *before* it is evaluated, on every key at once and atomically (one Lua script on
-Redis; no await in between in-process): of any number of concurrent attempts, at most ``limit`` per key
-are let through in a window. A successful attempt gives its count back (:meth:`release`) or clears the
-key (:meth:`reset`); a failed one keeps it. Once a key is past its limit it stays locked until its
-window ends. The in-process fallback serves the embedded profile (one process, no Redis); it uses the
-identity clock, so tests drive it without sleeping.
+Identification at a kiosk or by an operator counts attempts per device/operator and per person; SMS
+codes are counted per person and per requester; staff logins that name no account lock as accounts do.
+An attempt is checked and counted *before* it is evaluated, on every key at once and atomically (one Lua
+script on Redis; no await in between in-process): of any number of concurrent attempts, at most
+``limit`` per key are let through in a window, and a refused one counts nowhere. A successful attempt
+gives its count back (:meth:`release`) or clears the key (:meth:`reset`); a failed one keeps it. Once a
+key is at its limit it stays locked until its window ends. The in-process fallback serves the embedded
+profile (one process, no Redis); it uses the identity clock, so tests drive it without sleeping.
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ PREFIX = "mz:identity:fail:"
 #: How long a login's failures are remembered without a new one (Redis).
 LOCKOUT_MEMORY_S = 86400
 
-#: KEYS: the counters; ARGV[1]: the window in seconds, ARGV[1 + i]: the limit of KEYS[i].
-#: Counts one attempt on every key; returns the (1-based) positions of the keys now past their limit.
+#: KEYS: the counters; ARGV[1]: the window in seconds, ARGV[1 + i]: the limit of KEYS[i]. Returns the
+#: (1-based) positions of the keys one more attempt would take past their limit; when there are none, the
+#: attempt is counted on every key.
 _ACQUIRE = """
 local refused = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  redis.call('EXPIRE', key, ARGV[1], 'NX')
-  if count > tonumber(ARGV[i + 1]) then table.insert(refused, i) end
+  if tonumber(redis.call('GET', key) or '0') + 1 > tonumber(ARGV[i + 1]) then table.insert(refused, i) end
+end
+if #refused == 0 then
+  for _, key in ipairs(KEYS) do
+    redis.call('INCR', key)
+    redis.call('EXPIRE', key, ARGV[1], 'NX')
+  end
 end
 return refused
 """
@@ -61,7 +67,8 @@ return count
 
 class FailureCounter(Protocol):
     async def acquire(self, limits: Sequence[tuple[str, int]], *, window_s: int) -> set[str]:
-        """Count one attempt on every ``(key, limit)`` at once; the keys now past their limit (none: go ahead)."""
+        """The keys one more attempt would take past their limit; when none, the attempt is counted on
+        every ``(key, limit)``, in the same atomic step (a refused attempt counts nowhere)."""
         ...
 
     async def release(self, key: str) -> None:
@@ -140,8 +147,11 @@ class MemoryFailureCounter:
         return count + 1
 
     async def acquire(self, limits: Sequence[tuple[str, int]], *, window_s: int) -> set[str]:
-        # No await between the counts and the verdict: atomic within the process.
-        refused = {key for key, limit in limits if self._count(key, window_s) > limit}
+        # No await between the check and the counts: atomic within the process.
+        refused = {key for key, limit in limits if self._current(key) + 1 > limit}
+        if not refused:
+            for key, _ in limits:
+                self._count(key, window_s)
         return refused
 
     async def release(self, key: str) -> None:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select
 
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent
@@ -35,20 +34,6 @@ class AccessLogLine:
     actor_kind: str
     actor: str
     on_behalf: bool
-
-
-_TWIN = aliased(AuditEvent, name="twin")
-#: Another row of the same request about the same person, under a domain action (dotted).
-_DOMAIN_TWIN = (
-    exists()
-    .where(
-        _TWIN.subject_id == AuditEvent.subject_id,
-        _TWIN.request_id == AuditEvent.request_id,
-        _TWIN.action.contains("."),
-        _TWIN.id != AuditEvent.id,
-    )
-    .correlate(AuditEvent)
-)
 
 
 async def read_profile(runtime: Runtime, ctx: RequestContext, patient_id: uuid.UUID) -> PatientView:
@@ -88,12 +73,12 @@ async def access_log(
                 .where(
                     AuditEvent.subject_id == patient_id,
                     AuditEvent.purpose.is_distinct_from(policy.SECURITY_PURPOSE),
-                    ~(~AuditEvent.action.contains(".") & _DOMAIN_TWIN),
                 )
                 .order_by(AuditEvent.at.desc(), AuditEvent.id)
-                .limit(limit)
+                .limit(limit * 2)  # room for the mutation rows left out below
             )
         )
+        rows = _one_per_mutation(rows)[:limit]
         refused = (
             await session.execute(
                 select(AuditEvent.at, AuditEvent.channel, func.count().over())
@@ -138,6 +123,14 @@ def _staff_name(member: Any) -> str:
     if member is not None and member.role == "doctor":
         return f"Врач: {member.full_name}"
     return f"Оператор 122: {member.full_name if member else 'сотрудник'}"
+
+
+def _one_per_mutation(rows: list[AuditEvent]) -> list[AuditEvent]:
+    """``rows`` without the row ``@atomic`` writes under a mutation's name (``bookAppointment``) when the
+    same request wrote the domain's own about the same person (``booking.appointment_booked``): written in
+    the same request, the two are next to each other in time."""
+    domain_requests = {(r.request_id, r.subject_id) for r in rows if r.request_id and "." in r.action}
+    return [r for r in rows if "." in r.action or (r.request_id, r.subject_id) not in domain_requests]
 
 
 async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) -> dict[tuple[str, str | None], str]:

@@ -41,7 +41,7 @@ from backend.identity.authn import authenticate_scope
 from backend.identity.models import OAuthLogin
 from backend.identity.policy import ALL_PATIENT_SCOPES, SCOPE_KIOSK_IDENTIFY
 from backend.identity.proxies import sync_esia_children
-from backend.identity.service import LOGIN_TOPIC, PatientData, normalise_snils, upsert_patient
+from backend.identity.service import LOGIN_TOPIC, PatientData, normalise_phone, normalise_snils, upsert_patient
 from backend.middleware import request_id_of
 from backend.outbox import service as outbox
 from integrations.esia import EsiaError, EsiaPerson
@@ -196,18 +196,9 @@ def patient_data(person: EsiaPerson) -> PatientData | None:
         sex=person.sex or "U",
         snils=normalise_snils(person.snils) if person.snils else None,
         oms_policy=policy.number if policy is not None else None,
-        phone=_e164(person.verified_phone),
+        phone=normalise_phone(person.verified_phone),
         email=person.verified_email,
     )
-
-
-def _e164(phone: str | None) -> str | None:
-    if not phone:
-        return None
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) == 11 and digits[0] in "78":
-        return "+7" + digits[1:]
-    return "+" + digits if digits else None
 
 
 @get("/auth/esia/callback")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import jwt
 import pytest
 
 from backend.identity import sessions, tokens
@@ -21,8 +22,6 @@ ME = {"query": "{ me { id } }"}
 
 
 async def _stale_token(runtime: Runtime) -> str:
-    import jwt
-
     patient = await make_patient(runtime)
     token = await kiosk_session_token(runtime, patient.id)
     sid = uuid.UUID(jwt.decode(token, options={"verify_signature": False})["sid"])

@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from backend.api.schema import Schema, build_schema
 from backend.api.trusted import NOT_FOUND, NOT_TRUSTED, TrustedDocumentError, document_hash
 from backend.directory.service import sync_directory
+from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
 from backend.settings import Settings
 from tests.conftest import make_settings
@@ -110,10 +112,6 @@ async def test_an_internal_error_on_the_thin_path_is_masked_with_the_request_id_
 async def test_a_registered_mutation_commits_or_rolls_back_whole_on_the_thin_path(
     database_url: str, redis_url: str, tmp_path: Path, full_path_calls: list[str | None]
 ) -> None:
-    from sqlalchemy import func, select
-
-    from backend.outbox.models import OutboxMessage
-
     settings = make_settings(database_url, redis_url, trusted_documents_dir=_documents(tmp_path))
     runtime = Runtime.build(settings)
     try:
