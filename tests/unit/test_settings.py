@@ -30,6 +30,10 @@ PRODUCTION = {
     "esia_certificate_hash": "ab" * 32,
     "public_url": "https://api.moe-zdorovye.example",
     "fer_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000042",
+    "homecall_url": "https://hub.example/HomeCallService.svc",
+    "homecall_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000043",
+    "attachment_url": "https://attachment.example",
+    "attachment_token": "a-real-token",
 }
 
 
@@ -63,6 +67,10 @@ def test_production_is_strict_by_default() -> None:
         ({**PRODUCTION, "esia_certificate_hash": ""}, "MZ_ESIA_CERTIFICATE_HASH"),
         ({**PRODUCTION, "public_url": "http://api.example"}, "MZ_PUBLIC_URL"),
         ({**PRODUCTION, "fer_guid": "demo-guid"}, "MZ_FER_GUID"),
+        ({**PRODUCTION, "homecall_url": "inprocess://homecall"}, "MZ_HOMECALL_URL"),
+        ({**PRODUCTION, "homecall_guid": "demo-homecall-guid"}, "MZ_HOMECALL_GUID"),
+        ({**PRODUCTION, "attachment_url": "inprocess://attachment"}, "MZ_ATTACHMENT_URL"),
+        ({**PRODUCTION, "attachment_token": "demo-attachment-token"}, "MZ_ATTACHMENT_TOKEN"),
         ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )
