@@ -77,6 +77,12 @@ from notifications.channels import (
     SmtpEmailSender,
 )
 
+
+class RedisHomeVisitBus(RedisInboxBus):
+    """The live feed of home-visit changes: the inbox bus's machinery on its own channels."""
+
+    PREFIX = "mz:home-visit:"
+
 if TYPE_CHECKING:
     from cachetools import TTLCache
 
@@ -487,6 +493,7 @@ class Adapters:
         self._inbox_bus: InboxBus | None = None
         self._booking_cache: SwrCache | None = None
         self._attachment_register: AttachmentRegister | None = None
+        self._home_visit_bus: InboxBus | None = None
         self._homecall: HomeCallHub | None = None
         self._homecall_simulator: Litestar | None = None
         self._attachment: AttachmentRegistry | None = None
@@ -773,6 +780,20 @@ class Adapters:
         self._inbox_bus = bus
 
     @property
+    def home_visit_bus(self) -> InboxBus:
+        """Home visits' live feed (``homeVisitUpdated``): Redis pub/sub with Redis, in-process queues without."""
+        if self._home_visit_bus is None:
+            redis: Redis | None = self._runtime.redis
+            self._home_visit_bus = RedisHomeVisitBus(redis) if redis is not None else InProcessInboxBus()
+            self._own(self._home_visit_bus)
+        return self._home_visit_bus
+
+    @home_visit_bus.setter
+    def home_visit_bus(self, bus: InboxBus) -> None:
+        self._own(bus)
+        self._home_visit_bus = bus
+
+    @property
     def booking_cache(self) -> SwrCache:
         if self._booking_cache is None:
             redis: Redis | None = self._runtime.redis
@@ -801,6 +822,7 @@ class Adapters:
         self._homecall = self._attachment = None
         self._homecall_simulator = self._attachment_simulator = None
         self._attachment_register = None
+        self._home_visit_bus = None
         self._esia_simulator = self._sms_simulator = None
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()

@@ -12,6 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from backend.booking import service as booking
+from backend.home_visits import service as home_visits
 from backend.identity import service as identity
 from backend.outbox import service as outbox
 from notifications import routes as notification_routes
@@ -26,6 +27,7 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     identity.SMS_TOPIC: identity.send_sms_code,
     booking.TOPIC_CANCEL_UPSTREAM: booking.on_cancel_upstream,
     booking.TOPIC_COMPENSATE: booking.on_compensate,
+    home_visits.TOPIC_CHANGED: home_visits.on_changed,
 }
 
 
@@ -38,3 +40,4 @@ def wire(runtime: Runtime) -> None:
     """Register the outbox handlers and plug the runtime's hooks."""
     register_outbox_handlers()
     runtime.adapters.sms_status_callback = partial(notification_routes.handle_twilio_callback, runtime)
+    runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
