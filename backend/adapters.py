@@ -83,6 +83,7 @@ class RedisHomeVisitBus(RedisInboxBus):
 
     PREFIX = "mz:home-visit:"
 
+
 if TYPE_CHECKING:
     from cachetools import TTLCache
 

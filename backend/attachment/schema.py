@@ -235,7 +235,9 @@ ApplyForAttachmentResult = Annotated[
     | AttachmentNotInsured
     | AttachmentRefused
     | AttachmentServiceUnavailable
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | NotAuthenticated
+    | AccessDenied,
     strawberry.union("ApplyForAttachmentResult"),
 ]
 

@@ -27,7 +27,7 @@ from backend.booking import problems as booking_problems
 from backend.booking.schema import IdempotencyKeyReused
 from backend.home_visits import checklist, problems, service
 from backend.home_visits.models import HomeVisit, HomeVisitEvent
-from backend.identity.policy import SCOPE_HOME_VISITS, require_staff, require_subject
+from backend.identity.policy import SCOPE_HOME_VISITS, ConfirmationRequired, require_staff, require_subject
 from integrations.homecall import HomeCallStatus
 
 P = ParamSpec("P")
@@ -365,7 +365,9 @@ RequestHomeVisitResult = Annotated[
     | HomeVisitServiceDisabled
     | HomeVisitRefused
     | HomeVisitServiceUnavailable
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | NotAuthenticated
+    | AccessDenied,
     strawberry.union("RequestHomeVisitResult"),
 ]
 CancelHomeVisitResult = Annotated[
@@ -375,7 +377,10 @@ CancelHomeVisitResult = Annotated[
     | HomeVisitRefused
     | HomeVisitServiceUnavailable
     | InvalidInput
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | NotAuthenticated
+    | AccessDenied
+    | ConfirmationRequired,
     strawberry.union("CancelHomeVisitResult"),
 ]
 
