@@ -239,13 +239,13 @@ async def apply(
     )
     if pending is not None:
         raise fail(ApplicationPending.default())
+    representative = await _representative(session, uow.ctx, patient, on)
     care = CHILD_CARE if patient.age_on(on) < ADULT_AGE else ADULT_CARE
     doctors = (await directory.doctors_by_organisation(session, [clinic.id])).get(clinic.id, [])
     specialty_ids = {d.specialty_id for d in doctors}
     codes = {s.code for s in (await directory.specialties_by_ids(session, list(specialty_ids))).values()}
     if not codes & care:
         raise fail(AgeGroupNotServed.default())
-    representative = await _representative(session, uow.ctx, patient, on)
     record = await record_of(runtime, patient)
     if record is not None and record.mo_id == request.mo_id:
         raise fail(AlreadyAttached.default())
