@@ -31,6 +31,16 @@ ACTION_NAMES = {
     "identity.identification_failed": "Неудачная попытка идентификации",
     "patient.profile.read": "Просмотр профиля",
     "patient.access_log.read": "Просмотр журнала доступа",
+    "requestHomeVisit": "Вызов врача на дом",
+    "home_visit.requested": "Вызов врача на дом оформлен",
+    "cancelHomeVisit": "Отмена вызова врача на дом",
+    "home_visit.cancelled": "Вызов врача на дом отменён",
+    "home_visit.status_changed": "Изменение состояния вызова врача на дом",
+    "home_visit.visits_read": "Просмотр вызовов врача на дом",
+    "applyForAttachment": "Заявление о прикреплении к поликлинике",
+    "attachment.application_submitted": "Заявление о прикреплении отправлено",
+    "attachment.application_status_changed": "Изменение состояния заявления о прикреплении",
+    "attachment.read": "Просмотр прикрепления к поликлинике",
 }
 
 
