@@ -33,6 +33,7 @@ import hashlib
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -641,8 +642,15 @@ class Adapters:
             simulator: Litestar | None = None
             if is_inprocess(settings.attachment_url):
                 region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
+                # The demo's clinics decide by themselves: a minute to accept, two more to attach.
+                demo = settings.profile is Profile.EMBEDDED
                 simulator = create_attachment_simulator(
-                    region, token=settings.attachment_token, register=self.attachment_register, clock=self._sim_clock
+                    region,
+                    token=settings.attachment_token,
+                    register=self.attachment_register,
+                    clock=self._sim_clock,
+                    auto_process=timedelta(minutes=1) if demo else None,
+                    auto_complete=timedelta(minutes=2) if demo else None,
                 )
             app = simulator
             http = build_http_client(

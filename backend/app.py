@@ -23,7 +23,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from backend.api.context import GraphQLContext
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
+from backend.attachment import service as attachment
 from backend.health.routes import live, ready
+from backend.home_visits import service as home_visits
 from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
 from backend.logging import configure_logging
@@ -58,8 +60,16 @@ def _context_getter() -> Any:
 
 async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
-    re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback."""
-    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback)
+    re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback,
+    home visits and attachment applications in step with their upstreams."""
+    jobs = (
+        outbox.sweep,
+        delivery.tick,
+        reminders.scan_reminders,
+        delivery.scan_push_fallback,
+        home_visits.sync,
+        attachment.sync,
+    )
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         for job in jobs:
