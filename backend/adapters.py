@@ -10,6 +10,12 @@
   composition root wires to the notifications webhook, so delivery receipts flow as in production);
 * ``push``: FCM HTTP v1 and APNs, real or simulated with keys generated at start;
 * ``email``: SMTP when ``settings.smtp_url`` is set, otherwise ``.eml`` files under ``var_dir/mail``;
+* ``homecall`` (and ``homecall_simulator``): the N3 HomeCallService, real or simulated; the in-process
+  simulator pushes ``HandleHomeCallRequestChanged`` into ``homecall_push`` (wired to the home-visit
+  domain's push handler, as the served endpoint ``POST /api/v1/home-visits/push`` is);
+* ``attachment`` (and ``attachment_simulator``): the attachment upstream, real or simulated;
+* ``attachment_register``: the one demo-region register of who is attached where, shared by the in-process
+  hub (``GetPatientsAreas``), home-call and attachment simulators, so they agree;
 * ``inbox_bus``: the inbox live feed (Redis pub/sub with Redis, in-process queues without);
 * ``booking_cache``: booking's stale-while-revalidate cache (Redis-backed with Redis);
 * ``iemk`` (and ``iemk_simulator``): ИЭМК / РЭМД medical documents, real or the in-process register
@@ -31,6 +37,7 @@ import hashlib
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -45,15 +52,22 @@ from backend.booking.cache import CacheBackend, MemoryBackend, RedisBackend, Saf
 from backend.core.clock import Clock, wall_clock
 from backend.identity.tokens import persisted_ec_key
 from backend.settings import Profile, Settings
+from integrations.attachment import AttachmentClient, AttachmentRegistry
+from integrations.attachment.simulator import create_attachment_simulator
 from integrations.common.http import ASGIApp, build_http_client, is_inprocess
 from integrations.demo_region import RegionScale, get_region
+from integrations.demo_region.areas import AttachmentRegister
 from integrations.esia import EcSigner, EsiaClient, EsiaIdentityProvider, RsaSigner, Signer
 from integrations.esia.client import PRODUCTION_ISSUER, TEST_ISSUER
 from integrations.esia.protocol import CHILDREN_SCOPES, DEFAULT_SCOPES
 from integrations.esia.signer import GostSigner, GostVerifier, load_public_key
 from integrations.esia.simulator import RegisteredClient, create_esia_simulator
-from integrations.fer import BookingHub, FerClient
+from integrations.fer import BookingHub
+from integrations.fer.areas import FerAreasClient, use_register
 from integrations.fer.simulator import create_fer_simulator
+from integrations.fer.simulator import simulator_state as fer_simulator_state
+from integrations.homecall import HomeCallClient, HomeCallHub
+from integrations.homecall.simulator import create_homecall_simulator
 from integrations.iemk import MedicalDocuments, build_iemk_client
 from integrations.iemk.simulator import create_iemk_simulator
 from integrations.nsi import ReferenceBooks, Terminology, build_nsi_client, default_terminology
@@ -71,6 +85,13 @@ from notifications.channels import (
     SmtpEmailSender,
 )
 
+
+class RedisHomeVisitBus(RedisInboxBus):
+    """The live feed of home-visit changes: the inbox bus's machinery on its own channels."""
+
+    PREFIX = "mz:home-visit:"
+
+
 if TYPE_CHECKING:
     from cachetools import TTLCache
 
@@ -84,30 +105,40 @@ log = structlog.get_logger(__name__)
 
 #: ``(url, form parameters, signature header) -> HTTP status``: the Twilio status webhook, as wired.
 SmsStatusCallback = Callable[[str, dict[str, str], str | None], Awaitable[int]]
+#: ``(body, SOAPAction) -> (HTTP status, SOAP reply)``: the home-call push endpoint, as wired.
+HomeCallPushHandler = Callable[[bytes, str | None], Awaitable[tuple[int, bytes]]]
 
 # --- FER ---------------------------------------------------------------------------------------------
 
 
-def demo_fer_simulator(settings: Settings) -> ASGIApp:
-    """The in-process hub over the demo region; it accepts only the configured client guid."""
+def demo_fer_simulator(settings: Settings, register: AttachmentRegister | None = None) -> ASGIApp:
+    """The in-process hub over the demo region; it accepts only the configured client guid. With
+    ``register``, its ``GetPatientsAreas`` answers from that (shared) attachment register."""
     region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
-    return create_fer_simulator(region, guid=settings.fer_guid)
+    app = create_fer_simulator(region, guid=settings.fer_guid)
+    if register is not None:
+        use_register(fer_simulator_state(app), register)
+    return app
 
 
 def build_booking_hub(
-    settings: Settings, *, simulator_app: Callable[[], ASGIApp] | None = None
-) -> tuple[FerClient, httpx.AsyncClient]:
-    """A FerClient for ``settings.fer_url`` and the httpx client it owns (the caller closes that).
+    settings: Settings,
+    *,
+    simulator_app: Callable[[], ASGIApp] | None = None,
+    register: AttachmentRegister | None = None,
+) -> tuple[FerAreasClient, httpx.AsyncClient]:
+    """A FerAreasClient (the hub client plus ``GetPatientsAreas``) for ``settings.fer_url`` and the httpx
+    client it owns (the caller closes that).
 
     ``simulator_app`` replaces the demo simulator for an ``inprocess://`` URL (tests pass one with
-    faults or a changed region).
+    faults or a changed region); ``register`` is the attachment register the demo simulator shares.
     """
     http = build_http_client(
         settings.fer_url,
-        simulator_app=simulator_app or (lambda: demo_fer_simulator(settings)),
+        simulator_app=simulator_app or (lambda: demo_fer_simulator(settings, register)),
         timeout_s=settings.upstream_timeout_s,
     )
-    return FerClient(http, guid=settings.fer_guid, timeout_s=settings.upstream_timeout_s), http
+    return FerAreasClient(http, guid=settings.fer_guid, timeout_s=settings.upstream_timeout_s), http
 
 
 def booking_hub(runtime: Runtime) -> BookingHub:
@@ -499,9 +530,17 @@ class Adapters:
         self._iemk_simulator: ASGIApp | None = None
         self._nsi: ReferenceBooks | None = None
         self._terminology: Terminology | None = None
+        self._attachment_register: AttachmentRegister | None = None
+        self._home_visit_bus: InboxBus | None = None
+        self._homecall: HomeCallHub | None = None
+        self._homecall_simulator: Litestar | None = None
+        self._attachment: AttachmentRegistry | None = None
+        self._attachment_simulator: Litestar | None = None
         self._owned: list[Any] = []  # everything built or replaced here, closed with the runtime
         #: The Twilio status webhook the in-process Twilio simulator posts to (wired by the runtime).
         self.sms_status_callback: SmsStatusCallback | None = None
+        #: The home-call push endpoint the in-process home-call simulator delivers to (wired by the runtime).
+        self.homecall_push: HomeCallPushHandler | None = None
         # Domain-owned per-process state, filled by its domain on first use.
         self.signing_keys: SigningKeys | None = None
         self.failure_counter: FailureCounter | None = None
@@ -534,7 +573,7 @@ class Adapters:
     @property
     def fer(self) -> BookingHub:
         if self._fer is None:
-            hub, http = build_booking_hub(self._settings)
+            hub, http = build_booking_hub(self._settings, register=self.attachment_register)
             self._own(hub)
             self._own(http)
             self._fer = hub
@@ -556,6 +595,130 @@ class Adapters:
         self.fer  # noqa: B018 - builds it
         clients = [owned for owned in self._owned if isinstance(owned, httpx.AsyncClient)]
         return clients[0]
+
+    # -- attachment register, home calls, attachment
+
+    @property
+    def attachment_register(self) -> AttachmentRegister:
+        """The demo region's attachment register, one per runtime (the in-process simulators share it)."""
+        if self._attachment_register is None:
+            settings = self._settings
+            region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
+            self._attachment_register = AttachmentRegister(region, today=self.clock().date())
+        return self._attachment_register
+
+    @attachment_register.setter
+    def attachment_register(self, register: AttachmentRegister) -> None:
+        self._attachment_register = register
+
+    def _sim_clock(self) -> Any:
+        return self.clock()
+
+    async def _deliver_homecall_push(self, body: bytes, headers: Mapping[str, str]) -> bytes:
+        """The in-process home-call simulator's push target: our push handler, as the served endpoint runs it."""
+        handler = self.homecall_push
+        if handler is None:
+            raise RuntimeError("no home-call push handler is wired into this runtime")
+        _, reply = await handler(body, headers.get("SOAPAction"))
+        return reply
+
+    @property
+    def homecall(self) -> HomeCallHub:
+        if self._homecall is None:
+            settings = self._settings
+            simulator: Litestar | None = None
+            if is_inprocess(settings.homecall_url):
+                region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
+                simulator = create_homecall_simulator(
+                    region,
+                    guid=settings.homecall_guid,
+                    register=self.attachment_register,
+                    clock=self._sim_clock,
+                    push_to=self._deliver_homecall_push,
+                    push_guid=settings.homecall_push_guid or settings.homecall_guid,
+                )
+            app = simulator
+            http = build_http_client(
+                settings.homecall_url,
+                simulator_app=(lambda: app) if app else None,
+                timeout_s=settings.upstream_timeout_s,
+            )
+            self.set_homecall(
+                HomeCallClient(http, guid=settings.homecall_guid, timeout_s=settings.upstream_timeout_s),
+                http=http,
+                simulator=simulator,
+            )
+        assert self._homecall is not None
+        return self._homecall
+
+    @homecall.setter
+    def homecall(self, hub: HomeCallHub) -> None:
+        self.set_homecall(hub)
+
+    def set_homecall(
+        self, hub: HomeCallHub, *, http: httpx.AsyncClient | None = None, simulator: Litestar | None = None
+    ) -> None:
+        """Use ``hub`` from now on (tests: a simulator with faults or another region)."""
+        self._own(hub)
+        self._own(http)
+        self._homecall = hub
+        if simulator is not None:
+            self._homecall_simulator = simulator
+
+    @property
+    def homecall_simulator(self) -> Litestar | None:
+        """The in-process home-call simulator behind the adapter (None for a real service)."""
+        self.homecall  # noqa: B018 - builds it
+        return self._homecall_simulator
+
+    @property
+    def attachment(self) -> AttachmentRegistry:
+        if self._attachment is None:
+            settings = self._settings
+            simulator: Litestar | None = None
+            if is_inprocess(settings.attachment_url):
+                region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
+                # The demo's clinics decide by themselves: a minute to accept, two more to attach.
+                demo = settings.profile is Profile.EMBEDDED
+                simulator = create_attachment_simulator(
+                    region,
+                    token=settings.attachment_token,
+                    register=self.attachment_register,
+                    clock=self._sim_clock,
+                    auto_process=timedelta(minutes=1) if demo else None,
+                    auto_complete=timedelta(minutes=2) if demo else None,
+                )
+            app = simulator
+            http = build_http_client(
+                settings.attachment_url,
+                simulator_app=(lambda: app) if app else None,
+                timeout_s=settings.upstream_timeout_s,
+            )
+            self.set_attachment(
+                AttachmentClient(http, token=settings.attachment_token, timeout_s=settings.upstream_timeout_s),
+                http=http,
+                simulator=simulator,
+            )
+        assert self._attachment is not None
+        return self._attachment
+
+    @attachment.setter
+    def attachment(self, registry: AttachmentRegistry) -> None:
+        self.set_attachment(registry)
+
+    def set_attachment(
+        self, registry: AttachmentRegistry, *, http: httpx.AsyncClient | None = None, simulator: Litestar | None = None
+    ) -> None:
+        self._own(registry)
+        self._own(http)
+        self._attachment = registry
+        if simulator is not None:
+            self._attachment_simulator = simulator
+
+    @property
+    def attachment_simulator(self) -> Litestar | None:
+        self.attachment  # noqa: B018 - builds it
+        return self._attachment_simulator
 
     # -- ESIA
 
@@ -662,6 +825,20 @@ class Adapters:
         self._inbox_bus = bus
 
     @property
+    def home_visit_bus(self) -> InboxBus:
+        """Home visits' live feed (``homeVisitUpdated``): Redis pub/sub with Redis, in-process queues without."""
+        if self._home_visit_bus is None:
+            redis: Redis | None = self._runtime.redis
+            self._home_visit_bus = RedisHomeVisitBus(redis) if redis is not None else InProcessInboxBus()
+            self._own(self._home_visit_bus)
+        return self._home_visit_bus
+
+    @home_visit_bus.setter
+    def home_visit_bus(self, bus: InboxBus) -> None:
+        self._own(bus)
+        self._home_visit_bus = bus
+
+    @property
     def booking_cache(self) -> SwrCache:
         if self._booking_cache is None:
             redis: Redis | None = self._runtime.redis
@@ -736,6 +913,10 @@ class Adapters:
         self._fer = self._esia = self._sms = self._push = self._email = self._inbox_bus = None
         self._booking_cache = None
         self._iemk = self._iemk_simulator = self._nsi = None
+        self._homecall = self._attachment = None
+        self._homecall_simulator = self._attachment_simulator = None
+        self._attachment_register = None
+        self._home_visit_bus = None
         self._esia_simulator = self._sms_simulator = None
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()

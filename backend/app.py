@@ -30,9 +30,11 @@ from backend.api.pages import (
 )
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
+from backend.attachment import service as attachment
 from backend.dev.routes import routes_for as dev_routes_for
 from backend.documents import service as documents
 from backend.health.routes import live, ready
+from backend.home_visits import service as home_visits
 from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
 from backend.logging import configure_logging
@@ -56,6 +58,7 @@ REST_MODULES: tuple[str, ...] = (
     "backend.booking.routes",
     "notifications.routes",
     "backend.documents.routes",
+    "backend.home_visits.routes",
 )
 
 
@@ -70,8 +73,17 @@ def _context_getter() -> Any:
 async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
     re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback, the
-    documents sync (each patient at most every ``SYNC_INTERVAL``)."""
-    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback, documents.sync_due)
+    documents sync (each patient at most every ``SYNC_INTERVAL``), home visits and attachment applications in
+    step with their upstreams."""
+    jobs = (
+        outbox.sweep,
+        delivery.tick,
+        reminders.scan_reminders,
+        delivery.scan_push_fallback,
+        documents.sync_due,
+        home_visits.sync,
+        attachment.sync,
+    )
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         for job in jobs:

@@ -22,6 +22,8 @@ class TaskName:
     IDENTITY_PURGE = "identity.purge_expired"
     BOOKING_SYNC_STATUSES = "booking.sync_statuses"
     BOOKING_EXPIRE_HOLDS = "booking.expire_holds"
+    HOME_VISITS_SYNC = "home_visits.sync"
+    ATTACHMENT_SYNC = "attachment.sync"
     NOTIFICATIONS_DELIVER = "notifications.deliver"
     NOTIFICATIONS_TICK = "notifications.tick"
     NOTIFICATIONS_REMINDERS = "notifications.scan_reminders"
@@ -35,6 +37,8 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.directory.tasks",
     "backend.identity.tasks",
     "backend.booking.tasks",
+    "backend.home_visits.tasks",
+    "backend.attachment.tasks",
     "notifications.tasks",
     "backend.documents.tasks",
 )
@@ -45,6 +49,8 @@ BEAT_SCHEDULE = {
     "identity-purge": {"task": TaskName.IDENTITY_PURGE, "schedule": 3600.0},
     "booking-sync-statuses": {"task": TaskName.BOOKING_SYNC_STATUSES, "schedule": 300.0},
     "booking-expire-holds": {"task": TaskName.BOOKING_EXPIRE_HOLDS, "schedule": 60.0},
+    "home-visits-sync": {"task": TaskName.HOME_VISITS_SYNC, "schedule": 120.0},
+    "attachment-sync": {"task": TaskName.ATTACHMENT_SYNC, "schedule": 600.0},
     "notifications-tick": {"task": TaskName.NOTIFICATIONS_TICK, "schedule": 15.0},
     "notifications-reminders": {"task": TaskName.NOTIFICATIONS_REMINDERS, "schedule": 60.0},
     "notifications-push-fallback": {"task": TaskName.NOTIFICATIONS_PUSH_FALLBACK, "schedule": 60.0},

@@ -1,8 +1,10 @@
 """Every domain's models, imported so that ``Base.metadata`` is complete (Alembic, drift test)."""
 
+import backend.attachment.models
 import backend.booking.models
 import backend.directory.models  # noqa: F401, RUF100 - the directory's tables
 import backend.documents.models  # noqa: F401, RUF100 - medical documents and the profile
+import backend.home_visits.models
 import backend.identity.models  # noqa: F401 - identity's tables
 import notifications.models  # noqa: F401 - the notifications domain's tables
 from backend.audit.models import AuditEvent

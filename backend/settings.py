@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     iemk_api_key: str = Field("", validation_alias=_env("IEMK_API_KEY"))
     nsi_url: str = Field("inprocess://nsi", validation_alias=_env("NSI_URL"))
     nsi_user_key: str = Field("nsi-demo-key", validation_alias=_env("NSI_USER_KEY"))
+    # Home visits (N3 HomeCallService) and attachment (our contract, integrations/attachment).
+    homecall_url: str = Field("inprocess://homecall", validation_alias=_env("HOMECALL_URL"))
+    homecall_guid: str = Field("demo-homecall-guid", validation_alias=_env("HOMECALL_GUID"))
+    # The guid the MIS sends in its pushes to our endpoint (empty: the same as HOMECALL_GUID).
+    homecall_push_guid: str = Field("", validation_alias=_env("HOMECALL_PUSH_GUID"))
+    attachment_url: str = Field("inprocess://attachment", validation_alias=_env("ATTACHMENT_URL"))
+    attachment_token: str = Field("demo-attachment-token", validation_alias=_env("ATTACHMENT_TOKEN"))
     upstream_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias=_env("UPSTREAM_TIMEOUT_S"))
 
     # Notifications (notifications/): SMS provider behind sms_url (smsc or twilio), push, e-mail, timing.
@@ -198,7 +205,7 @@ class Settings(BaseSettings):
                 raise ValueError("REDIS_URL: required in production (redis://…)")
             if self.celery_eager:
                 raise ValueError("MZ_CELERY_EAGER: must be false in production (tasks run on workers)")
-            for name in ("esia_url", "fer_url", "sms_url", "iemk_url", "nsi_url"):
+            for name in ("esia_url", "fer_url", "sms_url", "iemk_url", "nsi_url", "homecall_url", "attachment_url"):
                 if is_inprocess(getattr(self, name)):
                     raise ValueError(f"MZ_{name.upper()}: production needs the real upstream URL")
             for name, why in (
@@ -212,6 +219,10 @@ class Settings(BaseSettings):
                 raise ValueError("MZ_FER_GUID: production needs the booking hub's client GUID")
             if self.nsi_user_key == "nsi-demo-key":
                 raise ValueError("MZ_NSI_USER_KEY: production needs the НСИ (ФНСИ) user key")
+            if self.homecall_guid == "demo-homecall-guid":
+                raise ValueError("MZ_HOMECALL_GUID: production needs the home-call service's client GUID")
+            if self.attachment_token == "demo-attachment-token":
+                raise ValueError("MZ_ATTACHMENT_TOKEN: production needs the attachment service's token")
         return self
 
     @property

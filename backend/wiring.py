@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from backend.booking import service as booking
 from backend.documents import service as documents
+from backend.home_visits import service as home_visits
 from backend.identity import service as identity
 from backend.outbox import service as outbox
 from notifications import routes as notification_routes
@@ -28,12 +29,13 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     booking.TOPIC_CANCEL_UPSTREAM: booking.on_cancel_upstream,
     booking.TOPIC_COMPENSATE: booking.on_compensate,
     identity.LOGIN_TOPIC: documents.on_login,
+    home_visits.TOPIC_CHANGED: home_visits.on_changed,
 }
 
 
 #: topic → payload keys blanked once sent: the one-time code's text (the codes table keeps only a hash).
 OUTBOX_SECRETS: Mapping[str, tuple[str, ...]] = {
-    identity.SMS_TOPIC: ("text",),
+    identity.SMS_TOPIC: ("text", "sealed"),
 }
 
 
@@ -48,3 +50,4 @@ def wire(runtime: Runtime) -> None:
     """Register the outbox handlers and plug the runtime's hooks."""
     register_outbox_handlers()
     runtime.adapters.sms_status_callback = partial(notification_routes.handle_twilio_callback, runtime)
+    runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)

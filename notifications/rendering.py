@@ -37,6 +37,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("appointment.hold_expiring", expires_key="expires_at"),
         EventSpec("home_visit.scheduled"),
         EventSpec("home_visit.cancelled"),
+        EventSpec("home_visit.status_changed"),
+        EventSpec("attachment.status_changed"),
         EventSpec("ambulance.dispatched", urgent=True),
         EventSpec("ambulance.arrived", urgent=True),
         EventSpec("document.ready"),

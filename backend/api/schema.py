@@ -41,6 +41,8 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.directory.schema",
     "backend.identity.schema",
     "backend.booking.schema",
+    "backend.home_visits.schema",
+    "backend.attachment.schema",
     "notifications.schema",
     "backend.documents.schema",
 )

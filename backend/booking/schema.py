@@ -589,7 +589,7 @@ class Query:
         async with info.context.sessionmaker() as session:
             if own_mo_id is None and actor.is_authenticated and SCOPE_BOOKING in actor.scopes and actor.subject_id:
                 patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
-                own_mo_id = await service.own_clinic_of(session, patient_id)
+                own_mo_id = await service.own_clinic(info.context.runtime, session, patient_id)
             near = (latitude, longitude) if latitude is not None and longitude is not None else None
             result = await service.search(
                 info.context.runtime,

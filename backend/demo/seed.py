@@ -7,6 +7,7 @@ and kiosk accounts of the identity domain, and the demo doctor of the documents 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from backend.demo.people import seed_demo_people
@@ -16,6 +17,64 @@ from backend.identity.seed import seed_demo_identity
 from backend.runtime import Runtime
 from backend.settings import Settings
 from integrations.demo_region import RegionScale, get_region
+from integrations.demo_region.areas import AttachmentRegister, is_child
+from integrations.demo_region.model import Person, Region
+
+
+def _person(p: Person) -> dict[str, Any]:
+    return {
+        "name": f"{p.last_name} {p.first_name} {p.middle_name}",
+        "esia_oid": p.esia_oid,
+        "birth_date": p.birth_date.isoformat(),
+        "oms_policy": p.oms_policy,
+        "address": p.address,
+    }
+
+
+def home_visit_and_attachment_demo(region: Region) -> dict[str, Any]:
+    """Who to log in as to try home visits and attachment: an adult and a parent with a child, each
+    attached to a clinic with an area (so the home-call service identifies them), and a clinic to apply to."""
+    register = AttachmentRegister(region)
+    today = date.today()
+
+    def attached(p: Person) -> dict[str, Any] | None:
+        entry = register.current(p.esia_oid)
+        area = register.area(entry.area_id) if entry and entry.area_id else None
+        mo = register.organisation(entry.mo_id) if entry else None
+        if area is None or mo is None:
+            return None
+        doctor = register.doctor(area.doctor_id)
+        return {"clinic": mo.name, "mo_id": mo.id, "area": area.number, "doctor": doctor.full_name if doctor else None}
+
+    adult = next((p for p in region.people if not is_child(p, today) and attached(p) and not p.parent_oid), None)
+    child = next((p for p in region.people if p.parent_oid and is_child(p, today) and attached(p)), None)
+    parent = region.person_by_oid(child.parent_oid) if child and child.parent_oid else None
+    other = None
+    if adult is not None:
+        own = attached(adult)
+        other = next(
+            (
+                mo
+                for mo in region.organisations
+                if mo.attaches
+                and own
+                and mo.id != own["mo_id"]
+                and any(a.area_type in (2, 3) for a in register.areas_of(mo.id))
+            ),
+            None,
+        )
+    return {
+        "adult": {**_person(adult), **(attached(adult) or {})} if adult else None,
+        "parent": _person(parent) if parent else None,
+        "child": {**_person(child), **(attached(child) or {})} if child else None,
+        "apply_to": {"mo_id": other.id, "clinic": other.name} if other else None,
+        "try": (
+            "Log in through the ESIA simulator as the adult or the parent; homeVisitChecklist → homeVisitWindows "
+            "→ requestHomeVisit (the parent with actingFor: the child's id from myPrincipals); myHomeVisits and the "
+            "homeVisitUpdated subscription follow it. myAttachment, then applyForAttachment with apply_to.mo_id. "
+            "The 122 operator (credentials above) opens an on-behalf session for the adult and does the same."
+        ),
+    }
 
 
 async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progress: Any | None = None) -> dict[str, Any]:
@@ -51,4 +110,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         # simulator's login page lists the adults; the SMS they "receive" are at GET /dev/sms.
         "demo_people": people,
         "documents": documents,
+        "home_visits_and_attachment": home_visit_and_attachment_demo(region),
     }

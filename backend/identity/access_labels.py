@@ -46,6 +46,17 @@ ACTION_LABELS: dict[str, str] = {
     "documents.doctor_profile_read": "Врач просмотрел медицинский профиль",
     "documents.doctor_document_read": "Врач просмотрел медицинский документ",
     "documents.doctor_read_refused": "Врачу отказано в доступе",
+    # home visits, attachment
+    "requestHomeVisit": "Вызов врача на дом",
+    "home_visit.requested": "Вызов врача на дом оформлен",
+    "cancelHomeVisit": "Отмена вызова врача на дом",
+    "home_visit.cancelled": "Вызов врача на дом отменён",
+    "home_visit.status_changed": "Изменение состояния вызова врача на дом",
+    "home_visit.visits_read": "Просмотр вызовов врача на дом",
+    "applyForAttachment": "Заявление о прикреплении к поликлинике",
+    "attachment.application_submitted": "Заявление о прикреплении отправлено",
+    "attachment.application_status_changed": "Изменение состояния заявления о прикреплении",
+    "attachment.read": "Просмотр прикрепления к поликлинике",
     # booking
     "booking.hold": "Бронирование времени приема",
     "booking.hold_released": "Бронь времени снята",

@@ -53,6 +53,8 @@ SCOPE_DRUGS = "drugs"
 SCOPE_INSURANCE = "insurance"
 SCOPE_PROFILE = "profile"
 SCOPE_NOTIFICATIONS = "notifications"
+SCOPE_HOME_VISITS = "home_visits"  # call a doctor home, follow the call
+SCOPE_ATTACHMENT = "attachment"  # see the attached clinic, apply to change it
 #: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code; required by
 #: the sensitive actions (``require_subject(..., sensitive=True)``).
 SCOPE_SENSITIVE = "sensitive"
@@ -74,14 +76,19 @@ ALL_PATIENT_SCOPES: frozenset[str] = frozenset(
         SCOPE_INSURANCE,
         SCOPE_PROFILE,
         SCOPE_NOTIFICATIONS,
+        SCOPE_HOME_VISITS,
+        SCOPE_ATTACHMENT,
     }
 )
 #: What a proxy grant may carry (a subset is chosen per grant).
 GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
-#: An operator's on-behalf session: book, see appointments and who the caller is; never documents. Cancelling
-#: or rescheduling also needs the caller's SMS code (:data:`SCOPE_SENSITIVE`).
-OPERATOR_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE})
-#: A kiosk session: booking and tickets only.
+#: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment and who the
+#: caller is; never documents. Cancelling or rescheduling also needs the caller's SMS code
+#: (:data:`SCOPE_SENSITIVE`).
+OPERATOR_SCOPES: frozenset[str] = frozenset(
+    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT}
+)
+#: A kiosk session: booking and tickets only (a kiosk does not offer home visits).
 KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS})
 #: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES

@@ -33,6 +33,10 @@ PRODUCTION = {
     "esia_certificate_hash": "ab" * 32,
     "public_url": "https://api.moe-zdorovye.example",
     "fer_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000042",
+    "homecall_url": "https://hub.example/HomeCallService.svc",
+    "homecall_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000043",
+    "attachment_url": "https://attachment.example",
+    "attachment_token": "a-real-token",
 }
 
 
@@ -69,6 +73,10 @@ def test_production_is_strict_by_default() -> None:
         ({**PRODUCTION, "iemk_url": "inprocess://iemk"}, "MZ_IEMK_URL"),
         ({**PRODUCTION, "nsi_url": "inprocess://nsi"}, "MZ_NSI_URL"),
         ({**PRODUCTION, "nsi_user_key": "nsi-demo-key"}, "MZ_NSI_USER_KEY"),
+        ({**PRODUCTION, "homecall_url": "inprocess://homecall"}, "MZ_HOMECALL_URL"),
+        ({**PRODUCTION, "homecall_guid": "demo-homecall-guid"}, "MZ_HOMECALL_GUID"),
+        ({**PRODUCTION, "attachment_url": "inprocess://attachment"}, "MZ_ATTACHMENT_URL"),
+        ({**PRODUCTION, "attachment_token": "demo-attachment-token"}, "MZ_ATTACHMENT_TOKEN"),
         ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )

@@ -97,6 +97,7 @@ from backend.booking.service.search import (
     SearchResult,
     haversine_km,
     nearest_free_slots,
+    own_clinic,
     own_clinic_of,
     search,
 )
@@ -180,6 +181,7 @@ __all__ = [
     "now",
     "on_cancel_upstream",
     "on_compensate",
+    "own_clinic",
     "own_clinic_of",
     "parse_ref",
     "register_upstream",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.attachment import service as attachment
 from backend.booking.cache import booking_cache
 from backend.booking.models import Appointment
 from backend.booking.problems import InvalidInput, fail
@@ -55,11 +56,16 @@ MAX_CLINICS = 30
 MAX_CONCURRENT_FETCHES = 16
 
 
-async def own_clinic_of(session: AsyncSession, patient_id: uuid.UUID, specialty_code: str | None = None) -> str | None:
-    """The clinic the patient uses: of their latest appointment with a first-level doctor, else any latest.
+async def own_clinic(runtime: Runtime, session: AsyncSession, patient_id: uuid.UUID) -> str | None:
+    """The patient's own clinic for "own clinic first": the one they are attached to (the attachment domain),
+    else, when that is not known (no policy, not in the register, the register slow or down), the guess of
+    :func:`own_clinic_of`."""
+    return await attachment.attached_mo_id(runtime, session, patient_id) or await own_clinic_of(session, patient_id)
 
-    Attachment (прикрепление) is not part of this service yet; a client that knows it passes ``own_mo_id``.
-    """
+
+async def own_clinic_of(session: AsyncSession, patient_id: uuid.UUID, specialty_code: str | None = None) -> str | None:
+    """The clinic the patient uses: of their latest appointment with a first-level doctor, else any latest
+    (the fallback of :func:`own_clinic` when the attachment is not known)."""
     base = select(Appointment.mo_id).where(Appointment.patient_id == patient_id).order_by(Appointment.created_at.desc())
     first_level = await session.scalar(base.where(Appointment.specialty_code.in_(("76", "49", "39"))).limit(1))
     return first_level or await session.scalar(base.limit(1))

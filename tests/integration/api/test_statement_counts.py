@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 from graphql import OperationDefinitionNode, OperationType, parse
+from sqlalchemy import update
 
 from backend.api.schema import build_schema
+from backend.attachment.models import AttachmentApplication, AttachmentApplicationEvent
 from backend.audit.models import AuditEvent
 from backend.booking import service as booking
 from backend.booking.models import Appointment, AppointmentState
@@ -24,6 +26,7 @@ from backend.directory import service as directory
 from backend.directory.service import sync_directory
 from backend.documents import service as documents_service
 from backend.documents.models import DocumentAccessGrant, MedicalDocument, ProfileEntry
+from backend.home_visits.models import HomeVisit, HomeVisitEvent
 from backend.identity import tokens
 from backend.identity.staff import create_staff
 from backend.runtime import Runtime
@@ -32,6 +35,7 @@ from notifications import preferences
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
+from tests.support.home_visits import start_visits
 from tests.support.identity import (
     auth_headers,
     grant_proxy,
@@ -435,6 +439,144 @@ async def _doctor_shared_document(runtime: Runtime) -> Setup:
     )
 
 
+# ---------------------------------------------------------------------------------------------- home visits, attachment
+
+
+async def _home_visits(runtime: Runtime, patient_id: uuid.UUID, count: int, *, created: datetime) -> None:
+    """``count`` visits (the last one active), each with a timeline of three steps, through every channel."""
+    channels = (Channel.MOBILE, Channel.CALLCENTRE, Channel.EPGU)
+    async with runtime.sessionmaker() as session, session.begin():
+        for i in range(count):
+            at = created + timedelta(days=i)
+            status = "new" if i == count - 1 else "visited"
+            visit = HomeVisit(
+                id=uuid.uuid4(),
+                patient_id=patient_id,
+                request_id=f"hc-{uuid.uuid4().hex[:12]}",
+                mo_id=ADULT_MO,
+                mo_name="Городская поликлиника № 1",
+                status=status,
+                reason_code="fever",
+                symptoms=["fever"],
+                address={"line": "г. Ставрополь, ул. Ленина, д. 1"},
+                address_line="г. Ставрополь, ул. Ленина, д. 1",
+                phone="+79001234567",
+                window_start=at + timedelta(hours=4),
+                window_end=at + timedelta(hours=6),
+                channel=channels[i % len(channels)].value,
+                actor_kind="patient",
+                actor_id=str(patient_id),
+                created_at=at,
+                updated_at=at,
+            )
+            session.add(visit)
+            for n, step in enumerate(("new", "doctor_assigned", status)):
+                session.add(
+                    HomeVisitEvent(
+                        id=uuid.uuid4(),
+                        visit_id=visit.id,
+                        status=step,
+                        at=at + timedelta(minutes=n),
+                        source="push",
+                        dedup_key=f"{visit.request_id}:{n}",
+                    )
+                )
+
+
+async def _my_home_visits(runtime: Runtime) -> Setup:
+    created = datetime(2025, 3, 1, 9, tzinfo=UTC)
+    one = (await make_patient(runtime)).id
+    four = (await make_patient(runtime)).id
+    await _home_visits(runtime, one, 1, created=created)
+    await _home_visits(runtime, four, 4, created=created)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _home_visit_requests_kpi(runtime: Runtime) -> Setup:
+    await _home_visits(runtime, uuid.uuid4(), 1, created=datetime(2025, 2, 10, 9, tzinfo=UTC))
+    await _home_visits(runtime, uuid.uuid4(), 5, created=datetime(2025, 3, 2, 9, tzinfo=UTC))
+    few = {"dateFrom": "2025-02-01", "dateTo": "2025-02-28"}
+    more = {"dateFrom": "2025-03-01", "dateTo": "2025-03-31"}
+    return few, more, auth_headers(await operator_token(runtime))
+
+
+async def _applications(runtime: Runtime, patient_id: uuid.UUID, count: int, *, created: datetime) -> None:
+    """``count`` applications (the last one pending), each with its steps."""
+    final = ("completed", "rejected")
+    async with runtime.sessionmaker() as session, session.begin():
+        for i in range(count):
+            at = created + timedelta(days=i)
+            status = "submitted" if i == count - 1 else final[i % 2]
+            application = AttachmentApplication(
+                id=uuid.uuid4(),
+                patient_id=patient_id,
+                upstream_id=f"ATT-{uuid.uuid4().hex[:12]}",
+                mo_id=ADULT_MO,
+                mo_name="Городская поликлиника № 1",
+                status=status,
+                registration_address="г. Ставрополь, ул. Ленина, д. 1",
+                channel=Channel.MOBILE.value,
+                actor_kind="patient",
+                actor_id=str(patient_id),
+                created_at=at,
+                updated_at=at,
+            )
+            session.add(application)
+            steps = ("submitted",) if status == "submitted" else ("submitted", "accepted", status)
+            for n, step in enumerate(steps):
+                session.add(
+                    AttachmentApplicationEvent(
+                        id=uuid.uuid4(), application_id=application.id, status=step, at=at + timedelta(hours=n)
+                    )
+                )
+
+
+async def _my_attachment_applications(runtime: Runtime) -> Setup:
+    created = datetime(2025, 3, 1, 9, tzinfo=UTC)
+    one = (await make_patient(runtime)).id
+    four = (await make_patient(runtime)).id
+    await _applications(runtime, one, 1, created=created)
+    await _applications(runtime, four, 4, created=created)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _attachment_applications_kpi(runtime: Runtime) -> Setup:
+    await _applications(runtime, uuid.uuid4(), 1, created=datetime(2025, 2, 10, 9, tzinfo=UTC))
+    for _ in range(3):
+        await _applications(runtime, uuid.uuid4(), 2, created=datetime(2025, 3, 2, 9, tzinfo=UTC))
+    few = {"dateFrom": "2025-02-01", "dateTo": "2025-02-28"}
+    more = {"dateFrom": "2025-03-01", "dateTo": "2025-03-31"}
+    return few, more, auth_headers(await operator_token(runtime))
+
+
+async def _my_attachment(runtime: Runtime) -> Setup:
+    """Two people of the region, attached to clinics of different sizes (one read of each kind either way)."""
+    env = await start_visits(runtime)
+    few = await env.adult(1)
+    more = await env.adult(2)
+    return {}, {}, _as(runtime, few.id), _as(runtime, more.id)
+
+
+async def _home_visit_windows(runtime: Runtime) -> Setup:
+    """The windows at the address of the last visit: a patient with one visit before, one with three."""
+    env = await start_visits(runtime)
+    few = await env.adult(1)
+    more = await env.adult(2)
+    await _home_visits(runtime, few.id, 1, created=datetime(2025, 2, 1, 9, tzinfo=UTC))
+    await _home_visits(runtime, more.id, 3, created=datetime(2025, 2, 1, 9, tzinfo=UTC))
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(HomeVisit).values(status="visited"))
+    async with app_client(runtime) as client:
+        body = await gql(
+            client,
+            'query { homeVisitWindows(phone: "+79001234567") { __typename } }',
+            headers=_as(runtime, few.id),
+        )
+    assert body["data"]["homeVisitWindows"]["__typename"] == "HomeVisitWindows", body
+    phone = {"phone": "+79001234567"}
+    return phone, phone, _as(runtime, few.id), _as(runtime, more.id)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.operation: s
     for s in (
@@ -453,6 +595,13 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyAppointments", _my_appointments),
         Scenario("SlotHold", _slot_hold),
         Scenario("RemoteBookingShare", _remote_booking_share),
+        Scenario("HomeVisitChecklist", _no_data),
+        Scenario("HomeVisitWindows", _home_visit_windows),
+        Scenario("MyHomeVisits", _my_home_visits),
+        Scenario("HomeVisitRequestsKpi", _home_visit_requests_kpi),
+        Scenario("MyAttachment", _my_attachment),
+        Scenario("MyAttachmentApplications", _my_attachment_applications),
+        Scenario("AttachmentApplicationsKpi", _attachment_applications_kpi),
         Scenario("MyNotifications", _one_and_four),
         Scenario("MyInbox", _one_and_four),
         Scenario("UnreadCount", _one_and_four),

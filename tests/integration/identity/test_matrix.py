@@ -405,6 +405,59 @@ MATRIX: dict[str, Row] = {
         policy.SCOPE_BOOKING,
         _rescheduled,
     ),
+    # ------------------------------------------------------------------------------ home visits
+    "homeVisitChecklist": public("the reasons and the symptoms checklist: reference data"),
+    "homeVisitWindows": standard(
+        'query($t: UUID) { homeVisitWindows(address: {line: "г. Ставрополь, ул. Ленина, д. 1"}, phone: "+79001234567",'
+        f" actingFor: $t) {{ {PROBLEM} }} }}",
+        _t,
+        policy.SCOPE_HOME_VISITS,
+    ),
+    "myHomeVisits": standard(
+        "query($t: UUID) { myHomeVisits(actingFor: $t) { id status } }", _t, policy.SCOPE_HOME_VISITS
+    ),
+    "homeVisitRequestsKpi": only(
+        {P.OPERATOR},
+        "query($a: Date!, $b: Date!) { homeVisitRequestsKpi(dateFrom: $a, dateTo: $b) { total } }",
+        lambda w: {"a": "2025-03-01", "b": "2025-03-31"},
+    ),
+    "requestHomeVisit": standard(
+        _booking_mutation("requestHomeVisit", "input: $i", "$i: HomeVisitInput!"),
+        _keyed(
+            i=lambda w: {
+                "reason": "fever",
+                "windowId": "w-1",
+                "phone": "+79001234567",
+                "address": {"line": "г. Ставрополь, ул. Ленина, д. 1"},
+            }
+        ),
+        policy.SCOPE_HOME_VISITS,
+    ),
+    "cancelHomeVisit": sensitive(
+        _booking_mutation("cancelHomeVisit", "visitId: $v", "$v: UUID!"),
+        _keyed(v=lambda w: str(uuid.uuid4())),
+        policy.SCOPE_HOME_VISITS,
+    ),
+    "homeVisitUpdated": standard(
+        "subscription($t: UUID) { homeVisitUpdated(actingFor: $t) { visitId status } }", _t, policy.SCOPE_HOME_VISITS
+    ),
+    # ------------------------------------------------------------------------------ attachment
+    "myAttachment": standard(
+        f"query($t: UUID) {{ myAttachment(actingFor: $t) {{ {PROBLEM} }} }}", _t, policy.SCOPE_ATTACHMENT
+    ),
+    "myAttachmentApplications": standard(
+        "query($t: UUID) { myAttachmentApplications(actingFor: $t) { id status } }", _t, policy.SCOPE_ATTACHMENT
+    ),
+    "attachmentApplicationsKpi": only(
+        {P.OPERATOR},
+        "query($a: Date!, $b: Date!) { attachmentApplicationsKpi(dateFrom: $a, dateTo: $b) { total } }",
+        lambda w: {"a": "2025-03-01", "b": "2025-03-31"},
+    ),
+    "applyForAttachment": standard(
+        _booking_mutation("applyForAttachment", "input: $i", "$i: AttachmentApplicationInput!"),
+        _keyed(i=lambda w: {"moId": "1002", "registrationAddress": "г. Ставрополь, ул. Ленина, д. 1"}),
+        policy.SCOPE_ATTACHMENT,
+    ),
     # ------------------------------------------------------------------------------ notifications
     "myNotifications": standard(
         "query($t: UUID) { myNotifications(actingFor: $t) { key title } }", _t, policy.SCOPE_NOTIFICATIONS

@@ -1,0 +1,1 @@
+"""Attachment to a clinic (прикрепление к МО): the patient's clinic, area and doctor; applications to change it."""
