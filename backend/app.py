@@ -40,7 +40,12 @@ API_V1 = "/api/v1"
 SWEEP_INTERVAL_S = 15.0
 
 # REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
-REST_MODULES: tuple[str, ...] = ("backend.identity.routes", "backend.booking.routes", "notifications.routes")
+REST_MODULES: tuple[str, ...] = (
+    "backend.identity.routes",
+    "backend.booking.routes",
+    "notifications.routes",
+    "backend.vault.routes",
+)
 
 
 def _context_getter() -> Any:
