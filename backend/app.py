@@ -32,6 +32,7 @@ from backend.outbox import service as outbox
 from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
 from backend.system.schema import _version
+from backend.vault import service as vault
 from notifications import delivery, reminders
 
 log = structlog.get_logger(__name__)
@@ -59,7 +60,7 @@ def _context_getter() -> Any:
 async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
     re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback."""
-    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback)
+    jobs = (outbox.sweep, delivery.tick, reminders.scan_reminders, delivery.scan_push_fallback, vault.housekeeping)
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         for job in jobs:

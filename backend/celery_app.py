@@ -26,6 +26,7 @@ class TaskName:
     NOTIFICATIONS_TICK = "notifications.tick"
     NOTIFICATIONS_REMINDERS = "notifications.scan_reminders"
     NOTIFICATIONS_PUSH_FALLBACK = "notifications.scan_push_fallback"
+    VAULT_HOUSEKEEPING = "vault.housekeeping"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -35,6 +36,7 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.identity.tasks",
     "backend.booking.tasks",
     "notifications.tasks",
+    "backend.vault.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -46,6 +48,7 @@ BEAT_SCHEDULE = {
     "notifications-tick": {"task": TaskName.NOTIFICATIONS_TICK, "schedule": 15.0},
     "notifications-reminders": {"task": TaskName.NOTIFICATIONS_REMINDERS, "schedule": 60.0},
     "notifications-push-fallback": {"task": TaskName.NOTIFICATIONS_PUSH_FALLBACK, "schedule": 60.0},
+    "vault-housekeeping": {"task": TaskName.VAULT_HOUSEKEEPING, "schedule": 900.0},
 }
 
 

@@ -2,7 +2,7 @@
 
 import backend.booking.models
 import backend.directory.models  # noqa: F401, RUF100 - the directory's tables
-import backend.identity.models  # noqa: F401 - identity's tables
+import backend.identity.models
 import backend.vault.models  # noqa: F401 - the vault's tables
 import notifications.models  # noqa: F401 - the notifications domain's tables
 from backend.audit.models import AuditEvent

@@ -40,6 +40,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.identity.schema",
     "backend.booking.schema",
     "notifications.schema",
+    "backend.vault.schema",
 )
 
 

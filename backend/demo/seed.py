@@ -13,6 +13,7 @@ from backend.directory.service import STAGE_LABELS, sync_directory
 from backend.identity.seed import seed_demo_identity
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.vault.seed import seed_demo_vault
 from integrations.demo_region import RegionScale, get_region
 
 
@@ -32,6 +33,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
     try:
         summary = await sync_directory(runtime, progress=on_progress)
         identity = await seed_demo_identity(runtime)
+        vault = await seed_demo_vault(runtime)
     finally:
         await runtime.close()
     return {
@@ -43,4 +45,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         },
         "failures": len(summary.failures),
         "identity": identity,
+        "vault": vault,
     }

@@ -31,6 +31,22 @@ ACTION_NAMES = {
     "identity.identification_failed": "Неудачная попытка идентификации",
     "patient.profile.read": "Просмотр профиля",
     "patient.access_log.read": "Просмотр журнала доступа",
+    "vault.listed": "Просмотр хранилища документов",
+    "vault.file_uploaded": "Загрузка документа в хранилище",
+    "vault.file_downloaded": "Скачивание документа из хранилища",
+    "vault.file_updated": "Изменение документа в хранилище",
+    "vault.file_deleted": "Удаление документа в корзину",
+    "vault.file_restored": "Восстановление документа из корзины",
+    "vault.file_erased": "Документ стерт после 30 дней в корзине",
+    "vault.share_created": "Открыт доступ врачу к документам",
+    "vault.share_revoked": "Доступ врачу к документам закрыт",
+    "vault.share_viewed": "Врач открыл список документов",
+    "vault.share_file_downloaded": "Врач скачал документ",
+    "updateVaultFile": "Изменение документа в хранилище",
+    "deleteVaultFile": "Удаление документа в корзину",
+    "restoreVaultFile": "Восстановление документа из корзины",
+    "shareVault": "Открытие доступа врачу",
+    "revokeVaultShare": "Закрытие доступа врачу",
 }
 
 
@@ -111,7 +127,9 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
     names: dict[tuple[str, str | None], str] = {}
     for r in rows:
         key = (r.actor_kind, r.actor_id)
-        if r.actor_kind == "patient" and r.actor_id == str(me):
+        if r.action.startswith("vault.share_") and r.actor_id != str(me):
+            names[key] = _share_recipient(r, people)
+        elif r.actor_kind == "patient" and r.actor_id == str(me):
             names[key] = "Вы"
         elif r.actor_kind == "patient" and r.actor_id:
             person = people.get(uuid.UUID(r.actor_id)) if r.actor_id in {str(p) for p in patient_ids} else None
@@ -125,3 +143,15 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
         else:
             names[key] = "Неизвестный"
     return names
+
+
+def _share_recipient(row: AuditEvent, people: dict[uuid.UUID, PatientView]) -> str:
+    """Who read through a vault share: the doctor by name (signed in), or the holder of the code."""
+    if row.actor_kind == "patient" and row.actor_id:
+        try:
+            person = people.get(uuid.UUID(row.actor_id))
+        except ValueError:
+            person = None
+        if person is not None:
+            return f"Врач: {person.short_name}"
+    return "Получатель по коду доступа"

@@ -63,9 +63,7 @@ class QuotaExceeded(VaultProblem):
 @dataclass(frozen=True)
 class TypeNotAllowed(VaultProblem):
     CODE: ClassVar[str] = "TYPE_NOT_ALLOWED"
-    MESSAGE: ClassVar[str] = (
-        "Такой файл загрузить нельзя: принимаются PDF, JPEG, PNG, HEIC, DICOM и текстовые файлы."
-    )
+    MESSAGE: ClassVar[str] = "Такой файл загрузить нельзя: принимаются PDF, JPEG, PNG, HEIC, DICOM и текстовые файлы."
     STATUS: ClassVar[int] = 415
 
 

@@ -15,7 +15,7 @@ Refusals are JSON ``{"code", "message"}`` with a Russian message and a fitting s
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
@@ -167,7 +167,7 @@ def _meta(form: _Form) -> FileMeta:
     summary="Загрузить документ в хранилище",
     description=__doc__,
 )
-async def upload_file(  # noqa: PLR0911, PLR0912 - one answer per refusal
+async def upload_file(  # noqa: PLR0911, PLR0912, PLR0915 - one answer per refusal
     request: Request[Any, Any, Any],
     acting_for: Annotated[uuid.UUID | None, Parameter(query="actingFor")] = None,
     idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
@@ -184,7 +184,7 @@ async def upload_file(  # noqa: PLR0911, PLR0912 - one answer per refusal
     budget = runtime.settings.vault_max_file_bytes + FRAMING
     parser = PushMultipartParser(boundary, max_header_size=4096, max_header_count=8, strict=True)
 
-    async def events() -> AsyncIterator[MultipartSegment | bytes | None]:
+    async def events() -> AsyncGenerator[MultipartSegment | bytes | None, None]:
         received = 0
         async for chunk in request.stream():
             received += len(chunk)

@@ -28,7 +28,7 @@ EXTENSIONS = {
 }
 
 
-def detect(head: bytes, *, complete: bool) -> str | None:
+def detect(head: bytes, *, complete: bool) -> str | None:  # noqa: PLR0911 - one answer per type
     """The content type of a file starting with ``head`` (``complete``: the file is no longer than that),
     or None if it is not allowed. Text is only a candidate here: :class:`TextCheck` confirms it."""
     if head.startswith(b"%PDF-"):

@@ -86,7 +86,7 @@ class FileBlobStore:
         temp = path.with_name(path.name + ".part")
         size = 0
         try:
-            with temp.open("wb") as handle:  # noqa: ASYNC230 - local disk writes of ≤1 MiB segments
+            with temp.open("wb") as handle:
                 async for chunk in chunks:
                     handle.write(chunk)
                     size += len(chunk)
@@ -101,7 +101,7 @@ class FileBlobStore:
     async def get(self, key: str) -> AsyncIterator[bytes]:
         path = self.path_of(key)
         try:
-            handle = path.open("rb")  # noqa: ASYNC230
+            handle = path.open("rb")
         except FileNotFoundError as exc:
             raise BlobMissing(key) from exc
         with handle:
@@ -116,7 +116,7 @@ class FileBlobStore:
         self.path_of(key).unlink(missing_ok=True)
 
     async def list(self) -> list[StoredObject]:
-        found = []
+        found: list[StoredObject] = []
         if not self.root.exists():
             return found
         for path in self.root.glob("*/*"):

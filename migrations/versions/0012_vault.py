@@ -76,9 +76,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vault_idempotency")),
-        sa.UniqueConstraint(
-            "actor_key", "operation", "key", name=op.f("uq_vault_idempotency_actor_key_operation_key")
-        ),
+        sa.UniqueConstraint("actor_key", "operation", "key", name=op.f("uq_vault_idempotency_actor_key_operation_key")),
     )
 
 

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 __all__ = [
-    "housekeeping",
     "FOLDERS",
     "Claim",
     "CreatedShare",
@@ -55,6 +54,7 @@ __all__ = [
     "create_share",
     "delete_file",
     "erase_expired",
+    "housekeeping",
     "list_files",
     "list_shares",
     "notify_expiring",
@@ -74,7 +74,6 @@ __all__ = [
     "used_bytes",
     "view_share",
 ]
-
 
 
 async def housekeeping(runtime: Runtime) -> dict[str, int]:

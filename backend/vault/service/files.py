@@ -181,7 +181,7 @@ class _Checked:
     digest: Any = field(default_factory=hashlib.sha256)
 
 
-async def _sealed(
+async def _sealed(  # noqa: PLR0912 - the checks in stream order
     chunks: AsyncIterator[bytes],
     file_id: uuid.UUID,
     dek: bytes,
@@ -293,7 +293,7 @@ async def upload(
     return view
 
 
-async def _commit_row(
+async def _commit_row(  # noqa: PLR0917
     runtime: Runtime,
     ctx: RequestContext,
     patient_id: uuid.UUID,

@@ -28,7 +28,9 @@ _STORED = HotStatement(
         _TABLE.c.key == bindparam("key"),
     )
 )
-_SET_RESULT = HotStatement(update(_TABLE).where(_TABLE.c.id == bindparam("claim_id")).values(result=bindparam("stored")))
+_SET_RESULT = HotStatement(
+    update(_TABLE).where(_TABLE.c.id == bindparam("claim_id")).values(result=bindparam("stored"))
+)
 
 
 def actor_key(ctx: RequestContext) -> str:
@@ -57,8 +59,9 @@ async def claim(uow: UnitOfWork, operation: str, key: str, request: dict[str, An
         raise fail(InvalidInput.of("idempotencyKey", f"Ключ запроса должен быть от 1 до {MAX_KEY} символов."))
     who = actor_key(uow.ctx)
     digest = request_hash(request)
+    record_id = uuid.uuid4()
     row = {
-        "id": uuid.uuid4(),
+        "id": record_id,
         "actor_key": who,
         "operation": operation,
         "key": key,
@@ -73,4 +76,4 @@ async def claim(uow: UnitOfWork, operation: str, key: str, request: dict[str, An
         if existing[0] != digest:
             raise fail(IdempotencyKeyReused.default())
         return dict(existing[1])
-    return Claim(uow, row["id"])
+    return Claim(uow, record_id)

@@ -291,7 +291,9 @@ async def shares_for_doctor(runtime: Runtime, ctx: RequestContext) -> list[Incom
     out = []
     for row in rows:
         owner = owners.get(row.patient_id)
-        out.append(IncomingShare(ShareView.of(row), owner.short_name if owner else "", await shared_files(runtime, row)))
+        out.append(
+            IncomingShare(ShareView.of(row), owner.short_name if owner else "", await shared_files(runtime, row))
+        )
     return out
 
 
@@ -354,9 +356,7 @@ async def notify_expiring(runtime: Runtime) -> int:
     ctx = RequestContext.for_system("vault.share_expiry")
     for row in rows:
         async with UnitOfWork(runtime, ctx) as uow:
-            await uow.session.execute(
-                update(VaultShare).where(VaultShare.id == row.id).values(expiry_notified_at=now)
-            )
+            await uow.session.execute(update(VaultShare).where(VaultShare.id == row.id).values(expiry_notified_at=now))
             notifications.notify(
                 uow,
                 patient_id=row.patient_id,
