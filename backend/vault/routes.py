@@ -273,7 +273,7 @@ def _stream(opened: Opened) -> Stream:
     )
 
 
-@get("/vault/files/{file_id:uuid}", summary="Скачать документ из хранилища", media_type="application/octet-stream")
+@get("/vault/files/{file_id:uuid}", summary="Скачать документ из хранилища")
 async def download_file(
     request: Request[Any, Any, Any],
     file_id: uuid.UUID,
@@ -295,7 +295,6 @@ async def download_file(
 @get(
     "/vault/shares/{share_id:uuid}/files/{file_id:uuid}",
     summary="Скачать документ, к которому пациент открыл доступ врачу (по СНИЛС)",
-    media_type="application/octet-stream",
 )
 async def download_shared_to_doctor(
     request: Request[Any, Any, Any], share_id: uuid.UUID, file_id: uuid.UUID
@@ -345,7 +344,6 @@ async def shared_by_code(request: Request[Any, Any, Any], code: str) -> Response
 @get(
     "/vault/shared/{code:str}/files/{file_id:uuid}",
     summary="Скачать документ по коду доступа",
-    media_type="application/octet-stream",
 )
 async def download_by_code(request: Request[Any, Any, Any], code: str, file_id: uuid.UUID) -> Response[Any] | Stream:
     """A download by whoever holds the code: logged about the owner."""
