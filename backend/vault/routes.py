@@ -259,7 +259,7 @@ def content_disposition(view: FileView) -> str:
 
 def _stream(opened: Opened) -> Stream:
     view = opened.file
-    media = f"{view.content_type}; charset=utf-8" if view.content_type == "text/plain" else view.content_type
+    media = view.content_type  # Litestar adds "; charset=utf-8" to text/plain
     return Stream(
         opened.body,
         media_type=media,

@@ -235,7 +235,7 @@ class VaultFileChanged:
 @strawberry.type(description="Доступ открыт. Код и ссылка показываются один раз.")
 class VaultShared:
     share: VaultShareType
-    code: str | None = strawberry.field(description="Код для врача (продиктуйте его), если доступ по коду.")
+    share_code: str | None = strawberry.field(description="Код для врача (продиктуйте его), если доступ по коду.")
     link: str | None
 
 
@@ -447,7 +447,7 @@ class Mutation:
         if isinstance(claim, dict):
             for s in await service.list_shares(info.context.runtime, patient_id):
                 if str(s.id) == claim.get("shareId"):
-                    return VaultShared(share=VaultShareType.of(s, now), code=None, link=None)
+                    return VaultShared(share=VaultShareType.of(s, now), share_code=None, link=None)
             raise p.fail(p.ShareNotFound.default())
         created = await service.create_share(
             info.context.uow,
@@ -459,7 +459,7 @@ class Mutation:
             note=input.note,
         )
         claim.remember({"shareId": str(created.share.id)})
-        return VaultShared(share=VaultShareType.of(created.share, now), code=created.code, link=created.link)
+        return VaultShared(share=VaultShareType.of(created.share, now), share_code=created.code, link=created.link)
 
     @strawberry.mutation(description="Закрыть доступ: врач сразу перестает видеть документы.")
     @atomic
