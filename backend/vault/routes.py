@@ -24,6 +24,7 @@ from urllib.parse import quote
 import structlog
 from litestar import Request, Response, get, post
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 from multipart import MultipartSegment, PushMultipartParser
@@ -47,6 +48,30 @@ MAX_FIELD = 4096
 FIELD_NAMES = {"folder", "title", "documentDate", "clinic", "tags"}
 #: Room for the text fields and multipart framing beyond the file itself.
 FRAMING = 64 * 1024
+
+
+@dataclass
+class ProblemBody:
+    """A refusal: a stable code and the Russian text for the person."""
+
+    code: str
+    message: str
+
+
+def _responses(*statuses: int) -> dict[int, ResponseSpec]:
+    return {status: ResponseSpec(data_container=ProblemBody, description=_STATUS_TEXT[status]) for status in statuses}
+
+
+_STATUS_TEXT = {
+    400: "Неверный запрос: пустой файл, недопустимое имя, неполная загрузка",
+    401: "Нужно войти",
+    403: "Нет прав (операторы 122 и инфоматы не видят хранилище)",
+    404: "Файл или доступ не найден",
+    410: "Срок доступа истек или пациент закрыл доступ",
+    413: "Файл слишком большой или не хватает места",
+    415: "Тип файла не разрешен",
+    500: "Файл в хранилище поврежден",
+}
 
 
 def _json(status: int, code: str, message: str, **extra: Any) -> Response[Any]:
@@ -105,10 +130,13 @@ def _boundary(content_type: str) -> str | None:
     return None
 
 
+@dataclass
 class _UploadOperation(Operation):
     """The OpenAPI of the streamed upload (its body is read by hand, so it is described here)."""
 
     def __post_init__(self) -> None:
+        if self.request_body is not None:
+            return
         text = Schema(type="string")  # type: ignore[arg-type]
         self.request_body = RequestBody(
             required=True,
@@ -165,6 +193,7 @@ def _meta(form: _Form) -> FileMeta:
     request_max_body_size=None,  # checked while streaming: the file's size limit and the patient's quota
     operation_class=_UploadOperation,
     summary="Загрузить документ в хранилище",
+    responses=_responses(400, 401, 403, 413, 415),
     description=__doc__,
 )
 async def upload_file(  # noqa: PLR0911, PLR0912, PLR0915 - one answer per refusal
@@ -273,7 +302,7 @@ def _stream(opened: Opened) -> Stream:
     )
 
 
-@get("/vault/files/{file_id:uuid}", summary="Скачать документ из хранилища")
+@get("/vault/files/{file_id:uuid}", summary="Скачать документ из хранилища", responses=_responses(401, 403, 404, 500))
 async def download_file(
     request: Request[Any, Any, Any],
     file_id: uuid.UUID,
@@ -295,6 +324,7 @@ async def download_file(
 @get(
     "/vault/shares/{share_id:uuid}/files/{file_id:uuid}",
     summary="Скачать документ, к которому пациент открыл доступ врачу (по СНИЛС)",
+    responses=_responses(401, 403, 404, 410, 500),
 )
 async def download_shared_to_doctor(
     request: Request[Any, Any, Any], share_id: uuid.UUID, file_id: uuid.UUID
@@ -318,7 +348,7 @@ async def download_shared_to_doctor(
     return _stream(opened)
 
 
-@get("/vault/shared/{code:str}", summary="Документы, открытые по коду доступа")
+@get("/vault/shared/{code:str}", summary="Документы, открытые по коду доступа", responses=_responses(404, 410))
 async def shared_by_code(request: Request[Any, Any, Any], code: str) -> Response[Any]:
     """What a code or link opens: the owner's short name, the period, the files (read-only)."""
     runtime: Runtime = request.app.state.runtime
@@ -344,6 +374,7 @@ async def shared_by_code(request: Request[Any, Any, Any], code: str) -> Response
 @get(
     "/vault/shared/{code:str}/files/{file_id:uuid}",
     summary="Скачать документ по коду доступа",
+    responses=_responses(404, 410, 500),
 )
 async def download_by_code(request: Request[Any, Any, Any], code: str, file_id: uuid.UUID) -> Response[Any] | Stream:
     """A download by whoever holds the code: logged about the owner."""
