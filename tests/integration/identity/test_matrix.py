@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import tempfile
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -35,11 +37,14 @@ from backend.api.schema import Schema, build_schema
 from backend.booking import service as booking
 from backend.booking.models import Appointment, AppointmentState
 from backend.core.context import Actor, Channel, RequestContext
+from backend.core.uow import UnitOfWork
 from backend.directory.service import doctor_card
 from backend.identity import authn, policy, tokens
 from backend.identity.models import ProxyGrant
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.vault import service as vault
+from backend.vault.store import FileBlobStore
 from integrations.fer import BookingChannel
 from tests.support.booking import EYE, THERAPIST, Clock, ctx_for, start_env
 from tests.support.client import gql
@@ -95,6 +100,9 @@ class World:
     other_slot: str = ""
     hold: uuid.UUID | None = None
     appointment: uuid.UUID | None = None
+    # Vault: a file of T and a share of it.
+    vault_file: uuid.UUID | None = None
+    vault_share: uuid.UUID | None = None
     headers: dict[P, dict[str, str]] = field(default_factory=dict)
 
 
@@ -306,6 +314,41 @@ MATRIX: dict[str, Row] = {
         lambda w: {"p": "fcm", "k": "fcm-token-" + uuid.uuid4().hex},
     ),
     # Run as over the websocket (see _subscribe): refused at once, or subscribed and waiting.
+    # ------------------------------------------------------------------------------ vault
+    # The documents scope: patients and their proxies with it; operators and kiosks never see a vault.
+    "myVault": standard("query($t: UUID) { myVault(actingFor: $t) { usedBytes } }", _t, policy.SCOPE_DOCUMENTS),
+    "myVaultShares": standard(
+        "query($t: UUID) { myVaultShares(actingFor: $t) { id status } }", _t, policy.SCOPE_DOCUMENTS
+    ),
+    # A doctor reads what is shared with their SNILS as themself: any person signed in, never a session
+    # for someone (an operator's or a kiosk's).
+    "sharedWithMe": only(PATIENTS, "{ sharedWithMe { id patient } }", lambda w: {}),
+    "updateVaultFile": standard(
+        "mutation($i: UpdateVaultFileInput!, $k: String!, $t: UUID) { updateVaultFile(input: $i, "
+        f"idempotencyKey: $k, actingFor: $t) {{ {PROBLEM} }} }}",
+        _keyed(i=lambda w: {"fileId": str(w.vault_file), "tags": ["матрица"]}),
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "deleteVaultFile": standard(
+        _booking_mutation("deleteVaultFile", "fileId: $f", "$f: UUID!"),
+        _keyed(f=lambda w: str(w.vault_file)),
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "restoreVaultFile": standard(
+        _booking_mutation("restoreVaultFile", "fileId: $f", "$f: UUID!"),
+        _keyed(f=lambda w: str(w.vault_file)),
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "shareVault": standard(
+        _booking_mutation("shareVault", "input: $i", "$i: ShareVaultInput!"),
+        _keyed(i=lambda w: {"fileIds": [str(w.vault_file)], "hours": 1}),
+        policy.SCOPE_DOCUMENTS,
+    ),
+    "revokeVaultShare": standard(
+        _booking_mutation("revokeVaultShare", "shareId: $s", "$s: UUID!"),
+        _keyed(s=lambda w: str(w.vault_share)),
+        policy.SCOPE_DOCUMENTS,
+    ),
     "inboxItemAdded": standard(
         "subscription($t: UUID) { inboxItemAdded(actingFor: $t) { id title } }", _t, policy.SCOPE_NOTIFICATIONS
     ),
@@ -364,6 +407,7 @@ async def _world(runtime: Runtime) -> World:
         declared_grant=declared,
     )
     await _booking_world(runtime, world)
+    await _vault_world(runtime, world)
     world.headers = {
         P.PATIENT: auth_headers(token_for(runtime, target.id)),
         P.OTHER: auth_headers(token_for(runtime, other.id)),
@@ -420,6 +464,24 @@ async def _booking_world(runtime: Runtime, world: World) -> None:
         )
         session.add(appointment)
     world.appointment = appointment.id
+
+
+async def _vault_world(runtime: Runtime, world: World) -> None:
+    """T's vault: one uploaded file (blobs in a temporary directory) and a share of it by code."""
+    runtime.adapters.vault_store = FileBlobStore(Path(tempfile.mkdtemp(prefix="mz-matrix-vault-")))
+
+    async def one_file() -> AsyncIterator[bytes]:
+        yield b"%PDF-1.4\nmatrix"
+
+    ctx = ctx_for(world.target)
+    meta = vault.FileMeta(folder="analyses", title="Анализ", file_name="analiz.pdf")
+    view = await vault.upload(runtime, ctx, world.target, meta, one_file())
+    world.vault_file = view.id
+    async with UnitOfWork(runtime, ctx) as uow:
+        created = await vault.create_share(
+            uow, world.target, file_ids=[view.id], folders=[], period=timedelta(hours=2), recipient_snils=None
+        )
+    world.vault_share = created.share.id
 
 
 async def _subscribe(
