@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 import structlog
 from litestar import Request, Response, get, post
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import Parameter
 from litestar.response import Stream
 from multipart import MultipartSegment, PushMultipartParser

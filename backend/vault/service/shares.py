@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from backend.audit import service as audit
 from backend.core.context import ActorKind, RequestContext
@@ -241,23 +241,31 @@ class IncomingShare:
 
 async def shared_files(runtime: Runtime, share: VaultShare) -> list[FileView]:
     """The files a live share opens: those named, and those now in its folders (not in the bin)."""
-    file_ids = [uuid.UUID(f) for f in share.file_ids or ()]
     async with runtime.sessionmaker() as session:
-        query = select(VaultFile).where(
-            VaultFile.patient_id == share.patient_id,
-            VaultFile.deleted_at.is_(None),
-            VaultFile.erased_at.is_(None),
+        rows = await _live_files(session, [share.patient_id])
+    return _opened_by(runtime, share, rows)
+
+
+async def _live_files(session: Any, owners: Sequence[uuid.UUID]) -> list[VaultFile]:
+    if not owners:
+        return []
+    return list(
+        await session.scalars(
+            select(VaultFile).where(
+                VaultFile.patient_id.in_(list(dict.fromkeys(owners))),
+                VaultFile.deleted_at.is_(None),
+                VaultFile.erased_at.is_(None),
+            )
         )
-        conditions = []
-        if file_ids:
-            conditions.append(VaultFile.id.in_(file_ids))
-        if share.folders:
-            conditions.append(VaultFile.folder.in_(list(share.folders)))
-        if not conditions:
-            return []
-        rows = list(await session.scalars(query.where(or_(*conditions))))
+    )
+
+
+def _opened_by(runtime: Runtime, share: VaultShare, rows: Sequence[VaultFile]) -> list[FileView]:
+    named = set(share.file_ids or ())
+    folders = set(share.folders or ())
+    chosen = [r for r in rows if r.patient_id == share.patient_id and (str(r.id) in named or r.folder in folders)]
     recovery = recovery_of(runtime)
-    return [FileView.of(r, recovery) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+    return [FileView.of(r, recovery) for r in sorted(chosen, key=lambda r: r.created_at, reverse=True)]
 
 
 async def view_share(runtime: Runtime, ctx: RequestContext, share: VaultShare) -> IncomingShare:
@@ -288,12 +296,11 @@ async def shares_for_doctor(runtime: Runtime, ctx: RequestContext) -> list[Incom
             )
         )
         owners = await get_patients(session, [r.patient_id for r in rows])
+        files = await _live_files(session, [r.patient_id for r in rows])
     out = []
     for row in rows:
         owner = owners.get(row.patient_id)
-        out.append(
-            IncomingShare(ShareView.of(row), owner.short_name if owner else "", await shared_files(runtime, row))
-        )
+        out.append(IncomingShare(ShareView.of(row), owner.short_name if owner else "", _opened_by(runtime, row, files)))
     return out
 
 
