@@ -30,6 +30,7 @@ PRODUCTION = {
     "esia_certificate_hash": "ab" * 32,
     "public_url": "https://api.moe-zdorovye.example",
     "fer_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000042",
+    "vault_keys": "kek-2026:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
 }
 
 
