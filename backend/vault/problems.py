@@ -114,6 +114,13 @@ class ShareRevoked(VaultProblem):
 
 
 @dataclass(frozen=True)
+class TooManyCodeAttempts(VaultProblem):
+    CODE: ClassVar[str] = "TOO_MANY_ATTEMPTS"
+    MESSAGE: ClassVar[str] = "Слишком много неверных кодов. Попробуйте через 15 минут или попросите у пациента ссылку."
+    STATUS: ClassVar[int] = 429
+
+
+@dataclass(frozen=True)
 class ShareToSelf(VaultProblem):
     CODE: ClassVar[str] = "SHARE_TO_SELF"
     MESSAGE: ClassVar[str] = "Нельзя открыть доступ самому себе: укажите СНИЛС врача."

@@ -70,6 +70,7 @@ _STATUS_TEXT = {
     410: "Срок доступа истек или пациент закрыл доступ",
     413: "Файл слишком большой или не хватает места",
     415: "Тип файла не разрешен",
+    429: "Слишком много неверных кодов доступа",
     500: "Файл в хранилище поврежден",
 }
 
@@ -348,13 +349,13 @@ async def download_shared_to_doctor(
     return _stream(opened)
 
 
-@get("/vault/shared/{code:str}", summary="Документы, открытые по коду доступа", responses=_responses(404, 410))
+@get("/vault/shared/{code:str}", summary="Документы, открытые по коду доступа", responses=_responses(404, 410, 429))
 async def shared_by_code(request: Request[Any, Any, Any], code: str) -> Response[Any]:
     """What a code or link opens: the owner's short name, the period, the files (read-only)."""
     runtime: Runtime = request.app.state.runtime
     ctx = RequestContext(actor=await _anonymous(request, runtime), request_id=request_id_of(request.scope))
     try:
-        share = await service.share_by_code(runtime, code)
+        share = await service.share_by_code(runtime, code, client=request.client.host if request.client else None)
         incoming = await service.view_share(runtime, ctx, share)
     except p.VaultError as exc:
         if exc.problem.code in {p.ShareExpired.CODE, p.ShareRevoked.CODE}:
@@ -374,14 +375,14 @@ async def shared_by_code(request: Request[Any, Any, Any], code: str) -> Response
 @get(
     "/vault/shared/{code:str}/files/{file_id:uuid}",
     summary="Скачать документ по коду доступа",
-    responses=_responses(404, 410, 500),
+    responses=_responses(404, 410, 429, 500),
 )
 async def download_by_code(request: Request[Any, Any, Any], code: str, file_id: uuid.UUID) -> Response[Any] | Stream:
     """A download by whoever holds the code: logged about the owner."""
     runtime: Runtime = request.app.state.runtime
     ctx = RequestContext(actor=await _anonymous(request, runtime), request_id=request_id_of(request.scope))
     try:
-        share = await service.share_by_code(runtime, code)
+        share = await service.share_by_code(runtime, code, client=request.client.host if request.client else None)
         opened = await service.open_shared_file(runtime, ctx, share, file_id)
     except p.VaultError as exc:
         if exc.problem.code in {p.ShareExpired.CODE, p.ShareRevoked.CODE}:

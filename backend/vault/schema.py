@@ -17,7 +17,7 @@ import strawberry
 
 from backend.api.atomic import atomic
 from backend.api.context import Info
-from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
+from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem, PublicError
 from backend.audit import service as audit
 from backend.core.context import ActorKind
 from backend.identity.policy import SCOPE_DOCUMENTS, access_denied, not_authenticated, require_subject
@@ -309,7 +309,7 @@ class Query:
         try:
             files = await service.list_files(runtime, patient_id, folder=folder, deleted=deleted)
         except p.VaultError as exc:
-            raise ValueError(exc.problem.message) from None
+            raise PublicError(exc.problem.message, code=exc.problem.code) from None
         everything = files if folder is None and not deleted else await service.list_files(runtime, patient_id)
         register = [] if deleted else await runtime.adapters.vault_register.list_for(patient_id)
         async with info.context.read_sessionmaker() as session:

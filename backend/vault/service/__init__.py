@@ -23,6 +23,7 @@ from backend.vault.service.files import (
 )
 from backend.vault.service.idempotency import Claim, claim
 from backend.vault.service.shares import (
+    CODE_ATTEMPTS,
     CreatedShare,
     IncomingShare,
     ShareView,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 __all__ = [
+    "CODE_ATTEMPTS",
     "FOLDERS",
     "Claim",
     "CreatedShare",

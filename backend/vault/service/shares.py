@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from backend.audit import service as audit
 from backend.core.context import ActorKind, RequestContext
 from backend.core.uow import UnitOfWork
+from backend.identity.ratelimit import failure_counter
 from backend.identity.service import get_patient, get_patients, normalise_snils
 from backend.vault import problems as p
 from backend.vault.models import VaultFile, VaultShare
@@ -38,6 +39,8 @@ MAX_PERIOD = timedelta(days=30)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
 CODE_LENGTH = 8
 EXPIRY_NOTICE = timedelta(days=1)
+CODE_ATTEMPTS = 20
+CODE_WINDOW_S = 900
 
 
 @dataclass(frozen=True)
@@ -203,11 +206,19 @@ def _check_live(row: VaultShare | None, now: datetime) -> VaultShare:
     return row
 
 
-async def share_by_code(runtime: Runtime, code: str) -> VaultShare:
-    if len(normalise_code(code)) != CODE_LENGTH:
-        raise p.fail(p.ShareNotFound.default())
-    async with runtime.sessionmaker() as session:
-        row = await session.scalar(select(VaultShare).where(VaultShare.code_hash == code_hash(code)))
+async def share_by_code(runtime: Runtime, code: str, *, client: str | None = None) -> VaultShare:
+    """The live share a code opens. Wrong codes are counted per client address: past
+    :data:`CODE_ATTEMPTS` in :data:`CODE_WINDOW_S` the client is refused until the window ends."""
+    counter = failure_counter(runtime)
+    key = f"vault-code:{client or '-'}"
+    if await counter.locked(key, limit=CODE_ATTEMPTS):
+        raise p.fail(p.TooManyCodeAttempts.default())
+    row = None
+    if len(normalise_code(code)) == CODE_LENGTH:
+        async with runtime.sessionmaker() as session:
+            row = await session.scalar(select(VaultShare).where(VaultShare.code_hash == code_hash(code)))
+    if row is None:
+        await counter.fail(key, window_s=CODE_WINDOW_S)
     return _check_live(row, runtime.now())
 
 

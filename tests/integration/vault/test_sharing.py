@@ -124,6 +124,11 @@ async def test_share_by_code_and_the_eve_of_expiry(runtime: Runtime) -> None:
         assert got.status_code == 200 and got.content == b"Hemoglobin 138 g/l\n"
         assert got.headers["content-type"] == "text/plain; charset=utf-8"
         assert (await client.get("/api/v1/vault/shared/AAAA-AAAA")).status_code == 404
+        for _ in range(service.CODE_ATTEMPTS - 1):  # guessing codes: refused for a while, the right one too
+            await client.get("/api/v1/vault/shared/AAAA-AAAB")
+        locked = await client.get(f"/api/v1/vault/shared/{code}")
+        assert locked.status_code == 429 and locked.json()["code"] == "TOO_MANY_ATTEMPTS"
+        await runtime.adapters.failure_counter.reset("vault-code:127.0.0.1")  # type: ignore[union-attr]
 
         log = (await gql(client, ACCESS_LOG, headers=mine))["data"]["myAccessLog"]
         assert {"action": "Врач скачал документ", "actor": "Получатель по коду доступа"} in log

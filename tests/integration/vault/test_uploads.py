@@ -11,6 +11,7 @@ from backend.runtime import Runtime
 from backend.settings import Settings
 from backend.vault.models import VaultFile
 from tests.integration.vault.conftest import vault_settings
+from tests.support.client import gql
 from tests.support.identity import auth_headers, identity_client, make_patient, token_for
 from tests.support.vault import png, upload
 
@@ -141,4 +142,7 @@ async def test_unknown_folder_and_no_file(runtime: Runtime) -> None:
         assert plain.status_code == 415
         anonymous = await upload(client, {}, b"%PDF-1.4\nx", name="a.pdf")
         assert anonymous.status_code == 401
+        listed = await gql(client, '{ myVault(folder: "secret") { usedBytes } }', headers=headers)
+        assert listed["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+        assert "Такой папки нет" in listed["errors"][0]["message"]
     await _nothing_stored(runtime)
