@@ -59,7 +59,10 @@ class ProblemBody:
 
 
 def _responses(*statuses: int) -> dict[int, ResponseSpec]:
-    return {status: ResponseSpec(data_container=ProblemBody, description=_STATUS_TEXT[status]) for status in statuses}
+    return {
+        status: ResponseSpec(data_container=ProblemBody, description=_STATUS_TEXT[status], generate_examples=False)
+        for status in statuses
+    }
 
 
 _STATUS_TEXT = {
