@@ -52,6 +52,9 @@ from backend.booking.cache import CacheBackend, MemoryBackend, RedisBackend, Saf
 from backend.core.clock import Clock, wall_clock
 from backend.identity.tokens import persisted_ec_key
 from backend.settings import Profile, Settings
+from backend.vault.crypto import KeyRing
+from backend.vault.register import NoRegisterDocuments, RegisterDocuments
+from backend.vault.store import BlobStore, FileBlobStore, S3BlobStore
 from integrations.attachment import AttachmentClient, AttachmentRegistry
 from integrations.attachment.simulator import create_attachment_simulator
 from integrations.common.http import ASGIApp, build_http_client, is_inprocess
@@ -511,6 +514,28 @@ class GatewaySmsSender:
 # --- the runtime's adapters --------------------------------------------------------------------------
 
 
+def build_vault_store(settings: Settings) -> BlobStore:
+    """The vault's blob store: files under var_dir/vault/blobs, or the S3-compatible bucket."""
+    if settings.vault_store == "s3":
+        return S3BlobStore(
+            endpoint=settings.vault_s3_endpoint,
+            bucket=settings.vault_s3_bucket,
+            region=settings.vault_s3_region,
+            access_key=settings.vault_s3_access_key,
+            secret_key=settings.vault_s3_secret_key,
+        )
+    return FileBlobStore(settings.var_dir / "vault" / "blobs")
+
+
+def build_vault_keys(settings: Settings) -> KeyRing:
+    """MZ_VAULT_KEYS; without it a generated key (kept under var_dir/vault when embedded, in memory in tests)."""
+    if settings.vault_keys:
+        return KeyRing.parse(settings.vault_keys)
+    if settings.profile is Profile.EMBEDDED:
+        return KeyRing.kept_in(settings.var_dir / "vault")
+    return KeyRing.generated()
+
+
 class Adapters:
     """The typed, lazily built adapters of one runtime (see the module docstring)."""
 
@@ -536,6 +561,10 @@ class Adapters:
         self._homecall_simulator: Litestar | None = None
         self._attachment: AttachmentRegistry | None = None
         self._attachment_simulator: Litestar | None = None
+        self._vault_store: BlobStore | None = None
+        self._vault_keys: KeyRing | None = None
+        #: The register's documents shown in the vault (the documents domain plugs its service in here).
+        self.vault_register: RegisterDocuments = NoRegisterDocuments()
         self._owned: list[Any] = []  # everything built or replaced here, closed with the runtime
         #: The Twilio status webhook the in-process Twilio simulator posts to (wired by the runtime).
         self.sms_status_callback: SmsStatusCallback | None = None
@@ -900,6 +929,28 @@ class Adapters:
             self._terminology = default_terminology()
         return self._terminology
 
+    @property
+    def vault_store(self) -> BlobStore:
+        if self._vault_store is None:
+            self._vault_store = build_vault_store(self._settings)
+            self._own(self._vault_store)
+        return self._vault_store
+
+    @vault_store.setter
+    def vault_store(self, store: BlobStore) -> None:
+        self._own(store)
+        self._vault_store = store
+
+    @property
+    def vault_keys(self) -> KeyRing:
+        if self._vault_keys is None:
+            self._vault_keys = build_vault_keys(self._settings)
+        return self._vault_keys
+
+    @vault_keys.setter
+    def vault_keys(self, keys: KeyRing) -> None:
+        self._vault_keys = keys
+
     async def aclose(self) -> None:
         """Close everything built or replaced here (once each), then forget it."""
         owned, self._owned = self._owned, []
@@ -917,6 +968,7 @@ class Adapters:
         self._homecall_simulator = self._attachment_simulator = None
         self._attachment_register = None
         self._home_visit_bus = None
+        self._vault_store = None
         self._esia_simulator = self._sms_simulator = None
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()

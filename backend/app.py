@@ -43,6 +43,7 @@ from backend.outbox import service as outbox
 from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
 from backend.system.schema import _version
+from backend.vault import service as vault
 from notifications import delivery, reminders
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,7 @@ REST_MODULES: tuple[str, ...] = (
     "notifications.routes",
     "backend.documents.routes",
     "backend.home_visits.routes",
+    "backend.vault.routes",
 )
 
 
@@ -74,7 +76,7 @@ async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
     re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback, the
     documents sync (each patient at most every ``SYNC_INTERVAL``), home visits and attachment applications in
-    step with their upstreams."""
+    step with their upstreams, the vault's housekeeping (shares expiring, the bin emptied)."""
     jobs = (
         outbox.sweep,
         delivery.tick,
@@ -83,6 +85,7 @@ async def _periodic_jobs(runtime: Runtime) -> None:
         documents.sync_due,
         home_visits.sync,
         attachment.sync,
+        vault.housekeeping,
     )
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)

@@ -29,6 +29,7 @@ class TaskName:
     NOTIFICATIONS_REMINDERS = "notifications.scan_reminders"
     NOTIFICATIONS_PUSH_FALLBACK = "notifications.scan_push_fallback"
     DOCUMENTS_SYNC = "documents.sync_due"
+    VAULT_HOUSEKEEPING = "vault.housekeeping"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -41,6 +42,7 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.attachment.tasks",
     "notifications.tasks",
     "backend.documents.tasks",
+    "backend.vault.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -55,6 +57,7 @@ BEAT_SCHEDULE = {
     "notifications-reminders": {"task": TaskName.NOTIFICATIONS_REMINDERS, "schedule": 60.0},
     "notifications-push-fallback": {"task": TaskName.NOTIFICATIONS_PUSH_FALLBACK, "schedule": 60.0},
     "documents-sync": {"task": TaskName.DOCUMENTS_SYNC, "schedule": 300.0},
+    "vault-housekeeping": {"task": TaskName.VAULT_HOUSEKEEPING, "schedule": 900.0},
 }
 
 

@@ -18,7 +18,10 @@ from rich.progress import Progress
 from backend.contracts import render_contracts, stale_contracts
 from backend.demo import seed_demo_region
 from backend.logging import configure_logging
+from backend.runtime import Runtime
 from backend.settings import ConfigError, Settings, get_settings
+from backend.vault import service as vault_service
+from backend.vault.crypto import KeyRing
 from backend.worker import celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +116,31 @@ def seed_demo(
             )
         )
     typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@app.command("vault-rewrap")
+def vault_rewrap(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-wrap every data key, not only those under an older key.")
+    ] = False,
+) -> None:
+    """Re-wrap the vault's data keys under the active key-encryption key (the first of MZ_VAULT_KEYS).
+
+    Rotation: put the new key first in MZ_VAULT_KEYS, keep the old one after it, run this, then drop the
+    old key. The blobs are not touched."""
+    settings = _settings()
+    configure_logging("WARNING", json=False)
+
+    async def run() -> int:
+        runtime = Runtime.build(settings)
+        try:
+            return await vault_service.rewrap_all(runtime, everything=everything)
+        finally:
+            await runtime.close()
+
+    count = asyncio.run(run())
+    active = KeyRing.parse(settings.vault_keys).active_id if settings.vault_keys else "the local key"
+    typer.echo(f"re-wrapped {count} data keys under {active}")
 
 
 @app.command("export-contracts")

@@ -170,6 +170,23 @@ class Settings(BaseSettings):
     sms_code_ttl_s: int = Field(300, ge=30, le=3600, validation_alias=_env("SMS_CODE_TTL_S"))
     demo_operator_password: str = Field("operator-demo", validation_alias=_env("DEMO_OPERATOR_PASSWORD"))
 
+    # The document vault (backend/vault): where the encrypted blobs live, the key-encryption keys, limits.
+    # "file" keeps blobs under var_dir/vault/blobs; "s3" uses an S3-compatible object store.
+    vault_store: str = Field("file", pattern="^(file|s3)$", validation_alias=_env("VAULT_STORE"))
+    vault_s3_endpoint: str = Field("", validation_alias=_env("VAULT_S3_ENDPOINT"))
+    vault_s3_bucket: str = Field("moe-zdorovye-vault", validation_alias=_env("VAULT_S3_BUCKET"))
+    vault_s3_region: str = Field("ru-central1", validation_alias=_env("VAULT_S3_REGION"))
+    vault_s3_access_key: str = Field("", validation_alias=_env("VAULT_S3_ACCESS_KEY"))
+    vault_s3_secret_key: str = Field("", validation_alias=_env("VAULT_S3_SECRET_KEY"))
+    # Key-encryption keys "kid:base64(32 bytes)" separated by commas; the first is the active one (new
+    # files and vault-rewrap), the others only unwrap. Empty: embedded keeps a generated key under
+    # var_dir/vault, tests one in memory; production refuses to start without it.
+    vault_keys: str = Field("", validation_alias=_env("VAULT_KEYS"))
+    vault_max_file_bytes: int = Field(50 * 1024 * 1024, ge=1024, validation_alias=_env("VAULT_MAX_FILE_BYTES"))
+    vault_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1024, validation_alias=_env("VAULT_QUOTA_BYTES"))
+    vault_recovery_days: int = Field(30, ge=1, le=365, validation_alias=_env("VAULT_RECOVERY_DAYS"))
+    vault_orphan_grace_s: int = Field(3600, ge=0, validation_alias=_env("VAULT_ORPHAN_GRACE_S"))
+
     @model_validator(mode="after")
     def _apply_profile(self) -> Settings:  # noqa: PLR0912 - one branch per rule keeps it readable
         embedded = self.profile is not Profile.PRODUCTION
@@ -215,6 +232,8 @@ class Settings(BaseSettings):
             ):
                 if not getattr(self, name) or (name == "public_url" and not self.public_url.startswith("https://")):
                     raise ValueError(f"MZ_{name.upper()}: required in production: {why}")
+            if not self.vault_keys:
+                raise ValueError("MZ_VAULT_KEYS: required in production: the vault's key-encryption keys")
             if self.fer_guid == "demo-guid":
                 raise ValueError("MZ_FER_GUID: production needs the booking hub's client GUID")
             if self.nsi_user_key == "nsi-demo-key":

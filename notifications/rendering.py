@@ -45,6 +45,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("vaccination.due"),
         EventSpec("policy.updated"),
         EventSpec("prescription.ready"),
+        EventSpec("vault.share_opened"),
+        EventSpec("vault.share_expiring", expires_key="expires_at"),
     )
 }
 

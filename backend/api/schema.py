@@ -45,6 +45,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.attachment.schema",
     "notifications.schema",
     "backend.documents.schema",
+    "backend.vault.schema",
 )
 
 

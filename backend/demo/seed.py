@@ -16,6 +16,7 @@ from backend.documents.seed import seed_demo_documents
 from backend.identity.seed import seed_demo_identity
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.vault.seed import seed_demo_vault
 from integrations.demo_region import RegionScale, get_region
 from integrations.demo_region.areas import AttachmentRegister, is_child
 from integrations.demo_region.model import Person, Region
@@ -93,6 +94,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
     try:
         summary = await sync_directory(runtime, progress=on_progress)
         identity = await seed_demo_identity(runtime)
+        vault = await seed_demo_vault(runtime)
         people = await seed_demo_people(runtime, list(region.people))
         documents = await seed_demo_documents(runtime)
     finally:
@@ -106,6 +108,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         },
         "failures": len(summary.failures),
         "identity": identity,
+        "vault": vault,
         # Who to try: an operator or a kiosk finds them by policy (or SNILS) and birth date; the ESIA
         # simulator's login page lists the adults; the SMS they "receive" are at GET /dev/sms.
         "demo_people": people,

@@ -92,6 +92,26 @@ ACTION_LABELS: dict[str, str] = {
     "updateNotificationPreferences": "Изменение настроек уведомлений",
     "markInboxRead": "Уведомления прочитаны",
     "registerPushDevice": "Подключение устройства для уведомлений",
+    # vault
+    "vault.listed": "Просмотр хранилища документов",
+    "vault.file_uploaded": "Загрузка документа в хранилище",
+    "vault.file_downloaded": "Скачивание документа из хранилища",
+    "vault.file_updated": "Изменение документа в хранилище",
+    "vault.file_deleted": "Удаление документа в корзину",
+    "vault.file_restored": "Восстановление документа из корзины",
+    "vault.file_erased": "Документ стерт после 30 дней в корзине",
+    "vault.share_created": "Открыт доступ врачу к документам",
+    "vault.share_revoked": "Доступ врачу к документам закрыт",
+    "vault.share_viewed": "Врач открыл список документов",
+    "vault.share_file_downloaded": "Врач скачал документ",
+    "vault.share_refused": "Отказ в доступе к документам по ссылке",
+    "vault.erase": "Стирание документов после 30 дней в корзине",
+    "vault.share_expiry": "Напоминание об окончании доступа",
+    "updateVaultFile": "Изменение документа в хранилище",
+    "deleteVaultFile": "Удаление документа в корзину",
+    "restoreVaultFile": "Восстановление документа из корзины",
+    "shareVault": "Открытие доступа врачу",
+    "revokeVaultShare": "Закрытие доступа врачу",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -150,6 +170,21 @@ OUTCOME_LABELS: dict[str, str] = {
     "VACCINATION_UNKNOWN_INFECTION": "Неизвестная инфекция",
     "VACCINATION_UNKNOWN_VACCINE": "Неизвестная вакцина",
     "VACCINATION_UNKNOWN_RISK_GROUP": "Неизвестная группа риска",
+    # vault
+    "FILE_TOO_LARGE": "Файл слишком большой",
+    "QUOTA_EXCEEDED": "Не хватает места в хранилище",
+    "TYPE_NOT_ALLOWED": "Тип файла не разрешен",
+    "EMPTY_FILE": "Пустой файл",
+    "UPLOAD_INCOMPLETE": "Файл загрузился не полностью",
+    "INVALID_NAME": "Недопустимое название",
+    "SHARE_NOT_FOUND": "Доступ не найден",
+    "SHARE_EXPIRED": "Срок доступа истек",
+    "SHARE_REVOKED": "Доступ закрыт пациентом",
+    "SHARE_TO_SELF": "Доступ самому себе",
+    "BAD_SHARE_PERIOD": "Неверный срок доступа",
+    "NOTHING_TO_SHARE": "Не выбраны документы",
+    "NOT_RESTORABLE": "Срок восстановления прошел",
+    "FILE_CORRUPTED": "Файл поврежден",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).

@@ -150,7 +150,9 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
     names: dict[tuple[str, str | None], str] = {}
     for r in rows:
         key = (r.actor_kind, r.actor_id)
-        if r.actor_kind == "patient" and r.actor_id == str(me):
+        if r.action.startswith("vault.share_") and r.actor_id != str(me):
+            names[key] = _share_recipient(r, people)
+        elif r.actor_kind == "patient" and r.actor_id == str(me):
             names[key] = "Вы"
         elif r.actor_kind == "patient" and r.actor_id:
             person = people.get(uuid.UUID(r.actor_id)) if r.actor_id in {str(p) for p in patient_ids} else None
@@ -166,3 +168,15 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
         else:
             names[key] = "Неизвестный"
     return names
+
+
+def _share_recipient(row: AuditEvent, people: dict[uuid.UUID, PatientView]) -> str:
+    """Who read through a vault share: the doctor by name (signed in), or the holder of the code."""
+    if row.actor_kind == "patient" and row.actor_id:
+        try:
+            person = people.get(uuid.UUID(row.actor_id))
+        except ValueError:
+            person = None
+        if person is not None:
+            return f"Врач: {person.short_name}"
+    return "Получатель по коду доступа"

@@ -37,6 +37,7 @@ PRODUCTION = {
     "homecall_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000043",
     "attachment_url": "https://attachment.example",
     "attachment_token": "a-real-token",
+    "vault_keys": "kek-2026:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
 }
 
 

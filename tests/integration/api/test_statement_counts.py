@@ -8,7 +8,9 @@ where they are built).
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from backend.audit.models import AuditEvent
 from backend.booking import service as booking
 from backend.booking.models import Appointment, AppointmentState
 from backend.core.context import Channel
+from backend.core.uow import UnitOfWork
 from backend.directory import service as directory
 from backend.directory.service import sync_directory
 from backend.documents import service as documents_service
@@ -31,6 +34,8 @@ from backend.identity import tokens
 from backend.identity.staff import create_staff
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.vault import service as vault
+from backend.vault.store import FileBlobStore
 from notifications import preferences
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.client import app_client, gql
@@ -577,6 +582,60 @@ async def _home_visit_windows(runtime: Runtime) -> Setup:
     return phone, phone, _as(runtime, few.id), _as(runtime, more.id)
 
 
+# ---------------------------------------------------------------------------------------------- vault
+
+
+async def _vault_patient(runtime: Runtime, files: int) -> uuid.UUID:
+    """A patient with ``files`` documents in their vault (blobs in a temporary directory)."""
+    if not isinstance(runtime.adapters.vault_store, FileBlobStore) or "mz-stmt" not in str(
+        runtime.adapters.vault_store.root
+    ):
+        runtime.adapters.vault_store = FileBlobStore(Path(tempfile.mkdtemp(prefix="mz-stmt-vault-")))
+    patient = (await make_patient(runtime)).id
+    for i in range(files):
+
+        async def body(i: int = i) -> AsyncIterator[bytes]:
+            yield f"%PDF-1.4\n{i}".encode()
+
+        meta = vault.FileMeta(folder="analyses" if i % 2 else "images", title=f"Документ {i}", file_name=f"{i}.pdf")
+        await vault.upload(runtime, ctx_for(patient), patient, meta, body())
+    return patient
+
+
+async def _share_all(runtime: Runtime, patient: uuid.UUID, count: int, snils: str | None = None) -> None:
+    async with UnitOfWork(runtime, ctx_for(patient)) as uow:
+        for _ in range(count):
+            await vault.create_share(
+                uow,
+                patient,
+                file_ids=[],
+                folders=["analyses", "images"],
+                period=timedelta(hours=5),
+                recipient_snils=snils,
+            )
+
+
+async def _my_vault(runtime: Runtime) -> Setup:
+    one, four = await _vault_patient(runtime, 1), await _vault_patient(runtime, 4)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _my_vault_shares(runtime: Runtime) -> Setup:
+    one, four = await _vault_patient(runtime, 1), await _vault_patient(runtime, 1)
+    await _share_all(runtime, one, 1)
+    await _share_all(runtime, four, 4)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _shared_with_me(runtime: Runtime) -> Setup:
+    """A doctor with one patient's share, and a doctor with four patients' shares of two files each."""
+    doctors = [await make_patient(runtime), await make_patient(runtime)]
+    for doctor, patients in zip(doctors, (1, 4), strict=True):
+        for _ in range(patients):
+            await _share_all(runtime, await _vault_patient(runtime, 2), 1, snils=doctor.snils)
+    return {}, {}, _as(runtime, doctors[0].id), _as(runtime, doctors[1].id)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.operation: s
     for s in (
@@ -614,6 +673,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("DoctorSharedPatients", _doctor_shared_patients),
         Scenario("DoctorSharedRecord", _doctor_shared_record),
         Scenario("DoctorSharedDocument", _doctor_shared_document),
+        Scenario("MyVault", _my_vault),
+        Scenario("MyVaultShares", _my_vault_shares),
+        Scenario("SharedWithMe", _shared_with_me),
     )
 }
 

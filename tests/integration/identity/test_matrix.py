@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -45,6 +47,8 @@ from backend.identity.models import ProxyGrant
 from backend.identity.service import memory_sms
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.vault import service as vault
+from backend.vault.store import FileBlobStore
 from notifications.channels import InboxEvent
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
@@ -107,6 +111,9 @@ class World:
     appointment: uuid.UUID | None = None
     headers: dict[P, dict[str, str]] = field(default_factory=dict)
     on_behalf_sessions: dict[P, uuid.UUID] = field(default_factory=dict)
+    # Vault: a file of T and a share of it.
+    vault_file: uuid.UUID | None = None
+    vault_share: uuid.UUID | None = None
     code: str = "000000"  # a live SMS code, when the row's ``prepare`` sent one for the principal
 
 
@@ -246,6 +253,13 @@ def _booking_mutation(field_name: str, arguments: str, declarations: str) -> str
     return (
         f"mutation({declarations}, $k: String!, $t: UUID) {{ {field_name}({arguments}, idempotencyKey: $k, "
         f"actingFor: $t) {{ {PROBLEM} {_SUCCESS[field_name]} }} }}"
+    )
+
+
+def _vault_mutation(field_name: str, arguments: str, declarations: str) -> str:
+    return (
+        f"mutation({declarations}, $k: String!, $t: UUID) {{ {field_name}({arguments}, idempotencyKey: $k, "
+        f"actingFor: $t) {{ {PROBLEM} }} }}"
     )
 
 
@@ -488,6 +502,54 @@ MATRIX: dict[str, Row] = {
         check=is_type("PushDeviceRegistered"),
     ),
     # Over the app's websocket (see _subscribe): refused at once, or subscribed and given T's next item.
+    # ------------------------------------------------------------------------------ vault
+    # The documents scope: patients and their proxies with it; operators and kiosks never see a vault.
+    "myVault": standard(
+        "query($t: UUID) { myVault(actingFor: $t) { files { id } } }",
+        _t,
+        policy.SCOPE_DOCUMENTS,
+        check=lambda w, d: [f["id"] for f in d["files"]] == [str(w.vault_file)],
+    ),
+    "myVaultShares": standard(
+        "query($t: UUID) { myVaultShares(actingFor: $t) { id status } }",
+        _t,
+        policy.SCOPE_DOCUMENTS,
+        check=lambda w, d: [s["id"] for s in d] == [str(w.vault_share)],
+    ),
+    # A doctor reads what is shared with their SNILS as themself: any person signed in, never a session
+    # for someone (an operator's or a kiosk's).
+    "sharedWithMe": only(PATIENTS, "{ sharedWithMe { id patient } }", lambda w: {}, check=lambda w, d: d == []),
+    "updateVaultFile": standard(
+        "mutation($i: UpdateVaultFileInput!, $k: String!, $t: UUID) { updateVaultFile(input: $i, "
+        f"idempotencyKey: $k, actingFor: $t) {{ {PROBLEM} }} }}",
+        _keyed(i=lambda w: {"fileId": str(w.vault_file), "tags": ["матрица"]}),
+        policy.SCOPE_DOCUMENTS,
+        check=is_type("VaultFileChanged"),
+    ),
+    "deleteVaultFile": standard(
+        _vault_mutation("deleteVaultFile", "fileId: $f", "$f: UUID!"),
+        _keyed(f=lambda w: str(w.vault_file)),
+        policy.SCOPE_DOCUMENTS,
+        check=is_type("VaultFileChanged"),
+    ),
+    "restoreVaultFile": standard(
+        _vault_mutation("restoreVaultFile", "fileId: $f", "$f: UUID!"),
+        _keyed(f=lambda w: str(w.vault_file)),
+        policy.SCOPE_DOCUMENTS,
+        check=is_type("VaultFileChanged"),
+    ),
+    "shareVault": standard(
+        _vault_mutation("shareVault", "input: $i", "$i: ShareVaultInput!"),
+        _keyed(i=lambda w: {"fileIds": [str(w.vault_file)], "hours": 1}),
+        policy.SCOPE_DOCUMENTS,
+        check=is_type("VaultShared"),
+    ),
+    "revokeVaultShare": standard(
+        _vault_mutation("revokeVaultShare", "shareId: $s", "$s: UUID!"),
+        _keyed(s=lambda w: str(w.vault_share)),
+        policy.SCOPE_DOCUMENTS,
+        check=is_type("VaultShareRevoked"),
+    ),
     "inboxItemAdded": standard(
         "subscription($t: UUID) { inboxItemAdded(actingFor: $t) { id title } }",
         _t,
@@ -642,6 +704,7 @@ async def _world(runtime: Runtime, env: BookingEnv, slots: Slots, n: int) -> Wor
         child_policy=f"26{uuid.uuid4().int % 10**14:014d}",
     )
     await _booking_world(runtime, slots, world)
+    await _vault_world(runtime, world)
     on_behalf, on_behalf_session = await _on_behalf_token(runtime, target.id, sensitive=False)
     confirmed, confirmed_session = await _on_behalf_token(runtime, target.id, sensitive=True)
     world.on_behalf_sessions = {P.ON_BEHALF: on_behalf_session, P.CONFIRMED: confirmed_session}
@@ -691,6 +754,25 @@ async def _booking_world(runtime: Runtime, slots: Slots, world: World) -> None:
     world.appointment = appointment.id
     world.free_slot, world.other_slot = slots.take(EYE), slots.take(THERAPIST)
     await runtime.relay.drain()
+
+
+async def _vault_world(runtime: Runtime, world: World) -> None:
+    """T's vault: one uploaded file (blobs in a temporary directory) and a share of it by code."""
+    if not isinstance(runtime.adapters.vault_store, FileBlobStore):
+        runtime.adapters.vault_store = FileBlobStore(Path(tempfile.mkdtemp(prefix="mz-matrix-vault-")))
+
+    async def one_file() -> AsyncIterator[bytes]:
+        yield b"%PDF-1.4\nmatrix"
+
+    ctx = ctx_for(world.target)
+    meta = vault.FileMeta(folder="analyses", title="Анализ", file_name="analiz.pdf")
+    view = await vault.upload(runtime, ctx, world.target, meta, one_file())
+    world.vault_file = view.id
+    async with UnitOfWork(runtime, ctx) as uow:
+        created = await vault.create_share(
+            uow, world.target, file_ids=[view.id], folders=[], period=timedelta(hours=2), recipient_snils=None
+        )
+    world.vault_share = created.share.id
 
 
 async def _subscribe(
