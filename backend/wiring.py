@@ -7,6 +7,7 @@ A new domain with outbox topics adds its handlers to :data:`OUTBOX_HANDLERS`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from backend.documents import service as documents
 from backend.home_visits import service as home_visits
 from backend.identity import service as identity
 from backend.outbox import service as outbox
+from backend.vault.register import RegisterDocumentRef
 from notifications import routes as notification_routes
 from notifications import service as notifications
 
@@ -39,6 +41,29 @@ OUTBOX_SECRETS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+class RegisterDocumentsOfDocuments:
+    """The register's documents (the documents domain's copy) as the vault lists them: references, never copies."""
+
+    #: The vault lists at most this many of the newest (the documents list itself is paged).
+    LIMIT = 100
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def list_for(self, patient_id: uuid.UUID) -> list[RegisterDocumentRef]:
+        rows = await documents.list_documents(self._runtime, patient_id, first=self.LIMIT)
+        return [
+            RegisterDocumentRef(
+                id=str(row.id),
+                title=row.title,
+                document_date=row.created_at.date(),
+                clinic=row.org_name,
+                kind=f"Документ из ЕГИСЗ (СЭМД {row.kind})",
+            )
+            for row in rows[: self.LIMIT]
+        ]
+
+
 def register_outbox_handlers() -> None:
     for topic, fn in OUTBOX_HANDLERS.items():
         outbox.register(topic, fn)
@@ -51,3 +76,4 @@ def wire(runtime: Runtime) -> None:
     register_outbox_handlers()
     runtime.adapters.sms_status_callback = partial(notification_routes.handle_twilio_callback, runtime)
     runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
+    runtime.adapters.vault_register = RegisterDocumentsOfDocuments(runtime)
