@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.demo.people import seed_demo_people
 from backend.directory.service import STAGE_LABELS, sync_directory
 from backend.identity.seed import seed_demo_identity
 from backend.runtime import Runtime
@@ -32,6 +33,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
     try:
         summary = await sync_directory(runtime, progress=on_progress)
         identity = await seed_demo_identity(runtime)
+        people = await seed_demo_people(runtime, list(region.people))
     finally:
         await runtime.close()
     return {
@@ -43,4 +45,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         },
         "failures": len(summary.failures),
         "identity": identity,
+        # Who to try: an operator or a kiosk finds them by policy (or SNILS) and birth date; the ESIA
+        # simulator's login page lists the adults; the SMS they "receive" are at GET /dev/sms.
+        "demo_people": people,
     }

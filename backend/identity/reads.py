@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
 
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent
 from backend.core.context import ActorKind, RequestContext
 from backend.identity import policy
+from backend.identity.access_labels import action_label, outcome_label, refusals_label
 from backend.identity.kiosks import kiosk_names
 from backend.identity.service import PatientView, get_patients
 from backend.identity.staff import staff_names
@@ -22,27 +24,31 @@ if TYPE_CHECKING:
 
 MAX_ACCESS_LOG = 200
 
-ACTION_NAMES = {
-    "identity.login": "Вход через Госуслуги",
-    "identity.token_refresh": "Продление сеанса",
-    "identity.logout": "Выход",
-    "identity.on_behalf_opened": "Оператор 122 открыл сеанс от вашего имени",
-    "identity.kiosk_identified": "Идентификация на инфомате",
-    "identity.identification_failed": "Неудачная попытка идентификации",
-    "patient.profile.read": "Просмотр профиля",
-    "patient.access_log.read": "Просмотр журнала доступа",
-}
-
 
 @dataclass(frozen=True)
 class AccessLogLine:
     at: datetime
     action: str
     outcome: str
+    outcome_text: str
     channel: str
     actor_kind: str
     actor: str
     on_behalf: bool
+
+
+_TWIN = aliased(AuditEvent, name="twin")
+#: Another row of the same request about the same person, under a domain action (dotted).
+_DOMAIN_TWIN = (
+    exists()
+    .where(
+        _TWIN.subject_id == AuditEvent.subject_id,
+        _TWIN.request_id == AuditEvent.request_id,
+        _TWIN.action.contains("."),
+        _TWIN.id != AuditEvent.id,
+    )
+    .correlate(AuditEvent)
+)
 
 
 async def read_profile(runtime: Runtime, ctx: RequestContext, patient_id: uuid.UUID) -> PatientView:
@@ -65,7 +71,13 @@ async def read_profile(runtime: Runtime, ctx: RequestContext, patient_id: uuid.U
 async def access_log(
     runtime: Runtime, ctx: RequestContext, patient_id: uuid.UUID, *, first: int
 ) -> list[AccessLogLine]:
-    """The newest ``first`` (at most :data:`MAX_ACCESS_LOG`) events about ``patient_id``, named in Russian."""
+    """The newest ``first`` (at most :data:`MAX_ACCESS_LOG`) events about ``patient_id``, named in Russian.
+
+    Refusals by people with no relation to the patient are not listed one by one (they could push the
+    real reads out): one line counts them, at the time of the latest. A mutation is one line: the row
+    ``@atomic`` writes under the mutation's name is left out when its request wrote the domain's own
+    (``booking.appointment_booked`` for ``bookAppointment``).
+    """
     if ctx.actor.kind is not ActorKind.PATIENT:
         raise policy.access_denied()  # the log is the patient's (or their proxy's), not an operator's
     limit = min(max(first, 1), MAX_ACCESS_LOG)
@@ -73,18 +85,31 @@ async def access_log(
         rows = list(
             await session.scalars(
                 select(AuditEvent)
-                .where(AuditEvent.subject_id == patient_id)
+                .where(
+                    AuditEvent.subject_id == patient_id,
+                    AuditEvent.purpose.is_distinct_from(policy.SECURITY_PURPOSE),
+                    ~(~AuditEvent.action.contains(".") & _DOMAIN_TWIN),
+                )
                 .order_by(AuditEvent.at.desc(), AuditEvent.id)
                 .limit(limit)
             )
         )
+        refused = (
+            await session.execute(
+                select(AuditEvent.at, AuditEvent.channel, func.count().over())
+                .where(AuditEvent.subject_id == patient_id, AuditEvent.purpose == policy.SECURITY_PURPOSE)
+                .order_by(AuditEvent.at.desc())
+                .limit(1)
+            )
+        ).first()
     await audit.record_now(runtime.sessionmaker, ctx, "patient.access_log.read", subject_id=patient_id)
     names = await _actor_names(runtime, rows, patient_id)
-    return [
+    lines = [
         AccessLogLine(
             at=r.at,
-            action=ACTION_NAMES.get(r.action, r.action),
+            action=action_label(r.action),
             outcome=r.outcome,
+            outcome_text=outcome_label(r.outcome),
             channel=r.channel,
             actor_kind=r.actor_kind,
             actor=names[(r.actor_kind, r.actor_id)],
@@ -92,6 +117,20 @@ async def access_log(
         )
         for r in rows
     ]
+    if refused is not None:
+        at, channel, count = refused
+        summary = AccessLogLine(
+            at=at,
+            action=refusals_label(int(count)),
+            outcome="ACCESS_DENIED",
+            outcome_text=outcome_label("ACCESS_DENIED"),
+            channel=channel,
+            actor_kind="unknown",
+            actor="Посторонние лица",
+            on_behalf=True,
+        )
+        lines.insert(next((i for i, line in enumerate(lines) if line.at < at), len(lines)), summary)
+    return lines
 
 
 async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) -> dict[tuple[str, str | None], str]:
@@ -122,6 +161,8 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
             names[key] = f"Инфомат: {kiosks.get(r.actor_id or '', r.actor_id or '')}"
         elif r.actor_kind == "system":
             names[key] = "Система"
+        elif r.actor_kind == "anonymous":
+            names[key] = "Неизвестное лицо"
         else:
             names[key] = "Неизвестный"
     return names

@@ -32,7 +32,8 @@ from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 from sqlalchemy import select
 
-from backend.api.problems import PublicError
+from backend.api.boundary import error_response
+from backend.api.problems import NotAuthenticated, PublicError
 from backend.audit import service as audit
 from backend.core.context import Actor, ActorKind, Channel, RequestContext
 from backend.identity import kiosks, sessions, tokens
@@ -43,6 +44,7 @@ from backend.identity.proxies import sync_esia_children
 from backend.identity.service import PatientData, normalise_snils, upsert_patient
 from backend.middleware import request_id_of
 from integrations.esia import EsiaError, EsiaPerson
+from notifications.preferences import upsert_contacts
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -252,6 +254,8 @@ async def esia_callback(request: Request[Any, Any, Any]) -> Response[Any]:
         if row.patient_id is not None:
             return _page("Ошибка входа", "Этот вход уже завершен. Начните вход заново.")
         patient = await upsert_patient(session, data, at=at)
+        # ESIA's verified phone and e-mail are the notifications domain's contact points.
+        await upsert_contacts(session, patient.id, phone=data.phone, email=data.email)
         await sync_esia_children(session, patient.id, person.children, at=at)
         row.patient_id = patient.id
         row.esia_session_id = esia_tokens.session_id
@@ -313,9 +317,9 @@ async def _exchange_code(  # noqa: PLR0911 - one early answer per OAuth error
             # A replayed code: whatever it produced is revoked (RFC 6749 4.1.2).
             if login.session_id is not None:
                 await sessions.revoke(session, login.session_id, reason="code_replay", at=at)
-            audit.record(
+            audit.record(  # whoever replays a code is not known to be the patient
                 session,
-                _ctx(request, _patient_actor(login.patient_id, client.channel)),
+                _ctx(request, Actor.anonymous(client.channel)),
                 "identity.code_exchange",
                 outcome="CODE_REPLAY",
                 subject_id=login.patient_id,
@@ -456,10 +460,10 @@ async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
     try:
         actor, session_id = await authenticate_scope(request.scope, runtime)
     except PublicError as exc:
-        return Response({"error": exc.code, "message": str(exc)}, status_code=401, headers=NO_STORE)
+        return error_response(401, exc.code, str(exc), request_id_of(request.scope), NO_STORE)
     if not actor.is_authenticated:
-        return Response(
-            {"error": "NOT_AUTHENTICATED", "message": "Войдите через Госуслуги."}, status_code=401, headers=NO_STORE
+        return error_response(
+            401, NotAuthenticated.CODE, NotAuthenticated.MESSAGE, request_id_of(request.scope), NO_STORE
         )
     at = tokens.now(runtime)
     if session_id is not None:

@@ -331,7 +331,7 @@ STATEMENTS: dict[str, int] = {
     "OrganisationDoctors": 4,
     "Reference": 2,
     "Me": 3,
-    "MyAccessLog": 5,
+    "MyAccessLog": 6,  # the page, and one aggregate of the security refusals
     "MyProxies": 2,
     "MyPrincipals": 2,
     "SearchSlots": 3,

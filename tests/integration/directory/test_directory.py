@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from sqlalchemy import func, select
+from strawberry.relay import to_base64
 
 import backend.directory.schema as directory_schema
 from backend.adapters import booking_hub, build_booking_hub, demo_fer_simulator, set_booking_hub
@@ -278,8 +279,6 @@ async def test_booking_hub_is_built_once_with_the_configured_guid(settings: Sett
 
 
 def _gid(type_name: str, node_id: str) -> str:
-    from strawberry.relay import to_base64
-
     return to_base64(type_name, node_id)
 
 

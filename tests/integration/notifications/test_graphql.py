@@ -18,6 +18,7 @@ from backend.runtime import Runtime
 from notifications import preferences
 from notifications import schema as notifications_schema
 from notifications.channels import InboxEvent, InProcessInboxBus, RedisInboxBus
+from notifications.models import InboxItem
 from notifications.service import plan
 from tests.conftest import make_settings
 from tests.support.client import app_client, gql
@@ -70,8 +71,6 @@ async def test_history_inbox_and_read_marks(rig: Rig) -> None:
         assert [i["title"] for i in inbox["myInbox"]] == ["Новый медицинский документ", "Вы записаны на приём"]
         first_id = inbox["myInbox"][0]["id"]
         async with runtime.sessionmaker() as session:
-            from notifications.models import InboxItem
-
             theirs = await session.scalar(select(InboxItem.id).where(InboxItem.patient_id == stranger))
         marked = await gql(client, MARK, {"ids": [first_id, str(theirs)]}, headers=headers)
         assert marked["data"]["markInboxRead"] == {"__typename": "InboxMarkedRead", "updated": 1, "unreadCount": 1}
@@ -88,8 +87,6 @@ async def test_history_inbox_and_read_marks(rig: Rig) -> None:
     assert {"notifications.history.read", "notifications.inbox.read", "notifications.inbox.mark_read"} <= actions
     # The stranger's item stayed unread.
     async with runtime.sessionmaker() as session:
-        from notifications.models import InboxItem
-
         assert (await session.get_one(InboxItem, theirs)).read_at is None
 
 
