@@ -95,13 +95,16 @@ def create_api_app() -> Any:
 
 async def _operators(url: str, patient_ids: list[uuid.UUID]) -> list[str]:
     """An operator's on-behalf session (and its access token) for each patient, written in bulk."""
+    from backend.booking import service
     from backend.core.context import Channel
     from backend.identity import policy, sessions
     from backend.identity.models import AuthSession
 
     runtime = p2._runtime(url)
+    # The server's runtime runs on the bench's moment (one clock for booking and tokens): so do the tokens.
+    service.set_clock(runtime, lambda: p2.MOMENT.astimezone(UTC))
     try:
-        at = datetime.now(UTC)
+        at = p2.MOMENT.astimezone(UTC)
         rows = []
         async with runtime.sessionmaker() as session, session.begin():
             for patient_id in patient_ids:
