@@ -691,8 +691,8 @@ STATEMENTS: dict[str, int] = {
     "MyAccessLog": 6,  # the page, and one aggregate of the security refusals
     "MyProxies": 2,
     "MyPrincipals": 2,
-    "SearchSlots": 3,
-    "DoctorSlots": 3,
+    "SearchSlots": 4,  # one more since search reads the patient's attachment for "own clinic first"
+    "DoctorSlots": 4,  # the same: the attached clinic
     "NearestFreeSlots": 1,
     "MyAppointments": 2,
     "SlotHold": 1,
@@ -709,6 +709,16 @@ STATEMENTS: dict[str, int] = {
     "MedicalProfile": 4,
     "MyDocumentAccessGrants": 2,
     "MyDocuments": 2,
+    "AttachmentApplicationsKpi": 2,
+    "HomeVisitChecklist": 0,
+    "HomeVisitRequestsKpi": 2,
+    "HomeVisitWindows": 2,
+    "MyAttachment": 3,
+    "MyAttachmentApplications": 2,
+    "MyHomeVisits": 3,
+    "MyVault": 4,
+    "MyVaultShares": 1,
+    "SharedWithMe": 4,
 }
 
 
