@@ -25,6 +25,7 @@ the target's id or surname.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import json
 import tempfile
@@ -134,13 +135,19 @@ class Row:
     public: str | None = None
     check: Check = _succeeded  # given the root field's data of an allowed call: did it do what it says?
     prepare: Prepare | None = None  # what the principal's world needs beyond the common one
+    # The live bus a subscription row listens on (default: the inbox) and the event published on it.
+    bus: Callable[[Runtime], Any] | None = None
+    event: str = "e"
+    # Business refusals past the policy accepted as "allowed", for rows whose success world is not built
+    # yet (home visits and attachment: issue 18 keeps this open); a row without them must succeed.
+    policy_only: frozenset[str] = frozenset()
 
 
 def public(reason: str) -> Row:
     return Row(document=None, variables=lambda w: {}, expected={}, public=reason)
 
 
-def standard(document: str, variables: Vars, scope: str, check: Check = _succeeded) -> Row:
+def standard(document: str, variables: Vars, scope: str, check: Check = _succeeded, **extra: Any) -> Row:
     """The expectations of a patient-data operation about T within ``scope`` (called with actingFor: T)."""
     return Row(
         document,
@@ -159,16 +166,17 @@ def standard(document: str, variables: Vars, scope: str, check: Check = _succeed
             P.ANONYMOUS: O.UNAUTH,
         },
         check=check,
+        **extra,
     )
 
 
-def sensitive(document: str, variables: Vars, scope: str, check: Check = _succeeded) -> Row:
+def sensitive(document: str, variables: Vars, scope: str, check: Check = _succeeded, **extra: Any) -> Row:
     """A sensitive action about T (cancelling, rescheduling): as :func:`standard`, but an operator's
     on-behalf session without the caller's SMS code is asked for it."""
-    row = standard(document, variables, scope, check)
+    row = standard(document, variables, scope, check, **extra)
     on_behalf = row.expected[P.ON_BEHALF]
     expected = row.expected | {P.ON_BEHALF: O.CONFIRM if on_behalf is O.ALLOW else on_behalf}
-    return Row(document, variables, expected, check=check)
+    return dataclasses.replace(row, expected=expected)
 
 
 def only(
@@ -426,6 +434,7 @@ MATRIX: dict[str, Row] = {
         f" actingFor: $t) {{ {PROBLEM} }} }}",
         _t,
         policy.SCOPE_HOME_VISITS,
+        policy_only=frozenset({"HOME_VISIT_NOT_ATTACHED"}),
     ),
     "myHomeVisits": standard(
         "query($t: UUID) { myHomeVisits(actingFor: $t) { id status } }", _t, policy.SCOPE_HOME_VISITS
@@ -436,7 +445,7 @@ MATRIX: dict[str, Row] = {
         lambda w: {"a": "2025-03-01", "b": "2025-03-31"},
     ),
     "requestHomeVisit": standard(
-        _booking_mutation("requestHomeVisit", "input: $i", "$i: HomeVisitInput!"),
+        _vault_mutation("requestHomeVisit", "input: $i", "$i: HomeVisitInput!"),
         _keyed(
             i=lambda w: {
                 "reason": "fever",
@@ -446,18 +455,27 @@ MATRIX: dict[str, Row] = {
             }
         ),
         policy.SCOPE_HOME_VISITS,
+        policy_only=frozenset({"HOME_VISIT_NOT_ATTACHED"}),
     ),
     "cancelHomeVisit": sensitive(
-        _booking_mutation("cancelHomeVisit", "visitId: $v", "$v: UUID!"),
+        _vault_mutation("cancelHomeVisit", "visitId: $v", "$v: UUID!"),
         _keyed(v=lambda w: str(uuid.uuid4())),
         policy.SCOPE_HOME_VISITS,
+        policy_only=frozenset({"HOME_VISIT_NOT_FOUND"}),
     ),
     "homeVisitUpdated": standard(
-        "subscription($t: UUID) { homeVisitUpdated(actingFor: $t) { visitId status } }", _t, policy.SCOPE_HOME_VISITS
+        "subscription($t: UUID) { homeVisitUpdated(actingFor: $t) { visitId status } }",
+        _t,
+        policy.SCOPE_HOME_VISITS,
+        bus=lambda runtime: runtime.adapters.home_visit_bus,
+        event="doctor_assigned",
     ),
     # ------------------------------------------------------------------------------ attachment
     "myAttachment": standard(
-        f"query($t: UUID) {{ myAttachment(actingFor: $t) {{ {PROBLEM} }} }}", _t, policy.SCOPE_ATTACHMENT
+        f"query($t: UUID) {{ myAttachment(actingFor: $t) {{ {PROBLEM} }} }}",
+        _t,
+        policy.SCOPE_ATTACHMENT,
+        policy_only=frozenset({"ATTACHMENT_NOT_INSURED"}),
     ),
     "myAttachmentApplications": standard(
         "query($t: UUID) { myAttachmentApplications(actingFor: $t) { id status } }", _t, policy.SCOPE_ATTACHMENT
@@ -468,9 +486,10 @@ MATRIX: dict[str, Row] = {
         lambda w: {"a": "2025-03-01", "b": "2025-03-31"},
     ),
     "applyForAttachment": standard(
-        _booking_mutation("applyForAttachment", "input: $i", "$i: AttachmentApplicationInput!"),
+        _vault_mutation("applyForAttachment", "input: $i", "$i: AttachmentApplicationInput!"),
         _keyed(i=lambda w: {"moId": "1002", "registrationAddress": "г. Ставрополь, ул. Ленина, д. 1"}),
         policy.SCOPE_ATTACHMENT,
+        policy_only=frozenset({"ATTACHMENT_NOT_INSURED"}),
     ),
     # ------------------------------------------------------------------------------ notifications
     "myNotifications": standard(
@@ -776,12 +795,18 @@ async def _vault_world(runtime: Runtime, world: World) -> None:
 
 
 async def _subscribe(
-    runtime: Runtime, app: Any, w: World, document: str, variables: dict[str, Any], headers: dict[str, str]
+    runtime: Runtime,
+    app: Any,
+    w: World,
+    document: str,
+    variables: dict[str, Any],
+    headers: dict[str, str],
+    bus: Any,
+    event: str,
 ) -> dict[str, Any]:
     """The subscription over the app's websocket (graphql-transport-ws), with the principal's token in
     ``connection_init``. A refusal arrives as an error (or the socket is closed); once the bus holds a
     subscriber for T, an item is published for T and must arrive as the subscription's next result."""
-    bus = runtime.adapters.inbox_bus
     before = bus.subscriber_count(w.target)
     init: dict[str, Any] = {"type": "connection_init"}
     if headers:
@@ -801,7 +826,7 @@ async def _subscribe(
         if not ws.pending():
             assert bus.subscriber_count(w.target) > before, "neither an answer nor a subscription"
             item = InboxEvent(
-                id=uuid.uuid4(), patient_id=w.target, event="e", title=f"Для {w.target}", text="т", created_at=_AT
+                id=uuid.uuid4(), patient_id=w.target, event=event, title=f"Для {w.target}", text="т", created_at=_AT
             )
             await bus.publish(item)
         message = await ws.receive_json()
@@ -849,10 +874,13 @@ async def test_matrix(runtime: Runtime, name: str) -> None:
                 await row.prepare(runtime, world, principal)
             variables, headers = row.variables(world), world.headers[principal]
             if subscription:
-                body = await _subscribe(runtime, app, world, row.document, variables, headers)
+                bus = row.bus(runtime) if row.bus is not None else runtime.adapters.inbox_bus
+                body = await _subscribe(runtime, app, world, row.document, variables, headers, bus, row.event)
             else:
                 body = await gql(client, row.document, variables, headers=headers)
             got[principal], details[principal] = _outcome(body, name)
+            if got[principal] is O.REFUSED and set(details[principal].split(",")) <= row.policy_only:
+                got[principal] = O.ALLOW  # past the policy; the row's success world is not built (issue 18)
             data = (body.get("data") or {}).get(name)
             if got[principal] is O.ALLOW and not row.check(world, data):
                 got[principal], details[principal] = O.REFUSED, f"did not do what it says: {data}"
