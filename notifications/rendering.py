@@ -32,6 +32,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("appointment.booked"),
         EventSpec("appointment.cancelled"),
         EventSpec("appointment.moved"),
+        EventSpec("appointment.rescheduled"),
         EventSpec("appointment.reminder_24h", expires_key="starts_at"),
         EventSpec("appointment.reminder_2h", expires_key="starts_at"),
         EventSpec("appointment.hold_expiring", expires_key="expires_at"),

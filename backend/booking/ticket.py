@@ -61,7 +61,8 @@ def _register_font() -> None:
         raise TicketUnavailable(str(exc)) from exc
 
 
-def _when(start: datetime, timezone: str) -> tuple[str, str]:
+def local_when(start: datetime, timezone: str) -> tuple[str, str]:
+    """(«4 марта 2025 г.», «08:00») in the region's time."""
     local = start.astimezone(ZoneInfo(timezone))
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year} г.", local.strftime("%H:%M")
 
@@ -85,7 +86,7 @@ def render_ticket(data: TicketData, *, timezone: str) -> bytes:
             y -= size + gap
         y -= gap
 
-    day, time_text = _when(data.start, timezone)
+    day, time_text = local_when(data.start, timezone)
     line("ТАЛОН НА ПРИЕМ К ВРАЧУ", 11)
     line(data.clinic, 9)
     if data.address:

@@ -96,12 +96,18 @@ def _appointment_values(
 
 
 async def _claim_appointment(
-    uow: UnitOfWork, values: dict[str, Any], info: DoctorCard, *, except_appointment: uuid.UUID | None = None
+    uow: UnitOfWork,
+    values: dict[str, Any],
+    info: DoctorCard,
+    *,
+    except_appointment: uuid.UUID | None = None,
+    previous: Appointment | None = None,
 ) -> Appointment:
     """Insert the appointment (one statement, see ``_CLAIM_APPOINTMENT``) with its audit row and the
     patient's notification, which are written only with it (:meth:`UnitOfWork.claim`: on PostgreSQL the
     three are one round trip), or raise what stood in the way: a live appointment of the same specialty,
-    or the slot booked or held by someone else (SlotTaken)."""
+    or the slot booked or held by someone else (SlotTaken). ``previous``: the appointment this one
+    replaces (a reschedule: the patient is told of the move, not of a new booking)."""
     session = uow.session
     if session.dirty:
         await session.flush()  # pending ORM changes first (a rescheduled appointment leaving the live set)
@@ -113,7 +119,10 @@ async def _claim_appointment(
         subject_id=appointment.patient_id,
         details={"slot_id": appointment.slot_id, "mo_id": appointment.mo_id, "channel": appointment.channel},
     )
-    emit_event(uow, "appointment.booked", appointment)
+    if previous is None:
+        emit_event(uow, "appointment.booked", appointment)
+    else:
+        emit_event(uow, "appointment.rescheduled", appointment, previous=previous)
     hold_id = values["hold_id"]
     if await uow.claim(_CLAIM_APPOINTMENT, {**values, "except_hold": hold_id or _NO_ID}) is None:
         await check_live_appointments(
@@ -255,6 +264,7 @@ async def cancel(uow: UnitOfWork, patient_id: uuid.UUID, appointment_id: uuid.UU
     appointment.status = AppointmentState.CANCEL_PENDING.value
     appointment.updated_at = now(uow.runtime)
     uow.emit(TOPIC_CANCEL_UPSTREAM, {"appointment_id": str(appointment.id)})
+    emit_event(uow, "appointment.cancelled", appointment)
     uow.audit("booking.appointment_cancel", object_type="appointment", object_id=appointment.id, subject_id=patient_id)
     return appointment
 
@@ -281,9 +291,8 @@ async def reschedule(uow: UnitOfWork, patient_id: uuid.UUID, appointment_id: uui
         values = _appointment_values(
             uow, patient_id, slot, info, hub_patient=hub_patient, hold_id=hold.id, rescheduled_from=old.id
         )
-        new = await _booked(
-            uow, await _claim_appointment(uow, values, info, except_appointment=old.id), hub_patient, result
-        )
+        claimed = await _claim_appointment(uow, values, info, except_appointment=old.id, previous=old)
+        new = await _booked(uow, claimed, hub_patient, result)
         old.replaced_by_id = new.id
         uow.emit(TOPIC_CANCEL_UPSTREAM, {"appointment_id": str(old.id), "final": AppointmentState.RESCHEDULED.value})
         uow.audit(
@@ -296,9 +305,17 @@ async def reschedule(uow: UnitOfWork, patient_id: uuid.UUID, appointment_id: uui
         return new
 
 
-def emit_event(uow: UnitOfWork, event: str, appointment: Appointment, *, urgent: bool = False) -> None:
-    """Tell the patient through notifications (events ``appointment.booked`` / ``appointment.cancelled``),
-    in the caller's unit of work: nothing is sent unless it commits."""
+def emit_event(
+    uow: UnitOfWork,
+    event: str,
+    appointment: Appointment,
+    *,
+    urgent: bool = False,
+    previous: Appointment | None = None,
+) -> None:
+    """Tell the patient through notifications (events ``appointment.booked``, ``appointment.rescheduled``
+    from ``previous``, ``appointment.cancelled``), in the caller's unit of work: nothing is sent unless it
+    commits."""
     data: dict[str, Any] = {
         "specialty": appointment.specialty_name,
         "doctor": appointment.doctor_name,
@@ -306,6 +323,8 @@ def emit_event(uow: UnitOfWork, event: str, appointment: Appointment, *, urgent:
         "starts_at": appointment.slot_start,
         "cabinet": appointment.room or "",
     }
+    if previous is not None:
+        data["old_starts_at"] = previous.slot_start
     if event == "appointment.cancelled":
         data = {
             "specialty": appointment.specialty_name,

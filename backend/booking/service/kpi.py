@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from backend.booking.models import Appointment
+from backend.booking.models import Appointment, AppointmentState
 from backend.core.context import Channel
 
 # Whether a booking was made remotely (KPI 1.3 of the strategy: «Доля записей на прием к врачу, совершенных
@@ -37,14 +38,42 @@ class RemoteShare:
     target: float = 0.63
 
 
+#: A booking that ends cancelled (by the patient, or on its way there) is not counted.
+CANCELLED_STATES: tuple[str, ...] = (
+    AppointmentState.CANCEL_PENDING.value,
+    AppointmentState.CANCELLED_BY_PATIENT.value,
+    AppointmentState.CANCELLED_BY_MO.value,
+)
+
+
+def _booking_acts(start: datetime, end: datetime) -> Select[str, int]:
+    """Booking acts made in [start, end) by channel: one per first appointment (a reschedule continues the
+    act of the appointment it replaces, in that one's channel and time), unless the act's latest
+    appointment is cancelled. One statement: a recursive walk along ``rescheduled_from_id``."""
+    first = (
+        select(Appointment.id.label("current"), Appointment.channel.label("channel"))
+        .where(
+            Appointment.rescheduled_from_id.is_(None),
+            and_(Appointment.created_at >= start, Appointment.created_at < end),
+        )
+        .cte("booking_acts", recursive=True)
+    )
+    acts = first.union_all(
+        select(Appointment.id, first.c.channel).where(Appointment.rescheduled_from_id == first.c.current)
+    )
+    latest = aliased(Appointment, name="latest")
+    return (
+        select(acts.c.channel, func.count())
+        .join(latest, latest.id == acts.c.current)
+        .where(latest.replaced_by_id.is_(None), latest.status.not_in(CANCELLED_STATES))
+        .group_by(acts.c.channel)
+    )
+
+
 async def remote_booking_share(session: AsyncSession, start: datetime, end: datetime) -> RemoteShare:
     """«Доля записей на прием к врачу, совершенных гражданами дистанционно» over bookings made here in
-    [start, end): every appointment row is one booking act (a later cancellation does not undo it)."""
-    rows = await session.execute(
-        select(Appointment.channel, func.count())
-        .where(and_(Appointment.created_at >= start, Appointment.created_at < end))
-        .group_by(Appointment.channel)
-    )
+    [start, end): a booking and its reschedules are one booking act; a cancelled booking is none."""
+    rows = await session.execute(_booking_acts(start, end))
     counts = {channel: int(n) for channel, n in rows}
     total = sum(counts.values())
     remote = sum(n for c, n in counts.items() if c in REMOTE_CHANNELS)
