@@ -14,15 +14,23 @@ import structlog
 from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.enums import ScopeType
-from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import Scope
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
+from backend.api.pages import (
+    contract_route,
+    document_refusals,
+    landing_route,
+    metrics_controller,
+    openapi_config,
+)
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
+from backend.dev.routes import routes_for as dev_routes_for
 from backend.documents import service as documents
 from backend.health.routes import live, ready
 from backend.identity.authn import graphql_context, with_websocket_auth
@@ -39,6 +47,8 @@ log = structlog.get_logger(__name__)
 
 API_V1 = "/api/v1"
 SWEEP_INTERVAL_S = 15.0
+#: A client needs a few live feeds (the inbox, a heartbeat); more on one socket is refused with an error.
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 # REST routers of the domains, mounted under /api/v1 (OAuth redirects, file transfer, webhooks).
 REST_MODULES: tuple[str, ...] = (
@@ -129,7 +139,7 @@ def create_app(
         allow_queries_via_get=False,
         context_getter=_context_getter(),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-        max_subscriptions_per_connection=50,
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
 
     async def http_context(request: Request[Any, Any, Any]) -> GraphQLContext:
@@ -147,25 +157,31 @@ def create_app(
         exclude=["/metrics", "/health"],
         scopes={ScopeType.HTTP},
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             live,
             ready,
             jwks,
-            PrometheusController,
+            metrics_controller(settings),
+            landing_route(settings),
+            contract_route(schema, settings),
             GraphQLController,
             Router(path=API_V1, route_handlers=rest),
+            *dev_routes_for(settings),
         ],
         middleware=[RequestIdMiddleware, prometheus.middleware],
+        exception_handlers=EXCEPTION_HANDLERS,  # one Russian error body with the request id (backend/api/boundary.py)
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
-        openapi_config=OpenAPIConfig(
+        openapi_config=openapi_config(
+            settings,
             title="«Мое здоровье»: REST API",
             version=_version(),
             description="REST endpoints for what GraphQL does not fit (OAuth redirects, files, webhooks).",
-            path="/api/docs",
         ),
         state=State({"runtime": runtime} if runtime is not None else {}),
         debug=False,
         logging_config=None,  # structlog owns logging (configure_logging)
     )
+    document_refusals(app.openapi_schema)  # the refusals every REST operation may answer (backend/api/pages.py)
+    return app

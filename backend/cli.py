@@ -15,7 +15,7 @@ from granian.constants import Interfaces
 from granian.server import Server
 from rich.progress import Progress
 
-from backend.contracts import render_contracts
+from backend.contracts import render_contracts, stale_contracts
 from backend.demo import seed_demo_region
 from backend.logging import configure_logging
 from backend.settings import ConfigError, Settings, get_settings
@@ -121,16 +121,14 @@ def export_contracts(
 ) -> None:
     """Write graphql/schema.graphql and openapi/openapi.json from the code."""
     _settings()
-    stale = []
-    for path, text in render_contracts().items():
-        target = ROOT / path
-        if check:
-            if not target.exists() or target.read_text(encoding="utf-8") != text:
-                stale.append(path)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {path}")
+    rendered = render_contracts()
+    stale = stale_contracts(ROOT, rendered) if check else []
+    if not check:
+        for path, text in rendered.items():
+            target = ROOT / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {path}")
     if stale:
         typer.echo(
             f"contracts differ from the code: {', '.join(stale)} (run `moe-zdorovye export-contracts`)",

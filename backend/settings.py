@@ -60,9 +60,16 @@ class Settings(BaseSettings):
 
     graphiql: bool | None = Field(None, validation_alias=_env("GRAPHIQL"))
     introspection: bool | None = Field(None, validation_alias=_env("INTROSPECTION"))
+    # The REST documentation page and its OpenAPI document (/api/docs): on in embedded/test, off in production.
+    api_docs: bool | None = Field(None, validation_alias=_env("API_DOCS"))
+    # A bearer token /metrics asks for; without one, /metrics is open except in production, where it is closed.
+    metrics_token: str = Field("", validation_alias=_env("METRICS_TOKEN"))
     query_depth_limit: int = Field(12, ge=2, le=50, validation_alias=_env("QUERY_DEPTH_LIMIT"))
     query_max_tokens: int = Field(4000, ge=100, validation_alias=_env("QUERY_MAX_TOKENS"))
     query_max_aliases: int = Field(30, ge=1, validation_alias=_env("QUERY_MAX_ALIASES"))
+    # The estimated cost of one operation (backend/api/cost.py) and the size of its answer.
+    query_max_cost: int = Field(200_000, ge=100, validation_alias=_env("QUERY_MAX_COST"))
+    query_max_result_bytes: int = Field(8_388_608, ge=65_536, validation_alias=_env("QUERY_MAX_RESULT_BYTES"))
     trusted_documents_only: bool | None = Field(None, validation_alias=_env("TRUSTED_DOCUMENTS_ONLY"))
     trusted_documents_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "graphql", validation_alias=_env("TRUSTED_DOCUMENTS_DIR")
@@ -176,6 +183,8 @@ class Settings(BaseSettings):
             self.graphiql = embedded
         if self.introspection is None:
             self.introspection = embedded
+        if self.api_docs is None:
+            self.api_docs = embedded
         if self.trusted_documents_only is None:
             self.trusted_documents_only = not embedded
         if not self.celery_broker_url:

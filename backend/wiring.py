@@ -31,9 +31,17 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
 }
 
 
+#: topic → payload keys blanked once sent: the one-time code's text (the codes table keeps only a hash).
+OUTBOX_SECRETS: Mapping[str, tuple[str, ...]] = {
+    identity.SMS_TOPIC: ("text",),
+}
+
+
 def register_outbox_handlers() -> None:
     for topic, fn in OUTBOX_HANDLERS.items():
         outbox.register(topic, fn)
+    for topic, keys in OUTBOX_SECRETS.items():
+        outbox.keep_secret(topic, *keys)
 
 
 def wire(runtime: Runtime) -> None:

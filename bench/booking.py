@@ -7,9 +7,15 @@ no longer list it. As production runs one
 API worker per core, the 64 clients are spread over ``MZ_BENCH_PROCESSES`` worker processes (default: one a
 CPU), each with its own runtime (engine, pool, Redis client) and event loop, against one database and one
 Redis; they start together and run for ``MZ_BENCH_SECONDS``. Printed: confirmed bookings per second,
-p50 / p99 latency of confirmed bookings and of all attempts, the refusals, the number of double bookings in
-our database and at the hub (must be 0), and the CPU each part used per confirmed booking. Then pgbench's
-TPC-B on the same server for 10 s with 64 clients, and the ratio. Figures only, no assertions on time.
+p50 / p99 latency of confirmed bookings and of all attempts, the refusals, the CPU each part used per
+confirmed booking, and what guarded the slots: the slots our database holds more than one live appointment
+for (must be 0), the slots booked more than once at the hub, counted over every process's hub (``direct``:
+one hub per process, so these are slots two processes each got a hub to accept, and only our database
+stood between them; ``soap``: one hub, which refuses a taken slot itself), and the hub's bookings our
+database does not hold and the reverse (both 0 when hub and database agree; a refused duplicate's hub
+booking would wait for its compensation, which workers run: not here). Then pgbench's TPC-B on
+the same server for 10 s with 64 clients, and the ratio of confirmed bookings per second to its
+transactions per second. Figures only, no assertions on time.
 
 Two hubs, one after the other:
 
@@ -234,7 +240,7 @@ class Figures:
     errors: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     cpu_s: float = 0.0
-    hub_doubles: int = 0
+    hub_slots: list[str] = field(default_factory=list)  # "mo/slot" of each booking a hub accepted and keeps
     pool: int = 0
 
     def merge(self, other: Figures) -> None:
@@ -244,7 +250,7 @@ class Figures:
             self.errors[code] = self.errors.get(code, 0) + n
         self.elapsed = max(self.elapsed, other.elapsed)
         self.cpu_s += other.cpu_s
-        self.hub_doubles += other.hub_doubles
+        self.hub_slots += other.hub_slots
         self.pool = max(self.pool, other.pool)
 
 
@@ -409,8 +415,9 @@ async def _run(
         if mode == "soap":
             if hub_url:
                 http = build_http_client(hub_url, timeout_s=10)
-            else:
+            else:  # the hub in this process, over SOAP: its accepted bookings are read from its state
                 app = served_hub()
+                state = simulator_state(app)
                 http = build_http_client("inprocess://fer", simulator_app=lambda: app, timeout_s=10)
             set_booking_hub(runtime, FerClient(http, guid="bench", timeout_s=10), http=http)
         else:
@@ -473,11 +480,7 @@ async def _run(
         figures.elapsed = time.perf_counter() - started
         figures.cpu_s = time.process_time() - cpu_started
         if state is not None:
-            per_slot: dict[str, int] = {}
-            for b in state.bookings:
-                if b.occupies_slot:
-                    per_slot[b.appointment_id] = per_slot.get(b.appointment_id, 0) + 1
-            figures.hub_doubles = sum(1 for n in per_slot.values() if n > 1)
+            figures.hub_slots = _accepted(state)
         if report is not None:
             await report(figures)
         return figures
@@ -485,54 +488,87 @@ async def _run(
         await runtime.close()
 
 
-async def _hub_doubles(hub_url: str) -> int:
-    """Slots the served hub booked twice: asked of the hub itself (GetPatientHistory is per patient, so
-    the simulator's own state is read through its bench route)."""
+def _accepted(state: Any) -> list[str]:
+    """``mo/slot`` of every booking the hub simulator accepted that still occupies its slot."""
+    return [f"{b.mo_id}/{b.appointment_id}" for b in state.bookings if b.occupies_slot]
+
+
+async def _hub_slots(hub_url: str) -> list[str]:
+    """The served hub's accepted bookings, read from its own state through its bench route
+    (GetPatientHistory is per patient)."""
     import httpx
 
     async with httpx.AsyncClient(base_url=hub_url, timeout=30) as http:
-        answer = (await http.get("/bench/hub-doubles")).json()
-    return int(answer["doubles"])
+        return list((await http.get("/bench/hub-slots")).json()["slots"])
 
 
-async def _database_figures(url: str) -> tuple[int, int, int, int]:
+@dataclass
+class Guard:
+    """What the database and the hubs hold once the load has ended."""
+
+    db_doubles: int  # slots with more than one live appointment in our database
+    hub_doubles: int  # slots booked more than once, over every hub the run used (-1: hubs not read)
+    hub_only: int  # slots booked at a hub with no live appointment in our database
+    db_only: int  # live appointments in our database that no hub holds
+    live: int  # live appointments (booked or being cancelled): the confirmed bookings
+    booked: int  # appointment rows
+    holds: int
+    outbox: int
+
+
+async def _guard(url: str, hub_slots: list[str] | None) -> Guard:
+    """Read once the load has ended; ``hub_slots`` None: the hubs were not read (their figures are -1)."""
+    from collections import Counter
+
     from backend.booking.models import Appointment, SlotHold
 
     runtime = _runtime(url)
     try:
         async with runtime.sessionmaker() as session:
-            doubles = await session.scalar(
-                select(func.count()).select_from(
-                    select(Appointment.mo_id, Appointment.slot_id)
-                    .where(Appointment.status.in_(("booked", "cancel_pending")))
-                    .group_by(Appointment.mo_id, Appointment.slot_id)
-                    .having(func.count() > 1)
-                    .subquery()
+            live = Counter(
+                f"{mo}/{slot}"
+                for mo, slot in await session.execute(
+                    select(Appointment.mo_id, Appointment.slot_id).where(
+                        Appointment.status.in_(("booked", "cancel_pending"))
+                    )
                 )
             )
             booked = await session.scalar(select(func.count()).select_from(Appointment))
             holds = await session.scalar(select(func.count()).select_from(SlotHold))
             outbox = await session.scalar(text("SELECT count(*) FROM outbox_messages"))
-        return int(doubles or 0), int(booked or 0), int(holds or 0), int(outbox or 0)
     finally:
         await runtime.close()
+    at_hubs = Counter(hub_slots or ())
+    unread = hub_slots is None
+    return Guard(
+        db_doubles=sum(1 for n in live.values() if n > 1),
+        hub_doubles=-1 if unread else sum(1 for n in at_hubs.values() if n > 1),
+        hub_only=-1 if unread else len(at_hubs.keys() - live.keys()),
+        db_only=-1 if unread else len(live.keys() - at_hubs.keys()),
+        live=sum(live.values()),
+        booked=int(booked or 0),
+        holds=int(holds or 0),
+        outbox=int(outbox or 0),
+    )
 
 
-def _line(mode: str, processes: int, figures: Figures, db: tuple[int, int, int, int], cpu: dict[str, float]) -> str:
-    doubles, booked, holds, outbox = db
+def _line(mode: str, processes: int, figures: Figures, guard: Guard, cpu: dict[str, float]) -> str:
     elapsed = figures.elapsed or float("nan")
     attempts = len(figures.ok) + len(figures.refused)
     everything = figures.ok + figures.refused
     per = max(1, len(figures.ok))
+    hubs = f"the {processes} processes' own hubs" if mode == "direct" and processes > 1 else "the hub"
     return (
         f"P2 booking [{mode} hub, {CLIENTS} clients in {processes} processes, pool {figures.pool} slots, "
         f"{elapsed:.1f} s]: {len(figures.ok) / elapsed:.0f} confirmed bookings/s, {attempts / elapsed:.0f} attempts/s; "
         f"confirmed p50 {_pct(figures.ok, 0.50):.1f} ms p99 {_pct(figures.ok, 0.99):.1f} ms; "
         f"all attempts p50 {_pct(everything, 0.50):.1f} ms p99 {_pct(everything, 0.99):.1f} ms; "
-        f"refusals {figures.errors}; rows: {booked} appointments, {holds} holds; "
-        f"double bookings: database {doubles}, hub {figures.hub_doubles}; "
+        f"refusals {figures.errors}; rows: {guard.booked} appointments, {guard.holds} holds; "
+        f"slots with more than one live appointment in our database: {guard.db_doubles}; "
+        f"slots booked more than once over {hubs}: {guard.hub_doubles}; "
+        f"hub bookings our database does not hold: {guard.hub_only}, the reverse: {guard.db_only}; "
         f"mean {statistics.fmean(figures.ok) * 1000 if figures.ok else float('nan'):.1f} ms; "
-        f"redis {'on' if REDIS else 'off'}; outbox rows left to workers: {outbox}; "
+        f"redis {'on' if REDIS else 'off'}; outbox rows left to workers: {guard.outbox}; "
         "CPU ms per confirmed booking: "
         + ", ".join(f"{name} {1000 * seconds / per:.2f}" for name, seconds in cpu.items())
     )
@@ -552,7 +588,7 @@ async def _scenario(url: str, mode: str) -> None:
     cpu = dict(
         zip(("this process", "PostgreSQL", "Redis"), (b - a for a, b in zip(before, after, strict=True)), strict=True)
     )
-    print(_line(mode, 1, figures, await _database_figures(url), cpu), flush=True)
+    print(_line(mode, 1, figures, await _guard(url, figures.hub_slots), cpu), flush=True)
 
 
 def _worker_main(argv: list[str]) -> None:
@@ -580,7 +616,8 @@ def _worker_main(argv: list[str]) -> None:
     )
 
 
-def _processes_run(url: str, mode: str, processes: int) -> None:
+def _processes_run(url: str, mode: str, processes: int) -> float:
+    """Run ``mode`` over ``processes`` worker processes, print its line; return confirmed bookings per second."""
     from bench.common import process_tree_cpu_s, serve
 
     asyncio.run(_prepare(url))
@@ -629,17 +666,18 @@ def _processes_run(url: str, mode: str, processes: int) -> None:
         figures = Figures()
         for out in outputs:
             figures.merge(Figures(**json.loads(out.strip().splitlines()[-1])))
-        if server is not None:
-            figures.hub_doubles = asyncio.run(_hub_doubles(server.base))
+        if server is not None:  # one shared hub: its own list (the workers' is empty)
+            figures.hub_slots = asyncio.run(_hub_slots(server.base))
     pg, rd = after[1] - before[1], after[2] - before[2]
     cpu = {"workers": figures.cpu_s, "PostgreSQL": pg, "Redis": rd}
     if server is not None:
         cpu["served hub"] = after[0] - before[0]
-    print(_line(mode, processes, figures, asyncio.run(_database_figures(url)), cpu), flush=True)
+    print(_line(mode, processes, figures, asyncio.run(_guard(url, figures.hub_slots)), cpu), flush=True)
+    return len(figures.ok) / figures.elapsed if figures.elapsed else 0.0
 
 
 def create_bench_hub() -> Any:
-    """The served hub of the ``soap`` mode, with a bench-only route that counts slots it booked twice."""
+    """The served hub of the ``soap`` mode, with a bench-only route that lists the slots it booked."""
     from litestar import get
 
     from integrations.fer.simulator import simulator_state
@@ -647,15 +685,11 @@ def create_bench_hub() -> Any:
     app = served_hub()
     state = simulator_state(app)
 
-    @get("/bench/hub-doubles")
-    async def hub_doubles() -> dict[str, int]:
-        per_slot: dict[str, int] = {}
-        for b in state.bookings:
-            if b.occupies_slot:
-                per_slot[b.appointment_id] = per_slot.get(b.appointment_id, 0) + 1
-        return {"doubles": sum(1 for n in per_slot.values() if n > 1)}
+    @get("/bench/hub-slots")
+    async def hub_slots() -> dict[str, list[str]]:
+        return {"slots": _accepted(state)}
 
-    app.register(hub_doubles)
+    app.register(hub_slots)
     return app
 
 
@@ -694,15 +728,23 @@ def main() -> None:
     from bench import floor
 
     url = asyncio.run(_database())
+    rates: dict[str, float] = {}
     try:
         for mode in MODES:
-            _processes_run(url, mode, PROCESSES)
+            rates[mode] = _processes_run(url, mode, PROCESSES)
     finally:
         asyncio.run(_drop(url))
     print(floor.line(floor.measure()), flush=True)
     tps = _pgbench()
-    if tps is not None:
-        print(f"P2 pgbench TPC-B (scale 10, {CLIENTS} clients, 10 s, same server): {tps:.0f} tps", flush=True)
+    if tps is None:
+        print("P2 pgbench: not installed (Debian package postgresql-client): no ratio", flush=True)
+        return
+    ratios = ", ".join(f"{mode} hub {rate / tps:.2f}" for mode, rate in rates.items())
+    print(
+        f"P2 pgbench TPC-B (scale 10, {CLIENTS} clients, 10 s, same server): {tps:.0f} tps; "
+        f"confirmed bookings per second / TPC-B transactions per second: {ratios}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

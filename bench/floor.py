@@ -5,8 +5,10 @@ what one confirmed one-step booking of a new patient sends (bench/booking.py), a
 between the answers —
 
 * Redis, one pipeline: ``SET slot-marker NX EX`` and ``GET`` of the remembered IdPat;
-* PostgreSQL, one transaction: ``BEGIN``, a ``SELECT`` of one row by primary key (the patient), an
-  ``INSERT … RETURNING`` (the claim, with its audit and outbox rows in the same statement), ``COMMIT``;
+* PostgreSQL, one transaction: ``BEGIN``, a ``SELECT`` of one row by primary key (the patient), one
+  statement that claims the slot (``INSERT … ON CONFLICT DO NOTHING RETURNING`` on a unique slot) and, only
+  if it did, writes an audit row and an outbox row (data-modifying CTEs, as the unit of work's combined
+  write), ``COMMIT``;
 * Redis: ``SET`` of the IdPat the hub gave.
 
 With raw asyncpg and redis-py (prepared statements, no SQLAlchemy, no GraphQL, no rules, no hub), the same
@@ -29,7 +31,23 @@ from sqlalchemy.engine import make_url
 from bench.booking import CLIENTS, PROCESSES, REDIS, SECONDS, _cpu_of, _drop
 from bench.common import ROOT, bench_database, run_loop
 
-_TABLE = "CREATE TABLE floor_rows (id uuid PRIMARY KEY, patient_id uuid NOT NULL, slot text NOT NULL, body text)"
+_TABLES = (
+    "CREATE TABLE floor_rows (id uuid PRIMARY KEY, patient_id uuid NOT NULL, slot text NOT NULL UNIQUE, body text)",
+    "CREATE TABLE floor_audit (id uuid PRIMARY KEY, row_id uuid NOT NULL, action text NOT NULL, body text)",
+    "CREATE TABLE floor_outbox (id uuid PRIMARY KEY, row_id uuid NOT NULL, topic text NOT NULL, payload text)",
+)
+# The claim, its audit row and its outbox row: one statement, the last two only if the claim inserted.
+_CLAIM = """
+WITH claim AS (
+    INSERT INTO floor_rows (id, patient_id, slot, body) VALUES ($1, $2, $3, $4)
+    ON CONFLICT DO NOTHING RETURNING id
+), audit AS (
+    INSERT INTO floor_audit (id, row_id, action, body) SELECT $5, id, 'booked', $6 FROM claim
+), outbox AS (
+    INSERT INTO floor_outbox (id, row_id, topic, payload) SELECT $7, id, 'booked', $8 FROM claim
+)
+SELECT id FROM claim
+"""
 
 
 def _dsn(url: str) -> str:
@@ -47,7 +65,8 @@ def _database() -> str:
         engine = create_async_engine(url)
         try:
             async with engine.begin() as conn:
-                await conn.execute(text(_TABLE))
+                for table in _TABLES:
+                    await conn.execute(text(table))
         finally:
             await engine.dispose()
 
@@ -69,9 +88,7 @@ async def _worker(url: str, clients: int, start_at: float) -> dict[str, float]:
         nonlocal done
         async with pool.acquire() as conn:
             read = await conn.prepare("SELECT id, slot FROM floor_rows WHERE id = $1")
-            claim = await conn.prepare(
-                "INSERT INTO floor_rows (id, patient_id, slot, body) VALUES ($1, $2, $3, $4) RETURNING id"
-            )
+            claim = await conn.prepare(_CLAIM)
             while time.perf_counter() < deadline:
                 key = uuid.uuid4().hex
                 async with redis.pipeline(transaction=False) as pipe:
@@ -80,7 +97,9 @@ async def _worker(url: str, clients: int, start_at: float) -> dict[str, float]:
                     await pipe.execute()
                 async with conn.transaction():
                     await read.fetch(uuid.uuid4())
-                    await claim.fetch(uuid.uuid4(), uuid.uuid4(), key, "x" * 400)
+                    await claim.fetch(
+                        uuid.uuid4(), uuid.uuid4(), key, "x" * 400, uuid.uuid4(), "a" * 200, uuid.uuid4(), "o" * 300
+                    )
                 await redis.set(f"floor:idpat:{key}", "42", ex=30)
                 done += 1
 
@@ -92,6 +111,18 @@ async def _worker(url: str, clients: int, start_at: float) -> dict[str, float]:
     await pool.close()
     await redis.aclose()
     return figures
+
+
+async def _rows(url: str) -> dict[str, int]:
+    """Rows written: a claim, an audit row and an outbox row per operation."""
+    import asyncpg
+
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        tables = ("floor_rows", "floor_audit", "floor_outbox")
+        return {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in tables}
+    finally:
+        await conn.close()
 
 
 def measure() -> dict[str, float]:
@@ -118,12 +149,15 @@ def measure() -> dict[str, float]:
             child.communicate()
         if any(child.returncode for child in children):
             raise SystemExit(f"bench.floor: a worker failed: {[c.returncode for c in children]}")
+        rows = asyncio.run(_rows(url))
     finally:
         asyncio.run(_drop(url))
     figures = [json.loads(out) for out in outputs]
     done = sum(f["done"] for f in figures)
     elapsed = max(f["elapsed"] for f in figures)
     per_op = 1000 / max(done, 1)
+    if set(rows.values()) != {done}:
+        raise SystemExit(f"bench.floor: {done} operations wrote {rows}: each must write one row of each")
     return {
         "ops_per_s": done / elapsed,
         "client_cpu_ms": sum(f["cpu_s"] for f in figures) * per_op,

@@ -46,7 +46,8 @@ CONCURRENT_SEARCHES = 320  # 5 a client: a warm search is CPU-bound, see below
 _P2_LINE = re.compile(
     r"(?P<ok>\d+) confirmed bookings/s, (?P<attempts>\d+) attempts/s; "
     r"confirmed p50 (?P<p50>[\d.na]+) ms p99 (?P<p99>[\d.na]+) ms.*"
-    r"double bookings: database (?P<db>\d+), hub (?P<hub>\d+)"
+    r"slots with more than one live appointment in our database: (?P<db>\d+); "
+    r"slots booked more than once over [^:]+: (?P<hub>\d+)"
 )
 
 

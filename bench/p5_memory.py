@@ -1,7 +1,11 @@
 """P5: resident memory of one API worker, idle and holding 1,000 open connections (target ≤ 150 MB).
 
-The served app (``backend.app:create_served_app``, what ``moe-zdorovye serve`` runs; PostgreSQL
-settings as in production, no Redis) in one Granian worker with websockets on. RSS is VmRSS from
+The served app (``backend.app:create_served_app``, what ``moe-zdorovye serve`` runs) in one Granian worker
+with websockets on, in the ``test`` profile, not production's: PostgreSQL as in production, but no Redis
+(the inbox bus is in-process, where production's is Redis's: one pattern subscription per worker, its
+subscribers in the same in-process mailboxes), ad-hoc GraphQL documents allowed, GraphiQL and
+introspection on, Celery eager, the upstreams' in-process simulators. Production's own profile needs real
+upstream URLs and certificates that a bench machine does not have. RSS is VmRSS from
 /proc/<pid>/status: the worker process(es) (every descendant of Granian's main process) summed, the main
 process reported apart. "Idle" is after one GraphQL query and one subscribed websocket (imports and caches
 warmed). Three runs, each in a fresh server (freed memory is not handed back, so a second figure from the

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from backend.cli import alembic_config
 from backend.runtime import Runtime
-from backend.settings import Settings, load_settings
+from backend.settings import Settings, get_settings, load_settings
 
 DIALECT = os.environ.get("MZ_TEST_DIALECT", "postgresql")
 POSTGRES_SERVER_URL = os.environ.get("MZ_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -47,10 +49,6 @@ def _postgres_url(database: str) -> str:
 
 def run_alembic(url: str, *args: str) -> None:
     """Run an Alembic command against ``url`` (in a thread: env.py runs its own event loop)."""
-    from alembic import command
-
-    from backend.cli import alembic_config
-
     config: Any = alembic_config(url)
     verb, *rest = args
     getattr(command, verb)(config, *rest)
@@ -164,8 +162,6 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _clear_settings_cache() -> Iterator[None]:
-    from backend.settings import get_settings
-
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

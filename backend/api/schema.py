@@ -28,7 +28,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from backend.api.cost import cost_limit_rule
 from backend.api.extensions import MaskInternalErrors
+from backend.api.scalars import SCALAR_OVERRIDES
 from backend.api.trusted import TrustedDocuments, TrustedDocumentsExtension
 from backend.core.private_api import graphql_core_schema
 from backend.settings import Settings
@@ -46,6 +48,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
 
 class Schema(strawberry.Schema):
     trusted_documents: TrustedDocuments
+    max_result_bytes: int  # a larger answer is replaced by a RESULT_TOO_LARGE error (backend/api/transport.py)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # MaskInternalErrors logs what matters with the request id; the default would log each twice.
@@ -66,10 +69,11 @@ def _collect(modules: Sequence[ModuleType], attr: str) -> tuple[type, ...]:
 
 
 def validation_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
-    """The guards beyond the standard rules: depth and alias limits, and no introspection where it is off."""
+    """The guards beyond the standard rules: depth, alias and cost limits, and no introspection where it is off."""
     rules = [
         *QueryDepthLimiter(max_depth=settings.query_depth_limit).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.query_max_aliases).validation_rules,
+        cost_limit_rule(settings.query_max_cost),
     ]
     if not settings.introspection:
         rules += DisableIntrospection().validation_rules
@@ -106,7 +110,9 @@ def build_schema(settings: Settings, extra_modules: Sequence[ModuleType] = ()) -
         types=types,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        scalar_overrides=SCALAR_OVERRIDES,  # bounded dates, moments with a time zone (backend/api/scalars.py)
     )
+    schema.max_result_bytes = settings.query_max_result_bytes
     schema.trusted_documents = registry.load(
         settings.trusted_documents_dir, graphql_core_schema(schema), rules=rules, max_tokens=settings.query_max_tokens
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
+from backend.api.boundary import error_response
 from backend.api.problems import ProblemError, PublicError
 from backend.audit import service as audit
 from backend.booking import ticket
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 
-def _json(status: int, code: str, message: str) -> Response[Any]:
-    return Response(content={"code": code, "message": message}, status_code=status, media_type="application/json")
+def _json(request: Request[Any, Any, Any], status: int, code: str, message: str) -> Response[Any]:
+    return error_response(status, code, message, request_id_of(request.scope))
 
 
 @get("/booking/tickets/{name:str}", media_type="application/pdf")
@@ -40,11 +41,11 @@ async def appointment_ticket(  # noqa: PLR0911 - one answer per refusal
     """The ticket of an appointment as PDF (kiosk printers are 80 mm wide)."""
     runtime: Runtime = request.app.state.runtime
     if not name.endswith(".pdf"):
-        return _json(404, "NOT_FOUND", "Талон не найден.")
+        return _json(request, 404, "NOT_FOUND", "Талон не найден.")
     try:
         appointment_id = uuid.UUID(name.removesuffix(".pdf"))
     except ValueError:
-        return _json(404, "NOT_FOUND", "Талон не найден.")
+        return _json(request, 404, "NOT_FOUND", "Талон не найден.")
     try:
         actor = await actor_from_scope(request.scope, runtime)
         ctx = RequestContext(actor=actor, request_id=request_id_of(request.scope))
@@ -54,11 +55,11 @@ async def appointment_ticket(  # noqa: PLR0911 - one answer per refusal
             patient = await get_patient(session, patient_id)
     except ProblemError as exc:
         status = 401 if exc.problem.code == "NOT_AUTHENTICATED" else 403
-        return _json(status, exc.problem.code, exc.problem.message)
+        return _json(request, status, exc.problem.code, exc.problem.message)
     except PublicError as exc:
-        return _json(401, exc.code, str(exc))
+        return _json(request, 401, exc.code, str(exc))
     if appointment is None or appointment.patient_id != patient_id or patient is None:
-        return _json(404, "NOT_FOUND", "Талон не найден.")
+        return _json(request, 404, "NOT_FOUND", "Талон не найден.")
     data = ticket.TicketData(
         appointment_id=str(appointment.id),
         clinic=appointment.mo_name,
@@ -74,7 +75,10 @@ async def appointment_ticket(  # noqa: PLR0911 - one answer per refusal
         pdf = ticket.render_ticket(data, timezone=runtime.settings.region_timezone)
     except ticket.TicketUnavailable:
         return _json(
-            503, "TICKET_UNAVAILABLE", "Печать талона сейчас недоступна. Запись сохранена, покажите ее в регистратуре."
+            request,
+            503,
+            "TICKET_UNAVAILABLE",
+            "Печать талона сейчас недоступна. Запись сохранена, покажите ее в регистратуре.",
         )
     await audit.record_now(
         runtime.sessionmaker,

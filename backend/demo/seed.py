@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.demo.people import seed_demo_people
 from backend.directory.service import STAGE_LABELS, sync_directory
 from backend.documents.seed import seed_demo_documents
 from backend.identity.seed import seed_demo_identity
@@ -33,6 +34,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
     try:
         summary = await sync_directory(runtime, progress=on_progress)
         identity = await seed_demo_identity(runtime)
+        people = await seed_demo_people(runtime, list(region.people))
         documents = await seed_demo_documents(runtime)
     finally:
         await runtime.close()
@@ -45,5 +47,8 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         },
         "failures": len(summary.failures),
         "identity": identity,
+        # Who to try: an operator or a kiosk finds them by policy (or SNILS) and birth date; the ESIA
+        # simulator's login page lists the adults; the SMS they "receive" are at GET /dev/sms.
+        "demo_people": people,
         "documents": documents,
     }

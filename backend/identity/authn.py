@@ -2,8 +2,9 @@
 
 * no ``Authorization`` header → ``Actor.anonymous()``;
 * a token we did not issue, expired, for another audience, of a revoked or idle session → a
-  :class:`PublicError` ``INVALID_TOKEN`` with a Russian message: HTTP answers 401, a websocket's
-  ``connection_init`` is refused (close 4403).
+  :class:`PublicError` ``INVALID_TOKEN`` with a Russian message: over HTTP the caller is anonymous for
+  fields that need no authentication, and an operation that needs it answers 401 with that message; a
+  websocket's ``connection_init`` is refused (close 4403).
 
 Websocket clients may also send ``{"Authorization": "Bearer …"}`` in the ``connection_init`` payload
 (browsers cannot set headers on a websocket).
@@ -15,9 +16,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from litestar.exceptions import NotAuthorizedException
 from litestar.types import Scope
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import aliased
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
@@ -26,7 +27,7 @@ from backend.api.loaders import LoaderRegistry
 from backend.api.problems import PublicError
 from backend.core.context import Actor, Channel, RequestContext
 from backend.core.db import HotStatement
-from backend.identity import tokens
+from backend.identity import live_sessions, tokens
 from backend.identity.models import AuthSession
 from backend.middleware import request_id_of
 
@@ -84,16 +85,27 @@ async def authenticate_token(token: str, runtime: Runtime) -> tuple[Actor, uuid.
     return actor, session_id
 
 
-#: What a request needs to know of its session: one statement, on its own (autocommit on PostgreSQL).
+_PARENT = aliased(AuthSession, name="parent")
+#: What a request needs to know of its session (and of the staff session an on-behalf session was opened
+#: from): one statement, on its own (autocommit on PostgreSQL).
 _SESSION_STATE = HotStatement(
-    select(AuthSession.revoked_at, AuthSession.expires_at, AuthSession.idle_timeout_s, AuthSession.last_seen_at).where(
-        AuthSession.id == bindparam("session_id")
+    select(
+        AuthSession.revoked_at,
+        AuthSession.expires_at,
+        AuthSession.idle_timeout_s,
+        AuthSession.last_seen_at,
+        _PARENT.revoked_at,
+        _PARENT.expires_at,
     )
+    .outerjoin(_PARENT, _PARENT.id == AuthSession.parent_session_id)
+    .where(AuthSession.id == bindparam("session_id"))
 )
 
 
 async def check_session(runtime: Runtime, session_id: uuid.UUID) -> None:
-    """Refuse a revoked, expired or idle session; slide an idle-timed session's ``last_seen_at``.
+    """Refuse a revoked, expired or idle session, or one opened from a staff session that ended (an
+    operator's on-behalf session ends with the operator's logout); slide an idle-timed session's
+    ``last_seen_at``.
 
     The read and each write run in transactions of their own, writes first in theirs: on SQLite a
     transaction that reads and then writes fails at once if another connection wrote in between.
@@ -102,8 +114,10 @@ async def check_session(runtime: Runtime, session_id: uuid.UUID) -> None:
     found = await _SESSION_STATE.alone(runtime.sessionmaker, {"session_id": session_id})
     if not found:
         raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
-    revoked_at, expires_at, idle_timeout_s, last_seen_at = found[0]
+    revoked_at, expires_at, idle_timeout_s, last_seen_at, parent_revoked_at, parent_expires_at = found[0]
     if revoked_at is not None or expires_at <= moment:
+        raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
+    if parent_revoked_at is not None or (parent_expires_at is not None and parent_expires_at <= moment):
         raise PublicError(REVOKED_MESSAGE, code=INVALID_TOKEN)
     if idle_timeout_s is None:
         return
@@ -144,25 +158,29 @@ class IdentityContext(GraphQLContext, kw_only=True):
     connection_params: Any = None  # the connection_init payload (strawberry fills it)
     auth_error: Any = None  # a PublicError found at the websocket upgrade, reported at connection_init
     session_id: Any = None  # the token's ``sid`` (uuid.UUID) when it has one
+    token_expires_at: Any = None  # a websocket's token expiry (datetime): the socket closes then
 
 
 async def graphql_context(scope: Scope, runtime: Runtime) -> GraphQLContext:
-    """The context getter's body: HTTP refuses a bad token with 401; a websocket defers to connection_init."""
+    """The context getter's body. A bad token makes the caller anonymous and is kept as ``auth_error``:
+    over HTTP, fields that need no authentication still answer, and an operation refused for want of
+    authentication answers 401 with the token's error (backend/api/transport.py); a websocket is refused
+    at connection_init."""
     request_id = request_id_of(scope)
     session_id: uuid.UUID | None = None
     try:
         actor, session_id = await authenticate_scope(scope, runtime)
         error = None
     except PublicError as exc:
-        if scope["type"] != "websocket":
-            raise NotAuthorizedException(detail=str(exc), extra={"code": exc.code}) from None
-        actor, error = Actor.anonymous(), exc
+        actor, error = Actor.anonymous(_anonymous_channel(scope)), exc
+    header = _header(scope, b"authorization") if scope["type"] == "websocket" and error is None else None
     return IdentityContext(
         runtime=runtime,
         ctx=RequestContext(actor=actor, request_id=request_id),
         loaders=LoaderRegistry(),
         auth_error=error,
         session_id=session_id,
+        token_expires_at=live_sessions.token_expiry(runtime, _bearer(header)) if header is not None else None,
     )
 
 
@@ -183,12 +201,15 @@ async def on_ws_connect(context: Any) -> None:
         raise ConnectionRejectionError({"code": INVALID_TOKEN, "message": str(exc)}) from None
     context.ctx = RequestContext(actor=actor, request_id=context.ctx.request_id)
     context.session_id = session_id
+    context.token_expires_at = live_sessions.token_expiry(context.runtime, token)
 
 
 def with_websocket_auth(controller: type) -> type:
     """The GraphQL controller class with :func:`on_ws_connect` wired in."""
 
     class _Controller(controller):
+        graphql_transport_ws_handler_class = live_sessions.SessionBoundTransportWSHandler
+
         async def on_ws_connect(self, context: Any) -> Any:
             await on_ws_connect(context)
             return UNSET

@@ -1,7 +1,9 @@
 """One-time SMS codes: six digits, sent through the outbox, stored as a digest, few attempts, short life.
 
 Attempts are counted in a transaction of their own, so a wrong code that makes the mutation roll back
-still counts (otherwise the attempt limit could be walked around).
+still counts (otherwise the attempt limit could be walked around). New codes are limited too
+(:func:`reserve`): per person and per requester over an hour, so asking for fresh codes does not
+multiply the guesses; the person is told by SMS, once an hour, when codes are asked for them too often.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
-from backend.identity import tokens
+from backend.identity import problems, ratelimit, tokens
 from backend.identity.models import VerificationCode
 from backend.identity.service import SMS_TOPIC
 
@@ -24,6 +27,14 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 MAX_ATTEMPTS = 5
+#: Codes one person may be sent, and one requester (an operator, a patient) may ask for, per window.
+MAX_CODES_PER_PERSON = 5
+MAX_CODES_PER_REQUESTER = 30
+CODE_WINDOW_S = 3600
+WARNING_TEXT = (
+    "«Мое здоровье»: для вашей учетной записи слишком часто запрашивают коды подтверждения. "
+    "Если это не вы — никому не сообщайте коды из СМС."
+)
 
 
 class CodeCheck(enum.Enum):
@@ -35,6 +46,31 @@ class CodeCheck(enum.Enum):
 
 def _digest(target_id: uuid.UUID, code: str) -> str:
     return hashlib.sha256(f"{target_id}:{code}".encode()).hexdigest()
+
+
+async def reserve(
+    runtime: Runtime, ctx: RequestContext, *, patient_id: uuid.UUID, phone: str | None, requester: str
+) -> None:
+    """Count one code to be sent to ``patient_id`` at ``requester``'s request, or refuse it.
+
+    :class:`problems.TooManyAttempts` past either limit; when the person's limit is the one reached, they
+    are warned by SMS (once a window, committed on its own). Call it before the unit of work reads or
+    writes anything (see :func:`check_code`).
+    """
+    counter = ratelimit.failure_counter(runtime)
+    person_key = f"sms:person:{patient_id}"
+    refused = await counter.acquire(
+        [(person_key, MAX_CODES_PER_PERSON), (f"sms:requester:{requester}", MAX_CODES_PER_REQUESTER)],
+        window_s=CODE_WINDOW_S,
+    )
+    if not refused:
+        return
+    if person_key in refused and phone:
+        first = not await counter.acquire([(f"sms:warned:{patient_id}", 1)], window_s=CODE_WINDOW_S)
+        if first:
+            async with UnitOfWork(runtime, ctx) as warning:
+                warning.emit(SMS_TOPIC, {"phone": phone, "text": WARNING_TEXT, "purpose": "code_warning"})
+    raise problems.TooManyAttempts(problems.TOO_MANY_CODES)
 
 
 async def send_code(
@@ -61,7 +97,9 @@ async def send_code(
             expires_at=at + timedelta(seconds=uow.runtime.settings.sms_code_ttl_s),
         )
     )
-    uow.emit(SMS_TOPIC, {"phone": phone, "text": text.format(code=code), "purpose": purpose})
+    # The outbox row keeps the text sealed: the code is never in clear text in the database.
+    sealed = tokens.seal(uow.runtime, text.format(code=code))
+    uow.emit(SMS_TOPIC, {"phone": phone, "sealed": sealed, "purpose": purpose})
 
 
 async def check_code(

@@ -1,9 +1,9 @@
 """Identifying a patient who is not logged in: at a kiosk or by a 122 operator.
 
-OMS policy (or SNILS) *and* birth date must match one patient. Failures are counted per device/operator
-and per policy/SNILS (:mod:`backend.identity.ratelimit`); a locked key refuses further attempts until its
-window ends. Every attempt is audited; a failed one that named a real patient's policy shows in that
-patient's access log.
+OMS policy (or SNILS) *and* birth date must match one patient. Attempts are counted, atomically and
+before they are evaluated, per device/operator and per person (:mod:`backend.identity.ratelimit`); a
+locked key refuses further attempts until its window ends. Every attempt is audited; a failed one that
+named a real patient's policy shows in that patient's access log.
 """
 
 from __future__ import annotations
@@ -20,13 +20,7 @@ from backend.core.context import Channel, RequestContext
 from backend.core.uow import UnitOfWork
 from backend.identity import policy, problems, ratelimit, sessions, tokens
 from backend.identity.models import Patient
-from backend.identity.service import (
-    PatientView,
-    find_patient_by_policy,
-    find_patient_by_snils,
-    normalise_policy,
-    normalise_snils,
-)
+from backend.identity.service import PatientView, normalise_policy, normalise_snils
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -35,7 +29,27 @@ if TYPE_CHECKING:
 class IdentificationOutcome(enum.Enum):
     FOUND = "ok"
     NOT_FOUND = "PATIENT_NOT_IDENTIFIED"
-    LOCKED = "IDENTIFICATION_LOCKED"
+    LOCKED = "IDENTIFICATION_LOCKED"  # too many failures for this person
+    CHANNEL_LOCKED = "CHANNEL_LOCKED"  # too many failures at this kiosk or by this operator
+
+
+#: A kiosk or an operator may fail this many times the per-person limit in a window before it is stopped
+#: too: one person's failures lock that person only, not everyone at the kiosk or on the operator's line.
+CHANNEL_LIMIT_FACTOR = 6
+
+#: What the person at a kiosk and an operator read when identification is locked.
+LOCKED_MESSAGES = {
+    (True, IdentificationOutcome.LOCKED): problems.IdentificationLocked.MESSAGE,
+    (True, IdentificationOutcome.CHANNEL_LOCKED): (
+        "Инфомат временно не принимает данные для входа: слишком много неудачных попыток. Обратитесь в регистратуру."
+    ),
+    (False, IdentificationOutcome.LOCKED): (
+        "Слишком много неудачных попыток идентификации этого человека. Повторите через 15 минут."
+    ),
+    (False, IdentificationOutcome.CHANNEL_LOCKED): (
+        "Слишком много неудачных попыток идентификации с вашей учетной записи. Повторите через 15 минут."
+    ),
+}
 
 
 async def identify(
@@ -47,35 +61,41 @@ async def identify(
     snils: str | None,
     birth_date: date,
 ) -> tuple[IdentificationOutcome, PatientView | None]:
+    """The patient holding this policy (or SNILS) *and* born on ``birth_date``, within the attempt limits.
+
+    The holder of the document is read first (nothing of it is told to the caller): the attempt is
+    counted against that person, whichever document named them, and against the channel (a kiosk, an
+    operator; :data:`CHANNEL_LIMIT_FACTOR` times the limit), before the birth date is compared, so
+    concurrent guesses cannot outrun the limit.
+    """
     settings = runtime.settings
     counter = ratelimit.failure_counter(runtime)
-    document_key = f"policy:{oms_policy}" if oms_policy else f"snils:{snils}"
-    limit, window = settings.kiosk_identify_max_attempts, settings.kiosk_identify_window_s
-    if await counter.locked(channel_key, limit=limit) or await counter.locked(document_key, limit=limit):
-        await _audit(runtime, ctx, "IDENTIFICATION_LOCKED", None)
-        return IdentificationOutcome.LOCKED, None
     async with runtime.sessionmaker() as session:
-        if oms_policy:
-            patient = await find_patient_by_policy(session, oms_policy, birth_date)
-            holder = None if patient else await _holder(session, oms_policy=oms_policy)
-        else:
-            assert snils is not None
-            patient = await find_patient_by_snils(session, snils, birth_date)
-            holder = None if patient else await _holder(session, snils=snils)
-    if patient is None:
-        await counter.fail(channel_key, window_s=window)
-        await counter.fail(document_key, window_s=window)
+        holder = await _holder(session, oms_policy=oms_policy, snils=snils)
+    person_key = f"person:{holder.id}" if holder else (f"policy:{oms_policy}" if oms_policy else f"snils:{snils}")
+    limit, window = settings.kiosk_identify_max_attempts, settings.kiosk_identify_window_s
+    refused = await counter.acquire([(channel_key, limit * CHANNEL_LIMIT_FACTOR), (person_key, limit)], window_s=window)
+    if refused:
+        await _audit(runtime, ctx, "IDENTIFICATION_LOCKED", None)
+        if person_key in refused:
+            return IdentificationOutcome.LOCKED, None
+        return IdentificationOutcome.CHANNEL_LOCKED, None
+    if holder is None or holder.birth_date != birth_date:
         await _audit(runtime, ctx, "PATIENT_NOT_IDENTIFIED", holder)
         return IdentificationOutcome.NOT_FOUND, None
-    await counter.reset(document_key)
-    return IdentificationOutcome.FOUND, patient
+    await counter.release(channel_key)
+    await counter.reset(person_key)
+    return IdentificationOutcome.FOUND, holder
 
 
 async def _holder(
     session: AsyncSession, *, oms_policy: str | None = None, snils: str | None = None
 ) -> PatientView | None:
-    column = Patient.oms_policy if oms_policy else Patient.snils
-    row = await session.scalar(select(Patient).where(column == (oms_policy or snils)))
+    """The patient this policy (or SNILS) belongs to, whatever the birth date."""
+    if oms_policy:
+        row = await session.scalar(select(Patient).where(Patient.oms_policy == oms_policy))
+    else:
+        row = await session.scalar(select(Patient).where(Patient.snils == snils))
     return PatientView.of(row) if row is not None else None
 
 
@@ -117,14 +137,15 @@ async def identified_patient(
     birth_date: date,
     oms_policy: str | None,
     snils: str | None,
+    at_kiosk: bool,
 ) -> PatientView:
     """The caller identified by policy or SNILS + birth date (rate-limited per channel key), or a typed failure."""
     policy_number, snils_value = identification_input(oms_policy, snils, birth_date, at.date())
     outcome, patient = await identify(
         runtime, ctx, channel_key=channel_key, oms_policy=policy_number, snils=snils_value, birth_date=birth_date
     )
-    if outcome is IdentificationOutcome.LOCKED:
-        raise problems.IdentificationLocked()
+    if outcome in (IdentificationOutcome.LOCKED, IdentificationOutcome.CHANNEL_LOCKED):
+        raise problems.IdentificationLocked(LOCKED_MESSAGES[(at_kiosk, outcome)])
     if outcome is IdentificationOutcome.NOT_FOUND or patient is None:
         raise problems.PatientNotIdentified()
     return patient
@@ -137,7 +158,14 @@ async def open_kiosk_session(
     rt = uow.runtime
     at = tokens.now(rt)
     patient = await identified_patient(
-        rt, uow.ctx, channel_key=f"kiosk:{kiosk_id}", at=at, birth_date=birth_date, oms_policy=oms_policy, snils=None
+        rt,
+        uow.ctx,
+        channel_key=f"kiosk:{kiosk_id}",
+        at=at,
+        birth_date=birth_date,
+        oms_policy=oms_policy,
+        snils=None,
+        at_kiosk=True,
     )
     idle = rt.settings.kiosk_idle_timeout_s
     row = await sessions.open_session(

@@ -92,6 +92,8 @@ class AuthSession(UUIDPrimaryKey, Base):
     elevated_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(String(64))
+    #: An operator's on-behalf session: the staff session it was opened from (it ends with it).
+    parent_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("auth_sessions.id"))
 
 
 class RefreshToken(UUIDPrimaryKey, Base):

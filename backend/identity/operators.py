@@ -13,12 +13,15 @@ from datetime import date
 
 from backend.core.context import Channel
 from backend.core.uow import UnitOfWork
-from backend.identity import codes, policy, problems, sessions, tokens
+from backend.identity import codes, policy, problems, ratelimit, sessions, tokens
 from backend.identity.identification import identified_patient
 from backend.identity.models import AuthSession
 from backend.identity.service import PatientView, get_patients
-from backend.identity.staff import StaffAuthError, StaffPrincipal, staff_provider
+from backend.identity.staff import LOCKOUT, MAX_FAILED_LOGINS, StaffAuthError, StaffPrincipal, staff_provider
 
+TOTP_REUSED = (
+    "Этот одноразовый код уже использован. Дождитесь следующего кода в приложении-аутентификаторе и введите его."
+)
 ON_BEHALF_SMS = "Код {code}: подтвердите оператору 122 действия от вашего имени. Никому больше не сообщайте."
 
 
@@ -55,6 +58,17 @@ async def staff_login(
             )
         except StaffAuthError as exc:
             failed = exc
+    if failed is not None and failed.reason == "unknown_login":
+        # An unknown login locks as an account does: the answers tell nobody which logins exist.
+        locked = await ratelimit.failure_counter(rt).lockout(
+            f"staff-login:{login.strip().casefold()}",
+            at=at.timestamp(),
+            limit=MAX_FAILED_LOGINS,
+            lockout_s=int(LOCKOUT.total_seconds()),
+        )
+        raise problems.AccountLocked() if locked else problems.InvalidCredentials()
+    if failed is not None and failed.reason == "totp_reused":
+        raise problems.InvalidCredentials(TOTP_REUSED)
     if failed is not None:
         raise problems.AccountLocked() if failed.reason == "locked" else problems.InvalidCredentials()
     row = await sessions.open_session(
@@ -75,12 +89,14 @@ async def open_on_behalf_session(
     uow: UnitOfWork,
     *,
     staff_id: str,
+    staff_session_id: uuid.UUID | None,
     birth_date: date,
     oms_policy: str | None,
     snils: str | None,
     send_sms_code: bool,
 ) -> OnBehalf:
-    """The operator's session for the caller identified by policy or SNILS + birth date."""
+    """The operator's session for the caller identified by policy or SNILS + birth date; it ends with the
+    staff session ``staff_session_id`` it is opened from."""
     rt = uow.runtime
     at = tokens.now(rt)
     patient = await identified_patient(
@@ -91,7 +107,11 @@ async def open_on_behalf_session(
         birth_date=birth_date,
         oms_policy=oms_policy,
         snils=snils,
+        at_kiosk=False,
     )
+    send = send_sms_code and bool(patient.phone)
+    if send:
+        await codes.reserve(rt, uow.ctx, patient_id=patient.id, phone=patient.phone, requester=f"staff:{staff_id}")
     row = await sessions.open_session(
         uow.session,
         kind=sessions.SessionKind.ON_BEHALF,
@@ -101,9 +121,9 @@ async def open_on_behalf_session(
         scopes=policy.OPERATOR_SCOPES,
         patient_id=patient.id,
         actor_id=staff_id,
+        parent_session_id=staff_session_id,
     )
-    sent = False
-    if send_sms_code and patient.phone:
+    if send and patient.phone:
         await codes.send_code(
             uow,
             purpose="on_behalf",
@@ -113,10 +133,9 @@ async def open_on_behalf_session(
             text=ON_BEHALF_SMS,
             at=at,
         )
-        sent = True
     issued = sessions.issued(rt, row)
     uow.audit("identity.on_behalf_opened", subject_id=patient.id, object_type="session", object_id=row.id)
-    return OnBehalf(session=issued, patient=patient, sms_code_sent=sent)
+    return OnBehalf(session=issued, patient=patient, sms_code_sent=send)
 
 
 async def confirm_on_behalf_code(

@@ -87,6 +87,10 @@ KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS})
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
 
 GRANT_LOADER_KEY = "identity.active_grants"
+#: The audit ``purpose`` of refusals by people with no relation to the patient (no active grant; an
+#: operator's or kiosk's session about someone else): the security log, shown to the patient only as a
+#: count (``myAccessLog``), never as entries that could push the real reads out.
+SECURITY_PURPOSE = "security"
 
 
 class PolicyError(ProblemError, PublicError):
@@ -101,7 +105,10 @@ class PolicyError(ProblemError, PublicError):
 @strawberry.type(description="Оператору нужно подтвердить личность звонящего кодом из СМС.")
 class ConfirmationRequired(Problem):
     CODE: ClassVar[str] = "CONFIRMATION_REQUIRED"
-    MESSAGE: ClassVar[str] = "Для этого действия подтвердите личность звонящего кодом из СМС (confirmOnBehalfCode)."
+    MESSAGE: ClassVar[str] = (
+        "Для этого действия подтвердите личность звонящего: попросите его продиктовать код из СМС, "
+        "отправленный на его телефон."
+    )
 
 
 def not_authenticated() -> PolicyError:
@@ -209,11 +216,14 @@ async def require_subject(
             raise TypeError("checking a proxy grant needs a GraphQL context or a session")
         if any(grant_is_valid(g, scope, at) for g in grants):
             return acting_for
-        await _audit_refusal(context, ctx, scope, acting_for)
+        await _audit_refusal(context, ctx, scope, acting_for, security=not grants)
         raise access_denied()
     if actor.kind in (ActorKind.OPERATOR, ActorKind.KIOSK) and actor.subject_id is not None:
-        if scope not in actor.scopes or (acting_for is not None and acting_for != actor.subject_id):
-            await _audit_refusal(context, ctx, scope, acting_for or actor.subject_id)
+        if acting_for is not None and acting_for != actor.subject_id:
+            await _audit_refusal(context, ctx, scope, acting_for, security=True)
+            raise access_denied()
+        if scope not in actor.scopes:
+            await _audit_refusal(context, ctx, scope, actor.subject_id)
             raise access_denied()
         if sensitive and actor.kind is ActorKind.OPERATOR and SCOPE_SENSITIVE not in actor.scopes:
             await _audit_refusal(
@@ -241,6 +251,7 @@ async def _audit_refusal(
     *,
     action: str = "access.denied",
     outcome: str = "ACCESS_DENIED",
+    security: bool = False,
 ) -> None:
     if context is None:
         return
@@ -250,6 +261,7 @@ async def _audit_refusal(
         action,
         outcome=outcome,
         subject_id=subject,
+        purpose=SECURITY_PURPOSE if security else None,
         details={"scope": scope},
     )
 

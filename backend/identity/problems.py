@@ -78,3 +78,11 @@ class ProxyNotFound(IdentityProblem):
 class NoVerifiedPhone(IdentityProblem):
     CODE = "NO_VERIFIED_PHONE"
     MESSAGE = "В учетной записи Госуслуг нет подтвержденного номера мобильного телефона."
+
+
+class TooManyAttempts(IdentityProblem):
+    CODE = "TOO_MANY_ATTEMPTS"
+    MESSAGE = "Слишком много попыток. Повторите через час."
+
+
+TOO_MANY_CODES = "Слишком много кодов из СМС запрошено для этого человека. Повторите через час."

@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.core.uow import UnitOfWork
-from backend.identity import codes, policy, problems, tokens
+from backend.identity import codes, policy, problems, ratelimit, tokens
 from backend.identity.models import Patient, ProxyGrant
 from backend.identity.policy import GUARDIAN_SCOPES
 from backend.identity.service import (
@@ -33,6 +33,7 @@ from backend.identity.service import (
 )
 
 if TYPE_CHECKING:
+    from backend.runtime import Runtime
     from integrations.esia import EsiaChild
 
 GUARDIAN_ESIA = "guardian_esia"
@@ -40,6 +41,10 @@ GUARDIAN_DECLARED = "guardian_declared"
 TRUSTED_ADULT = "trusted_adult"
 GUARDIANSHIP_AGE = 15  # 323-ФЗ art. 54 part 2
 MAX_PROXY_DAYS = 5 * 365
+#: Grant requests and guardianship declarations one patient may make per window (each is a lookup).
+MAX_GRANT_REQUESTS = 10
+GRANT_WINDOW_S = 3600
+TOO_MANY_GRANTS = "Слишком много запросов доверенностей и заявлений о представительстве. Повторите через час."
 DOCUMENT_TYPES = frozenset({"BIRTH_CERTIFICATE", "GUARDIANSHIP_ACT", "ADOPTION_DECISION"})
 
 
@@ -120,9 +125,13 @@ class GrantView:
     scopes: tuple[str, ...]
     expires_at: datetime | None
     created_at: datetime
+    confirmed_at: datetime | None = None
+    #: What the requester said of the other person (names, birth date, a shown id), for the reviewer.
+    declared: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, row: ProxyGrant) -> GrantView:
+        document = row.document or {}
         return cls(
             id=row.id,
             principal_id=row.principal_id,
@@ -132,7 +141,15 @@ class GrantView:
             scopes=tuple(row.scopes or ()),
             expires_at=row.expires_at,
             created_at=row.created_at,
+            confirmed_at=row.confirmed_at,
+            declared=document.get("declared"),
         )
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Never confirmed (pending, rejected, or revoked before confirmation): the person the requester
+        named is shown only as the requester described them."""
+        return self.confirmed_at is None or self.status == "rejected"
 
     def effective_status(self, at: datetime) -> str:
         if self.status == "active" and self.expires_at is not None and self.expires_at <= at:
@@ -163,7 +180,7 @@ async def create_pending_grant(
     scopes: Iterable[str],
     expires_at: datetime | None,
     at: datetime,
-    document: dict[str, str] | None = None,
+    document: dict[str, Any] | None = None,
 ) -> ProxyGrant:
     row = ProxyGrant(
         id=uuid.uuid4(),
@@ -185,15 +202,19 @@ async def grant_for_update(session: AsyncSession, grant_id: uuid.UUID) -> ProxyG
     return await session.scalar(select(ProxyGrant).where(ProxyGrant.id == grant_id).with_for_update())
 
 
-async def find_or_create_child(session: AsyncSession, data: PatientData, *, at: datetime) -> Patient:
-    """The declared child's patient row: matched by OMS policy and birth date, else created (no ESIA oid)."""
+async def find_or_create_child(session: AsyncSession, data: PatientData, *, at: datetime) -> tuple[Patient, bool]:
+    """The declared child's patient row and whether it existed: the holder of the OMS policy (or SNILS),
+    whatever the names and birth date (the reviewer compares them), else a new row (no ESIA oid).
+
+    An existing record is never changed by what a claimant declares."""
+    holder = None
     if data.oms_policy:
-        row = await session.scalar(
-            select(Patient).where(Patient.oms_policy == data.oms_policy, Patient.birth_date == data.birth_date)
-        )
-        if row is not None:
-            return row
-    return await upsert_patient(session, data, at=at)
+        holder = await session.scalar(select(Patient).where(Patient.oms_policy == data.oms_policy))
+    if holder is None and data.snils:
+        holder = await session.scalar(select(Patient).where(Patient.snils == data.snils))
+    if holder is not None:
+        return holder, True
+    return await upsert_patient(session, data, at=at), False
 
 
 async def pending_guardianships(session: AsyncSession, *, limit: int = 50) -> list[GrantView]:
@@ -217,12 +238,60 @@ async def involving(session: AsyncSession, patient_id: uuid.UUID) -> list[GrantV
 
 
 @dataclass(frozen=True)
+class PersonShown:
+    """A person as a grant shows them: who they are, or, until confirmed, how the requester described them."""
+
+    id: uuid.UUID
+    short_name: str
+    birth_date: date
+
+    @classmethod
+    def of(cls, view: PatientView) -> PersonShown:
+        return cls(id=view.id, short_name=view.short_name, birth_date=view.birth_date)
+
+    @classmethod
+    def declared(cls, declared: dict[str, Any]) -> PersonShown:
+        return cls(
+            id=uuid.UUID(declared["shown_id"]),
+            short_name=declared["label"],
+            birth_date=date.fromisoformat(declared["birth_date"]),
+        )
+
+
+@dataclass(frozen=True)
 class GrantWithPeople:
     """A grant with the two people it links (what a screen shows of it)."""
 
     grant: GrantView
-    principal: PatientView
-    proxy: PatientView
+    principal: PersonShown
+    proxy: PersonShown
+
+    @classmethod
+    def of(cls, grant: GrantView, principal: PatientView, proxy: PatientView) -> GrantWithPeople:
+        shown_principal, shown_proxy = PersonShown.of(principal), PersonShown.of(proxy)
+        if grant.unconfirmed and grant.declared:
+            if grant.kind == GUARDIAN_DECLARED:
+                shown_principal = PersonShown.declared(grant.declared)
+            elif grant.kind == TRUSTED_ADULT:
+                shown_proxy = PersonShown.declared(grant.declared)
+        return cls(grant, shown_principal, shown_proxy)
+
+
+def _short_name(last_name: str, first_name: str, middle_name: str | None) -> str:
+    initials = " ".join(f"{p[0]}." for p in (first_name, middle_name) if p)
+    return f"{last_name} {initials}".strip()
+
+
+def mask_snils(snils: str) -> str:
+    """``***-***-789 01``: the end of a SNILS the requester typed, to recognise it by."""
+    return "***-***-" + snils[-6:]
+
+
+async def _throttle(runtime: Runtime, me: uuid.UUID) -> None:
+    """Count one grant request or declaration of ``me``; :class:`problems.TooManyAttempts` past the limit."""
+    counter = ratelimit.failure_counter(runtime)
+    if await counter.acquire([(f"grants:{me}", MAX_GRANT_REQUESTS)], window_s=GRANT_WINDOW_S):
+        raise problems.TooManyAttempts(TOO_MANY_GRANTS)
 
 
 @dataclass(frozen=True)
@@ -263,7 +332,7 @@ async def with_people(
     if missing:
         people |= await get_patients(session, missing)
     return [
-        GrantWithPeople(g, people[g.principal_id], people[g.proxy_id])
+        GrantWithPeople.of(g, people[g.principal_id], people[g.proxy_id])
         for g in grants
         if g.principal_id in people and g.proxy_id in people
     ]
@@ -314,25 +383,39 @@ async def request_grant(
         raise problems.InvalidInput("scopes", "Выберите права из списка: " + ", ".join(sorted(policy.GRANTABLE_SCOPES)))
     if expires_on <= at.date() or expires_on > at.date() + timedelta(days=MAX_PROXY_DAYS):
         raise problems.InvalidInput("expiresOn", "Срок доверенности — от завтрашнего дня и не более 5 лет.")
-    session = uow.session
-    principal = await session.get_one(Patient, me)
-    proxy_row = await session.scalar(
-        select(Patient).where(Patient.snils == snils, Patient.birth_date == proxy_birth_date)
-    )
-    if proxy_row is None or proxy_row.id == me:
+    await _throttle(uow.runtime, me)
+    # Read on the side: the code budget is counted (maybe with a warning committed on its own) before the
+    # unit of work touches the database (see codes.check_code).
+    async with uow.runtime.sessionmaker() as read:
+        principal = PatientView.of(await read.get_one(Patient, me))
+        proxy_row = await read.scalar(
+            select(Patient).where(Patient.snils == snils, Patient.birth_date == proxy_birth_date)
+        )
+        proxy = PatientView.of(proxy_row) if proxy_row is not None else None
+    if proxy is None or proxy.id == me:
         raise problems.ProxyNotFound()
-    if PatientView.of(proxy_row).age_on(at.date()) < 18:
+    if proxy.age_on(at.date()) < 18:
         raise problems.InvalidInput("proxySnils", "Доверенным лицом может быть только совершеннолетний.")
     if not principal.phone:
         raise problems.NoVerifiedPhone()
+    await codes.reserve(uow.runtime, uow.ctx, patient_id=me, phone=principal.phone, requester=f"patient:{me}")
+    session = uow.session
     grant = await create_pending_grant(
         session,
         principal_id=me,
-        proxy_id=proxy_row.id,
+        proxy_id=proxy.id,
         kind=TRUSTED_ADULT,
         scopes=wanted,
         expires_at=end_of(expires_on),
         at=at,
+        document={
+            "declared": {
+                "shown_id": str(uuid.uuid4()),
+                "label": f"СНИЛС {mask_snils(snils)}",
+                "snils": snils,
+                "birth_date": proxy_birth_date.isoformat(),
+            }
+        },
     )
     await codes.send_code(
         uow,
@@ -340,13 +423,13 @@ async def request_grant(
         target_id=grant.id,
         patient_id=me,
         phone=principal.phone,
-        text="Код {code}: подтвердите доверенность в «Мое здоровье» для "
-        + PatientView.of(proxy_row).short_name
+        text="Код {code}: подтвердите доверенность в «Мое здоровье» для человека со СНИЛС "
+        + mask_snils(snils)
         + ". Если это не вы — не сообщайте код никому.",
         at=at,
     )
     uow.audit("identity.proxy_requested", subject_id=me, object_type="proxy_grant", object_id=grant.id)
-    known = [PatientView.of(principal), PatientView.of(proxy_row)]
+    known = [principal, proxy]
     nodes = await with_people(session, [GrantView.of(grant)], known)
     return nodes[0], mask_phone(principal.phone)
 
@@ -408,6 +491,7 @@ async def declare_guardianship(
         raise problems.InvalidInput("document", "Укажите вид, номер и дату выдачи документа.")
     if not child.last_name.strip() or not child.first_name.strip():
         raise problems.InvalidInput("child.lastName", "Укажите фамилию и имя ребенка.")
+    await _throttle(uow.runtime, me)
     data = PatientData(
         esia_oid=None,
         last_name=child.last_name.strip(),
@@ -418,9 +502,21 @@ async def declare_guardianship(
         snils=snils,
         oms_policy=policy_number,
     )
-    child_row = await find_or_create_child(uow.session, data, at=at)
+    child_row, existed = await find_or_create_child(uow.session, data, at=at)
     if child_row.id == me:
         raise problems.InvalidInput("child", "Нельзя быть представителем самого себя.")
+    # A record that existed is not revealed (its id, its names) until staff confirm the claim.
+    declared = {
+        "shown_id": str(uuid.uuid4() if existed else child_row.id),
+        "label": _short_name(data.last_name, data.first_name, data.middle_name),
+        "last_name": data.last_name,
+        "first_name": data.first_name,
+        "middle_name": data.middle_name,
+        "birth_date": data.birth_date.isoformat(),
+        "sex": data.sex,
+        "oms_policy": data.oms_policy,
+        "snils": data.snils,
+    }
     grant = await create_pending_grant(
         uow.session,
         principal_id=child_row.id,
@@ -434,6 +530,7 @@ async def declare_guardianship(
             "series": (document.series or "").strip(),
             "number": document.number.strip(),
             "issued_on": document.issued_on.isoformat(),
+            "declared": declared,
         },
     )
     uow.audit("identity.guardianship_declared", subject_id=child_row.id, object_type="proxy_grant", object_id=grant.id)

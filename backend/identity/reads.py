@@ -7,46 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent
 from backend.core.context import ActorKind, RequestContext
 from backend.identity import policy
+from backend.identity.access_labels import action_label, outcome_label, refusals_label
 from backend.identity.kiosks import kiosk_names
 from backend.identity.service import PatientView, get_patients
-from backend.identity.staff import staff_members
+from backend.identity.staff import StaffPrincipal, staff_members
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 MAX_ACCESS_LOG = 200
-
-ACTION_NAMES = {
-    "identity.login": "Вход через Госуслуги",
-    "identity.token_refresh": "Продление сеанса",
-    "identity.logout": "Выход",
-    "identity.on_behalf_opened": "Оператор 122 открыл сеанс от вашего имени",
-    "identity.kiosk_identified": "Идентификация на инфомате",
-    "identity.identification_failed": "Неудачная попытка идентификации",
-    "patient.profile.read": "Просмотр профиля",
-    "patient.access_log.read": "Просмотр журнала доступа",
-    "documents.synced": "Получены новые медицинские документы",
-    "documents.document_read": "Просмотр медицинского документа",
-    "documents.document_downloaded": "Скачивание медицинского документа",
-    "documents.profile_read": "Просмотр медицинского профиля",
-    "documents.existence_read": "Оператор 122 просмотрел перечень документов (без содержания)",
-    "documents.profile_entry_added": "Добавлена запись в медицинский профиль",
-    "documents.profile_entry_removed": "Удалена запись из медицинского профиля",
-    "documents.emergency_profile_set": "Изменен экстренный профиль",
-    "documents.emergency_profile_read": "Просмотр экстренного профиля бригадой скорой помощи",
-    "documents.access_granted": "Открыт доступ врачу",
-    "documents.access_revoked": "Доступ врача отозван",
-    "documents.access_claimed": "Врач принял доступ по коду",
-    "documents.doctor_profile_read": "Врач просмотрел медицинский профиль",
-    "documents.doctor_document_read": "Врач просмотрел медицинский документ",
-    "documents.doctor_read_refused": "Врачу отказано в доступе",
-}
 
 
 @dataclass(frozen=True)
@@ -54,6 +29,7 @@ class AccessLogLine:
     at: datetime
     action: str
     outcome: str
+    outcome_text: str
     channel: str
     actor_kind: str
     actor: str
@@ -80,7 +56,13 @@ async def read_profile(runtime: Runtime, ctx: RequestContext, patient_id: uuid.U
 async def access_log(
     runtime: Runtime, ctx: RequestContext, patient_id: uuid.UUID, *, first: int
 ) -> list[AccessLogLine]:
-    """The newest ``first`` (at most :data:`MAX_ACCESS_LOG`) events about ``patient_id``, named in Russian."""
+    """The newest ``first`` (at most :data:`MAX_ACCESS_LOG`) events about ``patient_id``, named in Russian.
+
+    Refusals by people with no relation to the patient are not listed one by one (they could push the
+    real reads out): one line counts them, at the time of the latest. A mutation is one line: the row
+    ``@atomic`` writes under the mutation's name is left out when its request wrote the domain's own
+    (``booking.appointment_booked`` for ``bookAppointment``).
+    """
     if ctx.actor.kind is not ActorKind.PATIENT:
         raise policy.access_denied()  # the log is the patient's (or their proxy's), not an operator's
     limit = min(max(first, 1), MAX_ACCESS_LOG)
@@ -88,18 +70,31 @@ async def access_log(
         rows = list(
             await session.scalars(
                 select(AuditEvent)
-                .where(AuditEvent.subject_id == patient_id)
+                .where(
+                    AuditEvent.subject_id == patient_id,
+                    AuditEvent.purpose.is_distinct_from(policy.SECURITY_PURPOSE),
+                )
                 .order_by(AuditEvent.at.desc(), AuditEvent.id)
-                .limit(limit)
+                .limit(limit * 2)  # room for the mutation rows left out below
             )
         )
+        rows = _one_per_mutation(rows)[:limit]
+        refused = (
+            await session.execute(
+                select(AuditEvent.at, AuditEvent.channel, func.count().over())
+                .where(AuditEvent.subject_id == patient_id, AuditEvent.purpose == policy.SECURITY_PURPOSE)
+                .order_by(AuditEvent.at.desc())
+                .limit(1)
+            )
+        ).first()
     await audit.record_now(runtime.sessionmaker, ctx, "patient.access_log.read", subject_id=patient_id)
     names = await _actor_names(runtime, rows, patient_id)
-    return [
+    lines = [
         AccessLogLine(
             at=r.at,
-            action=ACTION_NAMES.get(r.action, r.action),
+            action=action_label(r.action),
             outcome=r.outcome,
+            outcome_text=outcome_label(r.outcome),
             channel=r.channel,
             actor_kind=r.actor_kind,
             actor=names[(r.actor_kind, r.actor_id)],
@@ -107,6 +102,35 @@ async def access_log(
         )
         for r in rows
     ]
+    if refused is not None:
+        at, channel, count = refused
+        summary = AccessLogLine(
+            at=at,
+            action=refusals_label(int(count)),
+            outcome="ACCESS_DENIED",
+            outcome_text=outcome_label("ACCESS_DENIED"),
+            channel=channel,
+            actor_kind="unknown",
+            actor="Посторонние лица",
+            on_behalf=True,
+        )
+        lines.insert(next((i for i, line in enumerate(lines) if line.at < at), len(lines)), summary)
+    return lines
+
+
+def _one_per_mutation(rows: list[AuditEvent]) -> list[AuditEvent]:
+    """``rows`` without the row ``@atomic`` writes under a mutation's name (``bookAppointment``) when the
+    same request wrote the domain's own about the same person (``booking.appointment_booked``): written in
+    the same request, the two are next to each other in time."""
+    domain_requests = {(r.request_id, r.subject_id) for r in rows if r.request_id and "." in r.action}
+    return [r for r in rows if "." in r.action or (r.request_id, r.subject_id) not in domain_requests]
+
+
+def _staff_name(member: StaffPrincipal | None) -> str:
+    """«Врач: ФИО» for a doctor (documents shared with them), «Оператор 122: ФИО» otherwise."""
+    if member is not None and member.role == "doctor":
+        return f"Врач: {member.full_name}"
+    return f"Оператор 122: {member.full_name if member else 'сотрудник'}"
 
 
 async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) -> dict[tuple[str, str | None], str]:
@@ -132,15 +156,13 @@ async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) 
             person = people.get(uuid.UUID(r.actor_id)) if r.actor_id in {str(p) for p in patient_ids} else None
             names[key] = f"Доверенное лицо: {person.short_name}" if person else "Доверенное лицо"
         elif r.actor_kind == "operator":
-            member = staff.get(r.actor_id or "")
-            if member is not None and member.role == "doctor":
-                names[key] = f"Врач: {member.full_name}"
-            else:
-                names[key] = f"Оператор 122: {member.full_name if member else 'сотрудник'}"
+            names[key] = _staff_name(staff.get(r.actor_id or ""))
         elif r.actor_kind == "kiosk":
             names[key] = f"Инфомат: {kiosks.get(r.actor_id or '', r.actor_id or '')}"
         elif r.actor_kind == "system":
             names[key] = "Система"
+        elif r.actor_kind == "anonymous":
+            names[key] = "Неизвестное лицо"
         else:
             names[key] = "Неизвестный"
     return names

@@ -32,7 +32,8 @@ from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 from sqlalchemy import select
 
-from backend.api.problems import PublicError
+from backend.api.boundary import error_response
+from backend.api.problems import NotAuthenticated, PublicError
 from backend.audit import service as audit
 from backend.core.context import Actor, ActorKind, Channel, RequestContext
 from backend.identity import kiosks, sessions, tokens
@@ -40,10 +41,11 @@ from backend.identity.authn import authenticate_scope
 from backend.identity.models import OAuthLogin
 from backend.identity.policy import ALL_PATIENT_SCOPES, SCOPE_KIOSK_IDENTIFY
 from backend.identity.proxies import sync_esia_children
-from backend.identity.service import LOGIN_TOPIC, PatientData, normalise_snils, upsert_patient
+from backend.identity.service import LOGIN_TOPIC, PatientData, normalise_phone, normalise_snils, upsert_patient
 from backend.middleware import request_id_of
 from backend.outbox import service as outbox
 from integrations.esia import EsiaError, EsiaPerson
+from notifications.preferences import upsert_contacts
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -194,18 +196,9 @@ def patient_data(person: EsiaPerson) -> PatientData | None:
         sex=person.sex or "U",
         snils=normalise_snils(person.snils) if person.snils else None,
         oms_policy=policy.number if policy is not None else None,
-        phone=_e164(person.verified_phone),
+        phone=normalise_phone(person.verified_phone),
         email=person.verified_email,
     )
-
-
-def _e164(phone: str | None) -> str | None:
-    if not phone:
-        return None
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) == 11 and digits[0] in "78":
-        return "+7" + digits[1:]
-    return "+" + digits if digits else None
 
 
 @get("/auth/esia/callback")
@@ -253,6 +246,8 @@ async def esia_callback(request: Request[Any, Any, Any]) -> Response[Any]:
         if row.patient_id is not None:
             return _page("Ошибка входа", "Этот вход уже завершен. Начните вход заново.")
         patient = await upsert_patient(session, data, at=at)
+        # ESIA's verified phone and e-mail are the notifications domain's contact points.
+        await upsert_contacts(session, patient.id, phone=data.phone, email=data.email)
         await sync_esia_children(session, patient.id, person.children, at=at)
         row.patient_id = patient.id
         row.esia_session_id = esia_tokens.session_id
@@ -316,9 +311,9 @@ async def _exchange_code(  # noqa: PLR0911 - one early answer per OAuth error
             # A replayed code: whatever it produced is revoked (RFC 6749 4.1.2).
             if login.session_id is not None:
                 await sessions.revoke(session, login.session_id, reason="code_replay", at=at)
-            audit.record(
+            audit.record(  # whoever replays a code is not known to be the patient
                 session,
-                _ctx(request, _patient_actor(login.patient_id, client.channel)),
+                _ctx(request, Actor.anonymous(client.channel)),
                 "identity.code_exchange",
                 outcome="CODE_REPLAY",
                 subject_id=login.patient_id,
@@ -459,10 +454,10 @@ async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
     try:
         actor, session_id = await authenticate_scope(request.scope, runtime)
     except PublicError as exc:
-        return Response({"error": exc.code, "message": str(exc)}, status_code=401, headers=NO_STORE)
+        return error_response(401, exc.code, str(exc), request_id_of(request.scope), NO_STORE)
     if not actor.is_authenticated:
-        return Response(
-            {"error": "NOT_AUTHENTICATED", "message": "Войдите через Госуслуги."}, status_code=401, headers=NO_STORE
+        return error_response(
+            401, NotAuthenticated.CODE, NotAuthenticated.MESSAGE, request_id_of(request.scope), NO_STORE
         )
     at = tokens.now(runtime)
     if session_id is not None:

@@ -73,6 +73,12 @@ class NoVerifiedPhone(Problem):
     MESSAGE: ClassVar[str] = problems.NoVerifiedPhone.MESSAGE
 
 
+@strawberry.type(description="Слишком много попыток или запросов кода.")
+class TooManyAttempts(Problem):
+    CODE: ClassVar[str] = problems.TooManyAttempts.CODE
+    MESSAGE: ClassVar[str] = problems.TooManyAttempts.MESSAGE
+
+
 _TYPED: dict[type[problems.IdentityProblem], type[Problem]] = {
     problems.InvalidCredentials: InvalidCredentials,
     problems.AccountLocked: AccountLocked,
@@ -83,6 +89,7 @@ _TYPED: dict[type[problems.IdentityProblem], type[Problem]] = {
     problems.NotFound: NotFound,
     problems.ProxyNotFound: ProxyNotFound,
     problems.NoVerifiedPhone: NoVerifiedPhone,
+    problems.TooManyAttempts: TooManyAttempts,
 }
 
 T = TypeVar("T")
@@ -144,7 +151,7 @@ class PersonBrief:
     birth_date: date
 
 
-def _brief(view: PatientView) -> PersonBrief:
+def _brief(view: PatientView | proxies.PersonShown) -> PersonBrief:
     return PersonBrief(id=view.id, short_name=view.short_name, birth_date=view.birth_date)
 
 
@@ -185,6 +192,7 @@ class AccessLogEntry:
     at: datetime
     action: str
     outcome: str
+    outcome_text: str = strawberry.field(description="Итог по-русски: «Выполнено», «Отказано в доступе»…")
     channel: str
     actor_kind: str
     actor: str = strawberry.field(description="Кто: «Вы», доверенное лицо, оператор 122, инфомат.")
@@ -279,6 +287,7 @@ class Query:
                 at=line.at,
                 action=line.action,
                 outcome=line.outcome,
+                outcome_text=line.outcome_text,
                 channel=line.channel,
                 actor_kind=line.actor_kind,
                 actor=line.actor,
@@ -307,7 +316,13 @@ StaffLoginResult = Annotated[
     StaffSession | InvalidCredentials | AccountLocked | InvalidInput, strawberry.union("StaffLoginResult")
 ]
 OnBehalfResult = Annotated[
-    OnBehalfSession | PatientNotIdentified | IdentificationLocked | InvalidInput | NotAuthenticated | AccessDenied,
+    OnBehalfSession
+    | PatientNotIdentified
+    | IdentificationLocked
+    | InvalidInput
+    | NotAuthenticated
+    | AccessDenied
+    | TooManyAttempts,
     strawberry.union("OnBehalfResult"),
 ]
 ConfirmOnBehalfResult = Annotated[
@@ -319,11 +334,24 @@ KioskIdentifyResult = Annotated[
     strawberry.union("KioskIdentifyResult"),
 ]
 GrantProxyResult = Annotated[
-    ProxyGrantPending | ProxyNotFound | NoVerifiedPhone | InvalidInput | NotAuthenticated | AccessDenied,
+    ProxyGrantPending
+    | ProxyNotFound
+    | NoVerifiedPhone
+    | InvalidInput
+    | NotAuthenticated
+    | AccessDenied
+    | TooManyAttempts,
     strawberry.union("GrantProxyResult"),
 ]
 GrantChangeResult = Annotated[
-    ProxyGrantNode | WrongCode | CodeExpired | NotFound | InvalidInput | NotAuthenticated | AccessDenied,
+    ProxyGrantNode
+    | WrongCode
+    | CodeExpired
+    | NotFound
+    | InvalidInput
+    | NotAuthenticated
+    | AccessDenied
+    | TooManyAttempts,
     strawberry.union("GrantChangeResult"),
 ]
 
@@ -363,6 +391,7 @@ class Mutation:
             operators.open_on_behalf_session(
                 info.context.uow,
                 staff_id=staff_id,
+                staff_session_id=getattr(info.context, "session_id", None),
                 birth_date=birth_date,
                 oms_policy=oms_policy,
                 snils=snils,

@@ -1,4 +1,6 @@
-"""Demo identity for ``make run``: one 122 operator and one kiosk (its key kept under var_dir)."""
+"""Demo identity for ``make run``: one 122 operator, one kiosk (its key kept under var_dir), and the demo
+region's people as patients, as ESIA describes them (so an operator or a kiosk finds them before their
+first login), a few of them printed to try the flows with."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy import select
 
 from backend.identity import kiosks, staff, tokens
 from backend.identity.models import KioskDevice, StaffAccount
+from backend.identity.service import PatientData, normalise_phone, normalise_policy, normalise_snils, upsert_patient
 from integrations.demo_region import RegionScale, get_region
 
 if TYPE_CHECKING:
@@ -19,6 +22,8 @@ DEMO_OPERATOR_LOGIN = "operator"
 # A fixed TOTP secret for the demo only (printed by seed-demo; enrol it in any authenticator app).
 DEMO_TOTP_SECRET = "MZDEMOOPERATORTOTPSECRETXYZ23456"
 DEMO_KIOSK_ID = "kiosk-demo-1"
+#: How many demo people seed-demo prints (adults with a phone, to try the operator's SMS code too).
+PRINTED_PEOPLE = 3
 
 
 async def seed_demo_identity(runtime: Runtime) -> dict[str, Any]:
@@ -55,6 +60,24 @@ async def seed_demo_identity(runtime: Runtime) -> dict[str, Any]:
                 public_key_pem=public_pem,
                 at=at,
             )
+        for person in region.people:
+            await upsert_patient(
+                session,
+                PatientData(
+                    esia_oid=person.esia_oid,
+                    last_name=person.last_name,
+                    first_name=person.first_name,
+                    middle_name=person.middle_name,
+                    birth_date=person.birth_date,
+                    sex=person.sex,
+                    snils=normalise_snils(person.snils) if person.snils else None,
+                    oms_policy=normalise_policy(person.oms_policy) if person.oms_policy else None,
+                    phone=normalise_phone(person.phone),
+                    email=person.email,
+                ),
+                at=at,
+            )
+    adults = [p for p in region.people if p.oms_policy and p.phone and p.parent_oid is None]
     return {
         "operator": {
             "login": DEMO_OPERATOR_LOGIN,
@@ -67,4 +90,14 @@ async def seed_demo_identity(runtime: Runtime) -> dict[str, Any]:
             "private_key": str(settings.var_dir / "identity" / f"{DEMO_KIOSK_ID}.pem"),
             "medical_organisation": organisation.id,
         },
+        "people": [
+            {
+                "name": " ".join(n for n in (p.last_name, p.first_name, p.middle_name) if n),
+                "oms_policy": normalise_policy(p.oms_policy or ""),
+                "snils": normalise_snils(p.snils or ""),
+                "birth_date": p.birth_date.isoformat(),
+                "phone": normalise_phone(p.phone),
+            }
+            for p in adults[:PRINTED_PEOPLE]
+        ],
     }

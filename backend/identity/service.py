@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.db import HotStatement
+from backend.identity import tokens
 from backend.identity.models import Patient
 from backend.outbox.service import Envelope
 
@@ -110,6 +111,16 @@ def normalise_policy(value: str) -> str | None:
     """A 16-digit unified OMS policy number (ЕНП) from typed or scanned input; None if it is not one."""
     digits = re.sub(r"[\s-]", "", value or "")
     return digits if _POLICY.match(digits) else None
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    """E.164 (``+79191234567``) from the forms ESIA and people write (``+7(919)123-45-67``, ``8919…``)."""
+    if not phone:
+        return None
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 11 and digits[0] in "78":
+        return "+7" + digits[1:]
+    return "+" + digits if digits else None
 
 
 def normalise_snils(value: str) -> str | None:
@@ -244,4 +255,5 @@ def memory_sms(runtime: Runtime) -> MemorySmsSender:
 
 async def send_sms_code(envelope: Envelope, runtime: Runtime) -> None:
     payload = envelope.payload
-    await sms_sender(runtime).send(str(payload["phone"]), str(payload["text"]), idempotency_key=str(envelope.id))
+    text = tokens.unseal(runtime, str(payload["sealed"])) if "sealed" in payload else str(payload["text"])
+    await sms_sender(runtime).send(str(payload["phone"]), text, idempotency_key=str(envelope.id))

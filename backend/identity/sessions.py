@@ -77,6 +77,7 @@ async def open_session(
     client_id: str | None = None,
     idle_timeout_s: int | None = None,
     esia_session_id: str | None = None,
+    parent_session_id: uuid.UUID | None = None,
 ) -> AuthSession:
     row = AuthSession(
         id=uuid.uuid4(),
@@ -91,6 +92,7 @@ async def open_session(
         expires_at=at + timedelta(seconds=ttl_s),
         last_seen_at=at,
         idle_timeout_s=idle_timeout_s,
+        parent_session_id=parent_session_id,
     )
     session.add(row)
     await session.flush()

@@ -72,14 +72,17 @@ class StaffPrincipal:
 class StaffAuthError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason  # bad_credentials | locked | inactive
+        self.reason = reason  # bad_credentials | totp_reused | unknown_login | locked | inactive
 
 
 class StaffIdentityProvider(Protocol):
     async def authenticate(
         self, session: AsyncSession, *, login: str, password: str, totp_code: str, at: datetime
     ) -> StaffPrincipal:
-        """The staff member, or :class:`StaffAuthError`. May write (failure counters) into ``session``."""
+        """The staff member, or :class:`StaffAuthError`. May write (failure counters) into ``session``.
+
+        ``unknown_login``: no such account (the caller counts and locks those as accounts are locked, so
+        the answers do not tell which logins exist)."""
         ...
 
 
@@ -92,19 +95,22 @@ class LocalStaffIdentityProvider:
         row = await session.scalar(select(StaffAccount).where(StaffAccount.login == login).with_for_update())
         if row is None:
             verify_password(password, _DUMMY_HASH)
-            raise StaffAuthError("bad_credentials")
+            raise StaffAuthError("unknown_login")
         if row.locked_until is not None and row.locked_until > at:
+            verify_password(password, _DUMMY_HASH)  # as long as an unknown login's answer
             raise StaffAuthError("locked")
         if not row.active:
             raise StaffAuthError("inactive")
         step = _totp_step(row.totp_secret, totp_code, at)
         password_ok = verify_password(password, row.password_hash)
-        if not password_ok or step is None or (row.last_totp_step is not None and step <= row.last_totp_step):
+        reused = step is not None and row.last_totp_step is not None and step <= row.last_totp_step
+        if not password_ok or step is None or reused:
             row.failed_attempts += 1
             if row.failed_attempts >= MAX_FAILED_LOGINS:
                 row.locked_until, row.failed_attempts = at + LOCKOUT, 0
             await session.flush()
-            raise StaffAuthError("bad_credentials")
+            # A code already used gets its own hint (whatever the password: it tells nothing of it).
+            raise StaffAuthError("totp_reused" if reused else "bad_credentials")
         row.failed_attempts, row.locked_until, row.last_totp_step = 0, None, step
         await session.flush()
         return StaffPrincipal(id=str(row.id), login=row.login, full_name=row.full_name, role=row.role, snils=row.snils)

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm
 
 from backend.core.context import Actor, ActorKind, Channel
@@ -170,6 +172,27 @@ def signing_keys(runtime: Runtime) -> SigningKeys:
         )
         runtime.adapters.signing_keys = keys
     return keys
+
+
+_SEAL_INFO = b"moe-zdorovye identity seal v1"
+
+
+def _seal_key(runtime: Runtime) -> AESGCM:
+    """An AES-256-GCM key derived (HKDF-SHA256) from the token-signing key: every process of a deployment
+    has it, nothing else has to be configured."""
+    secret = signing_keys(runtime).private_key.private_numbers().private_value.to_bytes(32, "big")
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(secret))
+
+
+def seal(runtime: Runtime, text: str) -> str:
+    """``text`` encrypted for this deployment (for what must not sit in clear text in a table: an SMS code)."""
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + _seal_key(runtime).encrypt(nonce, text.encode(), _SEAL_INFO)).decode("ascii")
+
+
+def unseal(runtime: Runtime, sealed: str) -> str:
+    raw = base64.b64decode(sealed)
+    return _seal_key(runtime).decrypt(raw[:12], raw[12:], _SEAL_INFO).decode()
 
 
 def issuer(settings: Settings) -> str:

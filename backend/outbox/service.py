@@ -24,12 +24,19 @@ from backend.outbox.models import OutboxMessage
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
+    from backend.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 SESSION_KEY = "outbox_ids"
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=2)
+#: The shortest claim: a row claimed just before a fault (the handler's release lost, the worker killed)
+#: is due again after its lease, so the lease is as short as a handler may run: three upstream timeouts.
+MIN_LEASE = timedelta(seconds=30)
+
+
+def lease_for(settings: Settings) -> timedelta:
+    return max(MIN_LEASE, timedelta(seconds=3 * settings.upstream_timeout_s))
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,24 @@ def register(topic: str, fn: Handler) -> None:
 
 def unregister(topic: str) -> None:
     _HANDLERS.pop(topic, None)
+
+
+#: topic → payload keys that hold a secret (a one-time code): blanked once the message is sent or dead.
+_SECRET_KEYS: dict[str, tuple[str, ...]] = {}
+REDACTED = "[скрыто после отправки]"
+
+
+def keep_secret(topic: str, *keys: str) -> None:
+    """Blank ``keys`` of a ``topic``'s payload once its handler succeeded (or gave up): the row keeps no
+    secret after it is needed (the codes table keeps only a hash)."""
+    _SECRET_KEYS[topic] = tuple(keys)
+
+
+def _redacted(topic: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    keys = _SECRET_KEYS.get(topic)
+    if not keys:
+        return None
+    return {key: (REDACTED if key in keys else value) for key, value in payload.items()}
 
 
 def row(topic: str, payload: dict[str, Any], *, request_id: str | None = None) -> dict[str, Any]:
@@ -112,7 +137,7 @@ async def dispatch(runtime: Runtime, message_id: uuid.UUID) -> Outcome:
                 OutboxMessage.dead_at.is_(None),
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
             )
-            .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+            .values(claimed_until=now + lease_for(runtime.settings), attempts=OutboxMessage.attempts + 1)
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -132,7 +157,17 @@ async def dispatch(runtime: Runtime, message_id: uuid.UUID) -> Outcome:
         await fn(envelope, runtime)
     except Exception as exc:
         dead = envelope.attempt >= MAX_ATTEMPTS
-        await _release(sessionmaker, message_id, error=f"{type(exc).__name__}: {exc}"[:2000], dead=dead)
+        try:
+            await _release(
+                sessionmaker,
+                message_id,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                dead=dead,
+                payload=_redacted(envelope.topic, envelope.payload) if dead else None,
+            )
+        except Exception:  # the database went away too: the (short) lease runs out and the sweep finds it
+            log.warning("outbox.release_failed", message_id=str(message_id), exc_info=True)
+            dead = False
         log.warning(
             "outbox.handler_failed",
             message_id=str(message_id),
@@ -146,20 +181,31 @@ async def dispatch(runtime: Runtime, message_id: uuid.UUID) -> Outcome:
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
-            .values(dispatched_at=utcnow(), claimed_until=None, last_error=None)
+            .values(dispatched_at=utcnow(), claimed_until=None, last_error=None, **_payload_values(envelope))
             .execution_options(synchronize_session=False)
         )
     return Outcome.DISPATCHED
 
 
+def _payload_values(envelope: Envelope) -> dict[str, Any]:
+    redacted = _redacted(envelope.topic, envelope.payload)
+    return {"payload": redacted} if redacted is not None else {}
+
+
 async def _release(
-    sessionmaker: async_sessionmaker[AsyncSession], message_id: uuid.UUID, *, error: str, dead: bool
+    sessionmaker: async_sessionmaker[AsyncSession],
+    message_id: uuid.UUID,
+    *,
+    error: str,
+    dead: bool,
+    payload: dict[str, Any] | None = None,
 ) -> None:
+    extra = {"payload": payload} if payload is not None else {}
     async with sessionmaker() as session, session.begin():
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
-            .values(claimed_until=None, last_error=error, dead_at=utcnow() if dead else None)
+            .values(claimed_until=None, last_error=error, dead_at=utcnow() if dead else None, **extra)
             .execution_options(synchronize_session=False)
         )
 

@@ -65,11 +65,21 @@ class Query:
         )
 
 
+#: The heartbeat's bounds: a connectivity check needs no more than one beat a second (issue 26: one
+#: socket could ask for ~20 a second on each of its subscriptions).
+MIN_HEARTBEAT_S = 1.0
+MAX_HEARTBEAT_S = 300.0
+
+
+def heartbeat_interval(requested_s: float) -> float:
+    return min(max(requested_s, MIN_HEARTBEAT_S), MAX_HEARTBEAT_S)
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Серверное время раз в interval секунд: проверка связи (киоски, приложение).")
     async def heartbeat(self, interval_seconds: float = 10.0, count: int = 0) -> AsyncGenerator[datetime, Any]:
-        interval = min(max(interval_seconds, 0.05), 300.0)
+        interval = heartbeat_interval(interval_seconds)
         sent = 0
         while count <= 0 or sent < count:
             yield utcnow()

@@ -365,7 +365,7 @@ def _page(title: str, body: str, status_code: int = 200) -> Response[Any]:
         f"<title>{html.escape(title)}</title><style>{_PAGE_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
-    return Response(content=document, status_code=status_code, media_type="text/html; charset=utf-8")
+    return Response(content=document, status_code=status_code, media_type=MediaType.HTML)  # Litestar adds the charset
 
 
 def _error_page(code: str) -> Response[Any]:

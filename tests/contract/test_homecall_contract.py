@@ -52,6 +52,7 @@ from integrations.homecall import (
     parse_push,
 )
 from integrations.homecall import soap as hc_soap
+from integrations.homecall.client import DEFAULT_ERROR_MAP
 from integrations.homecall.simulator import HomeCallSimulatorState, create_homecall_simulator, simulator_state
 
 GUID = "7c1d2e3f-0000-4000-8000-000000000018"
@@ -840,8 +841,6 @@ def test_address_helpers() -> None:
 
 
 def test_every_refusal_class_has_a_code_and_a_russian_message() -> None:
-    from integrations.homecall.client import DEFAULT_ERROR_MAP
-
     for upstream_code, cls in DEFAULT_ERROR_MAP.items():
         error = cls(int(upstream_code), "x")
         assert error.code.startswith("homecall.") and error.code != "homecall.refused"

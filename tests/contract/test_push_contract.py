@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -381,9 +382,7 @@ async def test_apns_temporary_failures(apns: ApnsRig) -> None:
 
 
 def test_apns_network_client_requires_http2(ec_keys: tuple[str, str]) -> None:
-    try:
-        import h2  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("h2") is None:  # HTTP/2 support is not installed
         with pytest.raises(RuntimeError, match="HTTP/2"):
             ApnsPushProvider(team_id=TEAM_ID, key_id=KEY_ID, private_key=ec_keys[0], topic=BUNDLE)
     else:

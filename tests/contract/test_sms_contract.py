@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -117,9 +119,6 @@ def test_segments_count_gsm_and_cyrillic() -> None:
 
 
 def test_twilio_signature_matches_the_documented_algorithm() -> None:
-    import hashlib
-    import hmac
-
     params = {"To": "+79123456789", "Body": "hi", "AccountSid": ACCOUNT_SID}
     data = CALLBACK_URL + "AccountSid" + ACCOUNT_SID + "Body" + "hi" + "To" + "+79123456789"
     expected = base64.b64encode(hmac.new(AUTH_TOKEN.encode(), data.encode(), hashlib.sha1).digest()).decode()

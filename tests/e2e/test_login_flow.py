@@ -7,13 +7,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import lxml.html
 import pytest
+from sqlalchemy import func, select
 
+from backend.identity.models import AuthSession, OAuthLogin, Patient
 from backend.runtime import Runtime
 from integrations.demo_region import RegionScale, get_region
 from integrations.esia.simulator import simulator_state
@@ -171,16 +174,10 @@ async def test_mobile_login_refresh_reuse_and_logout(runtime: Runtime) -> None:
 
 
 def runtime_today() -> Any:
-    from datetime import UTC, datetime
-
     return datetime.now(UTC).date()
 
 
 async def test_state_mismatch_and_unknown_code_change_nothing(runtime: Runtime) -> None:
-    from sqlalchemy import func, select
-
-    from backend.identity.models import AuthSession, OAuthLogin, Patient
-
     async def counts() -> tuple[int, int, int]:
         async with runtime.sessionmaker() as session:
             return (

@@ -21,10 +21,12 @@ from types import ModuleType
 from typing import Any
 
 import httpx
-from litestar import Router
+from litestar import Litestar, Router
 
+from backend.api.schema import DOMAIN_MODULES
+from backend.app import API_V1, REST_MODULES, create_app
 from backend.core.context import ActorKind, Channel
-from backend.identity import policy, sessions, tokens
+from backend.identity import policy, routes, schema, sessions, tokens
 from backend.identity.models import Patient, ProxyGrant
 from backend.identity.policy import ALL_PATIENT_SCOPES, KIOSK_SCOPES, OPERATOR_SCOPES
 from backend.identity.service import PatientView
@@ -204,26 +206,26 @@ async def grant_proxy(
 
 def identity_schema_modules() -> list[ModuleType]:
     """Identity's schema module unless the schema already includes it (DOMAIN_MODULES)."""
-    from backend.api.schema import DOMAIN_MODULES
-    from backend.identity import schema
-
     return [] if schema.__name__ in DOMAIN_MODULES else [schema]
 
 
-@asynccontextmanager
-async def identity_client(
-    runtime: Runtime, modules: Iterable[ModuleType] = (), *, base_url: str = "http://testserver"
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with identity's schema, REST routes (/api/v1) and JWKS (root) mounted, over ASGI."""
-    from backend.app import API_V1, REST_MODULES, create_app
-    from backend.identity import routes
-
+def identity_app(runtime: Runtime, modules: Iterable[ModuleType] = ()) -> Litestar:
+    """The app with identity's schema, REST routes (/api/v1) and JWKS (root) mounted."""
     app = create_app(runtime=runtime, extra_schema_modules=[*identity_schema_modules(), *modules])
     paths = {route.path for route in app.routes}
     if routes.__name__ not in REST_MODULES:
         app.register(Router(path=API_V1, route_handlers=routes.ROUTES))
     if "/.well-known/jwks.json" not in paths:
         app.register(routes.jwks)
+    return app
+
+
+@asynccontextmanager
+async def identity_client(
+    runtime: Runtime, modules: Iterable[ModuleType] = (), *, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """:func:`identity_app` over ASGI."""
+    app = identity_app(runtime, modules)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
         yield client

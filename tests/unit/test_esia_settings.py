@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from backend.adapters import build_esia, real_gost_verifier, real_signer
 from backend.settings import load_settings
@@ -48,9 +50,6 @@ def test_openssl_gost_signer_needs_its_key() -> None:
 
 
 def test_key_signer_and_missing_settings_are_refused_clearly() -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     pem = (
         ec.generate_private_key(ec.SECP256R1())
         .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

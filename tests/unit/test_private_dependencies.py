@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
+from backend.api import schema, transport
+from backend.core import hot
 from backend.core.private_api import PRIVATE_DEPENDENCIES, PrivateDependency
 
 
@@ -36,11 +40,6 @@ def test_a_removed_attribute_is_reported_with_library_version_and_name() -> None
 
 
 def test_the_code_reads_the_names_from_the_registry() -> None:
-    import inspect
-
-    from backend.api import schema, transport
-    from backend.core import hot
-
     for module in (hot, transport, schema):
         source = inspect.getsource(module)
         for name in ("_start_transaction", "_execute_mutex", "._schema"):

@@ -1,4 +1,5 @@
-"""No N+1: every trusted query costs the same number of SQL statements for few items and for more.
+"""No N+1: every trusted query costs the same number of SQL statements for few items and for more, the
+number in STATEMENTS, on PostgreSQL and SQLite alike (counted at the driver, see tests/support/statements.py).
 
 Each trusted query operation (graphql/<client>/*.graphql) needs a scenario here; a new operation
 without one fails the suite. Subscriptions are exempt (they stream; their per-event cost is tested
@@ -468,6 +469,38 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+#: Statements per operation, the same on PostgreSQL and SQLite (counted at the driver: hot statements too).
+STATEMENTS: dict[str, int] = {
+    "ApiInfo": 0,
+    "Node": 1,
+    "Organisations": 2,
+    "OrganisationDoctors": 4,
+    "Reference": 2,
+    "Me": 3,
+    "MyAccessLog": 6,  # the page, and one aggregate of the security refusals
+    "MyProxies": 2,
+    "MyPrincipals": 2,
+    "SearchSlots": 3,
+    "DoctorSlots": 3,
+    "NearestFreeSlots": 1,
+    "MyAppointments": 2,
+    "SlotHold": 1,
+    "RemoteBookingShare": 2,
+    "MyNotifications": 3,
+    "MyInbox": 3,
+    "UnreadCount": 1,
+    "NotificationPreferences": 4,
+    "MyDocuments": 2,  # the page, the audit row
+    "MedicalDocument": 3,  # the row, the patient's SNILS, the audit row (the CDA comes from the register)
+    "MedicalProfile": 4,  # documents' facts, own entries, emergency settings, the audit row
+    "MyDocumentAccessGrants": 2,  # the grants, their doctors
+    "CallerDocumentsSummary": 3,
+    "DoctorSharedPatients": 4,
+    "DoctorSharedRecord": 9,
+    "DoctorSharedDocument": 6,
+}
+
+
 def _trusted_queries(settings: Settings) -> dict[str, dict[str, str]]:
     """Operation name → {client path: document text}, for every query operation any client registers.
 
@@ -509,3 +542,7 @@ async def test_statement_count_does_not_grow_with_items(operation: str, runtime:
                 counts.append(len(seen))
     grew = {path: counts for path, counts in counted.items() if counts[0] != counts[1]}
     assert not grew, f"{operation}: statements for few items vs more: {grew}"
+    expected = STATEMENTS.get(operation)
+    assert expected is not None, f"add STATEMENTS[{operation!r}] (counted: {counted})"
+    off = {path: counts for path, counts in counted.items() if counts != [expected, expected]}
+    assert not off, f"{operation}: {expected} statements expected on every dialect, counted {off}"

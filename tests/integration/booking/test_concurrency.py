@@ -19,6 +19,7 @@ from backend.booking.problems import ProblemError
 from backend.core.context import Channel
 from backend.runtime import Runtime
 from backend.settings import Settings
+from integrations.fer import BookingChannel, SlotUnavailable
 from tests.conftest import make_settings
 from tests.support.booking import ADULT_MO, THERAPIST, BookingEnv, ctx_for, start_env
 
@@ -84,8 +85,6 @@ async def test_the_hub_alone_also_refuses_a_second_booking(big_runtime: Runtime)
         for p in people
     ]
     slot = (await env.client.get_slots(ADULT_MO, THERAPIST, env.clock.now.date(), env.clock.now.date()))[0]
-    from integrations.fer import BookingChannel, SlotUnavailable
-
     results = await asyncio.gather(
         *(env.client.book(ADULT_MO, pid, slot.id, channel=BookingChannel.INTERNET) for pid in ids),
         return_exceptions=True,

@@ -18,7 +18,7 @@ from backend.outbox import service as outbox
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
 from integrations.common.faults import Fault, FaultProfile
-from integrations.fer import AppointmentStatus
+from integrations.fer import AppointmentStatus, BookingChannel
 from tests.support.booking import (
     ADULT_MO,
     BOOK,
@@ -35,6 +35,7 @@ from tests.support.booking import (
     TOMORROW,
     BookingEnv,
     call,
+    ctx_for,
     key,
     start_env,
 )
@@ -200,8 +201,6 @@ async def test_the_slot_marker_stays_after_a_booking_and_goes_after_a_refusal(en
 
 
 def _ctx(patient_id: uuid.UUID) -> Any:
-    from tests.support.booking import ctx_for
-
     return ctx_for(patient_id)
 
 
@@ -343,8 +342,6 @@ async def test_reschedule_to_a_slot_taken_upstream_leaves_the_old_appointment(en
         pid = (
             await env.client.check_patient(ADULT_MO, oms_policy=stranger.oms_policy, birth_date=stranger.birth_date)
         ).patient_id
-        from integrations.fer import BookingChannel
-
         await env.client.book(ADULT_MO, pid, service.SlotRef.decode(target).slot_id, channel=BookingChannel.REGISTRY)
         failed = await call(client, RESCHEDULE, headers, id=old["id"], slot=target, key=key())
         assert failed["code"] == "SLOT_TAKEN"

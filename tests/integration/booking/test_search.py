@@ -7,12 +7,17 @@ import asyncio
 
 import orjson
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
 
 from backend.booking import cache, schema, service
 from backend.booking.models import Appointment
+from backend.core.uow import UnitOfWork
+from backend.directory import service as directory
+from backend.directory.models import Doctor
 from backend.runtime import Runtime
+from integrations.fer import BookingChannel
 from tests.support.booking import (
     ADULT_MO,
     BOOK,
@@ -21,8 +26,9 @@ from tests.support.booking import (
     TOMORROW,
     BookingEnv,
     call,
+    ctx_for,
 )
-from tests.support.client import app_client
+from tests.support.client import app_client, gql
 from tests.support.identity import auth_headers, token_for
 
 
@@ -74,8 +80,6 @@ async def test_a_stale_entry_is_served_while_one_refresh_runs(env: BookingEnv) -
     # Someone books the first slot at the registry; the hub turns slow.
     p = env.region.people[5]
     pid = (await env.client.check_patient(ADULT_MO, oms_policy=p.oms_policy, birth_date=p.birth_date)).patient_id
-    from integrations.fer import BookingChannel
-
     await env.client.book(ADULT_MO, pid, first[0].id, channel=BookingChannel.REGISTRY)
     env.faults.profile.latency_ms = 1200  # a loaded machine cannot reach the hub first (timeout 2 s)
     ticker.t += swr.fresh_s + 1
@@ -137,9 +141,6 @@ async def test_concurrent_duplicates_with_one_key_book_once(env: BookingEnv) -> 
 
 @pytest.mark.dialect
 async def test_held_and_booked_slots_vanish_from_search_and_come_back_when_released(env: BookingEnv) -> None:
-    from backend.core.uow import UnitOfWork
-    from tests.support.booking import ctx_for
-
     rt = env.runtime
 
     async def free_ids() -> list[str]:
@@ -194,16 +195,12 @@ async def test_a_process_answers_from_its_near_cache_for_local_s_then_from_the_s
 
 @pytest.mark.dialect
 async def test_search_reads_the_directory_again_once_its_cached_offering_is_dropped(env: BookingEnv) -> None:
-    from backend.directory import service as directory
-
     rt = env.runtime
     async with rt.sessionmaker() as session:
         before = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
         assert THERAPIST in {i.doctor.upstream_id for i in before.items}
         # The doctor leaves the clinic; a sync writes that and drops the cached offering (forget_cached).
         async with rt.sessionmaker() as writer, writer.begin():
-            from backend.directory.models import Doctor
-
             await writer.execute(sa_update(Doctor).where(Doctor.upstream_id == THERAPIST).values(active=False))
         cached = await service.search(rt, session, specialty_code="76", date_from=TOMORROW, date_to=TOMORROW)
         assert THERAPIST in {i.doctor.upstream_id for i in cached.items}  # within CARD_TTL_S: the cached offering
@@ -268,8 +265,6 @@ async def test_a_reader_waiting_on_a_cancelled_fetch_fetches_itself() -> None:
 
 
 async def test_slots_per_doctor_keeps_each_doctors_earliest_slots_and_refuses_a_bad_limit(env: BookingEnv) -> None:
-    from tests.support.client import gql
-
     query = (
         'query($day: Date, $n: Int) { searchSlots(specialtyCode: "76", dateFrom: $day, dateTo: $day,'
         " slotsPerDoctor: $n) { items { doctorId slots { start } } } }"
@@ -304,8 +299,6 @@ def test_local_markers_remember_what_they_hold_and_forget_in_time() -> None:
 
 @pytest.mark.dialect
 async def test_a_slot_another_process_marks_is_refused_by_redis_once_then_here(env: BookingEnv) -> None:
-    from tests.support.booking import ctx_for
-
     rt = env.runtime
     swr = cache.booking_cache(rt)
     patient = await env.patient(0)
@@ -330,8 +323,6 @@ async def test_a_slot_another_process_marks_is_refused_by_redis_once_then_here(e
 async def test_the_redis_marker_acquires_once_reads_only_when_acquired_and_survives_a_script_flush(
     redis_url: str,
 ) -> None:
-    from redis.asyncio import Redis
-
     client = Redis.from_url(redis_url)
     try:
         backend = cache.RedisBackend(client)

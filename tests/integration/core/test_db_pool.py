@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.core.db import create_engine
+from backend.directory.models import District
 from backend.runtime import Runtime
 
 pytestmark = pytest.mark.postgres_only  # the SQLite engine has no pool to ping
@@ -48,8 +50,6 @@ async def test_a_connection_reused_at_once_is_not_pinged(pinged: tuple[AsyncEngi
 async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
     pinged: tuple[AsyncEngine, list[int]], database_url: str
 ) -> None:
-    import asyncio
-
     engine, pings = pinged
     dropped = await _backend_pid(engine)
     killer = create_engine(database_url, pool_size=1)
@@ -65,11 +65,6 @@ async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
 
 async def test_read_sessions_run_each_statement_on_its_own_and_refuse_writes(runtime: Runtime) -> None:
     """A read session (DataLoader batches) sends no BEGIN/ROLLBACK: each statement is its own transaction."""
-    import asyncio
-
-    from sqlalchemy import select
-
-    from backend.directory.models import District
 
     async def second_statement_in_the_first_ones_transaction(sessionmaker: Any) -> bool:
         async with sessionmaker() as session:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
+from strawberry.relay import to_base64
 
 import backend.directory.schema as directory_schema
 from backend.adapters import booking_hub, build_booking_hub, demo_fer_simulator, set_booking_hub
@@ -23,6 +22,7 @@ from integrations.demo_region import Region, RegionScale, get_region
 from integrations.fer import FerClient, HubUnavailable
 from integrations.fer.simulator import FerSimulatorState, create_fer_simulator, simulator_state
 from tests.support.client import app_client, gql
+from tests.support.statements import counting_statements
 
 pytestmark = pytest.mark.dialect
 
@@ -279,8 +279,6 @@ async def test_booking_hub_is_built_once_with_the_configured_guid(settings: Sett
 
 
 def _gid(type_name: str, node_id: str) -> str:
-    from strawberry.relay import to_base64
-
     return to_base64(type_name, node_id)
 
 
@@ -489,20 +487,6 @@ async def test_node_resolves_every_directory_type(runtime: Runtime) -> None:
     assert {d["id"] for d in lists["data"]["districts"]} == {_gid("District", d.id) for d in region.districts}
 
 
-@contextmanager
-def _statements(runtime: Runtime) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def on_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        seen.append(statement)
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", on_execute)
-    try:
-        yield seen
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", on_execute)
-
-
 async def test_nested_lists_cost_a_constant_number_of_statements(runtime: Runtime) -> None:
     region = _region(runtime)
     assert len(region.organisations) >= 6
@@ -511,13 +495,13 @@ async def test_nested_lists_cost_a_constant_number_of_statements(runtime: Runtim
     async with app_client(runtime, [directory_schema]) as client:
         await gql(client, NESTED, {"first": 1})  # warm up: connections, caches
         for first in (2, 6):
-            with _statements(runtime) as seen:
+            with counting_statements(runtime) as seen:
                 body = await gql(client, NESTED, {"first": first})
             assert "errors" not in body, body
             edges = body["data"]["organisations"]["edges"]
             assert len(edges) == first and all(edge["node"]["doctors"] for edge in edges)
             counts[first] = len(seen)
     assert counts[2] == counts[6], counts
-    # page, district, specialties, doctors, doctors' specialty, doctors' organisation (+ BEGIN on SQLite)
+    # page, district, specialties, doctors, doctors' specialty, doctors' organisation
     assert counts[6] <= 12, counts
     print(f"statements for 2 and 6 organisations: {counts}")

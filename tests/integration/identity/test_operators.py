@@ -138,7 +138,7 @@ async def test_identification_failures_are_counted_and_lock_with_a_russian_messa
     assert locked["data"]["openOnBehalfSession"] == {
         "__typename": "IdentificationLocked",
         "code": "IDENTIFICATION_LOCKED",
-        "message": "Слишком много неудачных попыток. Повторите через 15 минут или обратитесь в регистратуру.",
+        "message": "Слишком много неудачных попыток идентификации этого человека. Повторите через 15 минут.",
     }
     assert bad["data"]["openOnBehalfSession"]["code"] == "INVALID_INPUT"
     async with runtime.sessionmaker() as session:

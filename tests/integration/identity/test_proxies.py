@@ -17,6 +17,7 @@ from integrations.esia import EsiaChild, EsiaDocument
 from tests.support.client import gql
 from tests.support.identity import (
     auth_headers,
+    grant_proxy,
     identity_client,
     kiosk_session_token,
     make_patient,
@@ -225,8 +226,6 @@ async def test_access_log_shows_who_when_channel_and_on_whose_behalf(
 ) -> None:
     patient = await make_patient(runtime)
     proxy = await make_patient(runtime, last_name="Доверенный", first_name="Иван", middle_name="Петрович")
-    from tests.support.identity import grant_proxy
-
     await grant_proxy(runtime, patient.id, proxy.id, scopes={"profile"})
     own = auth_headers(token_for(runtime, patient.id))
     async with identity_client(runtime) as client:
@@ -260,8 +259,6 @@ async def test_access_log_shows_who_when_channel_and_on_whose_behalf(
 
 
 async def test_revoked_grant_stops_working(runtime: Runtime, clock: dict[str, datetime]) -> None:
-    from tests.support.identity import grant_proxy
-
     principal, proxy = await make_patient(runtime), await make_patient(runtime)
     grant_id = await grant_proxy(runtime, principal.id, proxy.id)
     x_headers = auth_headers(token_for(runtime, proxy.id))

@@ -53,7 +53,10 @@ CONFIRM_CODE = """mutation($c: String!) {
 REFUSED = {
     "__typename": "ConfirmationRequired",
     "code": "CONFIRMATION_REQUIRED",
-    "message": "Для этого действия подтвердите личность звонящего кодом из СМС (confirmOnBehalfCode).",
+    "message": (
+        "Для этого действия подтвердите личность звонящего: попросите его продиктовать код из СМС, "
+        "отправленный на его телефон."
+    ),
 }
 
 

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from backend.adapters import GatewaySmsSender
+from backend.identity.service import SmsSender
 from integrations.common.faults import Fault
 from integrations.push.simulator import fcm_state
 from integrations.sms import InvalidPhone
 from notifications import delivery, preferences
+from notifications import service as notifications_service
 from notifications.channels import FileEmailSender
 from notifications.models import InboxItem, MessageStatus, NotificationMessage
 from notifications.service import mark_read
@@ -340,8 +342,6 @@ async def test_inbox_items_belong_to_their_person(rig: Rig) -> None:
 
 
 async def test_identity_codes_go_through_the_same_gateway_once(rig: Rig) -> None:
-    from backend.identity.service import SmsSender
-
     sender: SmsSender = GatewaySmsSender(rig.runtime)
     key = str(uuid.uuid4())
     await sender.send("8 912 345-67-89", "Код подтверждения: 123456", idempotency_key=key)
@@ -353,8 +353,6 @@ async def test_identity_codes_go_through_the_same_gateway_once(rig: Rig) -> None
 async def test_a_shape_of_data_rendered_once_is_not_rendered_again_but_a_new_shape_is(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from notifications import service as notifications_service
-
     renders: list[str] = []
     real = notifications_service.render
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from backend.audit.models import AuditEvent
 from backend.runtime import Runtime
 from notifications import preferences
 from notifications import schema as notifications_schema
+from notifications.channels import InboxEvent, InProcessInboxBus, RedisInboxBus
+from notifications.models import InboxItem
 from notifications.service import plan
 from tests.conftest import make_settings
 from tests.support.client import app_client, gql
@@ -68,8 +71,6 @@ async def test_history_inbox_and_read_marks(rig: Rig) -> None:
         assert [i["title"] for i in inbox["myInbox"]] == ["Новый медицинский документ", "Вы записаны на приём"]
         first_id = inbox["myInbox"][0]["id"]
         async with runtime.sessionmaker() as session:
-            from notifications.models import InboxItem
-
             theirs = await session.scalar(select(InboxItem.id).where(InboxItem.patient_id == stranger))
         marked = await gql(client, MARK, {"ids": [first_id, str(theirs)]}, headers=headers)
         assert marked["data"]["markInboxRead"] == {"__typename": "InboxMarkedRead", "updated": 1, "unreadCount": 1}
@@ -86,8 +87,6 @@ async def test_history_inbox_and_read_marks(rig: Rig) -> None:
     assert {"notifications.history.read", "notifications.inbox.read", "notifications.inbox.mark_read"} <= actions
     # The stranger's item stayed unread.
     async with runtime.sessionmaker() as session:
-        from notifications.models import InboxItem
-
         assert (await session.get_one(InboxItem, theirs)).read_at is None
 
 
@@ -201,3 +200,37 @@ def test_inbox_subscription_pushes_new_items(database_url: str, redis_url: str, 
         item = received["payload"]["data"]["inboxItemAdded"]
         assert item["read"] is False
         assert item["text"].startswith("Сведения о вашем полисе ОМС обновлены: страховая медицинская организация — СМО")
+
+
+async def test_a_runtime_with_redis_publishes_to_others_and_one_without_keeps_its_items_to_itself(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The inbox bus is the runtime's: Redis-backed when it has Redis (an item planned in another process
+    reaches this one, as above), in-process without Redis (another runtime's items never arrive)."""
+    with_redis = Runtime.build(make_settings(database_url, redis_url, var_dir=tmp_path))
+    alone, other = (Runtime.build(make_settings(database_url, var_dir=tmp_path)) for _ in range(2))
+    try:
+        assert isinstance(with_redis.adapters.inbox_bus, RedisInboxBus)
+        bus = alone.adapters.inbox_bus
+        assert isinstance(bus, InProcessInboxBus)
+        assert alone.adapters.inbox_bus is bus and other.adapters.inbox_bus is not bus
+        patient = uuid.uuid4()
+        at = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+        theirs, mine = (
+            InboxEvent(id=uuid.uuid4(), patient_id=patient, event="e", title=t, text=t, created_at=at)
+            for t in ("чужой процесс", "этот процесс")
+        )
+        stream = bus.subscribe(patient)
+        first = asyncio.ensure_future(anext(stream))
+        for _ in range(100):  # the generator subscribes once it starts running
+            if bus.subscriber_count(patient):
+                break
+            await asyncio.sleep(0)
+        assert bus.subscriber_count(patient) == 1
+        await other.adapters.inbox_bus.publish(theirs)  # delivered synchronously, if at all
+        await bus.publish(mine)
+        assert await first == mine
+        await stream.aclose()
+    finally:
+        for runtime in (with_redis, alone, other):
+            await runtime.close()

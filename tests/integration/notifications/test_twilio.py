@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import backend.app
 from integrations.sms.twilio import SIGNATURE_HEADER, compute_twilio_signature
 from notifications import delivery
 from notifications.channels import twilio_callback_url
@@ -91,8 +92,6 @@ async def test_unknown_outcome_waits_for_the_report_before_resending(rig: Rig) -
 
 
 async def test_forged_callback_is_refused_and_changes_nothing(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    import backend.app
-
     monkeypatch.setattr(backend.app, "REST_MODULES", ("notifications.routes",))
     runtime = rig.runtime
     settings = runtime.settings

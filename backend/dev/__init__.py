@@ -1,0 +1,1 @@
+"""Development-only views (embedded and test profiles; never mounted in production)."""
