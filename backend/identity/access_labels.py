@@ -73,6 +73,8 @@ ACTION_LABELS: dict[str, str] = {
     "notifications.push_device.register": "Подключено устройство для уведомлений",
     # directory
     "directory.sync": "Обновление справочника",
+    # documents
+    "documents.list_read": "Просмотр списка медицинских документов",
     # mutations (audited under their field name by @atomic)
     "staffLogin": "Вход оператора 122",
     "openOnBehalfSession": "Оператор 122 открыл сеанс от вашего имени",
@@ -160,6 +162,13 @@ OUTCOME_LABELS: dict[str, str] = {
     "TICKET_UNAVAILABLE": "Талон недоступен",
     # notifications
     "INVALID_PHONE": "Неверный номер телефона",
+    # documents
+    "DOCUMENT_NOT_FOUND": "Документ не найден",
+    "PROFILE_ENTRY_NOT_FOUND": "Запись профиля не найдена",
+    "ACCESS_GRANT_NOT_FOUND": "Доступ врача не найден, истек или отозван",
+    "DOCUMENTS_UNAVAILABLE": "Реестр медицинских документов не ответил",
+    "malformed": "Документ не читается",
+    "unavailable": "Реестр медицинских документов не ответил",
     # vaccination
     "VACCINATION_PROBLEM": "Прививка недоступна",
     "VACCINATION_EXEMPTION_IN_FORCE": "Действует медицинский отвод",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -16,7 +16,7 @@ from backend.identity import policy
 from backend.identity.access_labels import action_label, outcome_label, refusals_label
 from backend.identity.kiosks import kiosk_names
 from backend.identity.service import PatientView, get_patients
-from backend.identity.staff import staff_members
+from backend.identity.staff import StaffPrincipal, staff_members
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -118,19 +118,19 @@ async def access_log(
     return lines
 
 
-def _staff_name(member: Any) -> str:
-    """A staff member as the patient reads them: a doctor by name, a 122 operator by name."""
-    if member is not None and member.role == "doctor":
-        return f"Врач: {member.full_name}"
-    return f"Оператор 122: {member.full_name if member else 'сотрудник'}"
-
-
 def _one_per_mutation(rows: list[AuditEvent]) -> list[AuditEvent]:
     """``rows`` without the row ``@atomic`` writes under a mutation's name (``bookAppointment``) when the
     same request wrote the domain's own about the same person (``booking.appointment_booked``): written in
     the same request, the two are next to each other in time."""
     domain_requests = {(r.request_id, r.subject_id) for r in rows if r.request_id and "." in r.action}
     return [r for r in rows if "." in r.action or (r.request_id, r.subject_id) not in domain_requests]
+
+
+def _staff_name(member: StaffPrincipal | None) -> str:
+    """«Врач: ФИО» for a doctor (documents shared with them), «Оператор 122: ФИО» otherwise."""
+    if member is not None and member.role == "doctor":
+        return f"Врач: {member.full_name}"
+    return f"Оператор 122: {member.full_name if member else 'сотрудник'}"
 
 
 async def _actor_names(runtime: Runtime, rows: list[AuditEvent], me: uuid.UUID) -> dict[tuple[str, str | None], str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pyotp
+import pytest
 
 from backend.core.uow import UnitOfWork
 from backend.documents import service as documents
@@ -28,6 +29,8 @@ from tests.support.identity import (
     operator_on_behalf_token,
     token_for,
 )
+
+pytestmark = pytest.mark.dialect  # SQLite too: the embedded single-user demo reads documents
 
 DOCTOR_SNILS = "112-233-445 95"
 OTHER_DOCTOR_SNILS = "123-456-789 64"

@@ -24,6 +24,8 @@ from notifications import service as notifications
 from tests.integration.documents.conftest import World
 from tests.support.booking import ctx_for
 
+pytestmark = pytest.mark.dialect  # SQLite too: the embedded single-user demo reads documents
+
 
 class FlakyRegister:
     """The real client, except that the chosen calls time out."""

@@ -31,7 +31,7 @@ import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +43,7 @@ from backend.api.schema import build_schema
 from backend.booking import service as booking
 from backend.core.context import Channel
 from backend.core.uow import UnitOfWork
+from backend.documents.models import DocumentAccessGrant, MedicalDocument, ProfileEntry
 from backend.identity import codes, policy, sessions, tokens
 from backend.identity.models import ProxyGrant
 from backend.identity.service import memory_sms
@@ -116,6 +117,10 @@ class World:
     vault_file: uuid.UUID | None = None
     vault_share: uuid.UUID | None = None
     code: str = "000000"  # a live SMS code, when the row's ``prepare`` sent one for the principal
+    # Documents: T's document row, own profile entry and access grant (made by ``_documents_world``).
+    document: uuid.UUID | None = None
+    profile_entry: uuid.UUID | None = None
+    document_grant: uuid.UUID | None = None
 
 
 Vars = Callable[[World], dict[str, Any]]
@@ -285,6 +290,31 @@ def _rescheduled(w: World, d: Any) -> bool:
     return bool(
         d["previous"] == {"id": str(w.appointment), "status": "RESCHEDULED"} and d["appointment"]["status"] == "BOOKED"
     )
+
+
+async def _documents_world(runtime: Runtime, world: World, principal: P) -> None:
+    """T's document (as a sync writes it), own profile entry and access grant to a doctor."""
+    at = tokens.now(runtime)
+    document = MedicalDocument(
+        id=uuid.uuid4(), patient_id=world.target, registry_number=f"REMD-{uuid.uuid4().hex[:10]}",
+        local_uid=uuid.uuid4().hex, kind="119", title="Протокол консультации", created_at=at,
+        org_oid="1.2.643.5.1.13.13.12.2.26.100", content_status="ok", facts=[],
+    )  # fmt: skip
+    entry = ProfileEntry(
+        id=uuid.uuid4(), patient_id=world.target, kind="allergy", text="Пыльца", created_at=at,
+        idempotency_key=uuid.uuid4().hex,
+    )  # fmt: skip
+    grant = DocumentAccessGrant(
+        id=uuid.uuid4(), patient_id=world.target, doctor_snils="112-233-445 95", include_profile=True,
+        document_ids=[], created_at=at, expires_at=at + timedelta(hours=24), idempotency_key=uuid.uuid4().hex,
+    )  # fmt: skip
+    async with runtime.sessionmaker() as session, session.begin():
+        session.add_all([document, entry, grant])
+    world.document, world.profile_entry, world.document_grant = document.id, entry.id, grant.id
+
+
+def _documents_row(row: Row) -> Row:
+    return replace(row, prepare=_documents_world)
 
 
 MATRIX: dict[str, Row] = {
@@ -580,10 +610,12 @@ MATRIX: dict[str, Row] = {
     "myDocuments": standard(
         "query($t: UUID) { myDocuments(actingFor: $t) { edges { node { id title } } } }", _t, policy.SCOPE_DOCUMENTS
     ),
-    "medicalDocument": standard(
-        "query($d: UUID!, $t: UUID) { medicalDocument(id: $d, actingFor: $t) { state } }",
-        lambda w: {"d": str(uuid.uuid4()), "t": str(w.target)},
-        policy.SCOPE_DOCUMENTS,
+    "medicalDocument": _documents_row(
+        standard(
+            "query($d: UUID!, $t: UUID) { medicalDocument(id: $d, actingFor: $t) { state } }",
+            lambda w: {"d": str(w.document), "t": str(w.target)},
+            policy.SCOPE_DOCUMENTS,
+        )
     ),
     "medicalProfile": standard(
         "query($t: UUID) { medicalProfile(actingFor: $t) { allergies { text } } }", _t, policy.SCOPE_DOCUMENTS
@@ -601,10 +633,12 @@ MATRIX: dict[str, Row] = {
         _keyed(),
         policy.SCOPE_DOCUMENTS,
     ),
-    "removeProfileEntry": standard(
-        f"mutation($e: UUID!, $t: UUID) {{ removeProfileEntry(entryId: $e, actingFor: $t) {{ {PROBLEM} }} }}",
-        lambda w: {"e": str(uuid.uuid4()), "t": str(w.target)},
-        policy.SCOPE_DOCUMENTS,
+    "removeProfileEntry": _documents_row(
+        standard(
+            f"mutation($e: UUID!, $t: UUID) {{ removeProfileEntry(entryId: $e, actingFor: $t) {{ {PROBLEM} }} }}",
+            lambda w: {"e": str(w.profile_entry), "t": str(w.target)},
+            policy.SCOPE_DOCUMENTS,
+        )
     ),
     "setEmergencyProfile": standard(
         f"mutation($t: UUID) {{ setEmergencyProfile(input: {{enabled: true}}, actingFor: $t) {{ {PROBLEM} }} }}",
@@ -617,10 +651,12 @@ MATRIX: dict[str, Row] = {
         _keyed(),
         policy.SCOPE_DOCUMENTS,
     ),
-    "revokeDocumentAccess": standard(
-        f"mutation($g: UUID!, $t: UUID) {{ revokeDocumentAccess(grantId: $g, actingFor: $t) {{ {PROBLEM} }} }}",
-        lambda w: {"g": str(uuid.uuid4()), "t": str(w.target)},
-        policy.SCOPE_DOCUMENTS,
+    "revokeDocumentAccess": _documents_row(
+        standard(
+            f"mutation($g: UUID!, $t: UUID) {{ revokeDocumentAccess(grantId: $g, actingFor: $t) {{ {PROBLEM} }} }}",
+            lambda w: {"g": str(w.document_grant), "t": str(w.target)},
+            policy.SCOPE_DOCUMENTS,
+        )
     ),
     # Doctors only (a staff login with role doctor; none of these principals is one): their own reads are
     # tested in tests/integration/documents/test_access.py.
