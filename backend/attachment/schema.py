@@ -23,7 +23,7 @@ from backend.attachment.models import AttachmentApplication, AttachmentApplicati
 from backend.audit import service as audit
 from backend.booking import idempotency
 from backend.booking import problems as booking_problems
-from backend.booking.schema import IdempotencyKeyReused
+from backend.booking.graphql_types import IdempotencyKeyReused
 from backend.identity.policy import SCOPE_ATTACHMENT, require_staff, require_subject
 from integrations.attachment import ApplicationStatus
 

@@ -24,7 +24,7 @@ from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAu
 from backend.audit import service as audit
 from backend.booking import idempotency
 from backend.booking import problems as booking_problems
-from backend.booking.schema import IdempotencyKeyReused
+from backend.booking.graphql_types import IdempotencyKeyReused
 from backend.home_visits import checklist, problems, service
 from backend.home_visits.models import HomeVisit, HomeVisitEvent
 from backend.identity.policy import SCOPE_HOME_VISITS, ConfirmationRequired, require_staff, require_subject
