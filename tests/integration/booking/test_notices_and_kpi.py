@@ -15,7 +15,7 @@ from backend.core.context import Channel
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
 from notifications import service as notifications
-from tests.integration.test_booking_support import EYE, TODAY, BookingEnv, ctx_for, env
+from tests.support.booking import EYE, TODAY, BookingEnv, ctx_for, env
 
 pytestmark = pytest.mark.dialect
 _ = env  # the fixture

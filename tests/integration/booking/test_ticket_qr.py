@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from backend.booking import schema, ticket
-from tests.integration.test_booking_support import BOOK, CANCEL, BookingEnv, call, env, key
+from tests.support.booking import BOOK, CANCEL, BookingEnv, call, env, key
 from tests.support.client import app_client
 from tests.support.identity import auth_headers, token_for
 
