@@ -406,6 +406,9 @@ STATEMENTS: dict[str, int] = {
     "MyInbox": 3,
     "UnreadCount": 1,
     "NotificationPreferences": 4,
+    "MyVault": 3,  # the files, the bytes used; the audit row is written alone
+    "MyVaultShares": 1,
+    "SharedWithMe": 4,  # the reader's SNILS, the shares, their owners, their files
 }
 
 
