@@ -716,7 +716,7 @@ STATEMENTS: dict[str, int] = {
     "MyAttachment": 3,
     "MyAttachmentApplications": 2,
     "MyHomeVisits": 3,
-    "MyVault": 4,
+    "MyVault": 4,  # the files, the bytes used, the register's documents; the audit row is written alone
     "MyVaultShares": 1,
     "SharedWithMe": 4,
 }
