@@ -114,6 +114,15 @@ ACTION_LABELS: dict[str, str] = {
     "restoreVaultFile": "Восстановление документа из корзины",
     "shareVault": "Открытие доступа врачу",
     "revokeVaultShare": "Закрытие доступа врачу",
+    # documents mutations, the ticket check
+    "addProfileEntry": "Добавление записи в медицинский профиль",
+    "removeProfileEntry": "Удаление записи из медицинского профиля",
+    "setEmergencyProfile": "Изменение экстренного профиля",
+    "grantDocumentAccess": "Открытие доступа врачу к документам",
+    "revokeDocumentAccess": "Отзыв доступа врача к документам",
+    "claimDocumentAccess": "Врач принял доступ к документам по коду",
+    "syncMyDocuments": "Обновление списка медицинских документов",
+    "booking.ticket_checked": "Проверка талона по QR-коду",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -194,6 +203,26 @@ OUTCOME_LABELS: dict[str, str] = {
     "NOTHING_TO_SHARE": "Не выбраны документы",
     "NOT_RESTORABLE": "Срок восстановления прошел",
     "FILE_CORRUPTED": "Файл поврежден",
+    # home visits, attachment
+    "ATTACHMENT_AGE_GROUP_NOT_SERVED": "Поликлиника не обслуживает этот возраст",
+    "ATTACHMENT_ALREADY_ATTACHED": "Вы уже прикреплены к этой поликлинике",
+    "ATTACHMENT_APPLICATION_PENDING": "Заявление о прикреплении уже рассматривается",
+    "ATTACHMENT_CLINIC_NOT_FOUND": "Поликлиника не найдена",
+    "ATTACHMENT_NOT_INSURED": "Полис ОМС не найден в регистре",
+    "ATTACHMENT_ONCE_A_YEAR": "Сменить поликлинику можно не чаще раза в год",
+    "ATTACHMENT_REFUSED": "Поликлиника отказала в прикреплении",
+    "ATTACHMENT_REPRESENTATIVE_REQUIRED": "Заявление за ребенка подает законный представитель",
+    "ATTACHMENT_SERVICE_UNAVAILABLE": "Сервис прикрепления недоступен",
+    "HOME_VISIT_ALREADY_ACTIVE": "Уже есть активный вызов врача на дом",
+    "HOME_VISIT_CANNOT_CANCEL": "Вызов уже нельзя отменить",
+    "HOME_VISIT_EMERGENCY": "Нужна скорая помощь: звоните 103 или 112",
+    "HOME_VISIT_NOT_ATTACHED": "Нет прикрепления к поликлинике",
+    "HOME_VISIT_NOT_FOUND": "Вызов врача на дом не найден",
+    "HOME_VISIT_NO_ADDRESS": "Не указан адрес",
+    "HOME_VISIT_REFUSED": "Поликлиника отказала в вызове врача",
+    "HOME_VISIT_SERVICE_DISABLED": "Вызов врача на дом в этой поликлинике недоступен",
+    "HOME_VISIT_SERVICE_UNAVAILABLE": "Сервис вызова врача недоступен",
+    "HOME_VISIT_WINDOW_UNAVAILABLE": "Выбранное время уже недоступно",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).
