@@ -197,6 +197,12 @@ _REFUSALS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
         "404": (REFUSAL_SCHEMA, "Талон не найден"),
         "503": (REFUSAL_SCHEMA, "Печать талона сейчас недоступна"),
     },
+    ("get", "/api/v1/documents/{document_id}/original.zip"): {
+        "401": (REFUSAL_SCHEMA, "Маркер доступа не принят или не передан"),
+        "403": (REFUSAL_SCHEMA, "Нет права на медицинские документы этого пациента"),
+        "404": (REFUSAL_SCHEMA, "Документ не найден"),
+        "503": (REFUSAL_SCHEMA, "Реестр медицинских документов не ответил"),
+    },
     ("post", "/api/v1/webhooks/sms/twilio"): {
         "403": (REFUSAL_SCHEMA, "Подпись Twilio не прошла проверку"),
     },

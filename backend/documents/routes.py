@@ -14,6 +14,7 @@ import structlog
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
+from backend.api.boundary import error_response
 from backend.api.problems import ProblemError, PublicError
 from backend.core.context import RequestContext
 from backend.documents import problems, service
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-def _json(status: int, code: str, message: str) -> Response[Any]:
-    return Response(content={"code": code, "message": message}, status_code=status, media_type="application/json")
+def _json(request: Request[Any, Any, Any], status: int, code: str, message: str) -> Response[Any]:
+    return error_response(status, code, message, request_id_of(request.scope))
 
 
 @get("/documents/{document_id:uuid}/original.zip", media_type="application/zip")
@@ -48,15 +49,15 @@ async def document_original(
         document, archive = await service.download_original(runtime, ctx, patient_id, document_id)
     except ProblemError as exc:
         status = 401 if exc.problem.code == "NOT_AUTHENTICATED" else 403
-        return _json(status, exc.problem.code, exc.problem.message)
+        return _json(request, status, exc.problem.code, exc.problem.message)
     except PublicError as exc:
-        return _json(401, exc.code, str(exc))
+        return _json(request, 401, exc.code, str(exc))
     except problems.DocumentsError as exc:
-        return _json(404, exc.problem.code, exc.problem.message)
+        return _json(request, 404, exc.problem.code, exc.problem.message)
     except IemkError as exc:
         log.warning("documents.download_unavailable", document_id=str(document_id), error=type(exc).__name__)
         unavailable = problems.DocumentsUnavailable.default()
-        return _json(503, unavailable.code, unavailable.message)
+        return _json(request, 503, unavailable.code, unavailable.message)
     return Response(
         content=archive,
         media_type="application/zip",
