@@ -7,27 +7,21 @@ Each 323-ФЗ art. 21 rule checked before sending has its own problem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from dataclasses import dataclass
+from typing import ClassVar
+
+from backend.core.problems import DomainError, DomainProblem, InvalidInputProblem
 
 
 @dataclass(frozen=True)
-class AttachmentProblem:
-    code: str
-    message: str
-
-    CODE: ClassVar[str] = ""
-    MESSAGE: ClassVar[str] = ""
-
-    @classmethod
-    def default(cls, message: str | None = None) -> Self:
-        return cls(code=cls.CODE, message=message or cls.MESSAGE)
+class AttachmentProblem(DomainProblem):
+    """A refusal of attachment (the base its schema maps to union members)."""
 
 
-class ProblemError(Exception):
-    def __init__(self, problem: AttachmentProblem) -> None:
-        super().__init__(f"{problem.code}: {problem.message}")
-        self.problem = problem
+class ProblemError(DomainError):
+    """Raised by attachment's services to abort the unit of work with one of its problems."""
+
+    problem: AttachmentProblem
 
 
 def fail(problem: AttachmentProblem) -> ProblemError:
@@ -35,20 +29,8 @@ def fail(problem: AttachmentProblem) -> ProblemError:
 
 
 @dataclass(frozen=True)
-class FieldProblem:
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
-class InvalidInput(AttachmentProblem):
-    fields: tuple[FieldProblem, ...] = field(default=())
-
-    CODE: ClassVar[str] = "INVALID_INPUT"
-
-    @classmethod
-    def of(cls, field: str, message: str) -> InvalidInput:
-        return cls(code=cls.CODE, message=message, fields=(FieldProblem(field=field, message=message),))
+class InvalidInput(InvalidInputProblem, AttachmentProblem):
+    """A request field is wrong; nothing was changed."""
 
 
 @dataclass(frozen=True)

@@ -7,32 +7,21 @@ the GraphQL union member of the same name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from dataclasses import dataclass
+from typing import ClassVar
+
+from backend.core.problems import DomainError, DomainProblem, InvalidInputProblem
 
 
 @dataclass(frozen=True)
-class BookingProblem:
-    """A business refusal: ``code`` is stable, ``message`` is what the person reads."""
-
-    code: str
-    message: str
-
-    CODE: ClassVar[str] = ""
-    MESSAGE: ClassVar[str] = ""
-
-    @classmethod
-    def default(cls, message: str | None = None) -> Self:
-        """The problem with its class's code, and its default text unless a more precise one is given."""
-        return cls(code=cls.CODE, message=message or cls.MESSAGE)
+class BookingProblem(DomainProblem):
+    """A refusal of booking (the base its schema maps to union members)."""
 
 
-class ProblemError(Exception):
-    """Raised by booking's services to abort the unit of work with a typed problem."""
+class ProblemError(DomainError):
+    """Raised by booking's services to abort the unit of work with one of its problems."""
 
-    def __init__(self, problem: BookingProblem) -> None:
-        super().__init__(f"{problem.code}: {problem.message}")
-        self.problem = problem
+    problem: BookingProblem
 
 
 def fail(problem: BookingProblem) -> ProblemError:
@@ -40,22 +29,8 @@ def fail(problem: BookingProblem) -> ProblemError:
 
 
 @dataclass(frozen=True)
-class FieldProblem:
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
-class InvalidInput(BookingProblem):
+class InvalidInput(InvalidInputProblem, BookingProblem):
     """A request field is wrong; nothing was changed."""
-
-    fields: tuple[FieldProblem, ...] = field(default=())
-
-    CODE: ClassVar[str] = "INVALID_INPUT"
-
-    @classmethod
-    def of(cls, field: str, message: str) -> InvalidInput:
-        return cls(code=cls.CODE, message=message, fields=(FieldProblem(field=field, message=message),))
 
 
 @dataclass(frozen=True)

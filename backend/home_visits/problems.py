@@ -7,27 +7,21 @@ name. The hub's refusals (:mod:`integrations.homecall.protocol`) arrive here wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from dataclasses import dataclass
+from typing import ClassVar
+
+from backend.core.problems import DomainError, DomainProblem, InvalidInputProblem
 
 
 @dataclass(frozen=True)
-class HomeVisitProblem:
-    code: str
-    message: str
-
-    CODE: ClassVar[str] = ""
-    MESSAGE: ClassVar[str] = ""
-
-    @classmethod
-    def default(cls, message: str | None = None) -> Self:
-        return cls(code=cls.CODE, message=message or cls.MESSAGE)
+class HomeVisitProblem(DomainProblem):
+    """A refusal of home visits (the base its schema maps to union members)."""
 
 
-class ProblemError(Exception):
-    def __init__(self, problem: HomeVisitProblem) -> None:
-        super().__init__(f"{problem.code}: {problem.message}")
-        self.problem = problem
+class ProblemError(DomainError):
+    """Raised by the home-visit services to abort the unit of work with one of its problems."""
+
+    problem: HomeVisitProblem
 
 
 def fail(problem: HomeVisitProblem) -> ProblemError:
@@ -35,20 +29,8 @@ def fail(problem: HomeVisitProblem) -> ProblemError:
 
 
 @dataclass(frozen=True)
-class FieldProblem:
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
-class InvalidInput(HomeVisitProblem):
-    fields: tuple[FieldProblem, ...] = field(default=())
-
-    CODE: ClassVar[str] = "INVALID_INPUT"
-
-    @classmethod
-    def of(cls, field: str, message: str) -> InvalidInput:
-        return cls(code=cls.CODE, message=message, fields=(FieldProblem(field=field, message=message),))
+class InvalidInput(InvalidInputProblem, HomeVisitProblem):
+    """A request field is wrong; nothing was changed."""
 
 
 @dataclass(frozen=True)
