@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 
-@post("/ambulance/feed", status_code=200, media_type="application/json", include_in_schema=False)
+@post("/ambulance/feed", status_code=200, media_type="application/json", tags=["ambulance"])
 async def smp_feed(request: Request[Any, Any, Any]) -> Response[bytes]:
     """One event of the СМП dispatch feed (a status with the call's state, or a brigade's position)."""
     runtime: Runtime = request.app.state.runtime

@@ -4,6 +4,7 @@ still there to pull)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -103,7 +104,7 @@ async def test_a_call_goes_through_the_whole_lifecycle_with_positions_and_the_ac
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     positions = [e.position for e in events if e.kind is EventKind.POSITION and e.position is not None]
     assert len(positions) > 5
-    gaps = [(b.ts - a.ts).total_seconds() for a, b in zip(positions, positions[1:], strict=False)]
+    gaps = [(b.ts - a.ts).total_seconds() for a, b in itertools.pairwise(positions)]
     # Every 5–30 s while driving (the stop at the scene between the two drives aside).
     assert sum(5 <= g <= 30 for g in gaps) >= len(gaps) - 1
     assert all(0 < p.speed_kmh <= 90 and 44.0 <= p.lat <= 46.2 and 40.9 <= p.lon <= 45.6 for p in positions)
@@ -128,7 +129,7 @@ async def test_gaps_duplicates_and_out_of_order_positions_are_pushed_and_everyth
     missing = set(all_seqs) - set(delivered)
     assert missing and all(inbox.kinds.get((call_id, s)) is None for s in missing)  # gaps
     assert len(delivered) > len(set(delivered))  # duplicates
-    assert any(b < a for a, b in zip(delivered, delivered[1:], strict=False))  # out of order
+    assert any(b < a for a, b in itertools.pairwise(delivered))  # out of order
     statuses = [e.seq for e in events if e.kind is EventKind.STATUS]
     assert set(statuses) <= set(delivered)  # statuses are never lost by the feed faults
     assert all_seqs == list(range(1, len(all_seqs) + 1))  # the pull has every event once
