@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from litestar import Litestar
 from sqlalchemy import select
 
+from backend.ambulance.models import AmbulanceCall, AmbulancePrediction, AmbulanceStep
 from backend.identity.service import PatientView, normalise_phone
 from backend.runtime import Runtime
 from integrations.common.faults import FaultProfile
@@ -21,7 +22,8 @@ from integrations.smp.simulator import FeedFaults, SmpSimulatorState, create_smp
 from notifications.models import NotificationMessage
 from notifications.preferences import upsert_contacts
 from tests.support.documents import Clock, use_clock
-from tests.support.identity import grant_proxy, make_patient
+from tests.support.identity import auth_headers, grant_proxy, make_patient, operator_token, token_for
+from tests.support.statements import Scenario, Setup
 
 PROBLEM = "... on Problem { code message }"
 CALL = (
@@ -147,3 +149,63 @@ async def sms_events(runtime: Runtime, patient_id: uuid.UUID) -> list[tuple[str,
 
 def key() -> str:
     return uuid.uuid4().hex
+
+
+# -- statement-count scenarios (tests/integration/api/test_statement_counts.py) ---------------------------
+
+
+async def _calls(runtime: Runtime, patient_id: uuid.UUID, count: int, *, accepted: datetime) -> None:
+    """``count`` calls of a person (all but the first closed, arrived 12 minutes after acceptance), each with
+    two steps and a prediction."""
+    async with runtime.sessionmaker() as session, session.begin():
+        for n in range(count):
+            ref = uuid.uuid4()
+            closed = n > 0
+            session.add(
+                AmbulanceCall(
+                    id=ref, call_id=f"C-{ref.hex[:10]}", caller_id=patient_id, patient_id=patient_id,
+                    caller_phone="+79280000000", status="closed" if closed else "en_route",
+                    district_id=("stavropol", "pyatigorsk")[n % 2], address="г. Ставрополь", place_lat=45.04,
+                    place_lon=41.97, accepted_at=accepted + timedelta(hours=n),
+                    departed_at=accepted + timedelta(hours=n, minutes=2),
+                    arrived_at=accepted + timedelta(hours=n, minutes=12) if closed else None,
+                    closed_at=accepted + timedelta(hours=n, minutes=40) if closed else None,
+                    seq_high=3, created_at=accepted, updated_at=accepted,
+                )
+            )  # fmt: skip
+            for status in ("accepted", "departed"):
+                session.add(AmbulanceStep(id=uuid.uuid4(), call_ref=ref, status=status, at=accepted))
+            session.add(
+                AmbulancePrediction(
+                    id=uuid.uuid4(), call_ref=ref, predicted_at=accepted + timedelta(hours=n, minutes=2),
+                    eta_minutes=9, arrival_at=accepted + timedelta(hours=n, minutes=11), dispatch_eta_minutes=10,
+                )
+            )  # fmt: skip
+
+
+def _as(runtime: Runtime, patient_id: uuid.UUID) -> dict[str, str]:
+    return auth_headers(token_for(runtime, patient_id))
+
+
+async def _one_and_four(runtime: Runtime) -> Setup:
+    at = datetime(2025, 3, 1, 9, tzinfo=UTC)
+    one, four = (await make_patient(runtime)).id, (await make_patient(runtime)).id
+    await _calls(runtime, one, 1, accepted=at)
+    await _calls(runtime, four, 4, accepted=at)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _kpi(runtime: Runtime) -> Setup:
+    await _calls(runtime, uuid.uuid4(), 2, accepted=datetime(2025, 2, 10, 9, tzinfo=UTC))
+    await _calls(runtime, uuid.uuid4(), 6, accepted=datetime(2025, 3, 2, 9, tzinfo=UTC))
+    few = {"dateFrom": "2025-02-01", "dateTo": "2025-02-28"}
+    more = {"dateFrom": "2025-03-01", "dateTo": "2025-03-31"}
+    return few, more, auth_headers(await operator_token(runtime))
+
+
+def ambulance_scenarios() -> list[Scenario]:
+    return [
+        Scenario("AmbulanceLive", _one_and_four),
+        Scenario("MyAmbulanceCalls", _one_and_four),
+        Scenario("AmbulanceArrivalKpi", _kpi),
+    ]
