@@ -36,6 +36,8 @@ from integrations.iemk import MedicalDocuments, build_iemk_client
 from integrations.iemk.simulator import create_iemk_simulator
 from integrations.push import ApnsPushProvider, FcmPushProvider, FcmServiceAccount, PushProvider
 from integrations.push.simulator import create_apns_simulator, create_fcm_simulator
+from integrations.smp import SmpClient
+from integrations.smp.simulator import PushTarget, create_smp_simulator
 from integrations.sms import SmscSmsGateway, SmsGateway, TwilioSmsGateway, normalise_phone
 from integrations.sms.simulator import create_smsc_simulator, create_twilio_simulator
 from integrations.sms.twilio import SIGNATURE_HEADER
@@ -275,6 +277,28 @@ def build_iemk(runtime: Runtime) -> tuple[MedicalDocuments, httpx.AsyncClient, A
         simulator_app=(lambda: simulator) if simulator is not None else None,
     )
     return client, http, app
+
+
+def build_smp(runtime: Runtime, push_to: PushTarget) -> tuple[SmpClient, httpx.AsyncClient, Litestar | None]:
+    """The СМП dispatch feed's client for ``settings.smp_url``, the httpx client under it and, in-process, the
+    simulator over the demo region (on the runtime's clock), pushing its signed events to ``push_to``."""
+    settings = runtime.settings
+    app: Litestar | None = None
+    if is_inprocess(settings.smp_url):
+        app = create_smp_simulator(
+            get_region(settings.demo_seed, RegionScale(settings.demo_scale)),
+            clock=runtime.now,
+            token=settings.smp_token,
+            secret=settings.smp_webhook_secret,
+            push_to=push_to,
+        )
+    simulator = app
+    http = build_http_client(
+        settings.smp_url,
+        simulator_app=(lambda: simulator) if simulator is not None else None,
+        timeout_s=settings.upstream_timeout_s,
+    )
+    return SmpClient(http, token=settings.smp_token, timeout_s=settings.upstream_timeout_s), http, app
 
 
 # --- notifications' channels -------------------------------------------------------------------------

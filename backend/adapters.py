@@ -22,6 +22,8 @@
   simulator over the demo region (on the runtime's clock, so delayed registrations follow it);
 * ``nsi``: НСИ (ФНСИ) reference books, real or simulated; ``terminology``: the offline snapshot that
   names codes without the network.
+* ``smp`` (and ``smp_simulator``): the regional СМП dispatch feed, real or simulated; the in-process simulator
+  pushes its signed events into ``smp_push`` (the ambulance webhook); ``ambulance_bus``: a call's live feed.
 
 Domain-owned per-process state (identity's signing keys, failure counter, staff provider and code SMS
 sender; the directory's read caches; booking's decoded slots) sits in typed slots that its domain fills
@@ -33,7 +35,7 @@ the runtime.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +63,7 @@ from backend.adapter_builders import (
     build_esia,
     build_iemk,
     build_push_providers,
+    build_smp,
     build_sms_gateway,
     build_sms_simulator,
     build_vault_keys,
@@ -74,6 +77,7 @@ from backend.adapter_builders import (
     real_signer,
     set_booking_hub,
 )
+from backend.ambulance.live import AmbulanceBus, InProcessAmbulanceBus, RedisAmbulanceBus
 from backend.booking.cache import CacheBackend, MemoryBackend, RedisBackend, SafeBackend, SwrCache
 from backend.core.clock import Clock, wall_clock
 from backend.settings import Profile, Settings
@@ -91,6 +95,7 @@ from integrations.homecall import HomeCallClient, HomeCallHub
 from integrations.homecall.simulator import create_homecall_simulator
 from integrations.iemk import MedicalDocuments
 from integrations.nsi import ReferenceBooks, Terminology, build_nsi_client, default_terminology
+from integrations.smp import SmpDispatch
 from integrations.sms import SmsGateway
 from notifications.channels import (
     EmailSender,
@@ -136,6 +141,11 @@ class Adapters:
         self._attachment_simulator: Litestar | None = None
         self._vault_store: BlobStore | None = None
         self._vault_keys: KeyRing | None = None
+        self._smp: SmpDispatch | None = None
+        self._smp_simulator: Litestar | None = None
+        self._ambulance_bus: AmbulanceBus | None = None
+        #: The ambulance webhook the in-process СМП simulator pushes to: ``(body, signature) -> (status, body)``.
+        self.smp_push: Callable[[bytes, str | None], Awaitable[tuple[int, bytes]]] | None = None
         #: The register's documents shown in the vault (the documents domain plugs its service in here).
         self.vault_register: RegisterDocuments = NoRegisterDocuments()
         self._owned: list[Any] = []  # everything built or replaced here, closed with the runtime
@@ -523,6 +533,51 @@ class Adapters:
     def vault_keys(self, keys: KeyRing) -> None:
         self._vault_keys = keys
 
+    # -- ambulance: the СМП feed and the live bus
+
+    async def _deliver_smp_push(self, body: bytes, headers: Mapping[str, str]) -> int:
+        if self.smp_push is None:
+            raise RuntimeError("no ambulance webhook is wired into this runtime")
+        status, _ = await self.smp_push(body, headers.get("X-Smp-Signature"))
+        return status
+
+    @property
+    def smp(self) -> SmpDispatch:
+        if self._smp is None:
+            client, http, app = build_smp(self._runtime, self._deliver_smp_push)
+            self._own(http)
+            self._own(SimulatorHandle(app) if app is not None else None)
+            self._smp, self._smp_simulator = client, app
+        return self._smp
+
+    @smp.setter
+    def smp(self, dispatch: SmpDispatch) -> None:
+        self.set_smp(dispatch)
+
+    def set_smp(self, dispatch: SmpDispatch, *, simulator: Litestar | None = None) -> None:
+        self._own(dispatch)
+        self._smp = dispatch
+        if simulator is not None:
+            self._smp_simulator = simulator
+
+    @property
+    def smp_simulator(self) -> Litestar | None:
+        self.smp  # noqa: B018 - builds it
+        return self._smp_simulator
+
+    @property
+    def ambulance_bus(self) -> AmbulanceBus:
+        if self._ambulance_bus is None:
+            redis: Redis | None = self._runtime.redis
+            self._ambulance_bus = RedisAmbulanceBus(redis) if redis is not None else InProcessAmbulanceBus()
+            self._own(self._ambulance_bus)
+        return self._ambulance_bus
+
+    @ambulance_bus.setter
+    def ambulance_bus(self, bus: AmbulanceBus) -> None:
+        self._own(bus)
+        self._ambulance_bus = bus
+
     async def aclose(self) -> None:
         """Close everything built or replaced here (once each), then forget it."""
         owned, self._owned = self._owned, []
@@ -541,6 +596,7 @@ class Adapters:
         self._attachment_register = None
         self._home_visit_bus = None
         self._vault_store = None
+        self._smp = self._smp_simulator = self._ambulance_bus = None
         self._esia_simulator = self._sms_simulator = None
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()

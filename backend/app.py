@@ -19,6 +19,7 @@ from litestar.types import Scope
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from backend.ambulance import service as ambulance
 from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
 from backend.api.pages import (
@@ -61,6 +62,7 @@ REST_MODULES: tuple[str, ...] = (
     "backend.documents.routes",
     "backend.home_visits.routes",
     "backend.vault.routes",
+    "backend.ambulance.routes",
 )
 
 
@@ -86,6 +88,7 @@ async def _periodic_jobs(runtime: Runtime) -> None:
         home_visits.sync,
         attachment.sync,
         vault.housekeeping,
+        ambulance.sync,
     )
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)

@@ -30,6 +30,7 @@ class TaskName:
     NOTIFICATIONS_PUSH_FALLBACK = "notifications.scan_push_fallback"
     DOCUMENTS_SYNC = "documents.sync_due"
     VAULT_HOUSEKEEPING = "vault.housekeeping"
+    AMBULANCE_SYNC = "ambulance.sync"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -43,6 +44,7 @@ TASK_MODULES: tuple[str, ...] = (
     "notifications.tasks",
     "backend.documents.tasks",
     "backend.vault.tasks",
+    "backend.ambulance.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -58,6 +60,7 @@ BEAT_SCHEDULE = {
     "notifications-push-fallback": {"task": TaskName.NOTIFICATIONS_PUSH_FALLBACK, "schedule": 60.0},
     "documents-sync": {"task": TaskName.DOCUMENTS_SYNC, "schedule": 300.0},
     "vault-housekeeping": {"task": TaskName.VAULT_HOUSEKEEPING, "schedule": 900.0},
+    "ambulance-sync": {"task": TaskName.AMBULANCE_SYNC, "schedule": 60.0},
 }
 
 

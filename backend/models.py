@@ -1,5 +1,6 @@
 """Every domain's models, imported so that ``Base.metadata`` is complete (Alembic, drift test)."""
 
+import backend.ambulance.models
 import backend.attachment.models
 import backend.booking.models
 import backend.directory.models  # noqa: F401, RUF100 - the directory's tables

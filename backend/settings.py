@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     attachment_url: str = Field("inprocess://attachment", validation_alias=_env("ATTACHMENT_URL"))
     attachment_token: str = Field("demo-attachment-token", validation_alias=_env("ATTACHMENT_TOKEN"))
     upstream_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias=_env("UPSTREAM_TIMEOUT_S"))
+    # Ambulance tracking (backend/ambulance/): the regional СМП dispatch feed (integrations/smp): its pull
+    # API and token, and the secret its webhook pushes are signed with.
+    smp_url: str = Field("inprocess://smp", validation_alias=_env("SMP_URL"))
+    smp_token: str = Field("demo-smp-token", validation_alias=_env("SMP_TOKEN"))
+    smp_webhook_secret: str = Field("demo-smp-secret", validation_alias=_env("SMP_WEBHOOK_SECRET"))
 
     # Notifications (notifications/): SMS provider behind sms_url (smsc or twilio), push, e-mail, timing.
     sms_provider: str = Field("smsc", pattern="^(smsc|twilio)$", validation_alias=_env("SMS_PROVIDER"))
@@ -242,6 +247,8 @@ class Settings(BaseSettings):
                 raise ValueError("MZ_HOMECALL_GUID: production needs the home-call service's client GUID")
             if self.attachment_token == "demo-attachment-token":
                 raise ValueError("MZ_ATTACHMENT_TOKEN: production needs the attachment service's token")
+            if is_inprocess(self.smp_url) or self.smp_webhook_secret == "demo-smp-secret":
+                raise ValueError("MZ_SMP_URL, MZ_SMP_WEBHOOK_SECRET: production needs the СМП feed and its secret")
         return self
 
     @property

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
+from backend.ambulance import service as ambulance
 from backend.booking import service as booking
 from backend.documents import service as documents
 from backend.home_visits import service as home_visits
@@ -32,6 +33,10 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     booking.TOPIC_COMPENSATE: booking.on_compensate,
     identity.LOGIN_TOPIC: documents.on_login,
     home_visits.TOPIC_CHANGED: home_visits.on_changed,
+    ambulance.TOPIC_LIVE: ambulance.on_live,
+    ambulance.TOPIC_RECOVER: ambulance.on_recover,
+    ambulance.TOPIC_LOCATION: ambulance.on_location,
+    ambulance.TOPIC_PROFILE: ambulance.on_profile,
 }
 
 
@@ -77,3 +82,4 @@ def wire(runtime: Runtime) -> None:
     runtime.adapters.sms_status_callback = partial(notification_routes.handle_twilio_callback, runtime)
     runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
     runtime.adapters.vault_register = RegisterDocumentsOfDocuments(runtime)
+    runtime.adapters.smp_push = partial(ambulance.handle_push, runtime)

@@ -57,6 +57,19 @@ ACTION_LABELS: dict[str, str] = {
     "attachment.application_submitted": "Заявление о прикреплении отправлено",
     "attachment.application_status_changed": "Изменение состояния заявления о прикреплении",
     "attachment.read": "Просмотр прикрепления к поликлинике",
+    # ambulance
+    "grantAmbulanceLocationConsent": "Согласие передавать местоположение бригаде скорой помощи",
+    "withdrawAmbulanceLocationConsent": "Отзыв согласия на передачу местоположения бригаде",
+    "shareAmbulanceLocation": "Передача местоположения бригаде скорой помощи",
+    "answerAmbulanceSurvey": "Ответ на вопрос о вызове скорой помощи",
+    "ambulance.call_linked": "Вызов скорой помощи связан с вашим профилем",
+    "ambulance.status_changed": "Изменение состояния вызова скорой помощи",
+    "ambulance.calls_read": "Просмотр вызовов скорой помощи",
+    "ambulance.live_watched": "Отслеживание бригады скорой помощи",
+    "ambulance.consent_granted": "Дано согласие на передачу местоположения бригаде",
+    "ambulance.consent_withdrawn": "Согласие на передачу местоположения отозвано",
+    "ambulance.location_shared": "Местоположение передано бригаде скорой помощи",
+    "ambulance.survey_answered": "Оценка вызова скорой помощи",
     # booking
     "booking.hold": "Бронирование времени приема",
     "booking.hold_released": "Бронь времени снята",
@@ -203,6 +216,13 @@ OUTCOME_LABELS: dict[str, str] = {
     "NOTHING_TO_SHARE": "Не выбраны документы",
     "NOT_RESTORABLE": "Срок восстановления прошел",
     "FILE_CORRUPTED": "Файл поврежден",
+    # ambulance
+    "AMBULANCE_CALL_NOT_FOUND": "Вызов скорой помощи не найден",
+    "AMBULANCE_CALL_CLOSED": "Вызов скорой помощи уже завершён",
+    "AMBULANCE_CALL_OPEN": "Вызов скорой помощи ещё не завершён",
+    "AMBULANCE_NO_CONSENT": "Нет согласия на передачу местоположения",
+    "AMBULANCE_LOCATION_TOO_FREQUENT": "Местоположение обновляется слишком часто",
+    "AMBULANCE_SURVEY_ANSWERED": "На вопрос уже ответили",
     # home visits, attachment
     "ATTACHMENT_AGE_GROUP_NOT_SERVED": "Поликлиника не обслуживает этот возраст",
     "ATTACHMENT_ALREADY_ATTACHED": "Вы уже прикреплены к этой поликлинике",

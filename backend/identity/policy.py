@@ -55,6 +55,7 @@ SCOPE_PROFILE = "profile"
 SCOPE_NOTIFICATIONS = "notifications"
 SCOPE_HOME_VISITS = "home_visits"  # call a doctor home, follow the call
 SCOPE_ATTACHMENT = "attachment"  # see the attached clinic, apply to change it
+SCOPE_AMBULANCE = "ambulance"  # follow an ambulance call live, share location with the crew (not operators, kiosks)
 #: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code; required by
 #: the sensitive actions (``require_subject(..., sensitive=True)``).
 SCOPE_SENSITIVE = "sensitive"
@@ -78,6 +79,7 @@ ALL_PATIENT_SCOPES: frozenset[str] = frozenset(
         SCOPE_NOTIFICATIONS,
         SCOPE_HOME_VISITS,
         SCOPE_ATTACHMENT,
+        SCOPE_AMBULANCE,
     }
 )
 #: What a proxy grant may carry (a subset is chosen per grant).

@@ -142,6 +142,23 @@ async def find_patient_by_snils(session: AsyncSession, snils: str, birth_date: d
     return PatientView.of(row) if row is not None else None
 
 
+async def find_caller(session: AsyncSession, phone: str | None, esia_oid: str | None) -> PatientView | None:
+    """Who made a call: the person of this ESIA identity, else the one whose confirmed phone it is (the
+    phone on file comes from ESIA, where it is verified); of several sharing a phone, the eldest (a parent
+    whose child's record carries the family phone)."""
+    if esia_oid:
+        row = await session.scalar(select(Patient).where(Patient.esia_oid == esia_oid))
+        if row is not None:
+            return PatientView.of(row)
+    number = normalise_phone(phone)
+    if not number:
+        return None
+    row = await session.scalar(
+        select(Patient).where(Patient.phone == number).order_by(Patient.birth_date, Patient.id).limit(1)
+    )
+    return PatientView.of(row) if row is not None else None
+
+
 @dataclass(frozen=True)
 class PatientData:
     """What ESIA (or a guardian's ESIA data about a child) tells us about a person."""

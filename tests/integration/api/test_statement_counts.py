@@ -37,6 +37,7 @@ from backend.settings import Settings
 from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications import preferences
+from tests.support.ambulance import ambulance_scenarios
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
@@ -676,6 +677,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVault", _my_vault),
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
+        *ambulance_scenarios(),
     )
 }
 
@@ -719,6 +721,9 @@ STATEMENTS: dict[str, int] = {
     "MyVault": 4,  # the files, the bytes used, the register's documents; the audit row is written alone
     "MyVaultShares": 1,
     "SharedWithMe": 4,
+    "AmbulanceLive": 5,  # the calls, their steps, predictions and survey answers; the audit row alone
+    "MyAmbulanceCalls": 5,  # the same (the survey question reads nothing)
+    "AmbulanceArrivalKpi": 3,  # the staff session, the arrivals, their first predictions
 }
 
 

@@ -52,6 +52,7 @@ from backend.settings import Settings
 from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications.channels import InboxEvent
+from tests.support.ambulance_matrix import ambulance_rows
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
 from tests.support.identity import (
@@ -675,6 +676,11 @@ MATRIX: dict[str, Row] = {
         set(), f'mutation {{ claimDocumentAccess(code: "AAAA-BBBB-CCCC") {{ {PROBLEM} }} }}', lambda w: {}
     ),
 }
+
+
+MATRIX |= ambulance_rows(
+    standard=standard, only=only, public=public, keyed=_keyed, operator=P.OPERATOR, problem=PROBLEM
+)
 
 
 def _modules() -> list[ModuleType]:

@@ -1,0 +1,458 @@
+"""The СМП feed applied: calls linked to people, their timeline, positions with our ETA, SMS, the live bus.
+
+Pushes arrive at the webhook (:func:`handle_push`; in-process the simulator calls the same handler) and are
+applied once, whatever the delivery does:
+
+* a **status** event carries the whole call: every step of its history not yet recorded is added (a step is
+  unique per call), the status moves only forward (``CallStatus.rank``), so a duplicate or an older status
+  arriving late changes nothing;
+* a **position** is applied only if it is newer than the one we hold (``pos_at``): a duplicate or an
+  out-of-order position is dropped by one conditional ``UPDATE``;
+* a **gap** (``seq`` past the highest seen + 1) queues a recovery (:data:`TOPIC_RECOVER`): after the commit
+  the call's events after the highest seen are pulled and applied the same way. The periodic :func:`sync`
+  asks for the state of every open call that went quiet (the last pushes of a call can be lost too).
+
+A call is linked when first seen: the caller by ESIA identity or confirmed phone, the patient by SNILS or OMS
+policy with the birth date (the caller when the dispatcher recorded nobody else). SMS (``ambulance.
+dispatched`` with the ETA, ``ambulance.arrived``) go through the notifications domain to the caller. Status
+changes reach the live bus through the outbox (:data:`TOPIC_LIVE`); positions are published straight after
+their commit (ephemeral: a lost one is replaced by the next within seconds).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import structlog
+from sqlalchemy import select, update
+
+from backend.ambulance import eta
+from backend.ambulance.live import POSITION, STATUS, LiveUpdate
+from backend.ambulance.models import FINAL, AmbulanceCall, AmbulancePrediction, AmbulanceStep
+from backend.ambulance.service import consent
+from backend.core.context import RequestContext
+from backend.core.uow import UnitOfWork
+from backend.identity import service as identity
+from backend.outbox.service import Envelope
+from integrations.smp import (
+    CallSnapshot,
+    CallStatus,
+    EventKind,
+    FeedEvent,
+    FeedRejected,
+    Position,
+    SmpError,
+    parse_push,
+)
+from notifications import service as notifications
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+TOPIC_LIVE = "ambulance.live"
+TOPIC_RECOVER = "ambulance.recover"
+MOVING = (CallStatus.DEPARTED.value, CallStatus.EN_ROUTE.value)
+#: A prediction row is kept at most this often per call.
+PREDICTION_EVERY = timedelta(seconds=60)
+#: An open call with no news for this long is asked about by the sync.
+QUIET = timedelta(minutes=2)
+SYNC_BATCH = 200
+
+
+def live_update(row: AmbulanceCall, kind: str) -> LiveUpdate:
+    return LiveUpdate(
+        call_ref=row.id,
+        call_id=row.call_id,
+        kind=kind,
+        version=row.seq_high,
+        status=row.status,
+        brigade_id=row.brigade_id,
+        station_name=row.station_name,
+        hospital_name=row.hospital_name,
+        lat=row.pos_lat,
+        lon=row.pos_lon,
+        speed_kmh=row.pos_speed,
+        heading=row.pos_heading,
+        position_at=row.pos_at,
+        eta_minutes=row.eta_minutes,
+        eta_at=row.eta_at,
+        at=row.updated_at,
+    )
+
+
+# -- the webhook -------------------------------------------------------------------------------------
+
+
+async def handle_push(runtime: Runtime, body: bytes, signature: str | None) -> tuple[int, bytes]:
+    """The webhook: (HTTP status, JSON body) for the dispatch side; non-2xx makes it deliver again."""
+    try:
+        event = parse_push(
+            body, signature, secret=runtime.settings.smp_webhook_secret, now=int(runtime.now().timestamp())
+        )
+    except FeedRejected as exc:
+        log.warning("ambulance.push_rejected", reason=exc.reason)
+        return exc.status, orjson.dumps({"error": {"code": "rejected", "message": exc.reason}})
+    try:
+        await apply_event(runtime, event)
+    except Exception:
+        log.exception("ambulance.push_failed", call_id=event.call_id, seq=event.seq)
+        return 500, orjson.dumps({"error": {"code": "not_stored", "message": "повторите доставку"}})
+    return 200, b'{"accepted":true}'
+
+
+async def apply_event(runtime: Runtime, event: FeedEvent, *, recover: bool = True) -> bool:
+    """Apply one event once; True if it changed anything. ``recover``: queue a pull on a gap."""
+    if event.kind is EventKind.STATUS:
+        assert event.call is not None
+        return await apply_call(runtime, event.call, seq=event.seq, recover=recover)
+    assert event.position is not None
+    return await apply_position(runtime, event, recover=recover)
+
+
+# -- statuses ----------------------------------------------------------------------------------------
+
+
+async def _link(uow: UnitOfWork, snap: CallSnapshot) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    session = uow.session
+    caller = await identity.find_caller(session, snap.caller_phone, snap.caller_esia_oid)
+    patient = None
+    ref = snap.patient
+    if ref is not None and ref.birth_date is not None:
+        if ref.snils and (snils := identity.normalise_snils(ref.snils)):
+            patient = await identity.find_patient_by_snils(session, snils, ref.birth_date)
+        if patient is None and ref.oms_policy and (policy := identity.normalise_policy(ref.oms_policy)):
+            patient = await identity.find_patient_by_policy(session, policy, ref.birth_date)
+    caller_id = caller.id if caller else None
+    patient_id = patient.id if patient else (caller_id if ref is None else None)
+    return caller_id, patient_id
+
+
+def _new_row(
+    snap: CallSnapshot, caller_id: uuid.UUID | None, patient_id: uuid.UUID | None, at: datetime
+) -> AmbulanceCall:
+    return AmbulanceCall(
+        id=uuid.uuid4(),
+        call_id=snap.call_id,
+        caller_id=caller_id,
+        patient_id=patient_id,
+        caller_phone=identity.normalise_phone(snap.caller_phone) or snap.caller_phone,
+        status=CallStatus.ACCEPTED.value,
+        district_id=snap.district_id,
+        address=snap.place.address[:512],
+        place_lat=snap.place.lat,
+        place_lon=snap.place.lon,
+        accepted_at=snap.accepted_at,
+        seq_high=0,
+        created_at=at,
+        updated_at=at,
+    )
+
+
+async def _calibrated(uow: UnitOfWork, district_id: str) -> float:
+    """Minutes per straight-line km from the district's recent arrivals (:mod:`backend.ambulance.eta`)."""
+    rows = await uow.session.execute(
+        select(AmbulanceCall.departed_at, AmbulanceCall.arrived_at, AmbulanceCall.departure_km)
+        .where(
+            AmbulanceCall.district_id == district_id,
+            AmbulanceCall.arrived_at.is_not(None),
+            AmbulanceCall.departure_km.is_not(None),
+            AmbulanceCall.departed_at.is_not(None),
+        )
+        .order_by(AmbulanceCall.arrived_at.desc())
+        .limit(eta.CALIBRATION_CALLS)
+    )
+    return eta.calibrate([((a - d).total_seconds() / 60, float(km)) for d, a, km in rows.all() if a and d and km])
+
+
+def _set_position(row: AmbulanceCall, p: Position) -> None:
+    row.pos_lat, row.pos_lon, row.pos_speed, row.pos_heading, row.pos_at = p.lat, p.lon, p.speed_kmh, p.heading, p.ts
+    if row.status in MOVING and row.min_per_km is not None:
+        row.eta_minutes = eta.eta_minutes(p.lat, p.lon, row.place_lat, row.place_lon, row.min_per_km)
+        row.eta_at = p.ts + timedelta(minutes=row.eta_minutes)
+    elif row.status not in MOVING:
+        row.eta_minutes = row.eta_at = None
+
+
+def _keep_prediction(uow: UnitOfWork, row: AmbulanceCall, at: datetime, dispatch_eta: int | None) -> None:
+    if row.eta_minutes is None or row.eta_at is None or row.status not in MOVING:
+        return
+    if row.predicted_at is not None and at - row.predicted_at < PREDICTION_EVERY:
+        return
+    row.predicted_at = at
+    uow.session.add(
+        AmbulancePrediction(
+            id=uuid.uuid4(),
+            call_ref=row.id,
+            predicted_at=at,
+            eta_minutes=row.eta_minutes,
+            arrival_at=row.eta_at,
+            dispatch_eta_minutes=dispatch_eta,
+        )
+    )
+
+
+def _notify(uow: UnitOfWork, row: AmbulanceCall, inserted: set[str]) -> None:
+    person = row.caller_id or row.patient_id
+    if person is None or row.status in FINAL:
+        return
+    if CallStatus.DEPARTED.value in inserted:
+        data: dict[str, Any] = {"eta": row.eta_at} if row.eta_at is not None else {}
+        notifications.notify(
+            uow, patient_id=person, event="ambulance.dispatched", data=data, dedupe_key=f"ambulance:{row.id}:departed"
+        )
+    if CallStatus.ARRIVED.value in inserted:
+        notifications.notify(
+            uow, patient_id=person, event="ambulance.arrived", data={}, dedupe_key=f"ambulance:{row.id}:arrived"
+        )
+
+
+def _record_steps(uow: UnitOfWork, row: AmbulanceCall, snap: CallSnapshot, known: set[str]) -> set[str]:
+    """Add the history's steps not yet recorded (and the moments they mark); the statuses added."""
+    inserted: set[str] = set()
+    for step in snap.history:
+        if step.status.value in known or step.status.value in inserted:
+            continue
+        inserted.add(step.status.value)
+        uow.session.add(AmbulanceStep(id=uuid.uuid4(), call_ref=row.id, status=step.status.value, at=step.at))
+        if step.status is CallStatus.DEPARTED:
+            row.departed_at = step.at
+        elif step.status is CallStatus.ARRIVED:
+            row.arrived_at = step.at  # the actual arrival, kept beside the predictions
+        elif step.status.is_final:
+            row.closed_at = step.at
+    return inserted
+
+
+async def _absorb(uow: UnitOfWork, row: AmbulanceCall, snap: CallSnapshot) -> tuple[bool, bool]:
+    """The snapshot's status (forward only), brigade, hospital and position; (status advanced, position moved)."""
+    advanced = CallStatus(row.status).rank < snap.status.rank
+    if advanced:
+        row.status = snap.status.value
+    if snap.brigade is not None:
+        row.brigade_id, row.station_name = snap.brigade.id, snap.brigade.station_name
+    if snap.hospital is not None:
+        row.hospital_name = snap.hospital.name
+    if row.min_per_km is None and row.status in MOVING:
+        row.min_per_km = await _calibrated(uow, row.district_id)
+    moved = snap.position is not None and (row.pos_at is None or snap.position.ts > row.pos_at)
+    if snap.position is not None and moved:
+        _set_position(row, snap.position)
+        if row.departure_km is None and row.status in MOVING:
+            row.departure_km = eta.distance_km(snap.position.lat, snap.position.lon, row.place_lat, row.place_lon)
+        _keep_prediction(uow, row, snap.position.ts, snap.eta_minutes)
+    if row.status not in MOVING:
+        row.eta_minutes = row.eta_at = None
+    return advanced, moved
+
+
+async def apply_call(runtime: Runtime, snap: CallSnapshot, *, seq: int, recover: bool = True) -> bool:
+    """Apply a call's snapshot (a status event or the pulled state) once; True if anything changed."""
+    async with UnitOfWork(runtime, RequestContext.for_system("ambulance.feed")) as uow:
+        session = uow.session
+        now = runtime.now()
+        row = await session.scalar(select(AmbulanceCall).where(AmbulanceCall.call_id == snap.call_id).with_for_update())
+        created = row is None
+        known: set[str] = set()
+        if row is None:
+            caller_id, patient_id = await _link(uow, snap)
+            row = _new_row(snap, caller_id, patient_id, now)
+            session.add(row)
+            if caller_id or patient_id:
+                uow.audit(
+                    "ambulance.call_linked",
+                    object_type="ambulance_call",
+                    object_id=row.id,
+                    subject_id=patient_id or caller_id,
+                    details={"call_id": snap.call_id, "by": "esia" if snap.caller_esia_oid else "phone"},
+                )
+        else:
+            known = set(await session.scalars(select(AmbulanceStep.status).where(AmbulanceStep.call_ref == row.id)))
+        seq_before = row.seq_high
+        row.seq_high = max(seq_before, seq)
+        if recover and seq > seq_before + 1 and not created:
+            uow.emit(TOPIC_RECOVER, {"call_id": row.call_id, "after": seq_before})
+        inserted = _record_steps(uow, row, snap, known)
+        advanced, moved = await _absorb(uow, row, snap)
+        if not (created or advanced or moved or inserted):
+            return False  # a duplicate, or older news than what we hold
+        row.updated_at = now
+        if created:
+            await session.flush()
+        _notify(uow, row, inserted)
+        if row.status in FINAL and (advanced or created):
+            await consent.expire(uow, row.id)
+        uow.emit(TOPIC_LIVE, {"update": orjson.loads(live_update(row, STATUS).encode())})
+        if advanced or created:
+            uow.audit(
+                "ambulance.status_changed",
+                object_type="ambulance_call",
+                object_id=row.id,
+                subject_id=row.patient_id or row.caller_id,
+                details={"status": row.status, "call_id": row.call_id},
+            )
+    return True
+
+
+# -- positions ---------------------------------------------------------------------------------------
+
+
+_POSITION_COLUMNS = (
+    AmbulanceCall.id,
+    AmbulanceCall.status,
+    AmbulanceCall.place_lat,
+    AmbulanceCall.place_lon,
+    AmbulanceCall.pos_at,
+    AmbulanceCall.seq_high,
+    AmbulanceCall.min_per_km,
+    AmbulanceCall.predicted_at,
+)
+
+
+async def apply_position(runtime: Runtime, event: FeedEvent, *, recover: bool = True) -> bool:
+    """A brigade's position: applied if newer than ours (one conditional UPDATE), then published live."""
+    p = event.position
+    assert p is not None
+    published: LiveUpdate | None = None
+    async with UnitOfWork(runtime, RequestContext.for_system("ambulance.feed")) as uow:
+        session = uow.session
+        found = (
+            await session.execute(select(*_POSITION_COLUMNS).where(AmbulanceCall.call_id == event.call_id))
+        ).first()
+        if found is None:  # a position of a call we have not seen yet: its state is pulled
+            if recover:
+                uow.emit(TOPIC_RECOVER, {"call_id": event.call_id, "after": 0})
+            return False
+        ref, status, plat, plon, pos_at, seq_high, factor, predicted_at = found
+        if recover and event.seq > seq_high + 1:
+            uow.emit(TOPIC_RECOVER, {"call_id": event.call_id, "after": seq_high})
+        if status in FINAL or (pos_at is not None and p.ts <= pos_at):
+            return False  # a duplicate, an older position arriving late, or a closed call
+        minutes = at = None
+        if status in MOVING and factor is not None:
+            minutes = eta.eta_minutes(p.lat, p.lon, plat, plon, factor)
+            at = p.ts + timedelta(minutes=minutes)
+        now = runtime.now()
+        values: dict[str, Any] = {
+            "pos_lat": p.lat,
+            "pos_lon": p.lon,
+            "pos_speed": p.speed_kmh,
+            "pos_heading": p.heading,
+            "pos_at": p.ts,
+            "eta_minutes": minutes,
+            "eta_at": at,
+            "dispatch_eta_minutes": event.eta_minutes,
+            "seq_high": max(seq_high, event.seq),
+            "updated_at": now,
+        }
+        keep = minutes is not None and (predicted_at is None or p.ts - predicted_at >= PREDICTION_EVERY)
+        if keep:
+            values["predicted_at"] = p.ts
+        result = await session.execute(
+            update(AmbulanceCall)
+            .where(AmbulanceCall.id == ref, (AmbulanceCall.pos_at.is_(None)) | (AmbulanceCall.pos_at < p.ts))
+            .values(**values)
+            .returning(AmbulanceCall.brigade_id, AmbulanceCall.station_name, AmbulanceCall.hospital_name)
+        )
+        names = result.first()
+        if names is None:
+            return False  # a newer position got there first
+        if keep and minutes is not None and at is not None:
+            session.add(
+                AmbulancePrediction(
+                    id=uuid.uuid4(),
+                    call_ref=ref,
+                    predicted_at=p.ts,
+                    eta_minutes=minutes,
+                    arrival_at=at,
+                    dispatch_eta_minutes=event.eta_minutes,
+                )
+            )
+        published = LiveUpdate(
+            call_ref=ref,
+            call_id=event.call_id,
+            kind=POSITION,
+            version=max(seq_high, event.seq),
+            status=status,
+            brigade_id=names[0],
+            station_name=names[1],
+            hospital_name=names[2],
+            lat=p.lat,
+            lon=p.lon,
+            speed_kmh=p.speed_kmh,
+            heading=p.heading,
+            position_at=p.ts,
+            eta_minutes=minutes,
+            eta_at=at,
+            at=now,
+        )
+    if published is not None:
+        await runtime.adapters.ambulance_bus.publish(published)
+    return True
+
+
+# -- outbox handlers, recovery, the sync ---------------------------------------------------------------
+
+
+async def on_live(envelope: Envelope, runtime: Runtime) -> None:
+    """Outbox: a status change on the live bus (best effort: the state is in the database)."""
+    await runtime.adapters.ambulance_bus.publish(LiveUpdate.decode(orjson.dumps(envelope.payload["update"])))
+
+
+async def on_recover(envelope: Envelope, runtime: Runtime) -> None:
+    """Outbox: pull a call's events after a gap and apply them (each once). Raises to be retried."""
+    await recover_call(runtime, envelope.payload["call_id"], int(envelope.payload.get("after") or 0))
+
+
+async def recover_call(runtime: Runtime, call_id: str, after: int = 0) -> int:
+    """Apply the pulled events of ``call_id`` after ``after``: statuses first (they create the call), then
+    the newest position. Returns how many changed something."""
+    events = await runtime.adapters.smp.events(call_id, after)
+    changed = 0
+    for event in sorted(events, key=lambda e: (e.kind is EventKind.POSITION, e.seq)):
+        if event.kind is EventKind.POSITION and event is not _newest_position(events):
+            continue
+        changed += await apply_event(runtime, event, recover=False)
+    return changed
+
+
+def _newest_position(events: Any) -> FeedEvent | None:
+    positions = [e for e in events if e.kind is EventKind.POSITION]
+    return max(positions, key=lambda e: e.seq) if positions else None
+
+
+@dataclass
+class SyncReport:
+    checked: int = 0
+    changed: int = 0
+    failures: int = 0
+
+
+async def sync(runtime: Runtime, *, batch: int = SYNC_BATCH) -> SyncReport:
+    """The safety net: ask the dispatch subsystem about every open call with no news for :data:`QUIET`."""
+    report = SyncReport()
+    quiet_since = runtime.now() - QUIET
+    async with runtime.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(AmbulanceCall.call_id)
+                .where(AmbulanceCall.status.not_in(FINAL), AmbulanceCall.updated_at < quiet_since)
+                .order_by(AmbulanceCall.updated_at)
+                .limit(batch)
+            )
+        ).all()
+    for (call_id,) in rows:
+        report.checked += 1
+        try:
+            snap = await runtime.adapters.smp.get_call(call_id)
+        except SmpError:
+            report.failures += 1
+            log.warning("ambulance.sync_failed", call_id=call_id, exc_info=True)
+            continue
+        report.changed += await apply_call(runtime, snap, seq=snap.seq, recover=False)
+    return report
