@@ -38,6 +38,8 @@ PRODUCTION = {
     "attachment_url": "https://attachment.example",
     "attachment_token": "a-real-token",
     "vault_keys": "kek-2026:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+    "immunization_url": "https://immunization.example/fhir",
+    "vaccination_certificate_key_pem": "-----BEGIN PRIVATE KEY-----…",
 }
 
 
@@ -78,6 +80,8 @@ def test_production_is_strict_by_default() -> None:
         ({**PRODUCTION, "homecall_guid": "demo-homecall-guid"}, "MZ_HOMECALL_GUID"),
         ({**PRODUCTION, "attachment_url": "inprocess://attachment"}, "MZ_ATTACHMENT_URL"),
         ({**PRODUCTION, "attachment_token": "demo-attachment-token"}, "MZ_ATTACHMENT_TOKEN"),
+        ({**PRODUCTION, "immunization_url": "inprocess://immunization"}, "MZ_IMMUNIZATION_URL"),
+        ({**PRODUCTION, "vaccination_certificate_key_pem": ""}, "MZ_VACCINATION_CERTIFICATE_KEY_PEM"),
         ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )
