@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
 from backend.identity.policy import SCOPE_VACCINATION
 from backend.identity.proxies import grants_of_principal
-from backend.vaccination.engine import reminders
+from backend.vaccination.engine import ReminderKind, reminders
 from backend.vaccination.models import VaccinationRegisterState, VaccinationReminder
 from backend.vaccination.service.records import assess, ensure_imported, vaccinations_of
 from notifications import service as notifications
@@ -79,6 +80,7 @@ async def send_due(runtime: Runtime, patient_id: uuid.UUID) -> int:
         return 0
     to = await recipients(runtime, patient_id, data.patient.birth_date, today)
     child = to != [patient_id]
+    zone = ZoneInfo(runtime.settings.region_timezone)
     sent = 0
     ctx = RequestContext.for_system("vaccination.reminders")
     async with UnitOfWork(runtime, ctx) as uow:
@@ -103,8 +105,10 @@ async def send_due(runtime: Runtime, patient_id: uuid.UUID) -> int:
                 if not inserted:
                     continue
                 payload: dict[str, object] = {"vaccine": reminder.data["vaccine"]}
-                if "due_on" in reminder.data:
-                    payload["due_on"] = date.fromisoformat(reminder.data["due_on"])
+                if "due_on" in reminder.data and reminder.kind is ReminderKind.DUE_SOON:
+                    # «до 25.10.2026»: the template reads an aware moment, shown as the region's day
+                    day = date.fromisoformat(reminder.data["due_on"])
+                    payload["due_on"] = datetime.combine(day, time(12, 0), tzinfo=zone)
                 if child:
                     payload["for_name"] = f"{data.patient.first_name} {data.patient.last_name}"
                 notifications.notify(
