@@ -51,6 +51,7 @@ from tests.support.identity import (
 )
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
+from tests.support.vaccination_statements import VACCINATION_STATEMENTS, vaccination_scenarios
 
 pytestmark = pytest.mark.dialect
 
@@ -676,6 +677,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVault", _my_vault),
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
+        *vaccination_scenarios(),
     )
 }
 
@@ -719,6 +721,7 @@ STATEMENTS: dict[str, int] = {
     "MyVault": 4,  # the files, the bytes used, the register's documents; the audit row is written alone
     "MyVaultShares": 1,
     "SharedWithMe": 4,
+    **VACCINATION_STATEMENTS,
 }
 
 
