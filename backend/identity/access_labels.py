@@ -204,6 +204,7 @@ OUTCOME_LABELS: dict[str, str] = {
     "VACCINATION_NOT_A_VACCINATION_ROOM": "Талон не в прививочный кабинет",
     "VACCINATION_NO_SLOT": "Нет свободного времени в прививочном кабинете",
     "VACCINATION_CERTIFICATE_NOT_FOUND": "Сертификат не найден",
+    "VACCINATION_CERTIFICATE_TOO_LARGE": "Слишком много прививок для одного сертификата",
     # vault
     "FILE_TOO_LARGE": "Файл слишком большой",
     "QUOTA_EXCEEDED": "Не хватает места в хранилище",

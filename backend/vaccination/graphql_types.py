@@ -70,6 +70,11 @@ class VaccinationNothingToCertify(Problem):
     pass
 
 
+@strawberry.type(description="Слишком много прививок для одного сертификата: выберите инфекции.")
+class VaccinationCertificateTooLarge(Problem):
+    pass
+
+
 @strawberry.type(description="Выбранный талон не в прививочный кабинет.")
 class VaccinationNotAVaccinationRoom(Problem):
     pass
@@ -90,6 +95,7 @@ _SIMPLE: dict[type[problems.VaccinationProblem], type[Problem]] = {
     problems.NothingToCertify: VaccinationNothingToCertify,
     problems.NotAVaccinationRoom: VaccinationNotAVaccinationRoom,
     problems.NoVaccinationSlot: VaccinationNoSlot,
+    problems.CertificateTooLarge: VaccinationCertificateTooLarge,
 }
 _STORED: dict[str, type[Problem]] = {
     cls.__name__: cls
@@ -353,6 +359,7 @@ BookVaccinationResult = Annotated[
 IssueCertificateResult = Annotated[
     VaccinationCertificateIssued
     | VaccinationNothingToCertify
+    | VaccinationCertificateTooLarge
     | VaccinationUnknownInfection
     | NotAuthenticated
     | AccessDenied

@@ -174,6 +174,17 @@ class NoVaccinationSlot(VaccinationProblem):
         )
 
 
+class CertificateTooLarge(VaccinationProblem):
+    """The certificate would list more vaccinations than its QR code can carry."""
+
+    CODE: ClassVar[str] = "VACCINATION_CERTIFICATE_TOO_LARGE"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Слишком много прививок для одного сертификата: выберите инфекции и выпустите несколько сертификатов."
+        )
+
+
 class CertificateNotFound(VaccinationProblem):
     CODE: ClassVar[str] = "VACCINATION_CERTIFICATE_NOT_FOUND"
 

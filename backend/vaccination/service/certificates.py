@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from backend.vaccination.certificate import (
 )
 from backend.vaccination.keys import certificate_keys
 from backend.vaccination.models import VaccinationCertificate
-from backend.vaccination.problems import CertificateNotFound, NothingToCertify, UnknownInfection
+from backend.vaccination.problems import CertificateNotFound, CertificateTooLarge, NothingToCertify, UnknownInfection
 from backend.vaccination.service.records import RecordView, patient_vaccinations
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 VERIFY_PATH = "/api/v1/vaccination/verify"
 MAX_INFECTIONS = 40
+#: The longest verification URL a QR code of the PDF holds (version 40, level L: 2953 bytes), with a margin.
+MAX_QR_URL = 2800
 
 
 def _entry(record: RecordView) -> dict[str, Any]:
@@ -47,6 +50,7 @@ def _entry(record: RecordView) -> dict[str, Any]:
         "lot": record.lot,
         "clinic": record.clinic,
         "record": record.id,
+        "code": record.vaccine,
     }
 
 
@@ -58,6 +62,7 @@ def entries_of(row: VaccinationCertificate) -> list[CertificateEntry]:
             infections=tuple(e.get("infections") or ()),
             lot=e.get("lot"),
             clinic=e.get("clinic"),
+            code=e.get("code"),
         )
         for e in row.entries
     ]
@@ -113,6 +118,8 @@ async def issue_certificate(
         certificate_id=str(certificate_id),
         issued_at=issued_at,
     )
+    if len(verify_url(runtime, row.token)) > MAX_QR_URL:
+        raise CertificateTooLarge()
     uow.session.add(row)
     uow.audit(
         "vaccination.certificate_issued",
@@ -173,7 +180,12 @@ async def verify(runtime: Runtime, token: str) -> Verification:
         )
     if issued is None:
         return Verification(valid=False, message="Сертификат не подтвержден: такой сертификат не выдавался.")
-    return verdict
+    calendar = load_calendar()
+    named = tuple(
+        replace(v, vaccine=found.name) if (found := calendar.vaccine(v.vaccine)) is not None else v
+        for v in verdict.vaccinations
+    )
+    return replace(verdict, vaccinations=named)
 
 
 async def certificate_holder(runtime: Runtime, certificate_id: uuid.UUID) -> uuid.UUID | None:
