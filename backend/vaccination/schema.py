@@ -181,6 +181,8 @@ class Mutation:
         acting_for: uuid.UUID | None = None,
     ) -> BookVaccinationResult:
         patient_id = await require_subject(info, SCOPE_VACCINATION, acting_for=acting_for)
+        # The register's data first, in a transaction of its own, before this unit of work writes anything.
+        await service.ensure_imported(info.context.runtime, [patient_id])
         request = {"infection": infection, "slot": slot, "patient_id": str(patient_id)}
         stored = await idempotency.claim(info.context.uow, "bookVaccination", idempotency_key, request)
         if stored is not None:
@@ -210,6 +212,7 @@ class Mutation:
         acting_for: uuid.UUID | None = None,
     ) -> IssueCertificateResult:
         patient_id = await require_certificate_subject(info, acting_for=acting_for)
+        await service.ensure_imported(info.context.runtime, [patient_id])  # as in bookVaccination
         chosen = sorted(set(infections or ()))
         if len(chosen) > MAX_INFECTIONS:
             return InvalidInput.of("infections", f"Выберите не больше {MAX_INFECTIONS} инфекций.")

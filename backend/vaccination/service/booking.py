@@ -25,8 +25,8 @@ from backend.vaccination.problems import NotAVaccinationRoom, NoVaccinationSlot,
 from backend.vaccination.service.records import (
     engine_exemptions,
     engine_records,
-    patient_vaccinations,
     person_of,
+    vaccinations_of,
 )
 from integrations.fer.vaccination import VACCINATION_ROOM_CODE, room_id
 
@@ -51,7 +51,9 @@ def dose_label(dose: DoseStatus) -> str:
 
 
 async def _check(runtime: Runtime, patient_id: uuid.UUID, infection: str, day: date) -> DoseStatus:
-    data = await patient_vaccinations(runtime, patient_id)
+    # Read only: inside the mutation's transaction no other write may start (the register import of a read
+    # is a transaction of its own; on SQLite it would wait for this one's lock).
+    data = (await vaccinations_of(runtime, [patient_id])).get(patient_id)
     if data is None:
         raise booking.fail(booking.PatientNotFoundAtClinic.default())
     return check_next_dose(

@@ -29,7 +29,7 @@ from backend.vaccination.certificate import (
 from backend.vaccination.keys import certificate_keys
 from backend.vaccination.models import VaccinationCertificate
 from backend.vaccination.problems import CertificateNotFound, CertificateTooLarge, NothingToCertify, UnknownInfection
-from backend.vaccination.service.records import RecordView, patient_vaccinations
+from backend.vaccination.service.records import RecordView, vaccinations_of
 
 if TYPE_CHECKING:
     from backend.identity.service import PatientView
@@ -89,7 +89,7 @@ async def issue_certificate(
 ) -> VaccinationCertificate:
     """A signed certificate listing the patient's vaccinations (against ``infections`` only, when given)."""
     runtime = uow.runtime
-    data = await patient_vaccinations(runtime, patient_id)
+    data = (await vaccinations_of(runtime, [patient_id])).get(patient_id)  # read only inside the mutation
     if data is None:
         raise NothingToCertify()
     records = chosen_records(data.records, infections)

@@ -28,7 +28,7 @@ from backend.identity.policy import SCOPE_VACCINATION
 from backend.identity.proxies import grants_of_principal
 from backend.vaccination.engine import ReminderKind, reminders
 from backend.vaccination.models import VaccinationRegisterState, VaccinationReminder
-from backend.vaccination.service.records import assess, ensure_imported, vaccinations_of
+from backend.vaccination.service.records import PatientVaccinations, assess, ensure_imported, vaccinations_of
 from notifications import service as notifications
 from notifications.preferences import insert_ignore
 
@@ -69,10 +69,12 @@ async def recipients(runtime: Runtime, patient_id: uuid.UUID, birth_date: date, 
     return list(dict.fromkeys(parents)) or [patient_id]
 
 
-async def send_due(runtime: Runtime, patient_id: uuid.UUID) -> int:
-    """Send the patient's reminders whose day has come (idempotent); the number sent now."""
+async def send_due(runtime: Runtime, patient_id: uuid.UUID, data: PatientVaccinations | None = None) -> int:
+    """Send the patient's reminders whose day has come (idempotent); the number sent now. ``data``: the
+    patient's vaccinations when the caller has read them already (a batch)."""
     today = booking.local_day(runtime, runtime.now())
-    data = (await vaccinations_of(runtime, [patient_id])).get(patient_id)
+    if data is None:
+        data = (await vaccinations_of(runtime, [patient_id])).get(patient_id)
     if data is None:
         return 0
     planned = [r for r in reminders(assess(data, today)) if r.send_on <= today]
@@ -138,10 +140,11 @@ async def run_reminders(runtime: Runtime, *, batch: int = BATCH) -> ReminderRun:
             return run
         after = ids[-1]
         await ensure_imported(runtime, ids)
+        batch_data = await vaccinations_of(runtime, ids)
         for patient_id in ids:
             run.patients += 1
             try:
-                run.sent += await send_due(runtime, patient_id)
+                run.sent += await send_due(runtime, patient_id, batch_data.get(patient_id))
             except Exception:
                 run.failed += 1
                 log.exception("vaccination.reminders_failed", patient_id=str(patient_id))
