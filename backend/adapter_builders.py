@@ -32,6 +32,7 @@ from integrations.fer import BookingHub
 from integrations.fer.areas import FerAreasClient, use_register
 from integrations.fer.simulator import create_fer_simulator
 from integrations.fer.simulator import simulator_state as fer_simulator_state
+from integrations.fer.vaccination import with_vaccination_rooms
 from integrations.iemk import MedicalDocuments, build_iemk_client
 from integrations.iemk.simulator import create_iemk_simulator
 from integrations.push import ApnsPushProvider, FcmPushProvider, FcmServiceAccount, PushProvider
@@ -69,9 +70,10 @@ HomeCallPushHandler = Callable[[bytes, str | None], Awaitable[tuple[int, bytes]]
 
 
 def demo_fer_simulator(settings: Settings, register: AttachmentRegister | None = None) -> ASGIApp:
-    """The in-process hub over the demo region; it accepts only the configured client guid. With
+    """The in-process hub over the demo region (with its vaccination rooms, ``integrations.fer.vaccination``);
+    it accepts only the configured client guid. With
     ``register``, its ``GetPatientsAreas`` answers from that (shared) attachment register."""
-    region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
+    region = with_vaccination_rooms(get_region(settings.demo_seed, RegionScale(settings.demo_scale)))
     app = create_fer_simulator(region, guid=settings.fer_guid)
     if register is not None:
         use_register(fer_simulator_state(app), register)

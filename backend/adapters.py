@@ -14,6 +14,8 @@
   simulator pushes ``HandleHomeCallRequestChanged`` into ``homecall_push`` (wired to the home-visit
   domain's push handler, as the served endpoint ``POST /api/v1/home-visits/push`` is);
 * ``attachment`` (and ``attachment_simulator``): the attachment upstream, real or simulated;
+* ``immunization`` (and ``immunization_simulator``): the immunization register (vaccination history,
+  exemptions), real or simulated; ``vaccination_keys``: the certificates' signing key;
 * ``attachment_register``: the one demo-region register of who is attached where, shared by the in-process
   hub (``GetPatientsAreas``), home-call and attachment simulators, so they agree;
 * ``inbox_bus``: the inbox live feed (Redis pub/sub with Redis, in-process queues without);
@@ -94,6 +96,8 @@ from integrations.fer import BookingHub
 from integrations.homecall import HomeCallClient, HomeCallHub
 from integrations.homecall.simulator import create_homecall_simulator
 from integrations.iemk import MedicalDocuments
+from integrations.immunization import ImmunizationClient, ImmunizationRegister
+from integrations.immunization.simulator import create_immunization_simulator
 from integrations.nsi import ReferenceBooks, Terminology, build_nsi_client, default_terminology
 from integrations.smp import SmpDispatch
 from integrations.sms import SmsGateway
@@ -146,6 +150,10 @@ class Adapters:
         self._ambulance_bus: AmbulanceBus | None = None
         #: The ambulance webhook the in-process СМП simulator pushes to: ``(body, signature) -> (status, body)``.
         self.smp_push: Callable[[bytes, str | None], Awaitable[tuple[int, bytes]]] | None = None
+        self._immunization: ImmunizationRegister | None = None
+        self._immunization_simulator: Litestar | None = None
+        #: The vaccination certificates' signing key (``backend.vaccination.keys`` fills it on first use).
+        self.vaccination_keys: Any = None
         #: The register's documents shown in the vault (the documents domain plugs its service in here).
         self.vault_register: RegisterDocuments = NoRegisterDocuments()
         self._owned: list[Any] = []  # everything built or replaced here, closed with the runtime
@@ -577,6 +585,41 @@ class Adapters:
     def ambulance_bus(self, bus: AmbulanceBus) -> None:
         self._own(bus)
         self._ambulance_bus = bus
+    # -- the immunization register (vaccination)
+
+    @property
+    def immunization(self) -> ImmunizationRegister:
+        """The immunization register (history before СЭМД 170, exemptions), real or the in-process simulator."""
+        if self._immunization is None:
+            settings = self._settings
+            simulator: Litestar | None = None
+            if is_inprocess(settings.immunization_url):
+                region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
+                simulator = create_immunization_simulator(
+                    region, token=settings.immunization_token, clock=self._sim_clock
+                )
+            app = simulator
+            http = build_http_client(
+                settings.immunization_url,
+                simulator_app=(lambda: app) if app else None,
+                timeout_s=settings.upstream_timeout_s,
+            )
+            self._own(http)
+            self._immunization = ImmunizationClient(
+                http, token=settings.immunization_token, timeout_s=settings.upstream_timeout_s
+            )
+            self._immunization_simulator = simulator
+        return self._immunization
+
+    @immunization.setter
+    def immunization(self, register: ImmunizationRegister) -> None:
+        self._own(register)
+        self._immunization = register
+
+    @property
+    def immunization_simulator(self) -> Litestar | None:
+        self.immunization  # noqa: B018 - builds it
+        return self._immunization_simulator
 
     async def aclose(self) -> None:
         """Close everything built or replaced here (once each), then forget it."""
@@ -593,6 +636,7 @@ class Adapters:
         self._iemk = self._iemk_simulator = self._nsi = None
         self._homecall = self._attachment = None
         self._homecall_simulator = self._attachment_simulator = None
+        self._immunization = self._immunization_simulator = None
         self._attachment_register = None
         self._home_visit_bus = None
         self._vault_store = None

@@ -63,6 +63,7 @@ REST_MODULES: tuple[str, ...] = (
     "backend.home_visits.routes",
     "backend.vault.routes",
     "backend.ambulance.routes",
+    "backend.vaccination.routes",
 )
 
 

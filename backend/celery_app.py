@@ -31,6 +31,8 @@ class TaskName:
     DOCUMENTS_SYNC = "documents.sync_due"
     VAULT_HOUSEKEEPING = "vault.housekeeping"
     AMBULANCE_SYNC = "ambulance.sync"
+    VACCINATION_REMINDERS = "vaccination.reminders"
+    VACCINATION_IMPORT = "vaccination.import_register"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -45,6 +47,7 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.documents.tasks",
     "backend.vault.tasks",
     "backend.ambulance.tasks",
+    "backend.vaccination.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -61,6 +64,8 @@ BEAT_SCHEDULE = {
     "documents-sync": {"task": TaskName.DOCUMENTS_SYNC, "schedule": 300.0},
     "vault-housekeeping": {"task": TaskName.VAULT_HOUSEKEEPING, "schedule": 900.0},
     "ambulance-sync": {"task": TaskName.AMBULANCE_SYNC, "schedule": 60.0},
+    # 07:00 UTC is 10:00 in Moscow: reminders go out by day (SMS also wait out quiet hours).
+    "vaccination-reminders": {"task": TaskName.VACCINATION_REMINDERS, "schedule": crontab(hour=7, minute=0)},
 }
 
 

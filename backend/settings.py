@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     smp_url: str = Field("inprocess://smp", validation_alias=_env("SMP_URL"))
     smp_token: str = Field("demo-smp-token", validation_alias=_env("SMP_TOKEN"))
     smp_webhook_secret: str = Field("demo-smp-secret", validation_alias=_env("SMP_WEBHOOK_SECRET"))
+    # Vaccination (backend/vaccination): the immunization register (integrations/immunization), the key the
+    # certificates' QR payloads are signed with (EC P-256 PEM; empty: embedded keeps a generated key under
+    # var_dir/vaccination, tests one per process; production refuses to start without it), and the public
+    # verification endpoint's limit per client address and minute.
+    immunization_url: str = Field("inprocess://immunization", validation_alias=_env("IMMUNIZATION_URL"))
+    immunization_token: str = Field("demo-immunization-token", validation_alias=_env("IMMUNIZATION_TOKEN"))
+    vaccination_certificate_key_pem: str = Field("", validation_alias=_env("VACCINATION_CERTIFICATE_KEY_PEM"))
+    vaccination_verify_per_minute: int = Field(
+        30, ge=1, le=10_000, validation_alias=_env("VACCINATION_VERIFY_PER_MINUTE")
+    )
 
     # Notifications (notifications/): SMS provider behind sms_url (smsc or twilio), push, e-mail, timing.
     sms_provider: str = Field("smsc", pattern="^(smsc|twilio)$", validation_alias=_env("SMS_PROVIDER"))
@@ -243,6 +253,10 @@ class Settings(BaseSettings):
                 raise ValueError("MZ_FER_GUID: production needs the booking hub's client GUID")
             if self.nsi_user_key == "nsi-demo-key":
                 raise ValueError("MZ_NSI_USER_KEY: production needs the НСИ (ФНСИ) user key")
+            if is_inprocess(self.immunization_url):
+                raise ValueError("MZ_IMMUNIZATION_URL: production needs the real upstream URL")
+            if not self.vaccination_certificate_key_pem:
+                raise ValueError("MZ_VACCINATION_CERTIFICATE_KEY_PEM: required in production (EC P-256 PEM)")
             if self.homecall_guid == "demo-homecall-guid":
                 raise ValueError("MZ_HOMECALL_GUID: production needs the home-call service's client GUID")
             if self.attachment_token == "demo-attachment-token":

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from backend.demo.people import seed_demo_people
+from backend.demo.vaccination import seed_demo_vaccination
 from backend.directory.service import STAGE_LABELS, sync_directory
 from backend.documents.seed import seed_demo_documents
 from backend.identity.seed import seed_demo_identity
@@ -97,6 +98,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         vault = await seed_demo_vault(runtime)
         people = await seed_demo_people(runtime, list(region.people))
         documents = await seed_demo_documents(runtime)
+        vaccination = await seed_demo_vaccination(runtime)
     finally:
         await runtime.close()
     return {
@@ -114,4 +116,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "demo_people": people,
         "documents": documents,
         "home_visits_and_attachment": home_visit_and_attachment_demo(region),
+        "vaccination": vaccination,
     }

@@ -136,6 +136,18 @@ ACTION_LABELS: dict[str, str] = {
     "claimDocumentAccess": "Врач принял доступ к документам по коду",
     "syncMyDocuments": "Обновление списка медицинских документов",
     "booking.ticket_checked": "Проверка талона по QR-коду",
+    # vaccination
+    "vaccination.records_read": "Просмотр прививок",
+    "vaccination.calendar_read": "Просмотр календаря прививок",
+    "vaccination.certificates_read": "Просмотр сертификатов о прививках",
+    "vaccination.booked": "Запись на прививку",
+    "vaccination.certificate_issued": "Выдан сертификат о прививках",
+    "vaccination.certificate_downloaded": "Скачивание сертификата о прививках",
+    "vaccination.certificate_verified": "Проверка сертификата о прививках по QR-коду",
+    "vaccination.register_imported": "Получены сведения из регистра прививок",
+    "vaccination.reminded": "Напоминание о прививке",
+    "bookVaccination": "Запись на прививку",
+    "issueVaccinationCertificate": "Выдача сертификата о прививках",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -201,6 +213,11 @@ OUTCOME_LABELS: dict[str, str] = {
     "VACCINATION_UNKNOWN_INFECTION": "Неизвестная инфекция",
     "VACCINATION_UNKNOWN_VACCINE": "Неизвестная вакцина",
     "VACCINATION_UNKNOWN_RISK_GROUP": "Неизвестная группа риска",
+    "VACCINATION_NOTHING_TO_CERTIFY": "Нет сведений о прививках для сертификата",
+    "VACCINATION_NOT_A_VACCINATION_ROOM": "Талон не в прививочный кабинет",
+    "VACCINATION_NO_SLOT": "Нет свободного времени в прививочном кабинете",
+    "VACCINATION_CERTIFICATE_NOT_FOUND": "Сертификат не найден",
+    "VACCINATION_CERTIFICATE_TOO_LARGE": "Слишком много прививок для одного сертификата",
     # vault
     "FILE_TOO_LARGE": "Файл слишком большой",
     "QUOTA_EXCEEDED": "Не хватает места в хранилище",

@@ -56,6 +56,8 @@ SCOPE_NOTIFICATIONS = "notifications"
 SCOPE_HOME_VISITS = "home_visits"  # call a doctor home, follow the call
 SCOPE_ATTACHMENT = "attachment"  # see the attached clinic, apply to change it
 SCOPE_AMBULANCE = "ambulance"  # follow an ambulance call live, share location with the crew (not operators, kiosks)
+#: A kiosk session's narrow vaccination right: print the patient's certificate (not read the calendar).
+SCOPE_VACCINATION_CERTIFICATE = "vaccination.certificate"
 #: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code; required by
 #: the sensitive actions (``require_subject(..., sensitive=True)``).
 SCOPE_SENSITIVE = "sensitive"
@@ -89,9 +91,10 @@ GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
 #: (:data:`SCOPE_SENSITIVE`).
 OPERATOR_SCOPES: frozenset[str] = frozenset(
     {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT}
-)
-#: A kiosk session: booking and tickets only (a kiosk does not offer home visits).
-KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS})
+) | {SCOPE_VACCINATION}  # vaccination: the calendar and booking the due dose (never a certificate)
+#: A kiosk session: booking and tickets, and printing the vaccination certificate (a kiosk does not offer
+#: home visits).
+KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS}) | {SCOPE_VACCINATION_CERTIFICATE}
 #: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
 
@@ -246,6 +249,18 @@ async def require_subject(
             raise confirmation_required()
         return actor.subject_id
     raise access_denied()
+
+
+async def require_certificate_subject(
+    info_or_ctx: Any, *, acting_for: uuid.UUID | None = None, session: AsyncSession | None = None
+) -> uuid.UUID:
+    """Whose vaccination certificate may be issued or printed: the patient or a proxy
+    (:data:`SCOPE_VACCINATION`), or the patient in person at a kiosk (:data:`SCOPE_VACCINATION_CERTIFICATE`);
+    never a 122 operator (a signed document of the caller is not handed over the phone: their sessions lack
+    the certificate scope). Refusals are audited as by :func:`require_subject`."""
+    ctx, _ = _parts(info_or_ctx)
+    scope = SCOPE_VACCINATION if ctx.actor.kind is ActorKind.PATIENT else SCOPE_VACCINATION_CERTIFICATE
+    return await require_subject(info_or_ctx, scope, acting_for=acting_for, session=session)
 
 
 def _clock_of(context: Any) -> datetime:

@@ -8,7 +8,8 @@ verification URL unchanged). Its header carries ``kid`` so our key can rotate; `
 token so an access token signed with another of our keys is never accepted as a certificate.
 
 The payload carries only the minimum a verifier may see: the holder's initials and birth year and, per
-vaccination, the vaccine and the date; plus the certificate id and the time it was issued. Any changed byte
+vaccination, the vaccine (its short code when the entry has one, so that a long list still fits a QR code)
+and the date; plus the certificate id and the time it was issued. The JSON is UTF-8, not escaped. Any changed byte
 (header, payload or signature) fails :func:`verify_certificate`.
 
 The PDF (A4) lists the chosen vaccinations and carries a QR code (reportlab's own widget, as the kiosk
@@ -20,6 +21,7 @@ or a verdict out; no database, no clock (the caller passes ``issued_at``).
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -76,6 +78,7 @@ class CertificateEntry:
     dose: str | None = None  # «Вторая вакцинация»
     lot: str | None = None  # серия
     clinic: str | None = None
+    code: str | None = None  # a short code the QR payload carries instead of the name (the calendar's vaccine)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ class Verification:
     issued_at: datetime | None = None
 
 
+def _entry_order(entry: CertificateEntry) -> tuple[date, str]:
+    return entry.given_on, entry.vaccine
+
+
 def certificate_claims(
     holder: CertificateHolder,
     entries: Sequence[CertificateEntry],
@@ -115,8 +122,15 @@ def certificate_claims(
         "iat": int(issued_at.timestamp()),
         "ini": holder.initials,
         "by": holder.birth_date.year,
-        "vac": [[e.vaccine, e.given_on.isoformat()] for e in sorted(entries, key=lambda e: (e.given_on, e.vaccine))],
+        "vac": [[e.code or e.vaccine, e.given_on.isoformat()] for e in sorted(entries, key=_entry_order)],
     }
+
+
+class _CompactJson(json.JSONEncoder):
+    """Cyrillic as UTF-8, not ``\\uXXXX`` escapes: a third of the size, so the token fits a QR code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "ensure_ascii": False})
 
 
 def generate_signing_key() -> ec.EllipticCurvePrivateKey:
@@ -137,7 +151,9 @@ def sign_certificate(
     if not isinstance(private_key.curve, ec.SECP256R1):
         raise ValueError("ES256 needs a P-256 key")
     claims = certificate_claims(holder, entries, certificate_id=certificate_id, issued_at=issued_at)
-    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": TOKEN_TYPE})
+    return jwt.encode(
+        claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": TOKEN_TYPE}, json_encoder=_CompactJson
+    )
 
 
 _FORGED = "Сертификат не подтвержден: QR-код изменен или подделан."

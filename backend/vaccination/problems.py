@@ -139,3 +139,60 @@ class UnknownRiskGroup(VaccinationProblem):
     def __init__(self, code: str) -> None:
         self.risk_group = code
         super().__init__("Такой группы риска нет в календаре прививок.")
+
+
+class NothingToCertify(VaccinationProblem):
+    """The certificate would list no vaccination (none recorded, or none against the chosen infections)."""
+
+    CODE: ClassVar[str] = "VACCINATION_NOTHING_TO_CERTIFY"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Нет сведений о прививках для сертификата: выберите другие инфекции или дождитесь, пока поликлиника "
+            "внесет сведения о сделанной прививке."
+        )
+
+
+class NotAVaccinationRoom(VaccinationProblem):
+    """The slot chosen for a vaccination is not a vaccination room's."""
+
+    CODE: ClassVar[str] = "VACCINATION_NOT_A_VACCINATION_ROOM"
+
+    def __init__(self) -> None:
+        super().__init__("Этот талон не в прививочный кабинет. Выберите время в прививочном кабинете.")
+
+
+class NoVaccinationSlot(VaccinationProblem):
+    """No free slot in the vaccination room of the patient's clinic within the search horizon."""
+
+    CODE: ClassVar[str] = "VACCINATION_NO_SLOT"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "В прививочном кабинете вашей поликлиники нет свободного времени на ближайшие две недели. "
+            "Попробуйте позже или позвоните в поликлинику."
+        )
+
+
+class CertificateTooLarge(VaccinationProblem):
+    """The certificate would list more vaccinations than its QR code can carry."""
+
+    CODE: ClassVar[str] = "VACCINATION_CERTIFICATE_TOO_LARGE"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Слишком много прививок для одного сертификата: выберите инфекции и выпустите несколько сертификатов."
+        )
+
+
+class CertificateNotFound(VaccinationProblem):
+    CODE: ClassVar[str] = "VACCINATION_CERTIFICATE_NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("Сертификат не найден.")
+
+
+class VaccinationInvalidInput(VaccinationProblem):
+    """Bad input refused at the boundary (an empty list, too many infections)."""
+
+    CODE: ClassVar[str] = "INVALID_INPUT"

@@ -428,3 +428,25 @@ def new_document(region: Region, person: Person, remd_code: str, at: datetime, *
         ),
         made.author_doctor_id,
     )
+
+
+def vaccination_document(
+    region: Region, person: Person, given: Sequence[tuple[str, date, str]], at: datetime, *, sequence: int
+) -> PlannedDocument:
+    """A СЭМД 170 of the person's clinic recording ``given`` (vaccine code of НСИ 1078, day, series) at ``at``:
+    what the MIS registers after a visit to the vaccination room (the simulator's registration hook)."""
+    if not given:
+        raise ValueError("a vaccination certificate lists at least one vaccination")
+    planner = _Planner(region, person)
+    planner.counter = 50 + sequence
+    doctor, mo = planner.first_level()
+    entries = tuple(
+        Administration(
+            Code(VACCINES, code),
+            day,
+            dose=Quantity(Decimal("0.5"), "ml"),
+            related=(Observation(Code(FIELDS, "8009"), Text(series)),),
+        )
+        for code, day, series in sorted(given, key=lambda g: g[1])
+    )
+    return planner.spec("170", doctor, mo, at, (Section("IMM", entries=entries),))

@@ -39,7 +39,7 @@ from integrations.common.simulator import simulator_app, state_of
 from integrations.demo_region.model import Person, Region
 from integrations.iemk.cda import V3, CdaBuilder, CdaMalformed, DocumentSpec, parse_cda, parse_xml, snils_digits
 from integrations.iemk.cms import CmsSigner, RsaCmsSigner, check_detached
-from integrations.iemk.demo import demo_documents, new_document
+from integrations.iemk.demo import PlannedDocument, demo_documents, new_document, vaccination_document
 from integrations.iemk.protocol import (
     DocumentAuthor,
     DocumentMetadata,
@@ -321,6 +321,34 @@ class IemkSimulatorState:
             planned = new_document(self.region, person, kind, created_at or self.now(), sequence=sequence)
         except ValueError as exc:
             raise _Refused(400, "BAD_REQUEST", str(exc)) from exc
+        return self._submit_planned(person, kind, planned, delay=delay, reject=reject)
+
+    def register_vaccination(
+        self,
+        *,
+        snils: str,
+        given: Sequence[tuple[str, date, str]],
+        delay: timedelta | None = None,
+        created_at: datetime | None = None,
+    ) -> Registration:
+        """Scenario hook: the clinic's MIS records vaccinations given at a visit as a new СЭМД 170.
+
+        ``given``: (vaccine code of НСИ 1.2.643.5.1.13.13.11.1078, the day, the series) per vaccination.
+        """
+        person = self.person(snils=snils)
+        sequence = sum(1 for p in self.registrations.values() if p.metadata.patient_snils == person.snils) + 1
+        planned = vaccination_document(self.region, person, given, created_at or self.now(), sequence=sequence)
+        return self._submit_planned(person, "170", planned, delay=delay, reject=())
+
+    def _submit_planned(
+        self,
+        person: Person,
+        kind: str,
+        planned: PlannedDocument,
+        *,
+        delay: timedelta | None,
+        reject: Sequence[RegistrationError],
+    ) -> Registration:
         cda = self._builder.build(planned.spec)
         spec = planned.spec
         names = (spec.author.name.full, spec.author.snils, spec.organisation.name)

@@ -1,7 +1,7 @@
 """ambulance tracking: calls from the СМП feed, their timeline, ETA predictions, location consent, survey
 
 Revision ID: 0011_ambulance
-Revises: 0009
+Revises: 0010_vaccination
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_ambulance"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010_vaccination"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

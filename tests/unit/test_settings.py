@@ -40,6 +40,8 @@ PRODUCTION = {
     "smp_url": "https://smp.example/smp",
     "smp_webhook_secret": "a-real-smp-secret",
     "vault_keys": "kek-2026:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+    "immunization_url": "https://immunization.example/fhir",
+    "vaccination_certificate_key_pem": "-----BEGIN PRIVATE KEY-----…",
 }
 
 
@@ -82,6 +84,8 @@ def test_production_is_strict_by_default() -> None:
         ({**PRODUCTION, "attachment_token": "demo-attachment-token"}, "MZ_ATTACHMENT_TOKEN"),
         ({**PRODUCTION, "smp_url": "inprocess://smp"}, "MZ_SMP_URL"),
         ({**PRODUCTION, "smp_webhook_secret": "demo-smp-secret"}, "MZ_SMP_WEBHOOK_SECRET"),
+        ({**PRODUCTION, "immunization_url": "inprocess://immunization"}, "MZ_IMMUNIZATION_URL"),
+        ({**PRODUCTION, "vaccination_certificate_key_pem": ""}, "MZ_VACCINATION_CERTIFICATE_KEY_PEM"),
         ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )

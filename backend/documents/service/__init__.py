@@ -47,6 +47,7 @@ from backend.documents.service.reading import (
     open_document,
 )
 from backend.documents.service.sync import SyncReport, on_login, sync_due, sync_patient
+from backend.documents.service.vaccinations import DocumentVaccination, document_vaccinations
 
 __all__ = [
     "ENTRY_KINDS",
@@ -55,6 +56,7 @@ __all__ = [
     "Cursor",
     "DocumentDetail",
     "DocumentFilter",
+    "DocumentVaccination",
     "EmergencyProfile",
     "EmergencySettings",
     "ExistenceSummary",
@@ -68,6 +70,7 @@ __all__ = [
     "add_entry",
     "claim_code",
     "doctor_patients",
+    "document_vaccinations",
     "documents_by_ids",
     "download_original",
     "emergency_profile",

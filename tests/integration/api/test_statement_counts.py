@@ -52,6 +52,7 @@ from tests.support.identity import (
 )
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
+from tests.support.vaccination_statements import VACCINATION_STATEMENTS, vaccination_scenarios
 
 pytestmark = pytest.mark.dialect
 
@@ -678,6 +679,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
         *ambulance_scenarios(),
+        *vaccination_scenarios(),
     )
 }
 
@@ -724,6 +726,7 @@ STATEMENTS: dict[str, int] = {
     "AmbulanceLive": 5,  # the calls, their steps, predictions and survey answers; the audit row alone
     "MyAmbulanceCalls": 5,  # the same (the survey question reads nothing)
     "AmbulanceArrivalKpi": 3,  # the staff session, the arrivals, their first predictions
+    **VACCINATION_STATEMENTS,
 }
 
 

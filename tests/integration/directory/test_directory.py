@@ -21,6 +21,7 @@ from integrations.common.faults import Fault
 from integrations.demo_region import Region, RegionScale, get_region
 from integrations.fer import FerClient, HubUnavailable
 from integrations.fer.simulator import FerSimulatorState, create_fer_simulator, simulator_state
+from integrations.fer.vaccination import with_vaccination_rooms
 from tests.support.client import app_client, gql
 from tests.support.statements import counting_statements
 
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.dialect
 
 
 def _region(runtime: Runtime) -> Region:
-    return get_region(runtime.settings.demo_seed, RegionScale(runtime.settings.demo_scale))
+    """The demo region as the demo hub lists it: with its vaccination rooms."""
+    return with_vaccination_rooms(get_region(runtime.settings.demo_seed, RegionScale(runtime.settings.demo_scale)))
 
 
 def _use_simulator(runtime: Runtime, app: Litestar) -> FerClient:

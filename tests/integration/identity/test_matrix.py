@@ -28,6 +28,7 @@ import asyncio
 import dataclasses
 import enum
 import json
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,6 +68,7 @@ from tests.support.identity import (
     operator_token,
     token_for,
 )
+from tests.support.vaccination_matrix import vaccination_rows
 
 
 class P(enum.StrEnum):
@@ -676,6 +678,7 @@ MATRIX: dict[str, Row] = {
         set(), f'mutation {{ claimDocumentAccess(code: "AAAA-BBBB-CCCC") {{ {PROBLEM} }} }}', lambda w: {}
     ),
 }
+MATRIX.update(vaccination_rows(sys.modules[__name__]))
 
 
 MATRIX |= ambulance_rows(

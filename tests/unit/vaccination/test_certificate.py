@@ -171,3 +171,17 @@ def test_a_long_certificate_runs_onto_more_pages() -> None:
         HOLDER, many, verify_url=verification_url(BASE, token), certificate_id="c-2", issued_at=ISSUED
     )
     assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 2
+
+
+@pytest.mark.skipif(font_path() is None, reason="no DejaVu Sans here")
+def test_forty_vaccinations_with_their_codes_still_fit_the_qr_code() -> None:
+    """The payload carries each vaccine's short code, not its long name, and UTF-8 rather than escapes."""
+    long_name = "Вакцина против вирусного гепатита B рекомбинантная"
+    many = [CertificateEntry(vaccine=long_name, code="hepb", given_on=date(2021, 1, 1 + n % 28)) for n in range(40)]
+    token = sign_certificate(HOLDER, many, KEY, kid="k", certificate_id="c-3", issued_at=ISSUED)
+    url = verification_url(BASE, token)
+    assert len(url) < 2000
+    pdf = render_certificate_pdf(HOLDER, many, verify_url=url, certificate_id="c-3", issued_at=ISSUED)
+    assert url.encode() in pdf
+    verdict = verify_certificate(token, KEY.public_key())
+    assert verdict.valid and {v.vaccine for v in verdict.vaccinations} == {"hepb"} and len(verdict.vaccinations) == 40

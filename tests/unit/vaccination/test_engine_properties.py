@@ -14,8 +14,10 @@ from backend.vaccination.engine import (
     Person,
     Status,
     VaccinationRecord,
+    check_next_dose,
     evaluate,
 )
+from backend.vaccination.problems import TooEarlyForNextDose, VaccinationProblem
 
 CALENDAR = load_calendar()
 SINGLE = {v.infections[0]: v.code for v in CALENDAR.vaccines if len(v.infections) == 1}
@@ -111,3 +113,35 @@ def test_one_pending_dose_per_infection_and_dates_ordered(
         assert done == sorted(done) and all(d <= on for d in done)
         projected = [i.earliest for i in items if i.status is Status.UPCOMING and i.earliest is not None]
         assert projected == sorted(projected)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(), st.sampled_from(sorted(i.code for i in CALENDAR.infections)))
+def test_a_booking_is_never_allowed_before_the_minimal_interval_or_under_an_exemption(
+    history: tuple[Person, list[VaccinationRecord], list[Exemption], date], infection: str
+) -> None:
+    """What a booking asks (``check_next_dose``): a dose it lets through may be given on that day — the
+    previous dose of the series plus the minimal interval, the minimum age and every exemption respected; a
+    refusal for being too early names a later day."""
+    person, records, exemptions, on = history
+    try:
+        dose = check_next_dose(person, records, exemptions, infection, on)
+    except TooEarlyForNextDose as early:
+        assert early.earliest > on
+        return
+    except VaccinationProblem:
+        return
+    assert dose.status in {Status.DUE, Status.OVERDUE} and dose.earliest is not None and dose.earliest <= on
+    assert not any(e.covers(infection, on) for e in exemptions)
+    given = sorted(
+        {r.given_on for r in records if r.given_on <= on and infection in CALENDAR.vaccine(r.vaccine or "").infections}  # type: ignore[union-attr]
+    )
+    series = SERIES[dose.series_id]
+    if dose.periodic:
+        assert series.periodic is not None and given
+        assert on >= series.periodic.every.after(given[-1])
+    else:
+        rule = series.doses[dose.dose_number - 1]
+        assert on >= rule.age_from.after(person.birth_date)
+        if rule.min_interval is not None and given:
+            assert on >= rule.min_interval.after(given[-1])
