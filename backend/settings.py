@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     attachment_url: str = Field("inprocess://attachment", validation_alias=_env("ATTACHMENT_URL"))
     attachment_token: str = Field("demo-attachment-token", validation_alias=_env("ATTACHMENT_TOKEN"))
     upstream_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias=_env("UPSTREAM_TIMEOUT_S"))
+    # Insurance (issue 22): the ЕРЗЛ / insurer upstream (our contract, integrations/erzl).
+    erzl_url: str = Field("inprocess://erzl", validation_alias=_env("ERZL_URL"))
+    erzl_token: str = Field("demo-erzl-token", validation_alias=_env("ERZL_TOKEN"))
 
     # Notifications (notifications/): SMS provider behind sms_url (smsc or twilio), push, e-mail, timing.
     sms_provider: str = Field("smsc", pattern="^(smsc|twilio)$", validation_alias=_env("SMS_PROVIDER"))
@@ -242,6 +245,8 @@ class Settings(BaseSettings):
                 raise ValueError("MZ_HOMECALL_GUID: production needs the home-call service's client GUID")
             if self.attachment_token == "demo-attachment-token":
                 raise ValueError("MZ_ATTACHMENT_TOKEN: production needs the attachment service's token")
+            if is_inprocess(self.erzl_url) or self.erzl_token == "demo-erzl-token":
+                raise ValueError("MZ_ERZL_URL, MZ_ERZL_TOKEN: production needs the real ЕРЗЛ / insurer upstream")
         return self
 
     @property

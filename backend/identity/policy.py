@@ -55,6 +55,10 @@ SCOPE_PROFILE = "profile"
 SCOPE_NOTIFICATIONS = "notifications"
 SCOPE_HOME_VISITS = "home_visits"  # call a doctor home, follow the call
 SCOPE_ATTACHMENT = "attachment"  # see the attached clinic, apply to change it
+#: Narrower parts of SCOPE_INSURANCE (which implies them in a proxy grant): the policy card and its print
+#: (no billed care: a kiosk, an operator), and complaints to the insurer (an operator opens one for a caller).
+SCOPE_INSURANCE_POLICY = "insurance_policy"
+SCOPE_INSURANCE_COMPLAINTS = "insurance_complaints"
 #: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code; required by
 #: the sensitive actions (``require_subject(..., sensitive=True)``).
 SCOPE_SENSITIVE = "sensitive"
@@ -78,18 +82,33 @@ ALL_PATIENT_SCOPES: frozenset[str] = frozenset(
         SCOPE_NOTIFICATIONS,
         SCOPE_HOME_VISITS,
         SCOPE_ATTACHMENT,
+        SCOPE_INSURANCE_POLICY,
+        SCOPE_INSURANCE_COMPLAINTS,
     }
 )
+#: A grant holding the key scope also holds these narrower ones.
+IMPLIED_SCOPES: dict[str, frozenset[str]] = {
+    SCOPE_INSURANCE: frozenset({SCOPE_INSURANCE_POLICY, SCOPE_INSURANCE_COMPLAINTS}),
+}
 #: What a proxy grant may carry (a subset is chosen per grant).
 GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
 #: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment and who the
 #: caller is; never documents. Cancelling or rescheduling also needs the caller's SMS code
 #: (:data:`SCOPE_SENSITIVE`).
 OPERATOR_SCOPES: frozenset[str] = frozenset(
-    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT}
+    {
+        SCOPE_BOOKING,
+        SCOPE_TICKETS,
+        SCOPE_PROFILE,
+        SCOPE_HOME_VISITS,
+        SCOPE_ATTACHMENT,
+        SCOPE_INSURANCE_POLICY,
+        SCOPE_INSURANCE_COMPLAINTS,
+    }
 )
-#: A kiosk session: booking and tickets only (a kiosk does not offer home visits).
-KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS})
+#: A kiosk session: booking and tickets, and the OMS policy to show and print (a kiosk does not offer home
+#: visits, nor billed care: its screen is in a hall).
+KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_INSURANCE_POLICY})
 #: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
 
@@ -135,7 +154,7 @@ def grant_is_valid(grant: ProxyGrant, scope: str, at: datetime) -> bool:
         grant.status == "active"
         and grant.revoked_at is None
         and (grant.expires_at is None or grant.expires_at > at)
-        and scope in (grant.scopes or [])
+        and (scope in (grant.scopes or []) or any(scope in IMPLIED_SCOPES.get(s, ()) for s in grant.scopes or []))
     )
 
 

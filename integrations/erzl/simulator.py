@@ -209,12 +209,18 @@ class ErzlSimulatorState:
     # -- people and records ------------------------------------------------------------------------
 
     def person(self, enp: str) -> Person:
-        if not enp_rules.validate(enp).ok:
-            raise ErzlApiError(400, "bad_request", "Некорректный ЕНП: 16 цифр с контрольной цифрой")
+        if not enp_rules.validate(enp, check_digit=False).ok:
+            raise ErzlApiError(400, "bad_request", "Некорректный ЕНП: нужно 16 цифр")
         person = self._by_enp.get(_digits(enp))
         if person is None:
             raise ErzlApiError(404, "not_found", "Застрахованное лицо не найдено в ЕРЗЛ")
         return person
+
+    def enrol(self, person: Person) -> None:
+        """A person the register knows from now on (tests: a patient made outside the demo region)."""
+        self._by_enp[_digits(person.oms_policy)] = person
+        self._by_snils[_digits(person.snils)] = person
+        self._by_oid[person.esia_oid] = person
 
     def _insurer_of(self, person: Person) -> Insurer:
         by_name = {i.name: i for i in REGION_INSURERS}

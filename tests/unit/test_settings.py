@@ -37,6 +37,8 @@ PRODUCTION = {
     "homecall_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000043",
     "attachment_url": "https://attachment.example",
     "attachment_token": "a-real-token",
+    "erzl_url": "https://erzl.example",
+    "erzl_token": "a-real-erzl-token",
     "vault_keys": "kek-2026:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
 }
 
@@ -78,6 +80,8 @@ def test_production_is_strict_by_default() -> None:
         ({**PRODUCTION, "homecall_guid": "demo-homecall-guid"}, "MZ_HOMECALL_GUID"),
         ({**PRODUCTION, "attachment_url": "inprocess://attachment"}, "MZ_ATTACHMENT_URL"),
         ({**PRODUCTION, "attachment_token": "demo-attachment-token"}, "MZ_ATTACHMENT_TOKEN"),
+        ({**PRODUCTION, "erzl_url": "inprocess://erzl"}, "MZ_ERZL_URL"),
+        ({**PRODUCTION, "erzl_token": "demo-erzl-token"}, "MZ_ERZL_TOKEN"),
         ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )

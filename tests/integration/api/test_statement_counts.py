@@ -49,6 +49,7 @@ from tests.support.identity import (
     operator_token,
     token_for,
 )
+from tests.support.insurance_statements import INSURANCE_STATEMENTS, insurance_scenarios
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
 
@@ -720,6 +721,8 @@ STATEMENTS: dict[str, int] = {
     "MyVaultShares": 1,
     "SharedWithMe": 4,
 }
+SCENARIOS |= insurance_scenarios()
+STATEMENTS |= INSURANCE_STATEMENTS
 
 
 def _trusted_queries(settings: Settings) -> dict[str, dict[str, str]]:

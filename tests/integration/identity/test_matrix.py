@@ -66,6 +66,7 @@ from tests.support.identity import (
     operator_token,
     token_for,
 )
+from tests.support.insurance_matrix import insurance_rows
 
 
 class P(enum.StrEnum):
@@ -675,6 +676,8 @@ MATRIX: dict[str, Row] = {
         set(), f'mutation {{ claimDocumentAccess(code: "AAAA-BBBB-CCCC") {{ {PROBLEM} }} }}', lambda w: {}
     ),
 }
+
+MATRIX |= insurance_rows(standard, only, public, P)
 
 
 def _modules() -> list[ModuleType]:
