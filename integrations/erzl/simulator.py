@@ -283,7 +283,7 @@ class ErzlSimulatorState:
     def services(self, enp: str, date_from: date, date_to: date) -> list[BilledService]:
         person = self.person(enp)
         key = _digits(enp)
-        rows = [*self._generated(person), *self.extra_services.get(key, [])]
+        rows = self._upheld([*self._generated(person), *self.extra_services.get(key, [])])
         found = [r for r in rows if date_from <= r.service_date <= date_to]
         return sorted(found, key=lambda r: (r.service_date, r.case_id), reverse=True)
 
@@ -309,7 +309,7 @@ class ErzlSimulatorState:
                         diagnosis_name=diagnosis, care_kind=kind, cost=Decimal(price), payment_status=status,
                     )
                 )  # fmt: skip
-        return self._upheld(rows)
+        return rows
 
     def _upheld(self, rows: list[BilledService]) -> list[BilledService]:
         removed = {
