@@ -344,6 +344,7 @@ class Adapters:
                     clock=self._sim_clock,
                     auto_process=timedelta(minutes=1) if demo else None,
                     auto_complete=timedelta(minutes=2) if demo else None,
+                    auto_answer=timedelta(minutes=2) if demo else None,
                 )
             app = simulator
             http = build_http_client(

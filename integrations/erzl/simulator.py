@@ -16,7 +16,7 @@ exposes them at ``POST /erzl/v1/_sim/...``):
 * :meth:`~ErzlSimulatorState.process` / :meth:`~ErzlSimulatorState.complete` / :meth:`~ErzlSimulatorState.reject`
   — the TFOMS and the new insurer work a change application; completion moves the person's record to the
   new insurer (the old one closes and joins the history); ``auto_process`` / ``auto_complete`` do it by
-  themselves after a while (the embedded demo);
+  themselves after a while (the embedded demo), as ``auto_answer`` answers appeals;
 * :meth:`~ErzlSimulatorState.insurer_exits` — an insurer leaves the region's OMS (326-ФЗ art. 16 exception).
 
 The register applies 326-ФЗ art. 16 itself: an ordinary change is refused (``change_not_allowed``) after
@@ -177,8 +177,10 @@ class ErzlSimulatorState:
         token: str | None = None,
         auto_process: timedelta | None = None,
         auto_complete: timedelta | None = None,
+        auto_answer: timedelta | None = None,
     ) -> None:
         self.region = region
+        self.auto_answer = auto_answer
         self.faults = faults
         self.token = token
         self.tz = ZoneInfo(region.timezone)
@@ -289,10 +291,10 @@ class ErzlSimulatorState:
 
     def _generated(self, person: Person) -> list[BilledService]:
         today = self.now().date()
-        rng = random.Random(_seed("services:" + person.oms_policy))
         clinics = [o for o in self.region.organisations if o.kind != "feldsher_post"] or list(self.region.organisations)
         rows: list[BilledService] = []
-        for year in (today.year - 2, today.year - 1, today.year):
+        for year in (today.year - 3, today.year - 2, today.year - 1, today.year):
+            rng = random.Random(_seed(f"services:{person.oms_policy}:{year}"))  # a year's rows never change
             for n in range(rng.randint(2, 5)):
                 code, name, icd, diagnosis, kind, price = rng.choice(_SERVICES)
                 day = date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
@@ -485,8 +487,20 @@ class ErzlSimulatorState:
         return change
 
     def tick(self) -> None:
-        """Decisions the register makes by itself after ``auto_process`` / ``auto_complete``."""
+        """Decisions the register makes by itself after ``auto_process`` / ``auto_complete`` / ``auto_answer``
+        (an appeal answered, a dispute upheld: the demo's insurer agrees with the patient)."""
         now = self.now()
+        for appeal in list(self.appeals.values()):
+            waiting = appeal.status in (AppealStatus.REGISTERED, AppealStatus.REOPENED)
+            if waiting and self.auto_answer is not None and now - appeal.history[-1].at >= self.auto_answer:
+                self.review(appeal.id)
+                upheld = appeal.form.kind is AppealKind.DISPUTE
+                text = (
+                    "Проверка подтвердила: услуга не оказывалась, она исключена из реестра счетов."
+                    if upheld
+                    else "Обращение рассмотрено, с медицинской организацией проведена работа."
+                )
+                self.answer(appeal.id, text, upheld=upheld)
         for change in list(self.changes.values()):
             last = change.history[-1].at
             if change.status is ChangeStatus.SUBMITTED and self.auto_process is not None:
@@ -522,6 +536,7 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
     token: str | None = None,
     auto_process: timedelta | None = None,
     auto_complete: timedelta | None = None,
+    auto_answer: timedelta | None = None,
 ) -> Litestar:
     """The ЕРЗЛ / insurer upstream as an ASGI app; ``token=None`` accepts any caller."""
     state = ErzlSimulatorState(
@@ -531,6 +546,7 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
         token=token,
         auto_process=auto_process,
         auto_complete=auto_complete,
+        auto_answer=auto_answer,
     )
     base = wire.BASE_PATH
 
