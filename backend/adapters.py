@@ -18,6 +18,8 @@
   exemptions), real or simulated; ``vaccination_keys``: the certificates' signing key;
 * ``attachment_register``: the one demo-region register of who is attached where, shared by the in-process
   hub (``GetPatientsAreas``), home-call and attachment simulators, so they agree;
+* ``erzl`` (and ``erzl_simulator``): the register of insured persons and the insurer side (policy, billed
+  services, appeals, insurer change), real or simulated over the demo region;
 * ``inbox_bus``: the inbox live feed (Redis pub/sub with Redis, in-process queues without);
 * ``booking_cache``: booking's stale-while-revalidate cache (Redis-backed with Redis);
 * ``iemk`` (and ``iemk_simulator``): ИЭМК / РЭМД medical documents, real or the in-process register
@@ -91,6 +93,8 @@ from integrations.attachment.simulator import create_attachment_simulator
 from integrations.common.http import ASGIApp, build_http_client, is_inprocess
 from integrations.demo_region import RegionScale, get_region
 from integrations.demo_region.areas import AttachmentRegister
+from integrations.erzl import ErzlClient, InsuranceRegister
+from integrations.erzl.simulator import create_erzl_simulator
 from integrations.esia import EsiaIdentityProvider
 from integrations.fer import BookingHub
 from integrations.homecall import HomeCallClient, HomeCallHub
@@ -144,6 +148,8 @@ class Adapters:
         self._attachment: AttachmentRegistry | None = None
         self._attachment_simulator: Litestar | None = None
         self._vault_store: BlobStore | None = None
+        self._erzl: InsuranceRegister | None = None
+        self._erzl_simulator: Litestar | None = None
         self._vault_keys: KeyRing | None = None
         self._smp: SmpDispatch | None = None
         self._smp_simulator: Litestar | None = None
@@ -338,6 +344,56 @@ class Adapters:
     def attachment_simulator(self) -> Litestar | None:
         self.attachment  # noqa: B018 - builds it
         return self._attachment_simulator
+
+    # -- the ЕРЗЛ / insurer upstream (insurance)
+
+    @property
+    def erzl(self) -> InsuranceRegister:
+        if self._erzl is None:
+            settings = self._settings
+            simulator: Litestar | None = None
+            if is_inprocess(settings.erzl_url):
+                region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
+                # The demo's register decides insurer changes by itself: a minute to accept, two to complete.
+                demo = settings.profile is Profile.EMBEDDED
+                simulator = create_erzl_simulator(
+                    region,
+                    token=settings.erzl_token,
+                    clock=self._sim_clock,
+                    auto_process=timedelta(minutes=1) if demo else None,
+                    auto_complete=timedelta(minutes=2) if demo else None,
+                    auto_answer=timedelta(minutes=2) if demo else None,
+                )
+            app = simulator
+            http = build_http_client(
+                settings.erzl_url, simulator_app=(lambda: app) if app else None, timeout_s=settings.upstream_timeout_s
+            )
+            self.set_erzl(
+                ErzlClient(http, token=settings.erzl_token, timeout_s=settings.upstream_timeout_s),
+                http=http,
+                simulator=simulator,
+            )
+        assert self._erzl is not None
+        return self._erzl
+
+    @erzl.setter
+    def erzl(self, register: InsuranceRegister) -> None:
+        self.set_erzl(register)
+
+    def set_erzl(
+        self, register: InsuranceRegister, *, http: httpx.AsyncClient | None = None, simulator: Litestar | None = None
+    ) -> None:
+        self._own(register)
+        self._own(http)
+        self._erzl = register
+        if simulator is not None:
+            self._erzl_simulator = simulator
+
+    @property
+    def erzl_simulator(self) -> Litestar | None:
+        """The in-process ЕРЗЛ simulator behind the adapter (None for a real service)."""
+        self.erzl  # noqa: B018 - builds it
+        return self._erzl_simulator
 
     # -- ESIA
 

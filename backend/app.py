@@ -64,6 +64,7 @@ REST_MODULES: tuple[str, ...] = (
     "backend.vault.routes",
     "backend.ambulance.routes",
     "backend.vaccination.routes",
+    "backend.insurance.routes",
 )
 
 

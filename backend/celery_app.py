@@ -33,6 +33,8 @@ class TaskName:
     AMBULANCE_SYNC = "ambulance.sync"
     VACCINATION_REMINDERS = "vaccination.reminders"
     VACCINATION_IMPORT = "vaccination.import_register"
+    INSURANCE_SYNC = "insurance.sync"
+    INSURANCE_REPRESENTATIVE = "insurance.representative"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -48,6 +50,7 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.vault.tasks",
     "backend.ambulance.tasks",
     "backend.vaccination.tasks",
+    "backend.insurance.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -66,6 +69,8 @@ BEAT_SCHEDULE = {
     "ambulance-sync": {"task": TaskName.AMBULANCE_SYNC, "schedule": 60.0},
     # 07:00 UTC is 10:00 in Moscow: reminders go out by day (SMS also wait out quiet hours).
     "vaccination-reminders": {"task": TaskName.VACCINATION_REMINDERS, "schedule": crontab(hour=7, minute=0)},
+    "insurance-sync": {"task": TaskName.INSURANCE_SYNC, "schedule": 900.0},
+    "insurance-representative": {"task": TaskName.INSURANCE_REPRESENTATIVE, "schedule": 3600.0},
 }
 
 

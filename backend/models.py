@@ -8,6 +8,7 @@ import backend.documents.models  # noqa: F401, RUF100 - medical documents and th
 import backend.home_visits.models
 import backend.identity.models
 import backend.vaccination.models
+import backend.insurance.models
 import backend.vault.models  # noqa: F401 - the vault's tables
 import notifications.models  # noqa: F401 - the notifications domain's tables
 from backend.audit.models import AuditEvent

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     vaccination_verify_per_minute: int = Field(
         30, ge=1, le=10_000, validation_alias=_env("VACCINATION_VERIFY_PER_MINUTE")
     )
+    # Insurance (issue 22): the ЕРЗЛ / insurer upstream (our contract, integrations/erzl).
+    erzl_url: str = Field("inprocess://erzl", validation_alias=_env("ERZL_URL"))
+    erzl_token: str = Field("demo-erzl-token", validation_alias=_env("ERZL_TOKEN"))
 
     # Notifications (notifications/): SMS provider behind sms_url (smsc or twilio), push, e-mail, timing.
     sms_provider: str = Field("smsc", pattern="^(smsc|twilio)$", validation_alias=_env("SMS_PROVIDER"))
@@ -263,6 +266,8 @@ class Settings(BaseSettings):
                 raise ValueError("MZ_ATTACHMENT_TOKEN: production needs the attachment service's token")
             if is_inprocess(self.smp_url) or self.smp_webhook_secret == "demo-smp-secret":
                 raise ValueError("MZ_SMP_URL, MZ_SMP_WEBHOOK_SECRET: production needs the СМП feed and its secret")
+            if is_inprocess(self.erzl_url) or self.erzl_token == "demo-erzl-token":
+                raise ValueError("MZ_ERZL_URL, MZ_ERZL_TOKEN: production needs the real ЕРЗЛ / insurer upstream")
         return self
 
     @property

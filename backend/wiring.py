@@ -17,6 +17,7 @@ from backend.booking import service as booking
 from backend.documents import service as documents
 from backend.home_visits import service as home_visits
 from backend.identity import service as identity
+from backend.insurance.service import policy as insurance_policy
 from backend.outbox import service as outbox
 from backend.vault.register import RegisterDocumentRef
 from notifications import routes as notification_routes
@@ -25,13 +26,20 @@ from notifications import service as notifications
 if TYPE_CHECKING:
     from backend.runtime import Runtime
 
+
+async def on_patient_login(envelope: outbox.Envelope, runtime: Runtime) -> None:
+    """A login fans out: the documents' sync, then the policy refresh (each idempotent: a retry redoes both)."""
+    await documents.on_login(envelope, runtime)
+    await insurance_policy.on_login(envelope, runtime)
+
+
 #: topic → handler: every outbox topic of every domain, registered here and nowhere else.
 OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     notifications.TOPIC: notifications.on_requested,
     identity.SMS_TOPIC: identity.send_sms_code,
     booking.TOPIC_CANCEL_UPSTREAM: booking.on_cancel_upstream,
     booking.TOPIC_COMPENSATE: booking.on_compensate,
-    identity.LOGIN_TOPIC: documents.on_login,
+    identity.LOGIN_TOPIC: on_patient_login,
     home_visits.TOPIC_CHANGED: home_visits.on_changed,
     ambulance.TOPIC_LIVE: ambulance.on_live,
     ambulance.TOPIC_RECOVER: ambulance.on_recover,

@@ -48,6 +48,9 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("prescription.ready"),
         EventSpec("vault.share_opened"),
         EventSpec("vault.share_expiring", expires_key="expires_at"),
+        EventSpec("insurance.ticket_changed"),
+        EventSpec("insurance.change_status_changed"),
+        EventSpec("insurance.representative"),
     )
 }
 

@@ -48,6 +48,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.vault.schema",
     "backend.ambulance.schema",
     "backend.vaccination.schema",
+    "backend.insurance.schema",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from backend.demo.insurance import insurance_demo
 from backend.demo.people import seed_demo_people
 from backend.demo.vaccination import seed_demo_vaccination
 from backend.directory.service import STAGE_LABELS, sync_directory
@@ -117,4 +118,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "documents": documents,
         "home_visits_and_attachment": home_visit_and_attachment_demo(region),
         "vaccination": vaccination,
+        "insurance": insurance_demo(region),
     }

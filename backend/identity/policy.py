@@ -58,6 +58,10 @@ SCOPE_ATTACHMENT = "attachment"  # see the attached clinic, apply to change it
 SCOPE_AMBULANCE = "ambulance"  # follow an ambulance call live, share location with the crew (not operators, kiosks)
 #: A kiosk session's narrow vaccination right: print the patient's certificate (not read the calendar).
 SCOPE_VACCINATION_CERTIFICATE = "vaccination.certificate"
+#: Narrower parts of SCOPE_INSURANCE (which implies them in a proxy grant): the policy card and its print
+#: (no billed care: a kiosk, an operator), and complaints to the insurer (an operator opens one for a caller).
+SCOPE_INSURANCE_POLICY = "insurance_policy"
+SCOPE_INSURANCE_COMPLAINTS = "insurance_complaints"
 #: Elevated scope of an operator's on-behalf session once the caller confirmed an SMS code; required by
 #: the sensitive actions (``require_subject(..., sensitive=True)``).
 SCOPE_SENSITIVE = "sensitive"
@@ -82,8 +86,14 @@ ALL_PATIENT_SCOPES: frozenset[str] = frozenset(
         SCOPE_HOME_VISITS,
         SCOPE_ATTACHMENT,
         SCOPE_AMBULANCE,
+        SCOPE_INSURANCE_POLICY,
+        SCOPE_INSURANCE_COMPLAINTS,
     }
 )
+#: A grant holding the key scope also holds these narrower ones.
+IMPLIED_SCOPES: dict[str, frozenset[str]] = {
+    SCOPE_INSURANCE: frozenset({SCOPE_INSURANCE_POLICY, SCOPE_INSURANCE_COMPLAINTS}),
+}
 #: What a proxy grant may carry (a subset is chosen per grant).
 GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
 #: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment and who the
@@ -95,6 +105,19 @@ OPERATOR_SCOPES: frozenset[str] = frozenset(
 #: A kiosk session: booking and tickets, and printing the vaccination certificate (a kiosk does not offer
 #: home visits).
 KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS}) | {SCOPE_VACCINATION_CERTIFICATE}
+    {
+        SCOPE_BOOKING,
+        SCOPE_TICKETS,
+        SCOPE_PROFILE,
+        SCOPE_HOME_VISITS,
+        SCOPE_ATTACHMENT,
+        SCOPE_INSURANCE_POLICY,
+        SCOPE_INSURANCE_COMPLAINTS,
+    }
+)
+#: A kiosk session: booking and tickets, and the OMS policy to show and print (a kiosk does not offer home
+#: visits, nor billed care: its screen is in a hall).
+KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_INSURANCE_POLICY})
 #: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
 
@@ -140,7 +163,7 @@ def grant_is_valid(grant: ProxyGrant, scope: str, at: datetime) -> bool:
         grant.status == "active"
         and grant.revoked_at is None
         and (grant.expires_at is None or grant.expires_at > at)
-        and scope in (grant.scopes or [])
+        and (scope in (grant.scopes or []) or any(scope in IMPLIED_SCOPES.get(s, ()) for s in grant.scopes or []))
     )
 
 

@@ -39,6 +39,8 @@ PRODUCTION = {
     "attachment_token": "a-real-token",
     "smp_url": "https://smp.example/smp",
     "smp_webhook_secret": "a-real-smp-secret",
+    "erzl_url": "https://erzl.example",
+    "erzl_token": "a-real-erzl-token",
     "vault_keys": "kek-2026:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
     "immunization_url": "https://immunization.example/fhir",
     "vaccination_certificate_key_pem": "-----BEGIN PRIVATE KEY-----…",
@@ -86,6 +88,8 @@ def test_production_is_strict_by_default() -> None:
         ({**PRODUCTION, "smp_webhook_secret": "demo-smp-secret"}, "MZ_SMP_WEBHOOK_SECRET"),
         ({**PRODUCTION, "immunization_url": "inprocess://immunization"}, "MZ_IMMUNIZATION_URL"),
         ({**PRODUCTION, "vaccination_certificate_key_pem": ""}, "MZ_VACCINATION_CERTIFICATE_KEY_PEM"),
+        ({**PRODUCTION, "erzl_url": "inprocess://erzl"}, "MZ_ERZL_URL"),
+        ({**PRODUCTION, "erzl_token": "demo-erzl-token"}, "MZ_ERZL_TOKEN"),
         ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )

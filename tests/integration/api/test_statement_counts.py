@@ -50,6 +50,7 @@ from tests.support.identity import (
     operator_token,
     token_for,
 )
+from tests.support.insurance_statements import INSURANCE_STATEMENTS, insurance_scenarios
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
 from tests.support.vaccination_statements import VACCINATION_STATEMENTS, vaccination_scenarios
@@ -728,6 +729,8 @@ STATEMENTS: dict[str, int] = {
     "AmbulanceArrivalKpi": 3,  # the staff session, the arrivals, their first predictions
     **VACCINATION_STATEMENTS,
 }
+SCENARIOS |= insurance_scenarios()
+STATEMENTS |= INSURANCE_STATEMENTS
 
 
 def _trusted_queries(settings: Settings) -> dict[str, dict[str, str]]:

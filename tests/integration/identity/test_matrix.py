@@ -69,6 +69,7 @@ from tests.support.identity import (
     token_for,
 )
 from tests.support.vaccination_matrix import vaccination_rows
+from tests.support.insurance_matrix import insurance_rows
 
 
 class P(enum.StrEnum):
@@ -684,6 +685,8 @@ MATRIX.update(vaccination_rows(sys.modules[__name__]))
 MATRIX |= ambulance_rows(
     standard=standard, only=only, public=public, keyed=_keyed, operator=P.OPERATOR, problem=PROBLEM
 )
+
+MATRIX |= insurance_rows(standard, only, public, P)
 
 
 def _modules() -> list[ModuleType]:
