@@ -61,6 +61,7 @@ REST_MODULES: tuple[str, ...] = (
     "backend.documents.routes",
     "backend.home_visits.routes",
     "backend.vault.routes",
+    "backend.drugs.routes",
 )
 
 

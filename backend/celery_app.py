@@ -30,6 +30,8 @@ class TaskName:
     NOTIFICATIONS_PUSH_FALLBACK = "notifications.scan_push_fallback"
     DOCUMENTS_SYNC = "documents.sync_due"
     VAULT_HOUSEKEEPING = "vault.housekeeping"
+    DRUGS_SYNC = "drugs.sync"
+    DRUGS_REMINDERS = "drugs.expiry_reminders"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -43,6 +45,7 @@ TASK_MODULES: tuple[str, ...] = (
     "notifications.tasks",
     "backend.documents.tasks",
     "backend.vault.tasks",
+    "backend.drugs.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -58,6 +61,8 @@ BEAT_SCHEDULE = {
     "notifications-push-fallback": {"task": TaskName.NOTIFICATIONS_PUSH_FALLBACK, "schedule": 60.0},
     "documents-sync": {"task": TaskName.DOCUMENTS_SYNC, "schedule": 300.0},
     "vault-housekeeping": {"task": TaskName.VAULT_HOUSEKEEPING, "schedule": 900.0},
+    "drugs-sync": {"task": TaskName.DRUGS_SYNC, "schedule": 60.0},
+    "drugs-expiry-reminders": {"task": TaskName.DRUGS_REMINDERS, "schedule": 3600.0},
 }
 
 

@@ -46,6 +46,9 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("vaccination.due"),
         EventSpec("policy.updated"),
         EventSpec("prescription.ready"),
+        EventSpec("prescription.expiring"),
+        EventSpec("prescription.drug_arrived"),
+        EventSpec("drug_request.status_changed"),
         EventSpec("vault.share_opened"),
         EventSpec("vault.share_expiring", expires_key="expires_at"),
     )

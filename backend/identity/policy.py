@@ -82,14 +82,15 @@ ALL_PATIENT_SCOPES: frozenset[str] = frozenset(
 )
 #: What a proxy grant may carry (a subset is chosen per grant).
 GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
-#: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment and who the
-#: caller is; never documents. Cancelling or rescheduling also needs the caller's SMS code
-#: (:data:`SCOPE_SENSITIVE`).
+#: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment, the caller's
+#: prescriptions and where the drug is (and put one on deferred service), and who the caller is; never
+#: documents. Cancelling or rescheduling also needs the caller's SMS code (:data:`SCOPE_SENSITIVE`).
 OPERATOR_SCOPES: frozenset[str] = frozenset(
-    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT}
+    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT, SCOPE_DRUGS}
 )
-#: A kiosk session: booking and tickets only (a kiosk does not offer home visits).
-KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS})
+#: A kiosk session: booking, tickets and prescriptions (showing and printing their code and the pharmacies);
+#: a kiosk does not offer home visits.
+KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_DRUGS})
 #: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
 

@@ -142,6 +142,16 @@ async def find_patient_by_snils(session: AsyncSession, snils: str, birth_date: d
     return PatientView.of(row) if row is not None else None
 
 
+async def patient_ids_by_snils(session: AsyncSession, snils: Sequence[str]) -> dict[str, uuid.UUID]:
+    """SNILS → patient id for the people we know among ``snils`` (upstream registers name people by SNILS;
+    a lookup for system feeds, not identification)."""
+    wanted = {n for n in (normalise_snils(s) for s in snils) if n}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Patient.snils, Patient.id).where(Patient.snils.in_(sorted(wanted))))
+    return {str(number): patient_id for number, patient_id in rows.all()}
+
+
 @dataclass(frozen=True)
 class PatientData:
     """What ESIA (or a guardian's ESIA data about a child) tells us about a person."""

@@ -37,6 +37,10 @@ PRODUCTION = {
     "homecall_guid": "5b1e0c7a-1111-4a2b-9c3d-000000000043",
     "attachment_url": "https://attachment.example",
     "attachment_token": "a-real-token",
+    "llo_url": "https://llo.example",
+    "llo_token": "a-real-llo-token",
+    "clinic_requests_url": "https://mis.example",
+    "clinic_requests_token": "a-real-mis-token",
     "vault_keys": "kek-2026:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
 }
 
@@ -78,6 +82,8 @@ def test_production_is_strict_by_default() -> None:
         ({**PRODUCTION, "homecall_guid": "demo-homecall-guid"}, "MZ_HOMECALL_GUID"),
         ({**PRODUCTION, "attachment_url": "inprocess://attachment"}, "MZ_ATTACHMENT_URL"),
         ({**PRODUCTION, "attachment_token": "demo-attachment-token"}, "MZ_ATTACHMENT_TOKEN"),
+        ({**PRODUCTION, "llo_token": "demo-llo-token"}, "MZ_LLO_TOKEN"),
+        ({**PRODUCTION, "llo_url": "inprocess://llo"}, "MZ_LLO_URL"),
         ({"esia_signer": "pkcs7"}, "MZ_ESIA_SIGNER"),
     ],
 )

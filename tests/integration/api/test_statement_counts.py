@@ -37,6 +37,7 @@ from backend.settings import Settings
 from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications import preferences
+from tests.support import drugs_statements
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
@@ -676,6 +677,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVault", _my_vault),
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
+        Scenario("MyDrugEntitlement", drugs_statements.one_and_four),
+        Scenario("MyPrescriptions", drugs_statements.one_and_four),
+        Scenario("PharmacyAvailability", drugs_statements.availability),
+        Scenario("CertificateCatalogue", _no_data),
+        Scenario("MyDrugRequests", drugs_statements.my_requests),
+        Scenario("DrugRequestsKpi", drugs_statements.requests_kpi),
     )
 }
 
@@ -719,6 +726,12 @@ STATEMENTS: dict[str, int] = {
     "MyVault": 4,  # the files, the bytes used, the register's documents; the audit row is written alone
     "MyVaultShares": 1,
     "SharedWithMe": 4,
+    "MyDrugEntitlement": 2,
+    "MyPrescriptions": 5,
+    "PharmacyAvailability": 3,
+    "CertificateCatalogue": 0,
+    "MyDrugRequests": 2,
+    "DrugRequestsKpi": 2,
 }
 
 
