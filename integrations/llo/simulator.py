@@ -7,8 +7,9 @@ processes, issues or refuses a request.
 
 The world comes from the demo region: every person with drug rights is a beneficiary (federal categories
 082/083, the regional R01 for diabetes), with the НСУ decision drawn from the seed; on first sight a
-beneficiary has the prescriptions their doctor wrote a few days before (metformin for diabetes, enalapril
-for the disability groups, and one ordinary prescription). Preferential pharmacies stock the ЛЛО drugs,
+beneficiary has the prescriptions their doctor wrote a few days before the simulator started (metformin for
+diabetes, enalapril for the disability groups, and one ordinary prescription), written in the region's order so
+that their ids, series and numbers are the same in every process (``seed-demo`` prints them). Preferential pharmacies stock the ЛЛО drugs,
 except metformin 1000 mg, which is out everywhere (the regional shortage the deferred queue exists for).
 
 Rules it keeps (``protocols.md`` §7): validity counts from the issue day (15 / 30 / 90 days); an open
@@ -187,6 +188,8 @@ class LloSimulatorState:
         self._request_keys: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._numbers = itertools.count(100001)
+        for record in list(self.beneficiaries.values()):  # in the region's order: the same ids run after run
+            self._seed_prescriptions(record)
 
     # -- time ------------------------------------------------------------------------------------
 

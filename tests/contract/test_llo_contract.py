@@ -190,7 +190,8 @@ async def test_expiry_and_deferral_refusals(env: Env) -> None:
     }
     with pytest.raises(PrescriptionExpired):
         await env.llo.defer(found["Эналаприл"].id, preferential.id, idempotency_key="c")
-    expired = [e.prescription_id for e in (await env.llo.events(after=0)).events if e.kind is LloEventKind.EXPIRED]
+    feed = (await env.llo.events(after=0)).events
+    expired = [e.prescription_id for e in feed if e.kind is LloEventKind.EXPIRED and e.snils == DIABETIC]
     assert sorted(expired) == sorted([found["Эналаприл"].id, found["Аторвастатин"].id])
 
 
@@ -255,10 +256,14 @@ async def test_certificate_becomes_a_semd_166_or_is_refused_with_a_reason(env: E
     [(Fault.ERROR, LloUnavailable), (Fault.MALFORMED, LloMalformedReply)],
 )
 async def test_faults_are_typed_and_change_nothing(env: Env, fault: Fault, error: type[Exception]) -> None:
+    metformin = next(p for p in env.state.prescriptions_of(DIABETIC) if p.drug.mnn == "Метформин")
+    pharmacy = next(p.id for p in env.state.pharmacies.values() if p.preferential)
+    before = dict(env.state.prescriptions)
     env.state.faults.force(fault)
     with pytest.raises(error):
-        await env.llo.prescriptions(DIABETIC)
-    assert not env.state.prescriptions  # the faulty reply wrote nothing (the first prescriptions are lazy)
+        await env.llo.defer(metformin.id, pharmacy, idempotency_key="f1")
+    assert env.state.prescriptions == before  # the faulty reply changed nothing
+    assert (await env.llo.defer(metformin.id, pharmacy, idempotency_key="f1")).status is PrescriptionStatus.DEFERRED
 
 
 async def test_timeout_and_wrong_token() -> None:

@@ -145,15 +145,19 @@ async def sync_events(runtime: Runtime, *, batch: int = EVENTS_BATCH) -> FeedRep
         state = await session.get(DrugSyncState, FEED)
         cursor = state.cursor if state else 0
     llo = runtime.adapters.llo
-    page = await llo.events(after=cursor, limit=batch)
-    report.cursor = page.last
-    if not page.events:
-        return report
-    ids = sorted({e.prescription_id for e in page.events})
-    current = {pid: await llo.prescription(pid) for pid in ids}
-    every = await pharmacies(runtime)
-    async with runtime.sessionmaker() as session:
-        owners = await identity.patient_ids_by_snils(session, sorted({e.snils for e in page.events}))
+    try:
+        page = await llo.events(after=cursor, limit=batch)
+        report.cursor = page.last
+        if not page.events:
+            return report
+        async with runtime.sessionmaker() as session:
+            owners = await identity.patient_ids_by_snils(session, sorted({e.snils for e in page.events}))
+        ours = sorted({e.prescription_id for e in page.events if identity.normalise_snils(e.snils) in owners})
+        current = {pid: await llo.prescription(pid) for pid in ours}  # only people who use the service
+        every = await pharmacies(runtime) if ours else {}
+    except LloError as exc:
+        log.warning("drugs.feed_unavailable", error=type(exc).__name__, cursor=cursor)
+        return report  # the cursor stays: the next run reads the same events
     async with UnitOfWork(runtime, RequestContext.for_system("drugs.sync")) as uow:
         session = uow.session
         for event in page.events:
