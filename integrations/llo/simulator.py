@@ -9,8 +9,9 @@ The world comes from the demo region: every person with drug rights is a benefic
 082/083, the regional R01 for diabetes), with the НСУ decision drawn from the seed; on first sight a
 beneficiary has the prescriptions their doctor wrote a few days before the simulator started (metformin for
 diabetes, enalapril for the disability groups, and one ordinary prescription), written in the region's order so
-that their ids, series and numbers are the same in every process (``seed-demo`` prints them). Preferential pharmacies stock the ЛЛО drugs,
-except metformin 1000 mg, which is out everywhere (the regional shortage the deferred queue exists for).
+that their ids, series and numbers are the same in every process (``seed-demo`` prints them). Preferential
+pharmacies stock the ЛЛО drugs, except metformin 1000 mg, which is out everywhere (the regional shortage the
+deferred queue exists for).
 
 Rules it keeps (``protocols.md`` §7): validity counts from the issue day (15 / 30 / 90 days); an open
 prescription past its last day becomes ``expired`` — except one on deferred service, which the pharmacy
