@@ -7,6 +7,7 @@ import hashlib
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from litestar import Litestar
 
+from backend.booking.cache import CacheBackend, MemoryBackend, RedisBackend, SafeBackend, SwrCache
 from backend.identity.tokens import persisted_ec_key
 from backend.settings import Profile, Settings
 from backend.vault.crypto import KeyRing
@@ -35,6 +37,10 @@ from integrations.fer.simulator import simulator_state as fer_simulator_state
 from integrations.fer.vaccination import with_vaccination_rooms
 from integrations.iemk import MedicalDocuments, build_iemk_client
 from integrations.iemk.simulator import create_iemk_simulator
+from integrations.iemk.simulator import simulator_state as iemk_state
+from integrations.iemk.types import SEMD_TYPES
+from integrations.llo import ClinicRequestsClient, LloClient
+from integrations.llo.simulator import create_llo_simulator
 from integrations.push import ApnsPushProvider, FcmPushProvider, FcmServiceAccount, PushProvider
 from integrations.push.simulator import create_apns_simulator, create_fcm_simulator
 from integrations.smp import SmpClient
@@ -301,6 +307,64 @@ def build_smp(runtime: Runtime, push_to: PushTarget) -> tuple[SmpClient, httpx.A
         timeout_s=settings.upstream_timeout_s,
     )
     return SmpClient(http, token=settings.smp_token, timeout_s=settings.upstream_timeout_s), http, app
+# --- preferential drugs (ЛЛО) and the clinic's requests ----------------------------------------------
+
+
+def llo_semd_hook(runtime: Runtime) -> Callable[[str, str, str | None], str | None]:
+    """The in-process ЛЛО simulator's link to РЭМД: a prescription (141) or a certificate (166) it issues is
+    registered in the in-process ИЭМК simulator at once, so the documents domain reads it as any other."""
+
+    def hook(snils: str, kind: str, purpose: str | None) -> str | None:
+        app = runtime.adapters.iemk_simulator
+        if app is None or kind not in SEMD_TYPES:
+            return None
+        state = iemk_state(app)  # type: ignore[arg-type]  # the in-process simulator is a Litestar app
+        try:
+            registration = state.register_document(snils=snils, kind=kind, delay=timedelta(0), purpose=purpose)
+            return state.registration(registration.local_uid).registry_number
+        except Exception:  # a person the register does not know, a kind it cannot build: no link
+            log.info("llo.semd_not_registered", kind=kind, exc_info=True)
+            return None
+
+    return hook
+
+
+def build_llo(runtime: Runtime) -> tuple[LloClient, ClinicRequestsClient, list[httpx.AsyncClient], Litestar | None]:
+    """The ЛЛО client and the clinic-requests client for the settings' URLs, the httpx clients under them
+    and, for ``inprocess://``, the one simulator serving both (the demo's deferred drugs arrive two minutes
+    after deferral and the clinic answers a request in one minute)."""
+    settings = runtime.settings
+    simulator: Litestar | None = None
+    if is_inprocess(settings.llo_url) or is_inprocess(settings.clinic_requests_url):
+        demo = settings.profile is Profile.EMBEDDED
+        simulator = create_llo_simulator(
+            get_region(settings.demo_seed, RegionScale(settings.demo_scale)),
+            clock=runtime.now,
+            token=settings.llo_token,
+            semd_hook=llo_semd_hook(runtime),
+            auto_restock=timedelta(minutes=2) if demo else None,
+            auto_decide=timedelta(minutes=1) if demo else None,
+        )
+    app = simulator
+    llo_http = build_http_client(
+        settings.llo_url, simulator_app=(lambda: app) if app else None, timeout_s=settings.upstream_timeout_s
+    )
+    mis_http = build_http_client(
+        settings.clinic_requests_url,
+        simulator_app=(lambda: app) if app else None,
+        timeout_s=settings.upstream_timeout_s,
+    )
+    llo = LloClient(llo_http, token=settings.llo_token, timeout_s=settings.upstream_timeout_s)
+    mis = ClinicRequestsClient(mis_http, token=settings.clinic_requests_token, timeout_s=settings.upstream_timeout_s)
+    return llo, mis, [llo_http, mis_http], simulator
+
+
+def build_drugs_cache(runtime: Runtime) -> SwrCache:
+    """Pharmacy stock, stale-while-revalidate like booking's slots (Redis-backed with Redis, its own keys)."""
+    redis = runtime.redis
+    backend: CacheBackend = RedisBackend(redis, prefix="mz:drugs:") if redis is not None else MemoryBackend()
+    settings = runtime.settings
+    return SwrCache(SafeBackend(backend), fresh_s=settings.llo_stock_fresh_s, stale_s=settings.llo_stock_stale_s)
 
 
 # --- notifications' channels -------------------------------------------------------------------------

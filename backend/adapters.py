@@ -22,6 +22,9 @@
   services, appeals, insurer change), real or simulated over the demo region;
 * ``inbox_bus``: the inbox live feed (Redis pub/sub with Redis, in-process queues without);
 * ``booking_cache``: booking's stale-while-revalidate cache (Redis-backed with Redis);
+* ``llo``, ``clinic_requests`` (and ``llo_simulator``): the regional ЛЛО system and the clinic MIS's requests,
+  real or one in-process simulator (which registers the СЭМД it issues in the in-process ИЭМК simulator);
+  ``drugs_cache``: pharmacy stock, stale-while-revalidate like booking's slots;
 * ``iemk`` (and ``iemk_simulator``): ИЭМК / РЭМД medical documents, real or the in-process register
   simulator over the demo region (on the runtime's clock, so delayed registrations follow it);
 * ``nsi``: НСИ (ФНСИ) reference books, real or simulated; ``terminology``: the offline snapshot that
@@ -63,9 +66,11 @@ from backend.adapter_builders import (
     SmsStatusCallback,
     booking_hub,
     build_booking_hub,
+    build_drugs_cache,
     build_email_sender,
     build_esia,
     build_iemk,
+    build_llo,
     build_push_providers,
     build_smp,
     build_sms_gateway,
@@ -102,6 +107,7 @@ from integrations.homecall.simulator import create_homecall_simulator
 from integrations.iemk import MedicalDocuments
 from integrations.immunization import ImmunizationClient, ImmunizationRegister
 from integrations.immunization.simulator import create_immunization_simulator
+from integrations.llo import ClinicRequests, DrugRegistry
 from integrations.nsi import ReferenceBooks, Terminology, build_nsi_client, default_terminology
 from integrations.smp import SmpDispatch
 from integrations.sms import SmsGateway
@@ -160,6 +166,10 @@ class Adapters:
         self._immunization_simulator: Litestar | None = None
         #: The vaccination certificates' signing key (``backend.vaccination.keys`` fills it on first use).
         self.vaccination_keys: Any = None
+        self._llo: DrugRegistry | None = None
+        self._clinic_requests: ClinicRequests | None = None
+        self._llo_simulator: Litestar | None = None
+        self._drugs_cache: SwrCache | None = None
         #: The register's documents shown in the vault (the documents domain plugs its service in here).
         self.vault_register: RegisterDocuments = NoRegisterDocuments()
         self._owned: list[Any] = []  # everything built or replaced here, closed with the runtime
@@ -527,6 +537,47 @@ class Adapters:
         self._own(cache)
         self._booking_cache = cache
 
+    # -- preferential drugs (ЛЛО), the clinic's requests, the pharmacy stock cache
+
+    def _build_llo(self) -> None:
+        llo, mis, clients, simulator = build_llo(self._runtime)
+        for thing in (llo, mis, *clients):
+            self._own(thing)
+        self._llo, self._clinic_requests = self._llo or llo, self._clinic_requests or mis
+        self._llo_simulator = self._llo_simulator or simulator
+
+    @property
+    def llo(self) -> DrugRegistry:
+        if self._llo is None:
+            self._build_llo()
+        assert self._llo is not None
+        return self._llo
+
+    @llo.setter
+    def llo(self, registry: DrugRegistry) -> None:
+        self._own(registry)
+        self._llo = registry
+
+    @property
+    def clinic_requests(self) -> ClinicRequests:
+        if self._clinic_requests is None:
+            self._build_llo()
+        assert self._clinic_requests is not None
+        return self._clinic_requests
+
+    @property
+    def llo_simulator(self) -> Litestar | None:
+        if self._llo is None or self._clinic_requests is None:
+            self._build_llo()
+        return self._llo_simulator
+
+    @property
+    def drugs_cache(self) -> SwrCache:
+        if self._drugs_cache is None:
+            self._drugs_cache = build_drugs_cache(self._runtime)
+            self._own(self._drugs_cache)
+        return self._drugs_cache
+
     # -- ИЭМК / РЭМД, НСИ
 
     @property
@@ -697,6 +748,7 @@ class Adapters:
         self._home_visit_bus = None
         self._vault_store = None
         self._smp = self._smp_simulator = self._ambulance_bus = None
+        self._llo = self._clinic_requests = self._llo_simulator = self._drugs_cache = None
         self._esia_simulator = self._sms_simulator = None
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()

@@ -34,6 +34,7 @@ from backend.api.transport import thin_controller
 from backend.attachment import service as attachment
 from backend.dev.routes import routes_for as dev_routes_for
 from backend.documents import service as documents
+from backend.drugs import service as drugs
 from backend.health.routes import live, ready
 from backend.home_visits import service as home_visits
 from backend.identity.authn import graphql_context, with_websocket_auth
@@ -65,6 +66,7 @@ REST_MODULES: tuple[str, ...] = (
     "backend.ambulance.routes",
     "backend.vaccination.routes",
     "backend.insurance.routes",
+    "backend.drugs.routes",
 )
 
 
@@ -80,7 +82,8 @@ async def _periodic_jobs(runtime: Runtime) -> None:
     """The embedded profile's stand-in for Celery beat (production runs these from beat on workers):
     re-relay missed outbox rows, notification retries and morning sends, reminders, push→SMS fallback, the
     documents sync (each patient at most every ``SYNC_INTERVAL``), home visits and attachment applications in
-    step with their upstreams, the vault's housekeeping (shares expiring, the bin emptied)."""
+    step with their upstreams, the vault's housekeeping (shares expiring, the bin emptied), the ЛЛО event feed,
+    the clinic's answers to requests without a visit and the prescriptions' expiry reminders."""
     jobs = (
         outbox.sweep,
         delivery.tick,
@@ -91,6 +94,9 @@ async def _periodic_jobs(runtime: Runtime) -> None:
         attachment.sync,
         vault.housekeeping,
         ambulance.sync,
+        drugs.sync_events,
+        drugs.sync_requests,
+        drugs.remind_expiring,
     )
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)

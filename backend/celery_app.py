@@ -35,6 +35,8 @@ class TaskName:
     VACCINATION_IMPORT = "vaccination.import_register"
     INSURANCE_SYNC = "insurance.sync"
     INSURANCE_REPRESENTATIVE = "insurance.representative"
+    DRUGS_SYNC = "drugs.sync"
+    DRUGS_REMINDERS = "drugs.expiry_reminders"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -51,6 +53,7 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.ambulance.tasks",
     "backend.vaccination.tasks",
     "backend.insurance.tasks",
+    "backend.drugs.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -71,6 +74,8 @@ BEAT_SCHEDULE = {
     "vaccination-reminders": {"task": TaskName.VACCINATION_REMINDERS, "schedule": crontab(hour=7, minute=0)},
     "insurance-sync": {"task": TaskName.INSURANCE_SYNC, "schedule": 900.0},
     "insurance-representative": {"task": TaskName.INSURANCE_REPRESENTATIVE, "schedule": 3600.0},
+    "drugs-sync": {"task": TaskName.DRUGS_SYNC, "schedule": 60.0},
+    "drugs-expiry-reminders": {"task": TaskName.DRUGS_REMINDERS, "schedule": 3600.0},
 }
 
 

@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     homecall_push_guid: str = Field("", validation_alias=_env("HOMECALL_PUSH_GUID"))
     attachment_url: str = Field("inprocess://attachment", validation_alias=_env("ATTACHMENT_URL"))
     attachment_token: str = Field("demo-attachment-token", validation_alias=_env("ATTACHMENT_TOKEN"))
+    # Preferential drugs: the regional ЛЛО system and the clinic MIS's requests (our contracts, integrations/llo).
+    llo_url: str = Field("inprocess://llo", validation_alias=_env("LLO_URL"))
+    llo_token: str = Field("demo-llo-token", validation_alias=_env("LLO_TOKEN"))
+    clinic_requests_url: str = Field("inprocess://llo", validation_alias=_env("CLINIC_REQUESTS_URL"))
+    clinic_requests_token: str = Field("demo-llo-token", validation_alias=_env("CLINIC_REQUESTS_TOKEN"))
+    # How long a pharmacy stock answer is served as fresh, then stale while one refresh runs (seconds).
+    llo_stock_fresh_s: float = Field(60.0, gt=0, le=3600, validation_alias=_env("LLO_STOCK_FRESH_S"))
+    llo_stock_stale_s: float = Field(600.0, ge=0, le=86400, validation_alias=_env("LLO_STOCK_STALE_S"))
     upstream_timeout_s: float = Field(10.0, gt=0, le=120, validation_alias=_env("UPSTREAM_TIMEOUT_S"))
     # Ambulance tracking (backend/ambulance/): the regional СМП dispatch feed (integrations/smp): its pull
     # API and token, and the secret its webhook pushes are signed with.
@@ -240,7 +248,8 @@ class Settings(BaseSettings):
                 raise ValueError("REDIS_URL: required in production (redis://…)")
             if self.celery_eager:
                 raise ValueError("MZ_CELERY_EAGER: must be false in production (tasks run on workers)")
-            for name in ("esia_url", "fer_url", "sms_url", "iemk_url", "nsi_url", "homecall_url", "attachment_url"):
+            upstreams = ("esia_url", "fer_url", "sms_url", "iemk_url", "nsi_url", "homecall_url", "attachment_url")
+            for name in (*upstreams, "llo_url", "clinic_requests_url"):
                 if is_inprocess(getattr(self, name)):
                     raise ValueError(f"MZ_{name.upper()}: production needs the real upstream URL")
             for name, why in (
@@ -268,6 +277,8 @@ class Settings(BaseSettings):
                 raise ValueError("MZ_SMP_URL, MZ_SMP_WEBHOOK_SECRET: production needs the СМП feed and its secret")
             if is_inprocess(self.erzl_url) or self.erzl_token == "demo-erzl-token":
                 raise ValueError("MZ_ERZL_URL, MZ_ERZL_TOKEN: production needs the real ЕРЗЛ / insurer upstream")
+            if "demo-llo-token" in (self.llo_token, self.clinic_requests_token):
+                raise ValueError("MZ_LLO_TOKEN / MZ_CLINIC_REQUESTS_TOKEN: production needs the services' tokens")
         return self
 
     @property

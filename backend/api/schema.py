@@ -49,6 +49,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.ambulance.schema",
     "backend.vaccination.schema",
     "backend.insurance.schema",
+    "backend.drugs.schema",
 )
 
 

@@ -110,32 +110,33 @@ class MemoryBackend:
 @dataclass
 class RedisBackend:
     redis: Redis
+    prefix: str = PREFIX  # another user of this cache (drugs' pharmacy stock) keeps its keys apart
 
     async def get(self, key: str) -> str | None:
-        value = await self.redis.get(PREFIX + key)
+        value = await self.redis.get(self.prefix + key)
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
     async def set(self, key: str, value: str, ttl_s: float) -> None:
-        await self.redis.set(PREFIX + key, value, px=max(1, int(ttl_s * 1000)))
+        await self.redis.set(self.prefix + key, value, px=max(1, int(ttl_s * 1000)))
 
     async def delete(self, key: str) -> None:
-        await self.redis.delete(PREFIX + key)
+        await self.redis.delete(self.prefix + key)
 
     async def acquire(self, key: str, ttl_s: float) -> str | None:
         token = secrets.token_hex(8)
-        ok = await self.redis.set(PREFIX + key, token, nx=True, px=max(1, int(ttl_s * 1000)))
+        ok = await self.redis.set(self.prefix + key, token, nx=True, px=max(1, int(ttl_s * 1000)))
         return token if ok else None
 
     async def release(self, key: str, token: str) -> None:
-        await self.redis.eval(_RELEASE_LUA, 1, PREFIX + key, token)  # type: ignore[misc]
+        await self.redis.eval(_RELEASE_LUA, 1, self.prefix + key, token)  # type: ignore[misc]
 
     async def acquire_and_get(self, key: str, ttl_s: float, other: str) -> tuple[str | None, str | None]:
         # One EVALSHA rather than a pipeline of SET and GET: less client CPU on the refused attempts that
         # dominate under contention (bench P2, see bench/README.md); the script is loaded on the first NOSCRIPT.
         token = secrets.token_hex(8)
-        args = (2, PREFIX + key, PREFIX + other, token, max(1, int(ttl_s * 1000)))
+        args = (2, self.prefix + key, self.prefix + other, token, max(1, int(ttl_s * 1000)))
         try:
             answer = await self.redis.execute_command("EVALSHA", _ACQUIRE_AND_GET_SHA, *args)
         except NoScriptError:

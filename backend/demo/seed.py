@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from backend.demo.insurance import insurance_demo
+from backend.demo.drugs import drugs_demo
 from backend.demo.people import seed_demo_people
 from backend.demo.vaccination import seed_demo_vaccination
 from backend.directory.service import STAGE_LABELS, sync_directory
@@ -119,4 +120,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "home_visits_and_attachment": home_visit_and_attachment_demo(region),
         "vaccination": vaccination,
         "insurance": insurance_demo(region),
+        "preferential_drugs": drugs_demo(region),
     }

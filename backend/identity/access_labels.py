@@ -165,6 +165,20 @@ ACTION_LABELS: dict[str, str] = {
     "vaccination.reminded": "Напоминание о прививке",
     "bookVaccination": "Запись на прививку",
     "issueVaccinationCertificate": "Выдача сертификата о прививках",
+    # drugs (ЛЛО, e-prescriptions, requests without a visit)
+    "drugs.entitlement_read": "Просмотр права на льготные лекарства",
+    "drugs.prescriptions_read": "Просмотр электронных рецептов",
+    "drugs.availability_read": "Поиск лекарства по рецепту в аптеках",
+    "drugs.requests_read": "Просмотр заявок на продление рецептов и справки",
+    "drugs.prescription_deferred": "Рецепт поставлен на отсроченное обслуживание",
+    "drugs.drug_arrived": "Лекарство по отсроченному рецепту поступило в аптеку",
+    "drugs.prescription_printed": "Печать рецепта и списка аптек",
+    "drugs.renewal_requested": "Запрос продления рецепта без визита",
+    "drugs.certificate_requested": "Заказ справки без визита",
+    "drugs.request_status_changed": "Изменение состояния заявки в поликлинику",
+    "deferPrescription": "Отсроченное обслуживание рецепта",
+    "requestPrescriptionRenewal": "Запрос продления рецепта",
+    "requestCertificate": "Заказ справки или выписки",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -293,6 +307,20 @@ OUTCOME_LABELS: dict[str, str] = {
     "HOME_VISIT_SERVICE_DISABLED": "Вызов врача на дом в этой поликлинике недоступен",
     "HOME_VISIT_SERVICE_UNAVAILABLE": "Сервис вызова врача недоступен",
     "HOME_VISIT_WINDOW_UNAVAILABLE": "Выбранное время уже недоступно",
+    # drugs
+    "DRUGS_NO_SNILS": "В профиле нет СНИЛС",
+    "PRESCRIPTION_NOT_FOUND": "Рецепт не найден",
+    "PRESCRIPTION_EXPIRED": "Срок действия рецепта истек",
+    "PRESCRIPTION_ALREADY_DISPENSED": "Лекарство по рецепту уже отпущено",
+    "PRESCRIPTION_ALREADY_DEFERRED": "Рецепт уже на отсроченном обслуживании",
+    "DRUGS_NO_ENTITLEMENT": "Нет права на льготное лекарство",
+    "PHARMACY_UNAVAILABLE": "Аптека не отпускает льготные лекарства",
+    "DRUG_IN_STOCK": "Лекарство есть в аптеке, отсрочка не нужна",
+    "RENEWAL_NOT_ALLOWED": "Рецепт нельзя продлить без приема",
+    "DRUG_REQUEST_PENDING": "Такая заявка уже рассматривается",
+    "DRUG_REQUEST_NOT_FOUND": "Заявка не найдена",
+    "DRUGS_SERVICE_UNAVAILABLE": "Сервис льготных лекарств недоступен",
+    "PRINT_UNAVAILABLE": "Печать недоступна",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).

@@ -96,9 +96,9 @@ IMPLIED_SCOPES: dict[str, frozenset[str]] = {
 }
 #: What a proxy grant may carry (a subset is chosen per grant).
 GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
-#: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment and who the
-#: caller is; never documents. Cancelling or rescheduling also needs the caller's SMS code
-#: (:data:`SCOPE_SENSITIVE`).
+#: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment, the caller's
+#: prescriptions and where the drug is (and put one on deferred service), and who the caller is; never
+#: documents. Cancelling or rescheduling also needs the caller's SMS code (:data:`SCOPE_SENSITIVE`).
 OPERATOR_SCOPES: frozenset[str] = frozenset(
     {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT}
 ) | {SCOPE_VACCINATION}  # vaccination: the calendar and booking the due dose (never a certificate)
@@ -118,6 +118,11 @@ KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS}) | {SCOP
 #: A kiosk session: booking and tickets, and the OMS policy to show and print (a kiosk does not offer home
 #: visits, nor billed care: its screen is in a hall).
 KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_INSURANCE_POLICY})
+    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT, SCOPE_DRUGS}
+)
+#: A kiosk session: booking, tickets and prescriptions (showing and printing their code and the pharmacies);
+#: a kiosk does not offer home visits.
+KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_DRUGS})
 #: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
 

@@ -157,6 +157,14 @@ async def find_caller(session: AsyncSession, phone: str | None, esia_oid: str | 
         select(Patient).where(Patient.phone == number).order_by(Patient.birth_date, Patient.id).limit(1)
     )
     return PatientView.of(row) if row is not None else None
+async def patient_ids_by_snils(session: AsyncSession, snils: Sequence[str]) -> dict[str, uuid.UUID]:
+    """SNILS → patient id for the people we know among ``snils`` (upstream registers name people by SNILS;
+    a lookup for system feeds, not identification)."""
+    wanted = {n for n in (normalise_snils(s) for s in snils) if n}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Patient.snils, Patient.id).where(Patient.snils.in_(sorted(wanted))))
+    return {str(number): patient_id for number, patient_id in rows.all()}
 
 
 @dataclass(frozen=True)

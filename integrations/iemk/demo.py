@@ -358,12 +358,29 @@ class _Planner:
             ),
         )
 
-    def certificate(self) -> PlannedDocument | None:
-        if self.child or self.age >= 65:
+    def certificate(self, purpose: str | None = None) -> PlannedDocument | None:
+        """The work certificate of a working-age adult; with ``purpose``, the certificate a person asked their
+        clinic for (any age, no workplace: the drugs domain's certificate requests)."""
+        if purpose is None and (self.child or self.age >= 65):
             return None
         doctor, mo = self.first_level()
         at = self.moment(date(2025, 4, 1), date(2025, 10, 30))
         main = self.chronic[0] if self.chronic else "Z02.7"
+        work = (
+            ()
+            if purpose is not None
+            else (
+                Section(
+                    "WORK",
+                    entries=(Observation(Code(FIELDS, "4073"), Text("ООО «Ставропольские коммунальные системы»")),),
+                ),
+            )
+        )
+        result = (
+            "Медицинских противопоказаний не выявлено."
+            if purpose
+            else "Медицинских противопоказаний к работе не выявлено."
+        )
         return self.spec(
             "166",
             doctor,
@@ -371,19 +388,12 @@ class _Planner:
             at,
             (
                 Section(
-                    "DOCINFO", entries=(Observation(Code(FIELDS, "7000"), Text("Для предъявления по месту работы")),)
+                    "DOCINFO",
+                    entries=(Observation(Code(FIELDS, "7000"), Text(purpose or "Для предъявления по месту работы")),),
                 ),
-                Section(
-                    "WORK",
-                    entries=(Observation(Code(FIELDS, "4073"), Text("ООО «Ставропольские коммунальные системы»")),),
-                ),
+                *work,
                 Section("PRVDS", entries=(Observation(Code(FIELDS, "809"), Code(ICD10, main)),)),
-                Section(
-                    "RESINFO",
-                    entries=(
-                        Observation(Code(FIELDS, "7001"), Text("Медицинских противопоказаний к работе не выявлено.")),
-                    ),
-                ),
+                Section("RESINFO", entries=(Observation(Code(FIELDS, "7001"), Text(result)),)),
             ),
         )
 
@@ -400,8 +410,11 @@ def demo_documents(region: Region, person: Person) -> list[PlannedDocument]:
     return sorted(planned, key=lambda p: p.spec.created_at)
 
 
-def new_document(region: Region, person: Person, remd_code: str, at: datetime, *, sequence: int) -> PlannedDocument:
-    """A fresh document of ``remd_code`` for ``person`` made at ``at`` (the simulator's registration hook)."""
+def new_document(
+    region: Region, person: Person, remd_code: str, at: datetime, *, sequence: int, purpose: str | None = None
+) -> PlannedDocument:
+    """A fresh document of ``remd_code`` for ``person`` made at ``at`` (the simulator's registration hook);
+    ``purpose`` is a certificate's (166) purpose line, for a certificate the person asked for."""
     planner = _Planner(region, person)
     planner.counter = 50 + sequence
     makers = {
@@ -410,7 +423,7 @@ def new_document(region: Region, person: Person, remd_code: str, at: datetime, *
         "122": planner.dispanserization,
         "170": planner.vaccinations,
         "141": planner.prescription,
-        "166": planner.certificate,
+        "166": lambda: planner.certificate(purpose),
     }
     made = makers[remd_code]()
     if made is None:

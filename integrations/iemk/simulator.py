@@ -307,18 +307,22 @@ class IemkSimulatorState:
         delay: timedelta | None = None,
         reject: Sequence[RegistrationError] = (),
         created_at: datetime | None = None,
+        purpose: str | None = None,
     ) -> Registration:
         """Scenario hook: the person's MIS submits a new, signed document of ``kind`` now.
 
         It becomes visible to the patient when the clock passes ``delay`` (the state's
         ``registration_delay`` by default), unless ``reject`` names errors: then it is rejected.
+        ``purpose``: a certificate's (166) purpose line, for one the person asked their clinic for.
         """
         person = self.person(snils=snils, esia_oid=esia_oid)
         sequence = sum(1 for p in self.registrations.values() if p.metadata.patient_snils == person.snils) + 1
         if kind not in SEMD_TYPES:
             raise _Refused(400, "BAD_REQUEST", f"Тип СЭМД {kind} не поддерживается")
         try:
-            planned = new_document(self.region, person, kind, created_at or self.now(), sequence=sequence)
+            planned = new_document(
+                self.region, person, kind, created_at or self.now(), sequence=sequence, purpose=purpose
+            )
         except ValueError as exc:
             raise _Refused(400, "BAD_REQUEST", str(exc)) from exc
         return self._submit_planned(person, kind, planned, delay=delay, reject=reject)

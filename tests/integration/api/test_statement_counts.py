@@ -38,6 +38,7 @@ from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications import preferences
 from tests.support.ambulance import ambulance_scenarios
+from tests.support import drugs_statements
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
@@ -681,6 +682,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("SharedWithMe", _shared_with_me),
         *ambulance_scenarios(),
         *vaccination_scenarios(),
+        Scenario("MyDrugEntitlement", drugs_statements.one_and_four),
+        Scenario("MyPrescriptions", drugs_statements.one_and_four),
+        Scenario("PharmacyAvailability", drugs_statements.availability),
+        Scenario("CertificateCatalogue", _no_data),
+        Scenario("MyDrugRequests", drugs_statements.my_requests),
+        Scenario("DrugRequestsKpi", drugs_statements.requests_kpi),
     )
 }
 
@@ -728,6 +735,12 @@ STATEMENTS: dict[str, int] = {
     "MyAmbulanceCalls": 5,  # the same (the survey question reads nothing)
     "AmbulanceArrivalKpi": 3,  # the staff session, the arrivals, their first predictions
     **VACCINATION_STATEMENTS,
+    "MyDrugEntitlement": 2,
+    "MyPrescriptions": 5,
+    "PharmacyAvailability": 3,
+    "CertificateCatalogue": 0,
+    "MyDrugRequests": 2,
+    "DrugRequestsKpi": 2,
 }
 SCENARIOS |= insurance_scenarios()
 STATEMENTS |= INSURANCE_STATEMENTS

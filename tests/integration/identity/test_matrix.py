@@ -54,6 +54,7 @@ from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications.channels import InboxEvent
 from tests.support.ambulance_matrix import ambulance_rows
+from tests.support import drugs_matrix
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
 from tests.support.identity import (
@@ -125,6 +126,8 @@ class World:
     document: uuid.UUID | None = None
     profile_entry: uuid.UUID | None = None
     document_grant: uuid.UUID | None = None
+    # Other domains' world (tests/support/<domain>_matrix.py): e.g. T's prescription.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 Vars = Callable[[World], dict[str, Any]]
@@ -677,6 +680,10 @@ MATRIX: dict[str, Row] = {
     ),
     "claimDocumentAccess": only(
         set(), f'mutation {{ claimDocumentAccess(code: "AAAA-BBBB-CCCC") {{ {PROBLEM} }} }}', lambda w: {}
+    ),
+    # ------------------------------------------------------------------------------ drugs
+    **drugs_matrix.rows(
+        standard=standard, only=only, public=public, is_type=is_type, keyed=_keyed, operator=P.OPERATOR
     ),
 }
 MATRIX.update(vaccination_rows(sys.modules[__name__]))

@@ -1,0 +1,1 @@
+"""Preferential drugs, e-prescriptions, pharmacy availability, renewals and certificates without a visit."""
