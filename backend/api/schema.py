@@ -46,6 +46,9 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "notifications.schema",
     "backend.documents.schema",
     "backend.vault.schema",
+    "backend.dispanserization.schema",
+    "backend.referrals.schema",
+    "backend.no_shows.schema",
 )
 
 

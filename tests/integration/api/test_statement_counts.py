@@ -38,6 +38,7 @@ from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications import preferences
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
+from tests.support.care_statements import CARE_SCENARIOS, CARE_STATEMENTS
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
 from tests.support.home_visits import start_visits
@@ -676,6 +677,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVault", _my_vault),
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
+        *CARE_SCENARIOS,  # referrals, no-shows, dispanserization (tests/support/care_statements.py)
     )
 }
 
@@ -719,6 +721,7 @@ STATEMENTS: dict[str, int] = {
     "MyVault": 4,  # the files, the bytes used, the register's documents; the audit row is written alone
     "MyVaultShares": 1,
     "SharedWithMe": 4,
+    **CARE_STATEMENTS,
 }
 
 

@@ -28,6 +28,7 @@ import asyncio
 import dataclasses
 import enum
 import json
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,6 +54,7 @@ from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications.channels import InboxEvent
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
+from tests.support.care_matrix import care_rows
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
 from tests.support.identity import (
     auth_headers,
@@ -675,6 +677,8 @@ MATRIX: dict[str, Row] = {
         set(), f'mutation {{ claimDocumentAccess(code: "AAAA-BBBB-CCCC") {{ {PROBLEM} }} }}', lambda w: {}
     ),
 }
+# Referrals, no-shows, dispanserization (issue 24): tests/support/care_matrix.py.
+MATRIX.update(care_rows(sys.modules[__name__]))
 
 
 def _modules() -> list[ModuleType]:
