@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from backend.demo.care import seed_demo_care
 from backend.demo.people import seed_demo_people
 from backend.directory.service import STAGE_LABELS, sync_directory
 from backend.documents.seed import seed_demo_documents
@@ -97,6 +98,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         vault = await seed_demo_vault(runtime)
         people = await seed_demo_people(runtime, list(region.people))
         documents = await seed_demo_documents(runtime)
+        care = await seed_demo_care(runtime, region)  # referrals, dispanserization, no-shows (issue 24)
     finally:
         await runtime.close()
     return {
@@ -114,4 +116,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "demo_people": people,
         "documents": documents,
         "home_visits_and_attachment": home_visit_and_attachment_demo(region),
+        "referrals_dispanserization_no_shows": care,
     }

@@ -47,7 +47,7 @@ from integrations.fer.areas import FerAreasClient, HubBusinessError
 from integrations.fer.protocol import AppointmentStatus, HubErrorCode, HubMalformedReply, Slot
 
 if TYPE_CHECKING:
-    from integrations.demo_region.model import Person
+    from integrations.demo_region.model import Person, Region
     from integrations.fer.simulator import FerSimulatorState
 
 DTO_NS = "http://schemas.datacontract.org/2004/07/HubService2.Dto"
@@ -461,3 +461,59 @@ REFERRAL_HANDLERS = {
     "InspectDoctorsReferal": _inspect_doctors_referal,
     "GetAppointmentsDemandDoctorsReferal": _get_appointments_demand,
 }
+
+
+# -- the demo's referrals --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DemoReferral:
+    number: str
+    person_oid: str
+    specialty_code: str
+    issuer_doctor_id: str
+
+
+def demo_referrals(region: Region, *, count: int = 2) -> list[DemoReferral]:
+    """Referrals the demo hub knows from its start (numbers ``NAPR-<region>-9000NN``): to a narrow specialist
+    (one bookable only by referral) for the first adults attached to an adult polyclinic, each issued by a
+    therapist of that polyclinic. Deterministic, so ``seed-demo`` prints the same numbers the server's
+    simulator issues."""
+    narrow = {s.code for s in region.specialties if not s.direct_booking}
+    offered = sorted({d.specialty_code for mo in region.organisations for d in mo.doctors} & narrow)
+    if not offered:
+        return []
+    by_mo = {mo.id: mo for mo in region.organisations}
+    result: list[DemoReferral] = []
+    for person in region.people:
+        mo = by_mo.get(person.attached_mo_id or "")
+        if mo is None or mo.kind != "polyclinic" or person.parent_oid is not None:
+            continue
+        therapist = next((d for d in mo.doctors if d.specialty_code == "76"), None)
+        if therapist is None:
+            continue
+        n = len(result)
+        result.append(
+            DemoReferral(
+                f"NAPR-{region.code}-9000{n + 1:02d}", person.esia_oid, offered[n % len(offered)], therapist.id
+            )
+        )
+        if len(result) == count:
+            break
+    return result
+
+
+def issue_demo_referrals(state: FerSimulatorState, *, valid_days: int = 60) -> list[str]:
+    """Issue :func:`demo_referrals` in the simulator (the demo's in-process hub does at start)."""
+    return [
+        issue_referral(
+            state,
+            person_oid=r.person_oid,
+            specialty_code=r.specialty_code,
+            issuer_doctor_id=r.issuer_doctor_id,
+            valid_days=valid_days,
+            reason="Консультация специалиста (демо)",
+            number=r.number,
+        )
+        for r in demo_referrals(state.region)
+    ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -228,3 +228,42 @@ async def decide(
         dedupe_key=f"no_show_contest:{row.id}:decided",
     )
     return row
+
+
+@dataclass(frozen=True)
+class PastVisit:
+    """A past visit for :func:`record_demo_no_shows` (the demo's history; a real one comes from the hub)."""
+
+    start: datetime
+    mo_id: str
+    mo_name: str
+    doctor_id: str
+    doctor_name: str
+    specialty_code: str
+    specialty_name: str
+
+
+async def record_demo_no_shows(runtime: Runtime, patient_id: uuid.UUID, visits: list[PastVisit]) -> int:
+    """``seed-demo``: past appointments the clinic marked as no-shows, as :mod:`.sync` leaves them (once: a
+    patient who has no-shows already gets none more). Returns how many were written."""
+    async with runtime.sessionmaker() as session, session.begin():
+        known = await session.scalar(
+            select(Appointment.id).where(
+                Appointment.patient_id == patient_id, Appointment.status == AppointmentState.NO_SHOW.value
+            )
+        )
+        if known is not None:
+            return 0
+        for visit in visits:
+            session.add(
+                Appointment(
+                    id=uuid.uuid4(), patient_id=patient_id, mo_id=visit.mo_id, mo_name=visit.mo_name,
+                    doctor_id=visit.doctor_id, doctor_name=visit.doctor_name, specialty_code=visit.specialty_code,
+                    specialty_name=visit.specialty_name, slot_id=f"demo-{uuid.uuid4().hex[:12]}",
+                    slot_start=visit.start, slot_end=visit.start + timedelta(minutes=15), room=None, address=None,
+                    hub_patient_id="demo", status=AppointmentState.NO_SHOW.value, channel=Channel.MOBILE.value,
+                    source_type=5, actor_kind="patient", actor_id=str(patient_id), on_behalf=False,
+                    created_at=visit.start - timedelta(days=7), updated_at=visit.start, status_synced_at=visit.start,
+                )
+            )  # fmt: skip
+    return len(visits)
