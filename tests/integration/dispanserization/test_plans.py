@@ -17,7 +17,7 @@ from backend.dispanserization.models import Plan
 from backend.outbox import service as outbox
 from backend.outbox.models import OutboxMessage
 from backend.runtime import Runtime
-from integrations.fer import AppointmentStatus
+from integrations.fer import AppointmentStatus, HubTimeout
 from tests.support.booking import TOMORROW, call, ctx_for, key
 from tests.support.care import DUE_WOMAN, ROOM_IDS, CareEnv
 from tests.support.client import app_client
@@ -190,3 +190,59 @@ async def _plan_channel(runtime: Runtime, plan_id: uuid.UUID) -> str:
         plan = await session.get(Plan, plan_id)
         assert plan is not None
         return plan.channel
+
+
+async def test_the_hub_failing_in_the_middle_of_a_plan_leaves_nothing_half_written(care: CareEnv) -> None:
+    """The hub books the third visit but its answer is lost (a timeout): the plan is refused naming that visit,
+    and all three bookings the hub may hold are cancelled there; nothing is kept here."""
+    rt = care.runtime
+    patient = await care.patient(DUE_WOMAN)
+    headers = auth_headers(token_for(rt, patient.id))
+    async with app_client(rt) as client:
+        await call(client, ANSWER, headers, a=ANSWERS, k=key())
+        slots = (await call(client, DAYS, headers, **{"from": TOMORROW.isoformat()}))[0]["slots"]
+        refs = [service.SlotRef.decode(s) for s in slots]
+        hub_book = care.referrals.book
+
+        async def lost_answer(mo_id: str, hub_patient: str, slot_id: str, **kwargs: Any) -> Any:
+            result = await hub_book(mo_id, hub_patient, slot_id, **kwargs)
+            if slot_id == refs[2].slot_id:
+                raise HubTimeout("Хаб записи не ответил")
+            return result
+
+        care.referrals.book = lost_answer  # type: ignore[method-assign]
+        failed = await call(client, BOOK, headers, s=slots, k=key())
+        care.referrals.book = hub_book  # type: ignore[method-assign]
+    assert failed["code"] == "PLAN_EXAM_LOST" and "«Электрокардиография в покое»" in failed["message"]
+    assert "временно недоступен" in failed["message"]
+    assert await _count(rt, Appointment.patient_id == patient.id) == 0
+    await _deliver_all(rt)
+    mine = [b for b in care.state.bookings if b.person_oid == care.region.people[DUE_WOMAN].esia_oid]
+    assert [b.appointment_id for b in mine] == [r.slot_id for r in refs[:3]]
+    assert all(b.status is AppointmentStatus.CANCELLED_BY_PATIENT for b in mine)
+
+
+async def test_a_move_that_loses_a_slot_leaves_the_plan_as_it_was(care: CareEnv) -> None:
+    rt = care.runtime
+    patient = await care.patient(DUE_WOMAN)
+    rival = await care.patient(DUE_WOMAN + 1)
+    headers = auth_headers(token_for(rt, patient.id))
+    async with app_client(rt) as client:
+        await call(client, ANSWER, headers, a=ANSWERS, k=key())
+        days = await call(client, DAYS, headers, **{"from": TOMORROW.isoformat()})
+        plan = (await call(client, BOOK, headers, s=days[0]["slots"], k=key()))["plan"]
+        later = days[1]["slots"]
+        # The new day's ECG slot goes to someone else before the move.
+        async with service.booking_unit(rt, ctx_for(rival.id, Channel.CALLCENTRE)) as uow:
+            await service.book_now(uow, rival.id, service.SlotRef.decode(later[2]))
+        moved = await call(client, MOVE, headers, p=plan["id"], s=later, k=key())
+        assert moved["code"] == "PLAN_EXAM_LOST" and "Электрокардиография" in moved["message"]
+        shown = await call(client, MINE, headers)
+    assert [(p["id"], p["status"]) for p in shown] == [(plan["id"], "booked")]
+    assert shown[0]["items"] == plan["items"]  # every visit as it was
+    await _deliver_all(rt)
+    for ref in days[0]["slots"]:
+        kept = care.state.active_booking(service.SlotRef.decode(ref).slot_id)
+        assert kept is not None and kept.status is None  # the old visits stand at the hub
+    for ref in later[:2]:  # the two new visits the hub had accepted are cancelled there
+        assert care.state.active_booking(service.SlotRef.decode(ref).slot_id) is None
