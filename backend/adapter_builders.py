@@ -32,6 +32,7 @@ from integrations.esia.signer import GostSigner, GostVerifier, load_public_key
 from integrations.esia.simulator import RegisteredClient, create_esia_simulator
 from integrations.fer import BookingHub
 from integrations.fer.areas import FerAreasClient, use_register
+from integrations.fer.referrals import FerReferralsClient, issue_demo_referrals
 from integrations.fer.simulator import create_fer_simulator
 from integrations.fer.simulator import simulator_state as fer_simulator_state
 from integrations.fer.vaccination import with_vaccination_rooms
@@ -83,6 +84,7 @@ def demo_fer_simulator(settings: Settings, register: AttachmentRegister | None =
     app = create_fer_simulator(region, guid=settings.fer_guid)
     if register is not None:
         use_register(fer_simulator_state(app), register)
+    issue_demo_referrals(fer_simulator_state(app))  # the referrals seed-demo prints (integrations/fer/referrals.py)
     return app
 
 
@@ -103,7 +105,8 @@ def build_booking_hub(
         simulator_app=simulator_app or (lambda: demo_fer_simulator(settings, register)),
         timeout_s=settings.upstream_timeout_s,
     )
-    return FerAreasClient(http, guid=settings.fer_guid, timeout_s=settings.upstream_timeout_s), http
+    # FerReferralsClient: FerAreasClient plus the referral operations (integrations/fer/referrals.py).
+    return FerReferralsClient(http, guid=settings.fer_guid, timeout_s=settings.upstream_timeout_s), http
 
 
 def booking_hub(runtime: Runtime) -> BookingHub:

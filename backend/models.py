@@ -4,6 +4,7 @@ import backend.ambulance.models
 import backend.attachment.models
 import backend.booking.models
 import backend.directory.models  # noqa: F401, RUF100 - the directory's tables
+import backend.dispanserization.models
 import backend.documents.models  # noqa: F401, RUF100 - medical documents and the profile
 import backend.drugs.models  # noqa: F401, RUF100 - prescriptions seen, requests, the event cursor
 import backend.home_visits.models

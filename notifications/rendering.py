@@ -36,6 +36,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("appointment.reminder_24h", expires_key="starts_at"),
         EventSpec("appointment.reminder_2h", expires_key="starts_at"),
         EventSpec("appointment.hold_expiring", expires_key="expires_at"),
+        EventSpec("appointment.no_show_contest_decided"),
         EventSpec("home_visit.scheduled"),
         EventSpec("home_visit.cancelled"),
         EventSpec("home_visit.status_changed"),

@@ -50,6 +50,9 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.vaccination.schema",
     "backend.insurance.schema",
     "backend.drugs.schema",
+    "backend.dispanserization.schema",
+    "backend.referrals.schema",
+    "backend.no_shows.schema",
 )
 
 

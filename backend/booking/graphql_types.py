@@ -79,6 +79,18 @@ class ReferralNeeded(Problem):
     pass
 
 
+@strawberry.type(description="Направление не подходит для этой записи (не найдено, истекло, использовано, другое).")
+class ReferralNotUsable(Problem):
+    pass
+
+
+@strawberry.type(
+    description="Онлайн-запись ограничена из-за неявок: в сообщении даты неявок, дата окончания и как оспорить."
+)
+class OnlineBookingLimited(Problem):
+    pass
+
+
 @strawberry.type(description="Сервис записи временно недоступен; можно повторить.")
 class BookingServiceUnavailable(Problem):
     pass
@@ -115,6 +127,8 @@ _GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
     problems.SexRestricted: SexRestricted,
     problems.PatientNotFoundAtClinic: PatientNotFoundAtClinic,
     problems.ReferralNeeded: ReferralNeeded,
+    problems.ReferralNotUsable: ReferralNotUsable,
+    problems.OnlineBookingLimited: OnlineBookingLimited,
     problems.BookingServiceUnavailable: BookingServiceUnavailable,
     problems.AppointmentMissing: AppointmentMissing,
     problems.AppointmentNotActive: AppointmentNotActive,
@@ -341,6 +355,7 @@ HoldSlotResult = Annotated[
     | AgeRestricted
     | SexRestricted
     | PatientNotFoundAtClinic
+    | OnlineBookingLimited
     | BookingServiceUnavailable
     | NotAuthenticated
     | AccessDenied
@@ -368,6 +383,7 @@ BookResult = Annotated[
     | AgeRestricted
     | SexRestricted
     | PatientNotFoundAtClinic
+    | OnlineBookingLimited
     | ReferralNeeded
     | BookingServiceUnavailable
     | NotAuthenticated
@@ -398,6 +414,7 @@ RescheduleResult = Annotated[
     | AgeRestricted
     | SexRestricted
     | PatientNotFoundAtClinic
+    | OnlineBookingLimited
     | ReferralNeeded
     | BookingServiceUnavailable
     | NotAuthenticated

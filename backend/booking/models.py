@@ -1,4 +1,4 @@
-"""The booking domain's tables: slot holds, appointments and idempotency keys.
+"""The booking domain's tables: slot holds, appointments, idempotency keys, referrals and no-show contests.
 
 The database is the guard against double booking (partial unique indexes, the same on PostgreSQL and
 SQLite):
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Index, Integer, String, UniqueConstraint, literal_column, text
@@ -156,3 +156,70 @@ class IdempotencyRecord(UUIDPrimaryKey, Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- referrals and no-show contests (issue 24; services in service/referrals.py and service/no_shows.py) -----
+
+
+class ReferralState(enum.StrEnum):
+    """A referral's state as the hub last said (``expired`` is ours: past ``valid_until``)."""
+
+    ISSUED = "issued"  # выдано: may be booked
+    BOOKED = "booked"  # записан
+    SERVED = "served"  # обслужено
+    CANCELLED = "cancelled"  # аннулировано
+    EXPIRED = "expired"
+
+
+class Referral(UUIDPrimaryKey, Base):
+    """A patient's referral (направление) as the hub's CheckReferral gave it, with the booking made on it."""
+
+    __tablename__ = "booking_referrals"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "number"),
+        Index("ix_booking_referrals_patient_id", "patient_id"),
+    )
+
+    patient_id: Mapped[uuid.UUID]
+    number: Mapped[str] = mapped_column(String(64))  # the hub's IdMq
+    status: Mapped[str] = mapped_column(String(16))
+    target_specialty_code: Mapped[str] = mapped_column(String(32))
+    target_specialty_name: Mapped[str] = mapped_column(String(200))
+    target_mo_id: Mapped[str | None] = mapped_column(String(64))
+    issued_on: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    issuer_name: Mapped[str | None] = mapped_column(String(200))
+    issuer_snils: Mapped[str | None] = mapped_column(String(14))
+    issuer_mo_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    appointment_id: Mapped[uuid.UUID | None]  # the appointment booked on it (here)
+    added_by: Mapped[str] = mapped_column(String(16))  # actor kind that added it: patient | operator | ...
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContestStatus(enum.StrEnum):
+    PENDING = "pending"  # sent to the clinic, not decided
+    UPHELD = "upheld"  # the clinic agrees: not a no-show, it no longer counts
+    REJECTED = "rejected"
+
+
+class NoShowContest(UUIDPrimaryKey, Base):
+    """The patient's contest of one no-show: a tracked request to the clinic (one per appointment)."""
+
+    __tablename__ = "booking_no_show_contests"
+    __table_args__ = (
+        UniqueConstraint("appointment_id"),
+        Index("ix_booking_no_show_contests_patient_id", "patient_id"),
+        Index("ix_booking_no_show_contests_mo_status", "mo_id", "status"),
+    )
+
+    appointment_id: Mapped[uuid.UUID]
+    patient_id: Mapped[uuid.UUID]
+    mo_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default=ContestStatus.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decision_note: Mapped[str | None] = mapped_column(String(1000))

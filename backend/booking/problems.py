@@ -103,6 +103,37 @@ class ReferralNeeded(BookingProblem):
 
 
 @dataclass(frozen=True)
+class ReferralNotUsable(BookingProblem):
+    """The hub refused the referral: unknown, expired, cancelled, used, another patient's or specialty's."""
+
+    CODE: ClassVar[str] = "REFERRAL_INVALID"
+    MESSAGE: ClassVar[str] = "Направление не подходит для этой записи. Проверьте номер, срок действия и специальность."
+
+    @classmethod
+    def of(cls, hub_message: str | None = None) -> ReferralNotUsable:
+        if not hub_message:
+            return cls.default()
+        return cls(cls.CODE, f"Направление не подходит для этой записи: {hub_message}.")
+
+
+@dataclass(frozen=True)
+class OnlineBookingLimited(BookingProblem):
+    """Online booking is limited by the no-show rule; the message names the dates, the end and how to contest."""
+
+    CODE: ClassVar[str] = "ONLINE_BOOKING_LIMITED"
+    MESSAGE: ClassVar[str] = "Онлайн-запись временно ограничена из-за неявок на прием."
+
+    @classmethod
+    def of(cls, no_show_days: list[str], until: str) -> OnlineBookingLimited:
+        return cls(
+            cls.CODE,
+            f"Онлайн-запись ограничена до {until} включительно: неявки на прием {', '.join(no_show_days)}. "
+            "Записаться можно по телефону 122 или в регистратуре. Если вы были на приеме или отменяли запись, "
+            "оспорьте неявку в разделе «Мои записи» — после подтверждения поликлиникой ограничение снимется.",
+        )
+
+
+@dataclass(frozen=True)
 class BookingServiceUnavailable(BookingProblem):
     CODE: ClassVar[str] = "BOOKING_SERVICE_UNAVAILABLE"
     MESSAGE: ClassVar[str] = "Сервис записи к врачу временно недоступен. Попробуйте еще раз через несколько минут."
@@ -148,6 +179,8 @@ PROBLEM_TYPES: tuple[type[BookingProblem], ...] = (
     SexRestricted,
     PatientNotFoundAtClinic,
     ReferralNeeded,
+    ReferralNotUsable,
+    OnlineBookingLimited,
     BookingServiceUnavailable,
     AppointmentMissing,
     AppointmentNotActive,

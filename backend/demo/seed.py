@@ -12,6 +12,7 @@ from typing import Any
 
 from backend.demo.insurance import insurance_demo
 from backend.demo.drugs import drugs_demo
+from backend.demo.care import seed_demo_care
 from backend.demo.people import seed_demo_people
 from backend.demo.vaccination import seed_demo_vaccination
 from backend.directory.service import STAGE_LABELS, sync_directory
@@ -101,6 +102,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         people = await seed_demo_people(runtime, list(region.people))
         documents = await seed_demo_documents(runtime)
         vaccination = await seed_demo_vaccination(runtime)
+        care = await seed_demo_care(runtime, region)  # referrals, dispanserization, no-shows (issue 24)
     finally:
         await runtime.close()
     return {
@@ -121,4 +123,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "vaccination": vaccination,
         "insurance": insurance_demo(region),
         "preferential_drugs": drugs_demo(region),
+        "referrals_dispanserization_no_shows": care,
     }

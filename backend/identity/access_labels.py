@@ -179,6 +179,29 @@ ACTION_LABELS: dict[str, str] = {
     "deferPrescription": "Отсроченное обслуживание рецепта",
     "requestPrescriptionRenewal": "Запрос продления рецепта",
     "requestCertificate": "Заказ справки или выписки",
+    # referrals, no-show rules, dispanserization (issue 24)
+    "booking.referral_added": "Добавлено направление",
+    "booking.referral_booked": "Запись по направлению",
+    "booking.referrals_read": "Просмотр направлений",
+    "booking.online_limited": "Онлайн-запись ограничена из-за неявок",
+    "booking.no_shows_read": "Просмотр неявок и ограничений записи",
+    "booking.no_show_contested": "Неявка оспорена",
+    "booking.no_show_contest_decided": "Решение поликлиники по оспоренной неявке",
+    "dispanserization.read": "Просмотр сведений о диспансеризации",
+    "dispanserization.plans_read": "Просмотр планов диспансеризации",
+    "dispanserization.questionnaire_answered": "Заполнена анкета диспансеризации",
+    "dispanserization.plan_booked": "Запись на диспансеризацию",
+    "dispanserization.plan_rescheduled": "Перенос плана диспансеризации",
+    "dispanserization.plan_cancelled": "Отмена плана диспансеризации",
+    "addReferral": "Добавление направления",
+    "bookByReferral": "Запись по направлению",
+    "bookSpecialistForPatient": "Врач записал к специалисту по направлению",
+    "contestNoShow": "Оспаривание неявки",
+    "decideNoShowContest": "Решение по оспоренной неявке",
+    "answerDispanserizationQuestionnaire": "Анкета диспансеризации",
+    "bookDispanserizationPlan": "Запись на диспансеризацию",
+    "rescheduleDispanserizationPlan": "Перенос плана диспансеризации",
+    "cancelDispanserizationPlan": "Отмена плана диспансеризации",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -321,6 +344,13 @@ OUTCOME_LABELS: dict[str, str] = {
     "DRUG_REQUEST_NOT_FOUND": "Заявка не найдена",
     "DRUGS_SERVICE_UNAVAILABLE": "Сервис льготных лекарств недоступен",
     "PRINT_UNAVAILABLE": "Печать недоступна",
+    "REFERRAL_INVALID": "Направление не подходит для записи",
+    "ONLINE_BOOKING_LIMITED": "Онлайн-запись ограничена из-за неявок",
+    "NOT_ELIGIBLE": "Диспансеризация не положена по возрасту",
+    "NOT_ATTACHED": "Нет прикрепления к поликлинике",
+    "NO_DAY_FOR_PLAN": "Нет дня, когда свободны все кабинеты",
+    "PLAN_EXAM_LOST": "Одно из обследований не удалось записать; план не сохранен",
+    "PLAN_NOT_FOUND": "План диспансеризации не найден",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).

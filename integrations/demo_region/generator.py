@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
 from functools import lru_cache
 
@@ -67,6 +67,15 @@ ENDOCRINOLOGIST = "88"
 DERMATOLOGIST = "13"
 TRAUMATOLOGIST = "79"
 FELDSHER = "206"
+# Prevention and diagnostic rooms (кабинеты) an adult polyclinic publishes as bookable resources for the
+# first stage of dispanserization (Приказ Минздрава России от 27.04.2021 № 404н). They are not V021 doctor
+# specialties: the hub lists a room as a resource of its own service, so their codes are this region's
+# (9001-9005, outside the V021 range).
+PREVENTION_ROOM = "9001"  # кабинет (отделение) медицинской профилактики
+ECG_ROOM = "9002"
+FLUOROGRAPHY_ROOM = "9003"
+MAMMOGRAPHY_ROOM = "9004"
+TREATMENT_ROOM = "9005"  # процедурный кабинет: blood samples
 
 SPECIALTIES: tuple[Specialty, ...] = (
     Specialty(THERAPIST, "Терапевт", 15, True),
@@ -84,6 +93,20 @@ SPECIALTIES: tuple[Specialty, ...] = (
     Specialty(DERMATOLOGIST, "Дерматовенеролог", 15, False),
     Specialty(TRAUMATOLOGIST, "Травматолог-ортопед", 15, False),
     Specialty(FELDSHER, "Фельдшер", 15, True),
+    Specialty(PREVENTION_ROOM, "Кабинет медицинской профилактики", 15, True),
+    Specialty(ECG_ROOM, "Кабинет ЭКГ", 12, True),
+    Specialty(FLUOROGRAPHY_ROOM, "Флюорографический кабинет", 12, True),
+    Specialty(MAMMOGRAPHY_ROOM, "Маммографический кабинет", 15, True),
+    Specialty(TREATMENT_ROOM, "Процедурный кабинет", 12, True),
+)
+
+# (code, name parts as Doctor's last/first/middle name, room number) of each adult polyclinic's rooms.
+PREVENTION_ROOMS: tuple[tuple[str, tuple[str, str, str], str], ...] = (
+    (PREVENTION_ROOM, ("Кабинет", "медицинской", "профилактики"), "105"),
+    (TREATMENT_ROOM, ("Процедурный", "кабинет", ""), "110"),
+    (ECG_ROOM, ("Кабинет", "ЭКГ", ""), "112"),
+    (FLUOROGRAPHY_ROOM, ("Флюорографический", "кабинет", ""), "020"),
+    (MAMMOGRAPHY_ROOM, ("Маммографический", "кабинет", ""), "022"),
 )
 
 # First-level doctors that make a department of each kind bookable without a referral.
@@ -1028,6 +1051,9 @@ def generate_region(seed: int = 26, scale: RegionScale = RegionScale.SMALL) -> R
     by_key = {d.key: d for d in infos}
     people = _make_people(ctx, cast, by_key, orgs)
 
+    # The rooms come last, so adding them changed nothing generated before them.
+    orgs = [_with_prevention_rooms(ctx, mo) for mo in orgs]
+
     all_keys = [d.key for d in _CITIES + _RURAL]
     districts = tuple(District(d.key, d.name, _okato(d, all_keys.index(d.key) - len(_CITIES))) for d in infos)
     return Region(
@@ -1043,6 +1069,29 @@ def generate_region(seed: int = 26, scale: RegionScale = RegionScale.SMALL) -> R
         ambulance_stations=tuple(stations),
         people=tuple(people),
     )
+
+
+def _with_prevention_rooms(ctx: _Context, mo: MedicalOrganisation) -> MedicalOrganisation:
+    """An adult polyclinic with its prevention and diagnostic rooms in its first department, open 08:00-14:00
+    on weekdays for two weeks (each room staffed by one nurse, whose SNILS the room carries)."""
+    if mo.kind != "polyclinic" or not mo.departments:
+        return mo
+    rooms = tuple(
+        Doctor(
+            id=ctx.next_id("doctor", 10001),
+            snils=ctx.snils(),
+            last_name=last,
+            first_name=first,
+            middle_name=middle,
+            specialty_code=code,
+            department_id=mo.departments[0].id,
+            room=room,
+            hours=tuple(WorkingHours(d, time(8), time(14)) for d in range(5)),
+            weeks_ahead=2,
+        )
+        for code, (last, first, middle), room in PREVENTION_ROOMS
+    )
+    return replace(mo, doctors=mo.doctors + rooms)
 
 
 @lru_cache(maxsize=4)

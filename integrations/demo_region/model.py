@@ -49,7 +49,8 @@ class Doctor:
 
     @property
     def full_name(self) -> str:
-        return f"{self.last_name} {self.first_name} {self.middle_name}"
+        # A room (a prevention or diagnostic cabinet, see generator.PREVENTION_ROOMS) may have fewer parts.
+        return " ".join(part for part in (self.last_name, self.first_name, self.middle_name) if part)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ class Person:
 
     @property
     def full_name(self) -> str:
-        return f"{self.last_name} {self.first_name} {self.middle_name}"
+        # A room (a prevention or diagnostic cabinet, see generator.PREVENTION_ROOMS) may have fewer parts.
+        return " ".join(part for part in (self.last_name, self.first_name, self.middle_name) if part)
 
     def age(self, on: date) -> int:
         """Full years on the given date (pass a fixed date for deterministic results)."""

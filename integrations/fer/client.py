@@ -36,6 +36,8 @@ from integrations.fer.protocol import (
     OrganisationInfo,
     PatientCheck,
     PatientNotFound,
+    ReferralInvalid,
+    ReferralNotFound,
     ReferralRequired,
     Slot,
     SlotUnavailable,
@@ -53,6 +55,8 @@ DEFAULT_ERROR_MAP: Mapping[int, type[HubError]] = {
     HubErrorCode.APPOINTMENT_NOT_FOUND: AppointmentNotFound,
     HubErrorCode.APPOINTMENT_NOT_ACTIVE: AppointmentNotFound,
     HubErrorCode.REFERRAL_REQUIRED: ReferralRequired,
+    HubErrorCode.REFERRAL_NOT_FOUND: ReferralNotFound,
+    HubErrorCode.REFERRAL_INVALID: ReferralInvalid,
 }
 
 _DAY_END = time(23, 59, 59)

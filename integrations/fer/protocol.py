@@ -70,6 +70,8 @@ class HubErrorCode(enum.IntEnum):
     APPOINTMENT_NOT_FOUND = 33
     APPOINTMENT_NOT_ACTIVE = 34
     REFERRAL_REQUIRED = 35
+    REFERRAL_NOT_FOUND = 36  # CheckReferral / InspectDoctorsReferal: no referral with this number
+    REFERRAL_INVALID = 37  # expired, cancelled, used, of another patient or another specialty
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -201,6 +203,15 @@ class PatientNotFound(HubError):
 
 class ReferralRequired(HubError):
     """The specialist is booked only with a referral (направление)."""
+
+
+class ReferralNotFound(HubError):
+    """No referral with this number (``CheckReferral``, ``InspectDoctorsReferal``)."""
+
+
+class ReferralInvalid(HubError):
+    """The referral exists but does not allow this booking (expired, cancelled, used, another patient or
+    specialty)."""
 
 
 class AppointmentNotFound(HubError):

@@ -48,6 +48,7 @@ from integrations.demo_region.model import (
 from integrations.fer import soap
 from integrations.fer.areas import HubBusinessError, get_patients_areas
 from integrations.fer.protocol import AppointmentStatus, BookingChannel, HubErrorCode, SpecialistType
+from integrations.fer.referrals import REFERRAL_HANDLERS, check_referral_for_booking
 
 HUB_PATH = "/hub25/HubService.svc"
 _PATIENT_NS = uuid.UUID("6f1d3c2e-9a4b-5c7d-8e0f-1a2b3c4d5e6f")
@@ -66,6 +67,8 @@ DEFAULT_ERROR_MESSAGES: Mapping[HubErrorCode, str] = {
     HubErrorCode.APPOINTMENT_NOT_FOUND: "Запись на приём не найдена",
     HubErrorCode.APPOINTMENT_NOT_ACTIVE: "Запись на приём уже отменена или завершена",
     HubErrorCode.REFERRAL_REQUIRED: "Запись к этому специалисту возможна только по направлению",
+    HubErrorCode.REFERRAL_NOT_FOUND: "Направление не найдено",
+    HubErrorCode.REFERRAL_INVALID: "Направление недействительно для этой записи",
 }
 
 # A slot is released by these statuses; visited / no-show keep it occupied.
@@ -292,6 +295,10 @@ class FerSimulatorState:
         """The MO id and person behind an IdPat handed out by CheckPatient."""
         return self._patients.get(patient_id)
 
+    def remember_patient(self, patient_id: str, mo_id: str, person: Person) -> None:
+        """An IdPat handed out by another operation than CheckPatient (InspectDoctorsReferal)."""
+        self._patients[patient_id] = (mo_id, person)
+
     def next_id_history(self) -> int:
         self._id_history += 1
         return self._id_history
@@ -399,7 +406,9 @@ class FerSimulatorState:
         slot = next((s for s in self.day_slots(entry.doctor.id, parsed[1].date()) if s.id == appointment_id), None)
         if slot is None or not first <= slot.start.date() <= last or slot.start <= self.now():
             raise HubBusinessError(HubErrorCode.SLOT_NOT_FOUND, appointment_id)
-        if not entry.specialty.direct_booking and not referral_id:
+        if referral_id:  # integrations/fer/referrals.py: the referral must allow this booking
+            check_referral_for_booking(self, person, entry.specialty.code, mo_id, referral_id)
+        elif not entry.specialty.direct_booking:
             raise HubBusinessError(HubErrorCode.REFERRAL_REQUIRED, entry.specialty.name)
         previous: Booking | None = None
         if previous_appointment_id:
@@ -708,6 +717,7 @@ HANDLERS: Mapping[str, Handler] = {
     "CreateClaimForRefusal": _create_claim_for_refusal,
     "GetPatientHistory": _get_patient_history,
     "GetPatientsAreas": get_patients_areas,  # integrations/fer/areas.py (attachment)
+    **REFERRAL_HANDLERS,  # integrations/fer/referrals.py: CheckReferral, InspectDoctorsReferal, ...
 }
 
 

@@ -46,6 +46,7 @@ from integrations.fer import (
     SpecialistType,
     soap,
 )
+from integrations.fer.referrals import issue_referral
 from integrations.fer.simulator import FerSimulatorState, create_fer_simulator, simulator_state
 
 GUID = "2b5e4d1c-0000-4000-8000-000000000026"
@@ -410,9 +411,14 @@ async def test_narrow_specialist_needs_a_referral(hub: Hub) -> None:
     with pytest.raises(ReferralRequired) as exc:
         await hub.client.book(MO, patient_id, slots[0].id, channel=BookingChannel.INTERNET)
     assert exc.value.code == HubErrorCode.REFERRAL_REQUIRED
-    result = await hub.client.book(
-        MO, patient_id, slots[0].id, channel=BookingChannel.DOCTOR, referral_id="NAPR-26-000123"
+    number = issue_referral(
+        hub.state,
+        person_oid=hub.person().esia_oid,
+        specialty_code="65",
+        issuer_doctor_id=THERAPIST,
+        number="NAPR-26-000123",
     )
+    result = await hub.client.book(MO, patient_id, slots[0].id, channel=BookingChannel.DOCTOR, referral_id=number)
     assert result.specialist_type is SpecialistType.NARROW
     booked = hub.state.active_booking(slots[0].id)
     assert booked is not None and booked.referral_id == "NAPR-26-000123"

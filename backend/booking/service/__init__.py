@@ -42,14 +42,19 @@ from backend.booking.problems import (
     HoldNotFound,
     IdempotencyKeyReused,
     InvalidInput,
+    OnlineBookingLimited,
     PatientNotFoundAtClinic,
     ProblemError,
     ReferralNeeded,
+    ReferralNotUsable,
     SameSpecialtyActive,
     SexRestricted,
     SlotTaken,
     fail,
 )
+
+# Issue 24: referrals and no-show rules (modules, called as ``service.referrals.add(...)``), multi-booking reads.
+from backend.booking.service import no_shows, referrals
 from backend.booking.service.appointments import (
     appointments_of,
     book_now,
@@ -87,6 +92,7 @@ from backend.booking.service.compensation import (
 )
 from backend.booking.service.holds import hold_slot, release_hold, remaining_seconds
 from backend.booking.service.kpi import REMOTE_CHANNELS, ChannelCount, RemoteShare, remote_booking_share
+from backend.booking.service.multi import appointments_by_ids
 from backend.booking.service.rules import check_age, check_live_appointments, check_sex, doctor_info, load_patient
 from backend.booking.service.search import (
     MAX_CLINICS,
@@ -142,9 +148,11 @@ __all__ = [
     "IdempotencyKeyReused",
     "InvalidInput",
     "NearestSlot",
+    "OnlineBookingLimited",
     "PatientNotFoundAtClinic",
     "ProblemError",
     "ReferralNeeded",
+    "ReferralNotUsable",
     "RemoteShare",
     "SameSpecialtyActive",
     "SearchResult",
@@ -155,6 +163,7 @@ __all__ = [
     "UpstreamBooking",
     "_slot_to_json",
     "after_rollback",
+    "appointments_by_ids",
     "appointments_of",
     "book_now",
     "booking_unit",
@@ -178,12 +187,14 @@ __all__ = [
     "load_patient",
     "local_day",
     "nearest_free_slots",
+    "no_shows",
     "now",
     "on_cancel_upstream",
     "on_compensate",
     "own_clinic",
     "own_clinic_of",
     "parse_ref",
+    "referrals",
     "register_upstream",
     "release_hold",
     "remaining_seconds",

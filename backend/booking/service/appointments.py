@@ -43,7 +43,7 @@ from backend.booking.service.upstream import _book_upstream, _hub_patient_key, _
 from backend.core.db import detached
 from backend.core.uow import UnitOfWork
 from backend.outbox.service import Envelope
-from integrations.fer import AppointmentNotFound, BookingResult, Slot
+from integrations.fer import AppointmentNotFound, BookingChannel, BookingResult, Slot
 from notifications import service as notifications
 
 if TYPE_CHECKING:
@@ -229,9 +229,19 @@ async def _remembered(runtime: Runtime, patient_id: uuid.UUID, mo_id: str) -> As
     yield await remembered_hub_patient(runtime, patient_id, mo_id)
 
 
-async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_marker: bool = True) -> Appointment:
+async def book_now(
+    uow: UnitOfWork,
+    patient_id: uuid.UUID,
+    ref: SlotRef,
+    *,
+    use_marker: bool = True,
+    referral_id: str | None = None,
+    source: BookingChannel | None = None,
+) -> Appointment:
     """One step (operator, kiosk): the appointment row claims the slot before the hub is asked (concurrent
-    attempts serialise on its unique index), then SetAppointment; a refusal rolls the claim back."""
+    attempts serialise on its unique index), then SetAppointment; a refusal rolls the claim back.
+    ``referral_id`` books by referral (the hub checks it); ``source`` names the hub's AppointmentSourceType when
+    it is not the actor's channel's (a doctor during the visit)."""
     if use_marker:
         marker = slot_marker(uow.runtime, ref.mo_id, ref.slot_id, patient_id=patient_id)
     else:
@@ -242,8 +252,10 @@ async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_
         # claim then finds every conflict in its own statement. A refused claim makes no SetAppointment.
         known = remembered or await _identify(uow, patient, slot.mo_id, fresh=True)
         values = _appointment_values(uow, patient_id, slot, info, hub_patient=known)
+        if source is not None:
+            values["source_type"] = int(source)
         appointment = await _claim_appointment(uow, values, info)
-        hub_patient, result = await _book_upstream(uow, patient, slot, known)
+        hub_patient, result = await _book_upstream(uow, patient, slot, known, referral_id=referral_id, source=source)
         return await _booked(uow, appointment, hub_patient, result)
 
 

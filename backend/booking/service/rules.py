@@ -21,6 +21,7 @@ from backend.booking.problems import (
     fail,
 )
 from backend.booking.service.base import ADULT_AGE, PEDIATRICIAN, THERAPIST, WOMEN_ONLY, now, to_utc
+from backend.booking.service.no_shows import check_online_booking_allowed
 from backend.booking.service.slots import SlotRef, find_slot
 from backend.booking.service.statements import _LIVE_CHECK, _NO_ID
 from backend.core.uow import UnitOfWork
@@ -122,6 +123,7 @@ async def _prepare(
     checked: age, and (``checked``) no live appointment in the way. A caller whose next step is the
     appointment's claim passes ``checked=False``: the claim finds the same conflicts in its own statement."""
     session = uow.session
+    await check_online_booking_allowed(uow, patient_id)  # no-show rules (service/no_shows.py)
     info = await doctor_info(uow, ref.mo_id, ref.doctor_id)
     patient = await load_patient(session, patient_id)
     check_age(patient, info, ref.day)

@@ -14,6 +14,7 @@ from backend.booking.problems import (
     BookingServiceUnavailable,
     PatientNotFoundAtClinic,
     ReferralNeeded,
+    ReferralNotUsable,
     SlotTaken,
     fail,
 )
@@ -22,10 +23,13 @@ from backend.booking.service.compensation import UpstreamBooking, register_upstr
 from backend.core.uow import UnitOfWork
 from integrations.fer import (
     AppointmentNotFound,
+    BookingChannel,
     BookingResult,
     FerError,
     HubTransportError,
     PatientNotFound,
+    ReferralInvalid,
+    ReferralNotFound,
     ReferralRequired,
     Slot,
     SlotUnavailable,
@@ -76,6 +80,8 @@ def _problem_of(exc: FerError) -> BookingProblem:
         return PatientNotFoundAtClinic.default()
     if isinstance(exc, ReferralRequired):
         return ReferralNeeded.default()
+    if isinstance(exc, ReferralInvalid | ReferralNotFound):
+        return ReferralNotUsable.of(exc.message)
     if isinstance(exc, AppointmentNotFound):
         return AppointmentNotActive.default()
     return BookingServiceUnavailable.default()
@@ -93,18 +99,26 @@ async def _identify(uow: UnitOfWork, patient: PatientView, mo_id: str, *, fresh:
 
 
 async def _book_upstream(
-    uow: UnitOfWork, patient: PatientView, slot: Slot, hub_patient: str
+    uow: UnitOfWork,
+    patient: PatientView,
+    slot: Slot,
+    hub_patient: str,
+    *,
+    referral_id: str | None = None,
+    source: BookingChannel | None = None,
 ) -> tuple[str, BookingResult]:
     """SetAppointment (once more after identifying again if the hub forgot the patient's IdPat); registers
-    the upstream booking for compensation. Raises typed problems. Returns the IdPat it booked with."""
+    the upstream booking for compensation. Raises typed problems. Returns the IdPat it booked with.
+    ``referral_id``: the referral's number (doctorsReferral); ``source``: the channel when not the actor's
+    (a doctor booking during the visit)."""
     booking_hub = hub(uow.runtime)
-    source = source_of(uow.ctx.actor.channel)
+    source = source or source_of(uow.ctx.actor.channel)
     try:
         try:
-            result = await booking_hub.book(slot.mo_id, hub_patient, slot.id, channel=source)
+            result = await booking_hub.book(slot.mo_id, hub_patient, slot.id, channel=source, referral_id=referral_id)
         except PatientNotFound:  # a remembered IdPat the hub forgot: identify once more
             hub_patient = await identify(uow.runtime, patient, slot.mo_id, fresh=True)
-            result = await booking_hub.book(slot.mo_id, hub_patient, slot.id, channel=source)
+            result = await booking_hub.book(slot.mo_id, hub_patient, slot.id, channel=source, referral_id=referral_id)
     except HubTransportError as exc:
         # The reply is lost, not necessarily the booking: cancel it in case the hub made it.
         register_upstream(uow, UpstreamBooking(slot.mo_id, hub_patient, slot.id, uncertain=True))

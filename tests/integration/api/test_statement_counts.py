@@ -40,6 +40,7 @@ from notifications import preferences
 from tests.support.ambulance import ambulance_scenarios
 from tests.support import drugs_statements
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
+from tests.support.care_statements import CARE_SCENARIOS, CARE_STATEMENTS
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
 from tests.support.home_visits import start_visits
@@ -688,6 +689,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("CertificateCatalogue", _no_data),
         Scenario("MyDrugRequests", drugs_statements.my_requests),
         Scenario("DrugRequestsKpi", drugs_statements.requests_kpi),
+        *CARE_SCENARIOS,  # referrals, no-shows, dispanserization (tests/support/care_statements.py)
     )
 }
 
@@ -741,6 +743,7 @@ STATEMENTS: dict[str, int] = {
     "CertificateCatalogue": 0,
     "MyDrugRequests": 2,
     "DrugRequestsKpi": 2,
+    **CARE_STATEMENTS,
 }
 SCENARIOS |= insurance_scenarios()
 STATEMENTS |= INSURANCE_STATEMENTS

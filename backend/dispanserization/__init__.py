@@ -1,0 +1,1 @@
+"""Dispanserization and preventive exams: eligibility, the questionnaire, the first stage, multi-booking."""
