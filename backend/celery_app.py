@@ -30,6 +30,7 @@ class TaskName:
     NOTIFICATIONS_PUSH_FALLBACK = "notifications.scan_push_fallback"
     DOCUMENTS_SYNC = "documents.sync_due"
     VAULT_HOUSEKEEPING = "vault.housekeeping"
+    WAITLIST_EXPIRE_OFFERS = "waitlist.expire_offers"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -43,6 +44,7 @@ TASK_MODULES: tuple[str, ...] = (
     "notifications.tasks",
     "backend.documents.tasks",
     "backend.vault.tasks",
+    "backend.waitlist.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -58,6 +60,7 @@ BEAT_SCHEDULE = {
     "notifications-push-fallback": {"task": TaskName.NOTIFICATIONS_PUSH_FALLBACK, "schedule": 60.0},
     "documents-sync": {"task": TaskName.DOCUMENTS_SYNC, "schedule": 300.0},
     "vault-housekeeping": {"task": TaskName.VAULT_HOUSEKEEPING, "schedule": 900.0},
+    "waitlist-expire-offers": {"task": TaskName.WAITLIST_EXPIRE_OFFERS, "schedule": 30.0},
 }
 
 

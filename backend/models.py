@@ -6,7 +6,10 @@ import backend.directory.models  # noqa: F401, RUF100 - the directory's tables
 import backend.documents.models  # noqa: F401, RUF100 - medical documents and the profile
 import backend.home_visits.models
 import backend.identity.models
-import backend.vault.models  # noqa: F401 - the vault's tables
+import backend.scheduling_links.models
+import backend.surveys.models
+import backend.vault.models
+import backend.waitlist.models  # noqa: F401 - the waitlist and its offers
 import notifications.models  # noqa: F401 - the notifications domain's tables
 from backend.audit.models import AuditEvent
 from backend.core.db import Base

@@ -18,6 +18,7 @@ from backend.home_visits import service as home_visits
 from backend.identity import service as identity
 from backend.outbox import service as outbox
 from backend.vault.register import RegisterDocumentRef
+from backend.waitlist import service as waitlist
 from notifications import routes as notification_routes
 from notifications import service as notifications
 
@@ -32,6 +33,8 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     booking.TOPIC_COMPENSATE: booking.on_compensate,
     identity.LOGIN_TOPIC: documents.on_login,
     home_visits.TOPIC_CHANGED: home_visits.on_changed,
+    waitlist.TOPIC_OFFER_NEXT: waitlist.on_offer_next,
+    waitlist.TOPIC_PUBLISH: waitlist.on_publish,
 }
 
 
@@ -77,3 +80,4 @@ def wire(runtime: Runtime) -> None:
     runtime.adapters.sms_status_callback = partial(notification_routes.handle_twilio_callback, runtime)
     runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
     runtime.adapters.vault_register = RegisterDocumentsOfDocuments(runtime)
+    booking.on_slot_freed("waitlist", waitlist.on_slot_freed)

@@ -48,6 +48,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("prescription.ready"),
         EventSpec("vault.share_opened"),
         EventSpec("vault.share_expiring", expires_key="expires_at"),
+        EventSpec("waitlist.offer", urgent=True, expires_key="expires_at"),
+        EventSpec("survey.invitation", expires_key="answer_until"),
     )
 }
 

@@ -123,6 +123,23 @@ ACTION_LABELS: dict[str, str] = {
     "claimDocumentAccess": "Врач принял доступ к документам по коду",
     "syncMyDocuments": "Обновление списка медицинских документов",
     "booking.ticket_checked": "Проверка талона по QR-коду",
+    # waitlist (backend/waitlist)
+    "joinWaitlist": "Запись в лист ожидания",
+    "waitlist.joined": "Вы в листе ожидания",
+    "leaveWaitlist": "Выход из листа ожидания",
+    "waitlist.left": "Вы вышли из листа ожидания",
+    "waitlist.offered": "Предложено освободившееся время",
+    "waitlist.offer_passed": "Освободившееся время не подошло по правилам записи",
+    "acceptWaitlistOffer": "Подтверждение предложенного времени",
+    "waitlist.offer_accepted": "Предложенное время подтверждено",
+    "declineWaitlistOffer": "Отказ от предложенного времени",
+    "waitlist.offer_declined": "Отказ от предложенного времени",
+    "waitlist.offer_expired": "Время на подтверждение истекло",
+    "waitlist.offer_failed": "Запись на предложенное время не удалась",
+    # survey after a visit (backend/surveys)
+    "survey.invited": "Приглашение оценить приём",
+    "answerSurvey": "Оценка приёма",
+    "survey.answered": "Оценка приёма получена",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -223,6 +240,17 @@ OUTCOME_LABELS: dict[str, str] = {
     "HOME_VISIT_SERVICE_DISABLED": "Вызов врача на дом в этой поликлинике недоступен",
     "HOME_VISIT_SERVICE_UNAVAILABLE": "Сервис вызова врача недоступен",
     "HOME_VISIT_WINDOW_UNAVAILABLE": "Выбранное время уже недоступно",
+    "WAITLIST_ALREADY_WAITING": "Уже в листе ожидания",
+    "WAITLIST_SLOTS_AVAILABLE": "Есть свободное время: лист ожидания не нужен",
+    "WAITLIST_ENTRY_NOT_FOUND": "Запись в листе ожидания не найдена",
+    "WAITLIST_OFFER_NOT_FOUND": "Предложение времени не найдено",
+    "WAITLIST_OFFER_EXPIRED": "Время на подтверждение истекло",
+    "WAITLIST_OFFER_CLOSED": "Предложение уже принято или отклонено",
+    "WAITLIST_SERVICE_UNAVAILABLE": "Сервис записи недоступен",
+    "WAITLIST_REFUSED": "Поликлиника не приняла заявку в лист ожидания",
+    "SURVEY_NOT_FOUND": "Опрос не найден",
+    "SURVEY_ALREADY_ANSWERED": "Опрос уже пройден",
+    "SURVEY_CLOSED": "Срок ответа на опрос истёк",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).

@@ -48,6 +48,7 @@ from integrations.demo_region.model import (
 from integrations.fer import soap
 from integrations.fer.areas import HubBusinessError, get_patients_areas
 from integrations.fer.protocol import AppointmentStatus, BookingChannel, HubErrorCode, SpecialistType
+from integrations.fer.waiting_list import set_waiting_list
 
 HUB_PATH = "/hub25/HubService.svc"
 _PATIENT_NS = uuid.UUID("6f1d3c2e-9a4b-5c7d-8e0f-1a2b3c4d5e6f")
@@ -708,6 +709,7 @@ HANDLERS: Mapping[str, Handler] = {
     "CreateClaimForRefusal": _create_claim_for_refusal,
     "GetPatientHistory": _get_patient_history,
     "GetPatientsAreas": get_patients_areas,  # integrations/fer/areas.py (attachment)
+    "SetWaitingList": set_waiting_list,  # integrations/fer/waiting_list.py (waitlist)
 }
 
 

@@ -51,6 +51,7 @@ from tests.support.identity import (
 )
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
+from tests.support.waitlist import entries_with_offers
 
 pytestmark = pytest.mark.dialect
 
@@ -636,6 +637,14 @@ async def _shared_with_me(runtime: Runtime) -> Setup:
     return {}, {}, _as(runtime, doctors[0].id), _as(runtime, doctors[1].id)
 
 
+async def _my_waitlist(runtime: Runtime) -> Setup:
+    """One entry, and four of which three have a live offer: the entries, their places, the offers."""
+    one, four = (await make_patient(runtime)).id, (await make_patient(runtime)).id
+    await entries_with_offers(runtime, one, 1)
+    await entries_with_offers(runtime, four, 4)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.operation: s
     for s in (
@@ -676,6 +685,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVault", _my_vault),
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
+        Scenario("MyWaitlist", _my_waitlist),
     )
 }
 
@@ -719,6 +729,7 @@ STATEMENTS: dict[str, int] = {
     "MyVault": 4,  # the files, the bytes used, the register's documents; the audit row is written alone
     "MyVaultShares": 1,
     "SharedWithMe": 4,
+    "MyWaitlist": 3,  # the entries, their places in line, their live offers
 }
 
 
