@@ -61,6 +61,8 @@ REST_MODULES: tuple[str, ...] = (
     "backend.documents.routes",
     "backend.home_visits.routes",
     "backend.vault.routes",
+    "backend.surveys.routes",
+    "backend.scheduling_links.routes",
 )
 
 

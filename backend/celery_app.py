@@ -31,6 +31,7 @@ class TaskName:
     DOCUMENTS_SYNC = "documents.sync_due"
     VAULT_HOUSEKEEPING = "vault.housekeeping"
     WAITLIST_EXPIRE_OFFERS = "waitlist.expire_offers"
+    SCHEDULING_LINKS_REGENERATE = "scheduling_links.regenerate"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -45,6 +46,7 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.documents.tasks",
     "backend.vault.tasks",
     "backend.waitlist.tasks",
+    "backend.scheduling_links.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -61,6 +63,7 @@ BEAT_SCHEDULE = {
     "documents-sync": {"task": TaskName.DOCUMENTS_SYNC, "schedule": 300.0},
     "vault-housekeeping": {"task": TaskName.VAULT_HOUSEKEEPING, "schedule": 900.0},
     "waitlist-expire-offers": {"task": TaskName.WAITLIST_EXPIRE_OFFERS, "schedule": 30.0},
+    "scheduling-links-regenerate": {"task": TaskName.SCHEDULING_LINKS_REGENERATE, "schedule": 300.0},
 }
 
 

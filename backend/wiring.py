@@ -17,6 +17,8 @@ from backend.documents import service as documents
 from backend.home_visits import service as home_visits
 from backend.identity import service as identity
 from backend.outbox import service as outbox
+from backend.scheduling_links import service as scheduling_links
+from backend.surveys import service as surveys
 from backend.vault.register import RegisterDocumentRef
 from backend.waitlist import service as waitlist
 from notifications import routes as notification_routes
@@ -81,3 +83,5 @@ def wire(runtime: Runtime) -> None:
     runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
     runtime.adapters.vault_register = RegisterDocumentsOfDocuments(runtime)
     booking.on_slot_freed("waitlist", waitlist.on_slot_freed)
+    booking.on_visited("surveys", surveys.on_visited)
+    booking.on_slot_freed("scheduling_links", scheduling_links.on_slot_freed)

@@ -47,6 +47,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.documents.schema",
     "backend.vault.schema",
     "backend.waitlist.schema",
+    "backend.surveys.schema",
 )
 
 

@@ -51,6 +51,7 @@ from tests.support.identity import (
 )
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
+from tests.support.surveys import answered_visits
 from tests.support.waitlist import entries_with_offers
 
 pytestmark = pytest.mark.dialect
@@ -645,6 +646,23 @@ async def _my_waitlist(runtime: Runtime) -> Setup:
     return {}, {}, _as(runtime, one), _as(runtime, four)
 
 
+async def _my_surveys(runtime: Runtime) -> Setup:
+    one, four = (await make_patient(runtime)).id, (await make_patient(runtime)).id
+    await answered_visits(runtime, one, 1)
+    await answered_visits(runtime, four, 4)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _satisfaction_kpi(runtime: Runtime) -> Setup:
+    """One clinic's visits in February, three clinics' in March."""
+    await answered_visits(runtime, uuid.uuid4(), 2, visited=datetime(2025, 2, 10, 9, tzinfo=UTC))
+    for n in range(3):
+        await answered_visits(runtime, uuid.uuid4(), 2, visited=datetime(2025, 3, 2, 9, tzinfo=UTC), mo_id=f"mo-{n}")
+    few = {"dateFrom": "2025-02-01", "dateTo": "2025-02-28"}
+    more = {"dateFrom": "2025-03-01", "dateTo": "2025-03-31"}
+    return few, more, auth_headers(await operator_token(runtime))
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.operation: s
     for s in (
@@ -686,6 +704,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
         Scenario("MyWaitlist", _my_waitlist),
+        Scenario("MySurveys", _my_surveys),
+        Scenario("SatisfactionKpi", _satisfaction_kpi),
     )
 }
 
@@ -730,6 +750,8 @@ STATEMENTS: dict[str, int] = {
     "MyVaultShares": 1,
     "SharedWithMe": 4,
     "MyWaitlist": 3,  # the entries, their places in line, their live offers
+    "MySurveys": 1,
+    "SatisfactionKpi": 2,
 }
 
 

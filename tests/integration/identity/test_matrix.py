@@ -564,6 +564,29 @@ MATRIX: dict[str, Row] = {
         bus=lambda runtime: runtime.adapters.waitlist_bus,
         event="offered",
     ),
+    # ------------------------------------------------------------------------------ survey after a visit
+    "mySurveys": standard("query($t: UUID) { mySurveys(actingFor: $t) { id status } }", _t, policy.SCOPE_BOOKING),
+    # An invitation of T's is built in tests/integration/surveys/; here the policy in front of it.
+    "answerSurvey": standard(
+        _vault_mutation("answerSurvey", "invitationId: $i, answers: $a", "$i: UUID!, $a: SurveyAnswersInput!"),
+        _keyed(
+            i=lambda w: str(uuid.uuid4()),
+            a=lambda w: {
+                "quality": 5,
+                "bookingEase": 5,
+                "bookingChannel": "EPGU",
+                "futureUse": True,
+                "recommend": True,
+            },
+        ),
+        policy.SCOPE_BOOKING,
+        policy_only=frozenset({"SURVEY_NOT_FOUND"}),
+    ),
+    "satisfactionKpi": only(
+        {P.OPERATOR},
+        "query($a: Date!, $b: Date!) { satisfactionKpi(dateFrom: $a, dateTo: $b) { clinics { moId } } }",
+        lambda w: {"a": "2025-03-01", "b": "2025-03-31"},
+    ),
     # ------------------------------------------------------------------------------ notifications
     "myNotifications": standard(
         "query($t: UUID) { myNotifications(actingFor: $t) { key title } }", _t, policy.SCOPE_NOTIFICATIONS
