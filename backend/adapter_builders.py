@@ -63,6 +63,12 @@ class RedisHomeVisitBus(RedisInboxBus):
     PREFIX = "mz:home-visit:"
 
 
+class RedisWaitlistBus(RedisInboxBus):
+    """The live feed of waitlist offers (``waitlistOfferUpdated``): the inbox bus's machinery on its own channels."""
+
+    PREFIX = "mz:waitlist:"
+
+
 if TYPE_CHECKING:
     from backend.runtime import Runtime
 

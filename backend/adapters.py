@@ -62,6 +62,7 @@ from backend.adapter_builders import (
     HomeCallPushHandler,
     PushProviders,
     RedisHomeVisitBus,
+    RedisWaitlistBus,
     SimulatorHandle,
     SmsStatusCallback,
     booking_hub,
@@ -149,6 +150,7 @@ class Adapters:
         self._terminology: Terminology | None = None
         self._attachment_register: AttachmentRegister | None = None
         self._home_visit_bus: InboxBus | None = None
+        self._waitlist_bus: InboxBus | None = None
         self._homecall: HomeCallHub | None = None
         self._homecall_simulator: Litestar | None = None
         self._attachment: AttachmentRegistry | None = None
@@ -524,6 +526,20 @@ class Adapters:
         self._home_visit_bus = bus
 
     @property
+    def waitlist_bus(self) -> InboxBus:
+        """Waitlist offers' live feed (``waitlistOfferUpdated``): Redis pub/sub with Redis, in-process without."""
+        if self._waitlist_bus is None:
+            redis: Redis | None = self._runtime.redis
+            self._waitlist_bus = RedisWaitlistBus(redis) if redis is not None else InProcessInboxBus()
+            self._own(self._waitlist_bus)
+        return self._waitlist_bus
+
+    @waitlist_bus.setter
+    def waitlist_bus(self, bus: InboxBus) -> None:
+        self._own(bus)
+        self._waitlist_bus = bus
+
+    @property
     def booking_cache(self) -> SwrCache:
         if self._booking_cache is None:
             redis: Redis | None = self._runtime.redis
@@ -746,6 +762,7 @@ class Adapters:
         self._immunization = self._immunization_simulator = None
         self._attachment_register = None
         self._home_visit_bus = None
+        self._waitlist_bus = None
         self._vault_store = None
         self._smp = self._smp_simulator = self._ambulance_bus = None
         self._llo = self._clinic_requests = self._llo_simulator = self._drugs_cache = None
@@ -768,6 +785,7 @@ __all__ = [
     "HomeCallPushHandler",
     "PushProviders",
     "RedisHomeVisitBus",
+    "RedisWaitlistBus",
     "SimulatorHandle",
     "SmsStatusCallback",
     "booking_hub",

@@ -67,6 +67,8 @@ REST_MODULES: tuple[str, ...] = (
     "backend.vaccination.routes",
     "backend.insurance.routes",
     "backend.drugs.routes",
+    "backend.surveys.routes",
+    "backend.scheduling_links.routes",
 )
 
 

@@ -37,6 +37,8 @@ class TaskName:
     INSURANCE_REPRESENTATIVE = "insurance.representative"
     DRUGS_SYNC = "drugs.sync"
     DRUGS_REMINDERS = "drugs.expiry_reminders"
+    WAITLIST_EXPIRE_OFFERS = "waitlist.expire_offers"
+    SCHEDULING_LINKS_REGENERATE = "scheduling_links.regenerate"
 
 
 # The domains' task modules: the worker imports them (by name) when it starts, so their tasks register.
@@ -54,6 +56,8 @@ TASK_MODULES: tuple[str, ...] = (
     "backend.vaccination.tasks",
     "backend.insurance.tasks",
     "backend.drugs.tasks",
+    "backend.waitlist.tasks",
+    "backend.scheduling_links.tasks",
 )
 
 BEAT_SCHEDULE = {
@@ -76,6 +80,8 @@ BEAT_SCHEDULE = {
     "insurance-representative": {"task": TaskName.INSURANCE_REPRESENTATIVE, "schedule": 3600.0},
     "drugs-sync": {"task": TaskName.DRUGS_SYNC, "schedule": 60.0},
     "drugs-expiry-reminders": {"task": TaskName.DRUGS_REMINDERS, "schedule": 3600.0},
+    "waitlist-expire-offers": {"task": TaskName.WAITLIST_EXPIRE_OFFERS, "schedule": 30.0},
+    "scheduling-links-regenerate": {"task": TaskName.SCHEDULING_LINKS_REGENERATE, "schedule": 300.0},
 }
 
 

@@ -12,6 +12,10 @@ import backend.identity.models
 import backend.vaccination.models
 import backend.insurance.models
 import backend.vault.models  # noqa: F401 - the vault's tables
+import backend.scheduling_links.models
+import backend.surveys.models
+import backend.vault.models
+import backend.waitlist.models  # noqa: F401 - the waitlist and its offers
 import notifications.models  # noqa: F401 - the notifications domain's tables
 from backend.audit.models import AuditEvent
 from backend.core.db import Base

@@ -19,7 +19,10 @@ from backend.home_visits import service as home_visits
 from backend.identity import service as identity
 from backend.insurance.service import policy as insurance_policy
 from backend.outbox import service as outbox
+from backend.scheduling_links import service as scheduling_links
+from backend.surveys import service as surveys
 from backend.vault.register import RegisterDocumentRef
+from backend.waitlist import service as waitlist
 from notifications import routes as notification_routes
 from notifications import service as notifications
 
@@ -45,6 +48,8 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
     ambulance.TOPIC_RECOVER: ambulance.on_recover,
     ambulance.TOPIC_LOCATION: ambulance.on_location,
     ambulance.TOPIC_PROFILE: ambulance.on_profile,
+    waitlist.TOPIC_OFFER_NEXT: waitlist.on_offer_next,
+    waitlist.TOPIC_PUBLISH: waitlist.on_publish,
 }
 
 
@@ -91,3 +96,6 @@ def wire(runtime: Runtime) -> None:
     runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
     runtime.adapters.vault_register = RegisterDocumentsOfDocuments(runtime)
     runtime.adapters.smp_push = partial(ambulance.handle_push, runtime)
+    booking.on_slot_freed("waitlist", waitlist.on_slot_freed)
+    booking.on_visited("surveys", surveys.on_visited)
+    booking.on_slot_freed("scheduling_links", scheduling_links.on_slot_freed)

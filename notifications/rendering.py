@@ -55,6 +55,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("insurance.ticket_changed"),
         EventSpec("insurance.change_status_changed"),
         EventSpec("insurance.representative"),
+        EventSpec("waitlist.offer", urgent=True, expires_key="expires_at"),
+        EventSpec("survey.invitation", expires_key="answer_until"),
     )
 }
 

@@ -53,6 +53,8 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.dispanserization.schema",
     "backend.referrals.schema",
     "backend.no_shows.schema",
+    "backend.waitlist.schema",
+    "backend.surveys.schema",
 )
 
 

@@ -202,6 +202,23 @@ ACTION_LABELS: dict[str, str] = {
     "bookDispanserizationPlan": "Запись на диспансеризацию",
     "rescheduleDispanserizationPlan": "Перенос плана диспансеризации",
     "cancelDispanserizationPlan": "Отмена плана диспансеризации",
+    # waitlist (backend/waitlist)
+    "joinWaitlist": "Запись в лист ожидания",
+    "waitlist.joined": "Вы в листе ожидания",
+    "leaveWaitlist": "Выход из листа ожидания",
+    "waitlist.left": "Вы вышли из листа ожидания",
+    "waitlist.offered": "Предложено освободившееся время",
+    "waitlist.offer_passed": "Освободившееся время не подошло по правилам записи",
+    "acceptWaitlistOffer": "Подтверждение предложенного времени",
+    "waitlist.offer_accepted": "Предложенное время подтверждено",
+    "declineWaitlistOffer": "Отказ от предложенного времени",
+    "waitlist.offer_declined": "Отказ от предложенного времени",
+    "waitlist.offer_expired": "Время на подтверждение истекло",
+    "waitlist.offer_failed": "Запись на предложенное время не удалась",
+    # survey after a visit (backend/surveys)
+    "survey.invited": "Приглашение оценить приём",
+    "answerSurvey": "Оценка приёма",
+    "survey.answered": "Оценка приёма получена",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -351,6 +368,17 @@ OUTCOME_LABELS: dict[str, str] = {
     "NO_DAY_FOR_PLAN": "Нет дня, когда свободны все кабинеты",
     "PLAN_EXAM_LOST": "Одно из обследований не удалось записать; план не сохранен",
     "PLAN_NOT_FOUND": "План диспансеризации не найден",
+    "WAITLIST_ALREADY_WAITING": "Уже в листе ожидания",
+    "WAITLIST_SLOTS_AVAILABLE": "Есть свободное время: лист ожидания не нужен",
+    "WAITLIST_ENTRY_NOT_FOUND": "Запись в листе ожидания не найдена",
+    "WAITLIST_OFFER_NOT_FOUND": "Предложение времени не найдено",
+    "WAITLIST_OFFER_EXPIRED": "Время на подтверждение истекло",
+    "WAITLIST_OFFER_CLOSED": "Предложение уже принято или отклонено",
+    "WAITLIST_SERVICE_UNAVAILABLE": "Сервис записи недоступен",
+    "WAITLIST_REFUSED": "Поликлиника не приняла заявку в лист ожидания",
+    "SURVEY_NOT_FOUND": "Опрос не найден",
+    "SURVEY_ALREADY_ANSWERED": "Опрос уже пройден",
+    "SURVEY_CLOSED": "Срок ответа на опрос истёк",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).

@@ -49,6 +49,7 @@ from integrations.fer import soap
 from integrations.fer.areas import HubBusinessError, get_patients_areas
 from integrations.fer.protocol import AppointmentStatus, BookingChannel, HubErrorCode, SpecialistType
 from integrations.fer.referrals import REFERRAL_HANDLERS, check_referral_for_booking
+from integrations.fer.waiting_list import set_waiting_list
 
 HUB_PATH = "/hub25/HubService.svc"
 _PATIENT_NS = uuid.UUID("6f1d3c2e-9a4b-5c7d-8e0f-1a2b3c4d5e6f")
@@ -718,6 +719,7 @@ HANDLERS: Mapping[str, Handler] = {
     "GetPatientHistory": _get_patient_history,
     "GetPatientsAreas": get_patients_areas,  # integrations/fer/areas.py (attachment)
     **REFERRAL_HANDLERS,  # integrations/fer/referrals.py: CheckReferral, InspectDoctorsReferal, ...
+    "SetWaitingList": set_waiting_list,  # integrations/fer/waiting_list.py (waitlist)
 }
 
 

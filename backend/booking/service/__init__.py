@@ -91,6 +91,7 @@ from backend.booking.service.compensation import (
     register_upstream,
 )
 from backend.booking.service.holds import hold_slot, release_hold, remaining_seconds
+from backend.booking.service.hooks import FreedSlot, on_slot_freed, on_visited
 from backend.booking.service.kpi import REMOTE_CHANNELS, ChannelCount, RemoteShare, remote_booking_share
 from backend.booking.service.multi import appointments_by_ids
 from backend.booking.service.rules import check_age, check_live_appointments, check_sex, doctor_info, load_patient
@@ -143,6 +144,7 @@ __all__ = [
     "BookingServiceUnavailable",
     "ChannelCount",
     "DoctorAvailability",
+    "FreedSlot",
     "HoldExpired",
     "HoldNotFound",
     "IdempotencyKeyReused",
@@ -191,6 +193,8 @@ __all__ = [
     "now",
     "on_cancel_upstream",
     "on_compensate",
+    "on_slot_freed",
+    "on_visited",
     "own_clinic",
     "own_clinic_of",
     "parse_ref",

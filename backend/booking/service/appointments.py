@@ -36,6 +36,7 @@ from backend.booking.service.base import (
 )
 from backend.booking.service.compensation import after_rollback
 from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold
+from backend.booking.service.hooks import slot_freed
 from backend.booking.service.rules import _flush_or, _prepare, check_live_appointments, doctor_info, load_patient
 from backend.booking.service.slots import SlotRef, marker_key, release_slot_marker
 from backend.booking.service.statements import _CLAIM_APPOINTMENT, _CONFIRM_HOLD, _NO_ID, _SET_HUB_IDS
@@ -377,6 +378,7 @@ async def on_cancel_upstream(envelope: Envelope, runtime: Runtime) -> None:
                 .execution_options(synchronize_session=False)
             )
     await release_slot_marker(runtime, appointment.mo_id, appointment.slot_id)
+    await slot_freed(runtime, appointment)
 
 
 async def appointments_of(

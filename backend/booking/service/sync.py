@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from backend.booking.models import LIVE_STATES, Appointment, AppointmentState, HoldStatus, SlotHold
 from backend.booking.service.appointments import emit_event
 from backend.booking.service.base import hub, now
+from backend.booking.service.hooks import slot_freed, visited
 from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
 from integrations.fer import AppointmentStatus, FerError
@@ -80,6 +81,7 @@ async def sync_statuses(
             log.warning("booking.sync_failed", mo_id=mo_id, exc_info=True)
             continue
         statuses = {h.appointment_id: h.status for h in history}
+        freed: list[Appointment] = []
         async with UnitOfWork(runtime, ctx) as uow:
             live = await uow.session.scalars(
                 select(Appointment).where(
@@ -114,6 +116,12 @@ async def sync_statuses(
                 if state is AppointmentState.CANCELLED_BY_MO:
                     report.cancelled_by_mo.append(appointment.id)
                     emit_event(uow, "appointment.cancelled", appointment, urgent=True)
+                if state in (AppointmentState.CANCELLED_BY_MO, AppointmentState.CANCELLED_BY_PATIENT):
+                    freed.append(appointment)
+                if state is AppointmentState.VISITED:
+                    await visited(uow, appointment)
+        for appointment in freed:
+            await slot_freed(runtime, appointment)
     return report
 
 

@@ -56,6 +56,8 @@ from tests.support.insurance_statements import INSURANCE_STATEMENTS, insurance_s
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
 from tests.support.vaccination_statements import VACCINATION_STATEMENTS, vaccination_scenarios
+from tests.support.surveys import answered_visits
+from tests.support.waitlist import entries_with_offers
 
 pytestmark = pytest.mark.dialect
 
@@ -641,6 +643,31 @@ async def _shared_with_me(runtime: Runtime) -> Setup:
     return {}, {}, _as(runtime, doctors[0].id), _as(runtime, doctors[1].id)
 
 
+async def _my_waitlist(runtime: Runtime) -> Setup:
+    """One entry, and four of which three have a live offer: the entries, their places, the offers."""
+    one, four = (await make_patient(runtime)).id, (await make_patient(runtime)).id
+    await entries_with_offers(runtime, one, 1)
+    await entries_with_offers(runtime, four, 4)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _my_surveys(runtime: Runtime) -> Setup:
+    one, four = (await make_patient(runtime)).id, (await make_patient(runtime)).id
+    await answered_visits(runtime, one, 1)
+    await answered_visits(runtime, four, 4)
+    return {}, {}, _as(runtime, one), _as(runtime, four)
+
+
+async def _satisfaction_kpi(runtime: Runtime) -> Setup:
+    """One clinic's visits in February, three clinics' in March."""
+    await answered_visits(runtime, uuid.uuid4(), 2, visited=datetime(2025, 2, 10, 9, tzinfo=UTC))
+    for n in range(3):
+        await answered_visits(runtime, uuid.uuid4(), 2, visited=datetime(2025, 3, 2, 9, tzinfo=UTC), mo_id=f"mo-{n}")
+    few = {"dateFrom": "2025-02-01", "dateTo": "2025-02-28"}
+    more = {"dateFrom": "2025-03-01", "dateTo": "2025-03-31"}
+    return few, more, auth_headers(await operator_token(runtime))
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.operation: s
     for s in (
@@ -690,6 +717,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyDrugRequests", drugs_statements.my_requests),
         Scenario("DrugRequestsKpi", drugs_statements.requests_kpi),
         *CARE_SCENARIOS,  # referrals, no-shows, dispanserization (tests/support/care_statements.py)
+        Scenario("MyWaitlist", _my_waitlist),
+        Scenario("MySurveys", _my_surveys),
+        Scenario("SatisfactionKpi", _satisfaction_kpi),
     )
 }
 
@@ -744,6 +774,9 @@ STATEMENTS: dict[str, int] = {
     "MyDrugRequests": 2,
     "DrugRequestsKpi": 2,
     **CARE_STATEMENTS,
+    "MyWaitlist": 3,  # the entries, their places in line, their live offers
+    "MySurveys": 1,
+    "SatisfactionKpi": 2,
 }
 SCENARIOS |= insurance_scenarios()
 STATEMENTS |= INSURANCE_STATEMENTS

@@ -529,6 +529,72 @@ MATRIX: dict[str, Row] = {
         policy.SCOPE_ATTACHMENT,
         policy_only=frozenset({"ATTACHMENT_NOT_INSURED"}),
     ),
+    # ------------------------------------------------------------------------------ waitlist
+    "myWaitlist": standard("query($t: UUID) { myWaitlist(actingFor: $t) { id status } }", _t, policy.SCOPE_BOOKING),
+    "joinWaitlist": standard(
+        _vault_mutation("joinWaitlist", "input: $i", "$i: WaitlistInput!"),
+        _keyed(
+            i=lambda w: {
+                "moId": "1001",
+                "specialtyCode": "46",
+                "doctorId": EYE,
+                "dateFrom": TOMORROW.isoformat(),
+                "dateTo": (TOMORROW + timedelta(days=5)).isoformat(),
+                "reason": "NO_CONVENIENT_TIME",
+            }
+        ),
+        policy.SCOPE_BOOKING,
+        is_type("WaitlistJoined"),
+    ),
+    # An entry and an offer of T's are built in tests/integration/waitlist/; here the policy in front of them.
+    "leaveWaitlist": sensitive(
+        _vault_mutation("leaveWaitlist", "entryId: $e", "$e: UUID!"),
+        _keyed(e=lambda w: str(uuid.uuid4())),
+        policy.SCOPE_BOOKING,
+        policy_only=frozenset({"WAITLIST_ENTRY_NOT_FOUND"}),
+    ),
+    "acceptWaitlistOffer": standard(
+        _vault_mutation("acceptWaitlistOffer", "offerId: $o", "$o: UUID!"),
+        _keyed(o=lambda w: str(uuid.uuid4())),
+        policy.SCOPE_BOOKING,
+        policy_only=frozenset({"WAITLIST_OFFER_NOT_FOUND"}),
+    ),
+    "declineWaitlistOffer": sensitive(
+        _vault_mutation("declineWaitlistOffer", "offerId: $o", "$o: UUID!"),
+        _keyed(o=lambda w: str(uuid.uuid4())),
+        policy.SCOPE_BOOKING,
+        policy_only=frozenset({"WAITLIST_OFFER_NOT_FOUND"}),
+    ),
+    "waitlistOfferUpdated": standard(
+        "subscription($t: UUID) { waitlistOfferUpdated(actingFor: $t) { offerId status } }",
+        _t,
+        policy.SCOPE_BOOKING,
+        bus=lambda runtime: runtime.adapters.waitlist_bus,
+        event="offered",
+    ),
+    # ------------------------------------------------------------------------------ survey after a visit
+    "mySurveys": standard("query($t: UUID) { mySurveys(actingFor: $t) { id status } }", _t, policy.SCOPE_BOOKING),
+    # An invitation of T's is built in tests/integration/surveys/; here the policy in front of it.
+    "answerSurvey": standard(
+        _vault_mutation("answerSurvey", "invitationId: $i, answers: $a", "$i: UUID!, $a: SurveyAnswersInput!"),
+        _keyed(
+            i=lambda w: str(uuid.uuid4()),
+            a=lambda w: {
+                "quality": 5,
+                "bookingEase": 5,
+                "bookingChannel": "EPGU",
+                "futureUse": True,
+                "recommend": True,
+            },
+        ),
+        policy.SCOPE_BOOKING,
+        policy_only=frozenset({"SURVEY_NOT_FOUND"}),
+    ),
+    "satisfactionKpi": only(
+        {P.OPERATOR},
+        "query($a: Date!, $b: Date!) { satisfactionKpi(dateFrom: $a, dateTo: $b) { clinics { moId } } }",
+        lambda w: {"a": "2025-03-01", "b": "2025-03-31"},
+    ),
     # ------------------------------------------------------------------------------ notifications
     "myNotifications": standard(
         "query($t: UUID) { myNotifications(actingFor: $t) { key title } }", _t, policy.SCOPE_NOTIFICATIONS

@@ -1,0 +1,84 @@
+"""What booking tells other parts of the house, by hooks they register (wired in :mod:`backend.wiring`):
+
+* **a slot freed** (:func:`on_slot_freed`): a cancellation here reached the hub, a reschedule let the
+  old slot go, or the hub's history says the clinic cancelled. Called after the change is committed,
+  each hook on its own: a hook's failure is logged, never undoes the cancellation (the waitlist's sweep
+  finds what a failed hook missed).
+* **a visit took place** (:func:`on_visited`): called inside the unit of work that records the status,
+  so what a hook writes (a survey invitation) commits with it, once.
+
+Hooks are keyed by name: registering the same name again replaces it (a runtime built twice wires twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from backend.booking.models import Appointment
+
+if TYPE_CHECKING:
+    from backend.core.uow import UnitOfWork
+    from backend.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class FreedSlot:
+    """A slot of the hub free again (the times aware UTC)."""
+
+    mo_id: str
+    doctor_id: str
+    specialty_code: str
+    slot_id: str
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> FreedSlot:
+        return cls(
+            mo_id=appointment.mo_id,
+            doctor_id=appointment.doctor_id,
+            specialty_code=appointment.specialty_code,
+            slot_id=appointment.slot_id,
+            start=appointment.slot_start,
+            end=appointment.slot_end,
+        )
+
+
+SlotFreedHook = Callable[["Runtime", FreedSlot], Awaitable[None]]
+VisitedHook = Callable[["UnitOfWork", Appointment], Awaitable[None]]
+
+_SLOT_FREED: dict[str, SlotFreedHook] = {}
+_VISITED: dict[str, VisitedHook] = {}
+
+
+def on_slot_freed(name: str, hook: SlotFreedHook) -> None:
+    _SLOT_FREED[name] = hook
+
+
+def on_visited(name: str, hook: VisitedHook) -> None:
+    _VISITED[name] = hook
+
+
+async def slot_freed(runtime: Runtime, appointment: Appointment) -> None:
+    """Tell the hooks that ``appointment``'s slot is free again (after the commit that freed it)."""
+    if appointment.slot_start <= runtime.now():
+        return  # a past slot is nobody's to take
+    freed = FreedSlot.of(appointment)
+    for name, hook in list(_SLOT_FREED.items()):
+        try:
+            await hook(runtime, freed)
+        except Exception:
+            log.exception("booking.slot_freed_hook_failed", hook=name, mo_id=freed.mo_id, slot_id=freed.slot_id)
+
+
+async def visited(uow: UnitOfWork, appointment: Appointment) -> None:
+    """Tell the hooks, in ``uow``, that ``appointment`` was visited."""
+    for hook in list(_VISITED.values()):
+        await hook(uow, appointment)

@@ -1,0 +1,1 @@
+"""The waitlist with offers of freed slots (see service.py and README.md)."""
