@@ -31,6 +31,7 @@ from backend.api.pages import (
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
 from backend.attachment import service as attachment
+from backend.core import aio
 from backend.dev.routes import routes_for as dev_routes_for
 from backend.documents import service as documents
 from backend.health.routes import live, ready
@@ -87,7 +88,7 @@ async def _periodic_jobs(runtime: Runtime) -> None:
         attachment.sync,
         vault.housekeeping,
     )
-    while True:
+    while not aio.cancel_requested():  # a cancellation a library swallowed still ends it (backend/core/aio.py)
         await asyncio.sleep(SWEEP_INTERVAL_S)
         for job in jobs:
             try:
@@ -140,10 +141,7 @@ def create_app(
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            await aio.cancel_and_wait(sweeper)
             if owns_runtime:
                 await rt.close()
 

@@ -175,7 +175,7 @@ async def confirm_hold(uow: UnitOfWork, patient_id: uuid.UUID, hold_id: uuid.UUI
         await check_live_appointments(session, patient_id, info, except_id=hold.reschedule_of_id)
         slot = _slot_of_hold(runtime, hold)
         hub_patient = await _identify(uow, patient, slot.mo_id)
-        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
+        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient, specialty_code=info.specialty_code)
     except ProblemError:
         after_rollback(uow, lambda: _close_hold_now(runtime, hold_id, HoldStatus.RELEASED))
         raise
@@ -243,7 +243,7 @@ async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_
         known = remembered or await _identify(uow, patient, slot.mo_id, fresh=True)
         values = _appointment_values(uow, patient_id, slot, info, hub_patient=known)
         appointment = await _claim_appointment(uow, values, info)
-        hub_patient, result = await _book_upstream(uow, patient, slot, known)
+        hub_patient, result = await _book_upstream(uow, patient, slot, known, specialty_code=info.specialty_code)
         return await _booked(uow, appointment, hub_patient, result)
 
 
@@ -282,7 +282,7 @@ async def reschedule(uow: UnitOfWork, patient_id: uuid.UUID, appointment_id: uui
         slot, info, patient = await _prepare(uow, patient_id, ref, except_appointment=old.id)
         hold = await _insert_hold(uow, patient_id, slot, info, ttl=HOLD_TTL, reschedule_of=old.id)
         hub_patient = await _identify(uow, patient, slot.mo_id)
-        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
+        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient, specialty_code=info.specialty_code)
         # The old appointment leaves the live set first, so the specialty index admits the new one.
         at = now(uow.runtime)
         old.status = AppointmentState.RESCHEDULED.value
