@@ -69,6 +69,17 @@ class SexRestricted(Problem):
     pass
 
 
+@strawberry.type(description="Диспансерный прием возможен только в поликлинике прикрепления.")
+class DispensaryNotAtAttachedClinic(Problem):
+    pass
+
+
+@strawberry.enum(description="Цель записи: обычный прием или диспансерный (только в поликлинике прикрепления).")
+class VisitPurposeEnum(Enum):
+    GENERAL = "GENERAL"
+    DISPENSARY = "DISPENSARY"
+
+
 @strawberry.type(description="Пациент не найден в медицинской организации.")
 class PatientNotFoundAtClinic(Problem):
     pass
@@ -113,6 +124,7 @@ _GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
     problems.SameSpecialtyActive: SameSpecialtyActive,
     problems.AgeRestricted: AgeRestricted,
     problems.SexRestricted: SexRestricted,
+    problems.DispensaryNotAtAttachedClinic: DispensaryNotAtAttachedClinic,
     problems.PatientNotFoundAtClinic: PatientNotFoundAtClinic,
     problems.ReferralNeeded: ReferralNeeded,
     problems.BookingServiceUnavailable: BookingServiceUnavailable,
@@ -340,6 +352,7 @@ HoldSlotResult = Annotated[
     | SameSpecialtyActive
     | AgeRestricted
     | SexRestricted
+    | DispensaryNotAtAttachedClinic
     | PatientNotFoundAtClinic
     | BookingServiceUnavailable
     | NotAuthenticated
@@ -367,6 +380,7 @@ BookResult = Annotated[
     | SameSpecialtyActive
     | AgeRestricted
     | SexRestricted
+    | DispensaryNotAtAttachedClinic
     | PatientNotFoundAtClinic
     | ReferralNeeded
     | BookingServiceUnavailable

@@ -87,7 +87,14 @@ from backend.booking.service.compensation import (
 )
 from backend.booking.service.holds import hold_slot, release_hold, remaining_seconds
 from backend.booking.service.kpi import REMOTE_CHANNELS, ChannelCount, RemoteShare, remote_booking_share
-from backend.booking.service.rules import check_age, check_live_appointments, check_sex, doctor_info, load_patient
+from backend.booking.service.rules import (
+    VisitPurpose,
+    check_age,
+    check_live_appointments,
+    check_sex,
+    doctor_info,
+    load_patient,
+)
 from backend.booking.service.search import (
     MAX_CLINICS,
     MAX_CONCURRENT_FETCHES,
@@ -153,6 +160,7 @@ __all__ = [
     "SlotTaken",
     "SyncReport",
     "UpstreamBooking",
+    "VisitPurpose",
     "_slot_to_json",
     "after_rollback",
     "appointments_of",

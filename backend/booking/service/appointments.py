@@ -36,7 +36,14 @@ from backend.booking.service.base import (
 )
 from backend.booking.service.compensation import after_rollback
 from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold
-from backend.booking.service.rules import _flush_or, _prepare, check_live_appointments, doctor_info, load_patient
+from backend.booking.service.rules import (
+    VisitPurpose,
+    _flush_or,
+    _prepare,
+    check_live_appointments,
+    doctor_info,
+    load_patient,
+)
 from backend.booking.service.slots import SlotRef, marker_key, release_slot_marker
 from backend.booking.service.statements import _CLAIM_APPOINTMENT, _CONFIRM_HOLD, _NO_ID, _SET_HUB_IDS
 from backend.booking.service.upstream import _book_upstream, _hub_patient_key, _identify, remembered_hub_patient
@@ -229,7 +236,14 @@ async def _remembered(runtime: Runtime, patient_id: uuid.UUID, mo_id: str) -> As
     yield await remembered_hub_patient(runtime, patient_id, mo_id)
 
 
-async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_marker: bool = True) -> Appointment:
+async def book_now(
+    uow: UnitOfWork,
+    patient_id: uuid.UUID,
+    ref: SlotRef,
+    *,
+    use_marker: bool = True,
+    purpose: VisitPurpose = VisitPurpose.GENERAL,
+) -> Appointment:
     """One step (operator, kiosk): the appointment row claims the slot before the hub is asked (concurrent
     attempts serialise on its unique index), then SetAppointment; a refusal rolls the claim back."""
     if use_marker:
@@ -237,7 +251,7 @@ async def book_now(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, use_
     else:
         marker = _remembered(uow.runtime, patient_id, ref.mo_id)
     async with marker as remembered:
-        slot, info, patient = await _prepare(uow, patient_id, ref, checked=False)
+        slot, info, patient = await _prepare(uow, patient_id, ref, checked=False, purpose=purpose)
         # A patient the hub does not know yet is identified (CheckPatient, a read) before the claim: the
         # claim then finds every conflict in its own statement. A refused claim makes no SetAppointment.
         known = remembered or await _identify(uow, patient, slot.mo_id, fresh=True)
