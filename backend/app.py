@@ -32,6 +32,7 @@ from backend.api.pages import (
 from backend.api.schema import build_schema
 from backend.api.transport import thin_controller
 from backend.attachment import service as attachment
+from backend.core import aio
 from backend.dev.routes import routes_for as dev_routes_for
 from backend.documents import service as documents
 from backend.drugs import service as drugs
@@ -100,7 +101,7 @@ async def _periodic_jobs(runtime: Runtime) -> None:
         drugs.sync_requests,
         drugs.remind_expiring,
     )
-    while True:
+    while not aio.cancel_requested():  # a cancellation a library swallowed still ends it (backend/core/aio.py)
         await asyncio.sleep(SWEEP_INTERVAL_S)
         for job in jobs:
             try:
@@ -153,10 +154,7 @@ def create_app(
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            await aio.cancel_and_wait(sweeper)
             if owns_runtime:
                 await rt.close()
 

@@ -28,6 +28,8 @@ import orjson
 import structlog
 from redis.asyncio import Redis
 
+from backend.core import aio
+
 if TYPE_CHECKING:
     from backend.settings import Settings
 
@@ -325,11 +327,13 @@ class RedisInboxBus:
         self._local.deliver(item)
 
     async def _read(self) -> None:
-        while True:
+        while not aio.cancel_requested():
             pubsub: Any = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(f"{self.PREFIX}*")
-                while True:  # a read timeout of its own: an idle feed must outlast the client's socket_timeout
+                # A read timeout of its own: an idle feed must outlast the client's socket_timeout. The loop
+                # stops when a cancellation was asked for, even one redis-py swallowed (backend/core/aio.py).
+                while not aio.cancel_requested():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
                     if message is not None:
                         self._deliver(message.get("channel"), message.get("data"))
@@ -343,8 +347,5 @@ class RedisInboxBus:
                     await pubsub.aclose()
 
     async def aclose(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-            self._reader = None
+        await aio.cancel_and_wait(self._reader)
+        self._reader = None

@@ -69,6 +69,17 @@ class SexRestricted(Problem):
     pass
 
 
+@strawberry.type(description="Диспансерный прием возможен только в поликлинике прикрепления.")
+class DispensaryNotAtAttachedClinic(Problem):
+    pass
+
+
+@strawberry.enum(description="Цель записи: обычный прием или диспансерный (только в поликлинике прикрепления).")
+class VisitPurposeEnum(Enum):
+    GENERAL = "GENERAL"
+    DISPENSARY = "DISPENSARY"
+
+
 @strawberry.type(description="Пациент не найден в медицинской организации.")
 class PatientNotFoundAtClinic(Problem):
     pass
@@ -125,6 +136,7 @@ _GRAPHQL_PROBLEMS: dict[type[problems.BookingProblem], type[Problem]] = {
     problems.SameSpecialtyActive: SameSpecialtyActive,
     problems.AgeRestricted: AgeRestricted,
     problems.SexRestricted: SexRestricted,
+    problems.DispensaryNotAtAttachedClinic: DispensaryNotAtAttachedClinic,
     problems.PatientNotFoundAtClinic: PatientNotFoundAtClinic,
     problems.ReferralNeeded: ReferralNeeded,
     problems.ReferralNotUsable: ReferralNotUsable,
@@ -354,6 +366,7 @@ HoldSlotResult = Annotated[
     | SameSpecialtyActive
     | AgeRestricted
     | SexRestricted
+    | DispensaryNotAtAttachedClinic
     | PatientNotFoundAtClinic
     | OnlineBookingLimited
     | BookingServiceUnavailable
@@ -382,6 +395,7 @@ BookResult = Annotated[
     | SameSpecialtyActive
     | AgeRestricted
     | SexRestricted
+    | DispensaryNotAtAttachedClinic
     | PatientNotFoundAtClinic
     | OnlineBookingLimited
     | ReferralNeeded

@@ -88,6 +88,19 @@ class SexRestricted(BookingProblem):
 
 
 @dataclass(frozen=True)
+class DispensaryNotAtAttachedClinic(BookingProblem):
+    """Issue 18: a dispensary (диспансерный) visit is booked only at the clinic the patient is attached to."""
+
+    CODE: ClassVar[str] = "DISPENSARY_NOT_AT_ATTACHED_CLINIC"
+    MESSAGE: ClassVar[str] = (
+        "Диспансерный прием возможен только в поликлинике, к которой вы прикреплены. Выберите талон в ней."
+    )
+    UNKNOWN: ClassVar[str] = (
+        "Диспансерный прием возможен только в поликлинике прикрепления, а проверить прикрепление сейчас не удалось. "
+        "Попробуйте позже."
+    )
+
+
 class PatientNotFoundAtClinic(BookingProblem):
     CODE: ClassVar[str] = "PATIENT_NOT_FOUND_AT_CLINIC"
     MESSAGE: ClassVar[str] = (
@@ -182,6 +195,7 @@ PROBLEM_TYPES: tuple[type[BookingProblem], ...] = (
     ReferralNotUsable,
     OnlineBookingLimited,
     BookingServiceUnavailable,
+    DispensaryNotAtAttachedClinic,
     AppointmentMissing,
     AppointmentNotActive,
     IdempotencyKeyReused,

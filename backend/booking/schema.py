@@ -47,6 +47,7 @@ from backend.booking.graphql_types import (
     SlotHoldType,
     SlotSearchResult,
     SlotType,
+    VisitPurposeEnum,
     graphql_problem,
     problem_from_json,
 )
@@ -339,6 +340,11 @@ class Query:
         )
 
 
+def _request(slot: str, purpose: VisitPurposeEnum) -> dict[str, str]:
+    """What an idempotency key stands for (an ordinary visit's as before the purpose existed)."""
+    return {"slot": slot} if purpose is VisitPurposeEnum.GENERAL else {"slot": slot, "purpose": purpose.value}
+
+
 # ---------------------------------------------------------------------------------------------- mutations
 
 
@@ -349,13 +355,20 @@ class Mutation:
     @atomic
     @domain_problems
     async def hold_slot(
-        self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
+        self,
+        info: Info,
+        slot: str,
+        idempotency_key: str,
+        acting_for: uuid.UUID | None = None,
+        purpose: VisitPurposeEnum = VisitPurposeEnum.GENERAL,
     ) -> HoldSlotResult:
-        patient_id, replay = await _begin(info, "holdSlot", idempotency_key, acting_for, {"slot": slot})
+        patient_id, replay = await _begin(info, "holdSlot", idempotency_key, acting_for, _request(slot, purpose))
         if replay is not None:
             return replay
         uow = info.context.uow
-        hold = await service.hold_slot(uow, patient_id, service.parse_ref(slot))
+        hold = await service.hold_slot(
+            uow, patient_id, service.parse_ref(slot), purpose=service.VisitPurpose(purpose.value)
+        )
         idempotency.remember(uow, {"type": "held", "id": str(hold.id)})
         return SlotHeld(hold=SlotHoldType.of(info, hold))
 
@@ -396,13 +409,20 @@ class Mutation:
     @atomic
     @domain_problems
     async def book_appointment(
-        self, info: Info, slot: str, idempotency_key: str, acting_for: uuid.UUID | None = None
+        self,
+        info: Info,
+        slot: str,
+        idempotency_key: str,
+        acting_for: uuid.UUID | None = None,
+        purpose: VisitPurposeEnum = VisitPurposeEnum.GENERAL,
     ) -> BookResult:
-        patient_id, replay = await _begin(info, "bookAppointment", idempotency_key, acting_for, {"slot": slot})
+        patient_id, replay = await _begin(info, "bookAppointment", idempotency_key, acting_for, _request(slot, purpose))
         if replay is not None:
             return replay
         uow = info.context.uow
-        appointment = await service.book_now(uow, patient_id, service.parse_ref(slot))
+        appointment = await service.book_now(
+            uow, patient_id, service.parse_ref(slot), purpose=service.VisitPurpose(purpose.value)
+        )
         idempotency.remember(uow, {"type": "booked", "id": str(appointment.id)})
         return AppointmentBooked(appointment=AppointmentType.of(appointment))
 

@@ -248,6 +248,14 @@ class HomeVisitWindows:
     mo_name: str
     doctor_name: str | None
     windows: list[HomeVisitWindow]
+    address_line: str = strawberry.field(
+        description="Адрес, для которого подобраны окна: если адрес не указан — адрес проживания или регистрации "
+        "из Госуслуг, иначе адрес прошлого вызова."
+    )
+    address_source: str | None = strawberry.field(
+        description="Откуда адрес: GIVEN (указан), RESIDENCE (проживания, Госуслуги), REGISTRATION (регистрации, "
+        "Госуслуги), LAST_VISIT (прошлого вызова)."
+    )
 
 
 @strawberry.type(description="Шаг истории вызова.")
@@ -490,6 +498,8 @@ class Query:
             mo_id=found.mo_id,
             mo_name=found.mo_name,
             doctor_name=found.doctor_name,
+            address_line=found.address_line,
+            address_source=found.address_source.value if found.address_source else None,
             windows=[
                 HomeVisitWindow(id=s.id, start=service.to_utc(rt, s.visit_time), end=service.to_utc(rt, s.end))
                 for s in found.slots

@@ -17,6 +17,7 @@ subscription (published after commit through the outbox).
 
 from __future__ import annotations
 
+import enum
 import re
 import uuid
 from collections.abc import Sequence
@@ -180,11 +181,38 @@ def check_address(address: AddressInput | None) -> Address:
 
 
 async def last_address(session: AsyncSession, patient_id: uuid.UUID) -> AddressInput | None:
-    """The address of the patient's latest home visit (identity keeps no registration address)."""
+    """The address of the patient's latest home visit."""
     stored = await session.scalar(
         select(HomeVisit.address).where(HomeVisit.patient_id == patient_id).order_by(HomeVisit.created_at.desc())
     )
     return AddressInput(**stored) if stored else None
+
+
+class AddressSource(enum.StrEnum):
+    """Where the address a visit is offered for came from."""
+
+    GIVEN = "GIVEN"  # the person typed it
+    RESIDENCE = "RESIDENCE"  # ESIA's address of residence (PLV)
+    REGISTRATION = "REGISTRATION"  # ESIA's registration address (PRG)
+    LAST_VISIT = "LAST_VISIT"  # the patient's previous home visit
+
+
+async def offered_address(
+    session: AsyncSession, patient: PatientView, given: AddressInput | None
+) -> tuple[AddressInput | None, AddressSource | None]:
+    """The address a visit is for: the one given; else where ESIA says the patient lives (PLV: the doctor
+    comes where the patient is), else their registration (PRG); else their previous visit's."""
+    if given is not None:
+        return given, AddressSource.GIVEN
+    for stored, source in (
+        (patient.residence_address, AddressSource.RESIDENCE),
+        (patient.registration_address, AddressSource.REGISTRATION),
+    ):
+        if stored and str(stored.get("line") or "").strip():
+            line = str(stored["line"]).strip()
+            return AddressInput(line=line, fias_code=stored.get("fias_code"), postcode=stored.get("postcode")), source
+    last = await last_address(session, patient.id)
+    return last, AddressSource.LAST_VISIT if last is not None else None
 
 
 # -- the hub ---------------------------------------------------------------------------------------
@@ -264,6 +292,8 @@ class Windows:
     mo_name: str
     doctor_name: str | None
     slots: list[HomeCallSlot] = field(default_factory=list)
+    address_line: str = ""  # the address the windows are for (offered from ESIA when none was given)
+    address_source: AddressSource | None = None
 
 
 async def windows(
@@ -272,8 +302,7 @@ async def windows(
     """The windows the patient's clinic offers for a visit at ``address`` (the hub's validation runs)."""
     async with runtime.sessionmaker() as session:
         patient = await _patient(session, patient_id)
-        if address is None:
-            address = await last_address(session, patient_id)
+        address, source = await offered_address(session, patient, address)
         upstream_address = check_address(address)
         number = normalise_phone(phone or patient.phone)
         applicant = await _applicant(session, ctx, patient, number)
@@ -286,7 +315,8 @@ async def windows(
         raise fail(upstream_problem(exc)) from None
     moment = now(runtime)
     slots = [s for s in validation.slots if to_utc(runtime, s.end) > moment]
-    return Windows(mo_id, mo_name, validation.doctor.name if validation.doctor else None, slots)
+    doctor = validation.doctor.name if validation.doctor else None
+    return Windows(mo_id, mo_name, doctor, slots, upstream_address.one_line(), source)
 
 
 @dataclass(frozen=True)
@@ -329,7 +359,7 @@ async def request_visit(uow: UnitOfWork, patient_id: uuid.UUID, request: VisitRe
     phone = normalise_phone(request.phone)
     runtime, session, ctx = uow.runtime, uow.session, uow.ctx
     patient = await _patient(session, patient_id)
-    address_input = request.address or await last_address(session, patient_id)
+    address_input, _ = await offered_address(session, patient, request.address)
     address = check_address(address_input)
     assert address_input is not None
     active = await session.scalar(

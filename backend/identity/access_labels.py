@@ -263,6 +263,7 @@ OUTCOME_LABELS: dict[str, str] = {
     "SAME_SPECIALTY_ACTIVE": "Уже есть запись к врачу этой специальности",
     "AGE_RESTRICTED": "Прием недоступен по возрасту",
     "SEX_RESTRICTED": "Прием у этого врача недоступен по полу пациента",
+    "DISPENSARY_NOT_AT_ATTACHED_CLINIC": "Диспансерный прием — только в поликлинике прикрепления",
     "OUTCOME_UNKNOWN": "Исход записи уточняется",
     "TICKET_UNAVAILABLE": "Талон недоступен",
     # notifications

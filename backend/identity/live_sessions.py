@@ -13,15 +13,16 @@ The check reads the session without sliding its idle timeout: an open socket is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from graphql import GraphQLError
 from sqlalchemy import select
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
+from backend.core import aio
 from backend.identity import tokens
 from backend.identity.models import AuthSession
 
@@ -35,6 +36,12 @@ TOKEN_EXPIRED = 4401
 SESSION_ENDED = 4403
 TOKEN_EXPIRED_REASON = "Срок действия токена истек"
 SESSION_ENDED_REASON = "Сеанс завершен"
+# Strawberry answers the subscription past ``max_subscriptions_per_connection`` in English with no code;
+# the handler below answers this instead (issue 26, item 10).
+SUBSCRIPTION_LIMIT_CODE = "SUBSCRIPTION_LIMIT_REACHED"
+SUBSCRIPTION_LIMIT_MESSAGE = (
+    "На одном соединении открыто наибольшее число подписок ({limit}): завершите одну из них, чтобы открыть новую."
+)
 
 
 def token_expiry(runtime: Runtime, token: str) -> datetime | None:
@@ -73,7 +80,7 @@ async def ended(runtime: Runtime, session_id: uuid.UUID | None, expires_at: date
 async def watch(websocket: Any, context: Any) -> None:
     runtime: Runtime = context.runtime
     session_id, expires_at = context.session_id, context.token_expires_at
-    while True:
+    while not aio.cancel_requested():  # see backend/core/aio.py
         try:
             code = await ended(runtime, session_id, expires_at)
         except Exception:  # the database is away: check again later, the socket stays as it is
@@ -95,6 +102,21 @@ class SessionBoundTransportWSHandler(BaseGraphQLTransportWSHandler):
 
     _watcher: asyncio.Task[None] | None = None
 
+    async def handle_subscribe(self, message: Any) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message.get("id") not in self.operations
+            and len(self.operations) >= limit
+        ):
+            error = GraphQLError(
+                SUBSCRIPTION_LIMIT_MESSAGE.format(limit=limit), extensions={"code": SUBSCRIPTION_LIMIT_CODE}
+            )
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+            return
+        await super().handle_subscribe(message)
+
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
         context = self.context
@@ -105,8 +127,5 @@ class SessionBoundTransportWSHandler(BaseGraphQLTransportWSHandler):
             self._watcher = asyncio.create_task(watch(self.websocket, context))
 
     async def shutdown(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watcher
+        await aio.cancel_and_wait(self._watcher)
         await super().shutdown()

@@ -34,6 +34,9 @@ class Patient(UUIDPrimaryKey, Base):
     oms_policy: Mapped[str | None] = mapped_column(String(16), unique=True)  # 16 digits (ЕНП)
     phone: Mapped[str | None] = mapped_column(String(32))  # verified mobile from ESIA, E.164
     email: Mapped[str | None] = mapped_column(String(255))
+    # ESIA's ``addresses`` (PRG registration, PLV residence) as {"line", "fias_code", "postcode"}
+    registration_address: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    residence_address: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     esia_synced_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -183,6 +183,14 @@ def _err(error: str, description: str, state: str | None) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------- ESIA callback
 
 
+def esia_address(person: EsiaPerson, kind: str) -> dict[str, Any] | None:
+    """ESIA's address of ``kind`` (``PRG`` registration, ``PLV`` residence) as the patient keeps it."""
+    found = next((a for a in person.addresses if a.type == kind and a.text.strip()), None)
+    if found is None:
+        return None
+    return {"line": found.text.strip(), "fias_code": found.fias_code, "postcode": found.zip_code}
+
+
 def patient_data(person: EsiaPerson) -> PatientData | None:
     if not (person.last_name and person.first_name and person.birth_date):
         return None
@@ -198,6 +206,8 @@ def patient_data(person: EsiaPerson) -> PatientData | None:
         oms_policy=policy.number if policy is not None else None,
         phone=normalise_phone(person.verified_phone),
         email=person.verified_email,
+        registration_address=esia_address(person, "PRG"),
+        residence_address=esia_address(person, "PLV"),
     )
 
 

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from sqlalchemy import bindparam, select
@@ -52,6 +52,9 @@ class PatientView:
     oms_policy: str | None
     phone: str | None
     email: str | None
+    # ESIA's addresses as {"line", "fias_code", "postcode"}: registration (PRG) and residence (PLV)
+    registration_address: dict[str, Any] | None = None
+    residence_address: dict[str, Any] | None = None
 
     @property
     def full_name(self) -> str:
@@ -81,6 +84,8 @@ class PatientView:
             oms_policy=row.oms_policy,
             phone=row.phone,
             email=row.email,
+            registration_address=row.registration_address,
+            residence_address=row.residence_address,
         )
 
 
@@ -181,6 +186,8 @@ class PatientData:
     oms_policy: str | None
     phone: str | None = None
     email: str | None = None
+    registration_address: dict[str, Any] | None = None
+    residence_address: dict[str, Any] | None = None
 
 
 async def upsert_patient(session: AsyncSession, data: PatientData, *, at: datetime.datetime) -> Patient:
@@ -213,6 +220,8 @@ async def upsert_patient(session: AsyncSession, data: PatientData, *, at: dateti
     row.oms_policy = data.oms_policy or row.oms_policy
     row.phone = data.phone or row.phone
     row.email = data.email or row.email
+    row.registration_address = data.registration_address or row.registration_address
+    row.residence_address = data.residence_address or row.residence_address
     row.esia_synced_at = at if data.esia_oid else row.esia_synced_at
     row.updated_at = at
     await session.flush()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from types import ModuleType
 from typing import Any
 
 import httpx
+from litestar.testing import TestClient, WebSocketTestSession
 
 from backend.app import create_app
 from backend.runtime import Runtime
@@ -111,3 +114,75 @@ async def asgi_websocket(app: Any, path: str, *, subprotocols: Sequence[str] = (
             await asyncio.wait_for(task, 10)
         except Exception:  # the app's own end of a dropped connection is not the test's concern
             task.cancel()
+
+
+# The Litestar TestClient runs the app (and its lifespan) in a portal thread. Two things there can hang a
+# test forever: a receive that waits for a message that never comes, and the shutdown, which waits for
+# every task the portal started (an app task that ignores its cancellation: backend/core/aio.py). These
+# helpers bound both and fail the test with a message instead.
+
+WS_RECEIVE_S = 10.0
+SHUTDOWN_S = 30.0
+
+
+class BoundedWebSocket:
+    """A TestClient websocket whose every receive is bounded (``wait_s`` unless given)."""
+
+    def __init__(self, session: WebSocketTestSession, wait_s: float) -> None:
+        self.session, self.wait_s = session, wait_s
+
+    def send_json(self, message: Any) -> None:
+        self.session.send_json(message)
+
+    def receive_json(self, timeout: float | None = None) -> Any:
+        """The next message; litestar's ``WebSocketDisconnect`` if the app closed the socket; an
+        AssertionError if nothing came within the bound."""
+        wait_s = self.wait_s if timeout is None else timeout
+        try:
+            return self.session.receive_json(timeout=wait_s)
+        except queue.Empty:
+            raise AssertionError(f"no websocket message within {wait_s} s") from None
+
+
+def _within(limit_s: float, what: str, step: Callable[[], None]) -> None:
+    """Run ``step`` in a thread of its own; fail if it has not finished within ``limit_s``."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except BaseException as exc:  # handed back to the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"bounded:{what}", daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    if thread.is_alive():
+        raise AssertionError(f"{what} did not finish within {limit_s} s (a task ignoring its cancellation?)")
+    if failure:
+        raise failure[0]
+
+
+@contextmanager
+def served(app: Any, *, shutdown_s: float = SHUTDOWN_S) -> Iterator[TestClient[Any]]:
+    """``app`` under a Litestar TestClient whose shutdown (lifespan end and portal stop) is bounded."""
+    client: TestClient[Any] = TestClient(app)
+    client.__enter__()
+    try:
+        yield client
+    finally:
+        _within(shutdown_s, "the app's shutdown", lambda: client.__exit__(None, None, None))
+
+
+@contextmanager
+def websocket(
+    client: TestClient[Any],
+    path: str = "/graphql",
+    *,
+    subprotocols: Sequence[str] = ("graphql-transport-ws",),
+    headers: dict[str, str] | None = None,
+    wait_s: float = WS_RECEIVE_S,
+) -> Iterator[BoundedWebSocket]:
+    """A websocket to the app ``client`` serves (use inside :func:`served`), every receive bounded."""
+    with client.websocket_connect(path, subprotocols=list(subprotocols), headers=headers) as session:
+        yield BoundedWebSocket(session, wait_s)

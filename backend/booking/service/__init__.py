@@ -95,6 +95,14 @@ from backend.booking.service.hooks import FreedSlot, on_slot_freed, on_visited
 from backend.booking.service.kpi import REMOTE_CHANNELS, ChannelCount, RemoteShare, remote_booking_share
 from backend.booking.service.multi import appointments_by_ids
 from backend.booking.service.rules import check_age, check_live_appointments, check_sex, doctor_info, load_patient
+from backend.booking.service.rules import (
+    VisitPurpose,
+    check_age,
+    check_live_appointments,
+    check_sex,
+    doctor_info,
+    load_patient,
+)
 from backend.booking.service.search import (
     MAX_CLINICS,
     MAX_CONCURRENT_FETCHES,
@@ -163,6 +171,7 @@ __all__ = [
     "SlotTaken",
     "SyncReport",
     "UpstreamBooking",
+    "VisitPurpose",
     "_slot_to_json",
     "after_rollback",
     "appointments_by_ids",

@@ -38,6 +38,14 @@ from backend.booking.service.compensation import after_rollback
 from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold
 from backend.booking.service.hooks import slot_freed
 from backend.booking.service.rules import _flush_or, _prepare, check_live_appointments, doctor_info, load_patient
+from backend.booking.service.rules import (
+    VisitPurpose,
+    _flush_or,
+    _prepare,
+    check_live_appointments,
+    doctor_info,
+    load_patient,
+)
 from backend.booking.service.slots import SlotRef, marker_key, release_slot_marker
 from backend.booking.service.statements import _CLAIM_APPOINTMENT, _CONFIRM_HOLD, _NO_ID, _SET_HUB_IDS
 from backend.booking.service.upstream import _book_upstream, _hub_patient_key, _identify, remembered_hub_patient
@@ -176,7 +184,7 @@ async def confirm_hold(uow: UnitOfWork, patient_id: uuid.UUID, hold_id: uuid.UUI
         await check_live_appointments(session, patient_id, info, except_id=hold.reschedule_of_id)
         slot = _slot_of_hold(runtime, hold)
         hub_patient = await _identify(uow, patient, slot.mo_id)
-        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
+        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient, specialty_code=info.specialty_code)
     except ProblemError:
         after_rollback(uow, lambda: _close_hold_now(runtime, hold_id, HoldStatus.RELEASED))
         raise
@@ -238,6 +246,7 @@ async def book_now(
     use_marker: bool = True,
     referral_id: str | None = None,
     source: BookingChannel | None = None,
+    purpose: VisitPurpose = VisitPurpose.GENERAL,
 ) -> Appointment:
     """One step (operator, kiosk): the appointment row claims the slot before the hub is asked (concurrent
     attempts serialise on its unique index), then SetAppointment; a refusal rolls the claim back.
@@ -248,7 +257,7 @@ async def book_now(
     else:
         marker = _remembered(uow.runtime, patient_id, ref.mo_id)
     async with marker as remembered:
-        slot, info, patient = await _prepare(uow, patient_id, ref, checked=False)
+        slot, info, patient = await _prepare(uow, patient_id, ref, checked=False, purpose=purpose)
         # A patient the hub does not know yet is identified (CheckPatient, a read) before the claim: the
         # claim then finds every conflict in its own statement. A refused claim makes no SetAppointment.
         known = remembered or await _identify(uow, patient, slot.mo_id, fresh=True)
@@ -257,6 +266,7 @@ async def book_now(
             values["source_type"] = int(source)
         appointment = await _claim_appointment(uow, values, info)
         hub_patient, result = await _book_upstream(uow, patient, slot, known, referral_id=referral_id, source=source)
+        hub_patient, result = await _book_upstream(uow, patient, slot, known, specialty_code=info.specialty_code)
         return await _booked(uow, appointment, hub_patient, result)
 
 
@@ -295,7 +305,7 @@ async def reschedule(uow: UnitOfWork, patient_id: uuid.UUID, appointment_id: uui
         slot, info, patient = await _prepare(uow, patient_id, ref, except_appointment=old.id)
         hold = await _insert_hold(uow, patient_id, slot, info, ttl=HOLD_TTL, reschedule_of=old.id)
         hub_patient = await _identify(uow, patient, slot.mo_id)
-        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient)
+        hub_patient, result = await _book_upstream(uow, patient, slot, hub_patient, specialty_code=info.specialty_code)
         # The old appointment leaves the live set first, so the specialty index admits the new one.
         at = now(uow.runtime)
         old.status = AppointmentState.RESCHEDULED.value

@@ -40,6 +40,8 @@ class _Pending:
     items: list[tuple[UnitOfWork, UpstreamBooking]] = field(default_factory=list)
     # Writes that must stand although the unit of work rolls back (a released hold): run after it ended.
     after_rollback: list[tuple[UnitOfWork, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+    # What the hub's answers taught whatever the unit's outcome (backend/directory/service/referrals.py).
+    after_unit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 _PENDING: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar("booking_pending_upstream", default=None)
@@ -68,6 +70,13 @@ def after_rollback(uow: UnitOfWork, action: Callable[[], Awaitable[None]]) -> No
     pending.after_rollback.append((uow, action))
 
 
+def after_unit(action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` (its own transaction, best effort) once the unit of work has ended, committed or not."""
+    pending = _PENDING.get()
+    if pending is not None:  # outside a scope (a test's bare unit) there is nothing to learn for
+        pending.after_unit.append(action)
+
+
 @contextlib.asynccontextmanager
 async def compensation_scope(runtime: Runtime) -> AsyncIterator[None]:
     """Cancel upstream, through the outbox, what the hub accepted but our transaction did not keep."""
@@ -86,6 +95,11 @@ async def compensation_scope(runtime: Runtime) -> AsyncIterator[None]:
                     await action()
                 except Exception:
                     log.exception("booking.after_rollback_failed")
+        for action in pending.after_unit:
+            try:
+                await action()
+            except Exception:
+                log.warning("booking.after_unit_failed", exc_info=True)
 
 
 async def _write_compensations(runtime: Runtime, bookings: Sequence[UpstreamBooking]) -> None:

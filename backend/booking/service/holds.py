@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.booking.models import HoldStatus, SlotHold
 from backend.booking.problems import HoldNotFound, SlotTaken, fail
 from backend.booking.service.base import HOLD_TTL, Acting, _tz, now, to_utc
-from backend.booking.service.rules import _prepare
+from backend.booking.service.rules import VisitPurpose, _prepare
 from backend.booking.service.slots import SlotRef
 from backend.booking.service.statements import _CLAIM_HOLD
 from backend.core.db import detached
@@ -82,9 +82,16 @@ async def _insert_hold(
     return detached(SlotHold, values)
 
 
-async def hold_slot(uow: UnitOfWork, patient_id: uuid.UUID, ref: SlotRef, *, ttl: timedelta = HOLD_TTL) -> SlotHold:
+async def hold_slot(
+    uow: UnitOfWork,
+    patient_id: uuid.UUID,
+    ref: SlotRef,
+    *,
+    ttl: timedelta = HOLD_TTL,
+    purpose: VisitPurpose = VisitPurpose.GENERAL,
+) -> SlotHold:
     """Hold a slot for the patient for ``ttl`` (one live hold per slot: the database decides)."""
-    slot, info, _ = await _prepare(uow, patient_id, ref)
+    slot, info, _ = await _prepare(uow, patient_id, ref, purpose=purpose)
     hold = await _insert_hold(uow, patient_id, slot, info, ttl=ttl)
     uow.audit("booking.hold", object_type="slot_hold", object_id=hold.id, subject_id=patient_id)
     return hold

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -10,9 +11,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.attachment import service as attachment
 from backend.booking.problems import (
     AgeRestricted,
     BookingProblem,
+    DispensaryNotAtAttachedClinic,
     InvalidInput,
     PatientNotFoundAtClinic,
     SameSpecialtyActive,
@@ -111,6 +114,25 @@ async def _flush_or(session: AsyncSession, problem: Callable[[IntegrityError], B
         raise fail(problem(exc)) from None
 
 
+class VisitPurpose(enum.StrEnum):
+    """Why the patient books: an ordinary visit, or a dispensary (диспансерный) one, which 323-ФЗ ties to the
+    clinic of attachment (issue 18)."""
+
+    GENERAL = "GENERAL"
+    DISPENSARY = "DISPENSARY"
+
+
+async def check_purpose(uow: UnitOfWork, patient_id: uuid.UUID, mo_id: str, purpose: VisitPurpose) -> None:
+    """A dispensary visit only at the clinic the attachment service names (unknown attachment: refused too)."""
+    if purpose is not VisitPurpose.DISPENSARY:
+        return
+    attached = await attachment.attached_mo_id(uow.runtime, uow.session, patient_id)
+    if attached is None:
+        raise fail(DispensaryNotAtAttachedClinic.default(DispensaryNotAtAttachedClinic.UNKNOWN))
+    if attached != mo_id:
+        raise fail(DispensaryNotAtAttachedClinic.default())
+
+
 async def _prepare(
     uow: UnitOfWork,
     patient_id: uuid.UUID,
@@ -118,6 +140,7 @@ async def _prepare(
     *,
     except_appointment: uuid.UUID | None = None,
     checked: bool = True,
+    purpose: VisitPurpose = VisitPurpose.GENERAL,
 ) -> tuple[Slot, DoctorCard, PatientView]:
     """The slot behind ``ref`` (still free at the hub), its doctor's card and the patient, with the rules
     checked: age, and (``checked``) no live appointment in the way. A caller whose next step is the
@@ -128,6 +151,7 @@ async def _prepare(
     patient = await load_patient(session, patient_id)
     check_age(patient, info, ref.day)
     check_sex(patient, info)
+    await check_purpose(uow, patient_id, ref.mo_id, purpose)
     if checked:
         await check_live_appointments(
             session, patient_id, info, slot=(ref.mo_id, ref.slot_id), except_id=except_appointment

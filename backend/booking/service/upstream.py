@@ -19,8 +19,9 @@ from backend.booking.problems import (
     fail,
 )
 from backend.booking.service.base import hub, source_of
-from backend.booking.service.compensation import UpstreamBooking, register_upstream
+from backend.booking.service.compensation import UpstreamBooking, after_unit, register_upstream
 from backend.core.uow import UnitOfWork
+from backend.directory import service as directory
 from integrations.fer import (
     AppointmentNotFound,
     BookingChannel,
@@ -98,6 +99,14 @@ async def _identify(uow: UnitOfWork, patient: PatientView, mo_id: str, *, fresh:
         raise fail(_problem_of(exc)) from None
 
 
+def _learned_direct_booking(uow: UnitOfWork, specialty_code: str | None, direct: bool) -> None:
+    """The hub booked ``specialty_code`` without a referral, or refused for want of one: the directory
+    records it after the unit (``directBooking``; backend/directory/service/referrals.py)."""
+    runtime = uow.runtime
+    if specialty_code is not None and not directory.direct_booking_known(runtime, specialty_code, direct):
+        after_unit(lambda: directory.record_direct_booking(runtime, specialty_code, direct))
+
+
 async def _book_upstream(
     uow: UnitOfWork,
     patient: PatientView,
@@ -111,6 +120,11 @@ async def _book_upstream(
     the upstream booking for compensation. Raises typed problems. Returns the IdPat it booked with.
     ``referral_id``: the referral's number (doctorsReferral); ``source``: the channel when not the actor's
     (a doctor booking during the visit)."""
+    uow: UnitOfWork, patient: PatientView, slot: Slot, hub_patient: str, *, specialty_code: str | None = None
+) -> tuple[str, BookingResult]:
+    """SetAppointment (once more after identifying again if the hub forgot the patient's IdPat); registers
+    the upstream booking for compensation. Raises typed problems. Returns the IdPat it booked with. We never
+    send a referral, so the answer tells whether ``specialty_code`` needs one."""
     booking_hub = hub(uow.runtime)
     source = source or source_of(uow.ctx.actor.channel)
     try:
@@ -125,6 +139,9 @@ async def _book_upstream(
         log.warning("booking.hub_transport_error", slot=slot.id, error=type(exc).__name__)
         raise fail(BookingServiceUnavailable.default()) from None
     except FerError as exc:
+        if isinstance(exc, ReferralRequired):
+            _learned_direct_booking(uow, specialty_code, False)
         raise fail(_problem_of(exc)) from None
     register_upstream(uow, UpstreamBooking(slot.mo_id, hub_patient, result.appointment_id))
+    _learned_direct_booking(uow, specialty_code, True)
     return hub_patient, result

@@ -2,7 +2,8 @@
 
 * :mod:`.sync` — :func:`sync_directory` and its :class:`SyncSummary`;
 * :mod:`.reads` — organisations, districts, specialties and doctors, one statement each, batched by ids;
-* :mod:`.cache` — doctor cards and a specialty's offering, cached per process for seconds.
+* :mod:`.cache` — doctor cards and a specialty's offering, cached per process for seconds;
+* :mod:`.referrals` — whether a specialty is booked without a referral, learned from the hub's answers.
 
 Callers import from here (``from backend.directory import service as directory``).
 """
@@ -35,6 +36,7 @@ from backend.directory.service.reads import (
     specialties_by_ids,
     specialties_by_organisation,
 )
+from backend.directory.service.referrals import direct_booking_known, record_direct_booking
 from backend.directory.service.sync import (
     MAX_FAILURE_MESSAGE,
     STAGE_LABELS,
@@ -62,6 +64,7 @@ __all__ = [
     "Progress",
     "SyncFailure",
     "SyncSummary",
+    "direct_booking_known",
     "districts_by_ids",
     "districts_by_upstream_ids",
     "doctor_card",
@@ -75,6 +78,7 @@ __all__ = [
     "offering",
     "organisations_by_ids",
     "organisations_by_upstream_ids",
+    "record_direct_booking",
     "specialties_by_codes",
     "specialties_by_ids",
     "specialties_by_organisation",

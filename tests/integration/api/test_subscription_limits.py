@@ -3,19 +3,18 @@ once a second."""
 
 from __future__ import annotations
 
-from litestar.testing import TestClient
-
 from backend.app import MAX_SUBSCRIPTIONS_PER_CONNECTION, create_app
 from backend.settings import Settings
 from backend.system.schema import heartbeat_interval
+from tests.support.client import served, websocket
 
 
 def test_one_socket_holds_at_most_ten_subscriptions(settings: Settings) -> None:
     assert MAX_SUBSCRIPTIONS_PER_CONNECTION == 10
     query = "subscription { heartbeat(intervalSeconds: 300) }"
     with (
-        TestClient(create_app(settings)) as client,
-        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+        served(create_app(settings)) as client,
+        websocket(client) as ws,
     ):
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json() == {"type": "connection_ack"}
@@ -26,7 +25,9 @@ def test_one_socket_holds_at_most_ten_subscriptions(settings: Settings) -> None:
         refused = ws.receive_json()
     assert refused["id"] == "10"
     assert refused["type"] == "error"
-    assert refused["payload"][0]["message"] == "Subscription limit reached"
+    [error] = refused["payload"]
+    assert error["extensions"]["code"] == "SUBSCRIPTION_LIMIT_REACHED"
+    assert error["message"].startswith("На одном соединении открыто наибольшее число подписок (10)")
 
 
 def test_a_heartbeat_beats_at_most_once_a_second() -> None:

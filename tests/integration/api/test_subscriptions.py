@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 from litestar.exceptions import WebSocketDisconnect
-from litestar.testing import TestClient
 
 from backend.app import create_app
 from backend.settings import Settings
 from tests.support import testschema
+from tests.support.client import served, websocket
 
 
 def test_heartbeat_over_graphql_transport_ws(settings: Settings) -> None:
     with (
-        TestClient(create_app(settings)) as client,
-        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+        served(create_app(settings)) as client,
+        websocket(client) as ws,
     ):
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json() == {"type": "connection_ack"}
@@ -33,9 +33,9 @@ def test_heartbeat_over_graphql_transport_ws(settings: Settings) -> None:
 
 def test_legacy_graphql_ws_protocol_is_refused(settings: Settings) -> None:
     with (
-        TestClient(create_app(settings)) as client,
+        served(create_app(settings)) as client,
         pytest.raises(WebSocketDisconnect),
-        client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws,
+        websocket(client, subprotocols=["graphql-ws"]) as ws,
     ):
         ws.send_json({"type": "connection_init"})
         ws.receive_json()
@@ -43,8 +43,8 @@ def test_legacy_graphql_ws_protocol_is_refused(settings: Settings) -> None:
 
 def test_an_internal_error_in_a_streamed_result_is_masked_before_it_is_sent(settings: Settings) -> None:
     with (
-        TestClient(create_app(settings, extra_schema_modules=[testschema])) as client,
-        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+        served(create_app(settings, extra_schema_modules=[testschema])) as client,
+        websocket(client) as ws,
     ):
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json() == {"type": "connection_ack"}
@@ -60,8 +60,8 @@ def test_an_internal_error_in_a_streamed_result_is_masked_before_it_is_sent(sett
 
 def test_the_inbox_subscription_refuses_an_anonymous_connection_with_a_coded_error(settings: Settings) -> None:
     with (
-        TestClient(create_app(settings)) as client,
-        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+        served(create_app(settings)) as client,
+        websocket(client) as ws,
     ):
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json() == {"type": "connection_ack"}

@@ -10,7 +10,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from litestar.exceptions import WebSocketDisconnect
-from litestar.testing import TestClient
 from sqlalchemy import select
 
 from backend.app import create_app
@@ -20,7 +19,7 @@ from backend.identity import sessions, tokens
 from backend.identity.models import AuthSession
 from backend.runtime import Runtime
 from backend.settings import Settings
-from tests.support.client import gql
+from tests.support.client import gql, served, websocket
 from tests.support.identity import (
     auth_headers,
     identity_client,
@@ -198,23 +197,21 @@ def test_websocket_connection_init_refuses_a_bad_token_and_accepts_a_good_one(se
     good = token_for(issuer, uuid.uuid4())
     asyncio.run(issuer.close())
     app = create_app(settings, extra_schema_modules=identity_schema_modules())
-    with TestClient(app) as client:
+    with served(app) as client:
         with (
-            client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+            websocket(client) as ws,
             pytest.raises(WebSocketDisconnect) as forged,
         ):
             ws.send_json({"type": "connection_init", "payload": {"Authorization": "Bearer forged.token.value"}})
             ws.receive_json()
         assert forged.value.code == 4403
         with (
-            client.websocket_connect(
-                "/graphql", subprotocols=["graphql-transport-ws"], headers={"Authorization": "Bearer nope"}
-            ) as ws,
+            websocket(client, headers={"Authorization": "Bearer nope"}) as ws,
             pytest.raises(WebSocketDisconnect) as refused,
         ):
             ws.send_json({"type": "connection_init"})
             ws.receive_json()
         assert refused.value.code == 4403
-        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        with websocket(client) as ws:
             ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {good}"}})
             assert ws.receive_json() == {"type": "connection_ack"}

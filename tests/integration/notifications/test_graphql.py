@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from litestar.testing import TestClient
 from sqlalchemy import select
 
 from backend.app import create_app
@@ -21,7 +20,7 @@ from notifications.channels import InboxEvent, InProcessInboxBus, RedisInboxBus
 from notifications.models import InboxItem
 from notifications.service import plan
 from tests.conftest import make_settings
-from tests.support.client import app_client, gql
+from tests.support.client import app_client, gql, served, websocket
 from tests.support.identity import auth_headers, grant_proxy, make_patient, token_for
 from tests.support.notifications import PHONE, Rig, emit
 
@@ -181,7 +180,7 @@ def test_inbox_subscription_pushes_new_items(database_url: str, redis_url: str, 
             await runtime.close()
 
     app = create_app(settings, extra_schema_modules=[notifications_schema])
-    with TestClient(app) as client, client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+    with served(app) as client, websocket(client) as ws:
         ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         assert ws.receive_json() == {"type": "connection_ack"}
         ws.send_json(
