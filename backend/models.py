@@ -2,6 +2,7 @@
 
 import backend.attachment.models
 import backend.booking.models
+import backend.call_record.models
 import backend.directory.models  # noqa: F401, RUF100 - the directory's tables
 import backend.documents.models  # noqa: F401, RUF100 - medical documents and the profile
 import backend.home_visits.models

@@ -46,6 +46,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "notifications.schema",
     "backend.documents.schema",
     "backend.vault.schema",
+    "backend.call_record.schema",
 )
 
 

@@ -123,6 +123,11 @@ ACTION_LABELS: dict[str, str] = {
     "claimDocumentAccess": "Врач принял доступ к документам по коду",
     "syncMyDocuments": "Обновление списка медицинских документов",
     "booking.ticket_checked": "Проверка талона по QR-коду",
+    # call record (the 122 call centre)
+    "call_record.opened": "Оператор 122 принял звонок",
+    "call_record.closed": "Звонок в 122 завершен",
+    "openCall": "Оператор 122 принял звонок",
+    "closeCall": "Звонок в 122 завершен",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -223,6 +228,10 @@ OUTCOME_LABELS: dict[str, str] = {
     "HOME_VISIT_SERVICE_DISABLED": "Вызов врача на дом в этой поликлинике недоступен",
     "HOME_VISIT_SERVICE_UNAVAILABLE": "Сервис вызова врача недоступен",
     "HOME_VISIT_WINDOW_UNAVAILABLE": "Выбранное время уже недоступно",
+    # call record
+    "CALL_ALREADY_OPEN": "Есть незавершенный звонок",
+    "CALL_NOT_FOUND": "Звонок не найден",
+    "CALL_ALREADY_CLOSED": "Звонок уже завершен",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).

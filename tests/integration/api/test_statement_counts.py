@@ -38,6 +38,7 @@ from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications import preferences
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
+from tests.support.call_record import calls_kpi_scenario, current_call_scenario, recent_calls_scenario
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
 from tests.support.home_visits import start_visits
@@ -676,6 +677,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyVault", _my_vault),
         Scenario("MyVaultShares", _my_vault_shares),
         Scenario("SharedWithMe", _shared_with_me),
+        Scenario("CurrentCall", current_call_scenario),
+        Scenario("RecentCalls", recent_calls_scenario),
+        Scenario("CallsKpi", calls_kpi_scenario),
     )
 }
 
@@ -683,6 +687,9 @@ SCENARIOS: dict[str, Scenario] = {
 #: Statements per operation, the same on PostgreSQL and SQLite (counted at the driver: hot statements too).
 STATEMENTS: dict[str, int] = {
     "ApiInfo": 0,
+    "CurrentCall": 3,  # the staff session, the open call, its actions from the audit trail
+    "RecentCalls": 2,
+    "CallsKpi": 2,
     "Node": 1,
     "Organisations": 2,
     "OrganisationDoctors": 4,

@@ -53,6 +53,7 @@ from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications.channels import InboxEvent
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
+from tests.support.call_record_matrix import call_record_rows
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
 from tests.support.identity import (
     auth_headers,
@@ -675,6 +676,7 @@ MATRIX: dict[str, Row] = {
         set(), f'mutation {{ claimDocumentAccess(code: "AAAA-BBBB-CCCC") {{ {PROBLEM} }} }}', lambda w: {}
     ),
 }
+MATRIX.update(call_record_rows(only, public, P.OPERATOR))  # the 122 call record (tests/support)
 
 
 def _modules() -> list[ModuleType]:
