@@ -22,6 +22,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from backend.ambulance import service as ambulance
 from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
+from backend.api.graphiql import GRAPHIQL_HTML
+from backend.api.graphiql import assets_router as graphiql_assets
 from backend.api.pages import (
     contract_route,
     document_refusals,
@@ -47,6 +49,7 @@ from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
 from backend.system.schema import _version
 from backend.vault import service as vault
+from backend.web.routes import routes_for as web_routes
 from notifications import delivery, reminders
 
 log = structlog.get_logger(__name__)
@@ -173,7 +176,8 @@ def create_app(
 
     # Strawberry's controller (GraphiQL, websockets, and every request that is not a registered document)
     # with the thin POST path for registered documents (backend/api/transport.py).
-    GraphQLController = thin_controller(with_websocket_auth(graphql), schema, http_context)
+    # GraphiQL's page loads its assets from an installed package, not a CDN (backend/api/graphiql.py).
+    GraphQLController = thin_controller(with_websocket_auth(graphql), schema, http_context, ide_html=GRAPHIQL_HTML)
     rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
     # HTTP only: a websocket is no request (its "duration" is the connection's life, and it would share the
     # /graphql labels with POST), and each of its messages would pass one more send wrapper.
@@ -192,6 +196,8 @@ def create_app(
             landing_route(settings),
             contract_route(schema, settings),
             GraphQLController,
+            graphiql_assets(),
+            *web_routes(settings, schema.trusted_documents),
             Router(path=API_V1, route_handlers=rest),
             *dev_routes_for(settings),
         ],

@@ -3,6 +3,7 @@
 import backend.ambulance.models
 import backend.attachment.models
 import backend.booking.models
+import backend.call_record.models
 import backend.directory.models  # noqa: F401, RUF100 - the directory's tables
 import backend.dispanserization.models
 import backend.documents.models  # noqa: F401, RUF100 - medical documents and the profile

@@ -60,3 +60,9 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -z "${MZ_TICKET
   echo "Fonts: installing Debian's fonts-dejavu-core for the kiosk ticket"
   apt_install fonts-dejavu-core
 fi
+
+# The browser tests (tests/browser/) drive Debian's Chromium with Playwright; no browser is downloaded.
+if [ ! -x "${MZ_CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "Chromium: installing Debian's chromium for the browser tests"
+  apt_install chromium
+fi

@@ -59,6 +59,7 @@ def landing_page(settings: Settings) -> str:
         links.append(f'<li><a href="{CONTRACT_PATH}">Контракт GraphQL</a> (<code>graphql/schema.graphql</code>)</li>')
     if settings.api_docs:
         links.append(f'<li><a href="{API_DOCS_PATH}">REST API</a>: операции и документ OpenAPI</li>')
+    links.append('<li><a href="/console">Консоль оператора 122</a> и <a href="/kiosk">инфомат</a></li>')
     links.append('<li><a href="/health/ready">Готовность</a>: база данных и Redis</li>')
     body = (
         "<h1>«Мое здоровье»</h1>"

@@ -55,6 +55,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "backend.no_shows.schema",
     "backend.waitlist.schema",
     "backend.surveys.schema",
+    "backend.call_record.schema",
 )
 
 

@@ -193,10 +193,15 @@ def _bad_request(request: Request[Any, Any, Any], message: str) -> Response[Any]
     return boundary.error_response(HTTP_400_BAD_REQUEST, boundary.BAD_REQUEST, message, request_id_of(request.scope))
 
 
-def thin_controller(base: type, schema: Schema, get_context: ContextGetter) -> type:
-    """``base`` (Strawberry's Litestar controller) with orjson on the wire and the thin POST handler."""
+def thin_controller(base: type, schema: Schema, get_context: ContextGetter, *, ide_html: str | None = None) -> type:
+    """``base`` (Strawberry's Litestar controller) with orjson on the wire and the thin POST handler; its
+    GraphiQL page is ``ide_html`` when given (the offline one of :mod:`backend.api.graphiql`)."""
 
     class GraphQLController(base):
+        @property
+        def graphql_ide_html(self) -> str:
+            return ide_html if ide_html is not None else str(super().graphql_ide_html)
+
         def decode_json(self, data: str | bytes) -> object:
             return orjson.loads(data)
 

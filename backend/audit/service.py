@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select
@@ -67,4 +68,15 @@ async def events_for_subject(session: AsyncSession, subject_id: uuid.UUID, *, li
     rows = await session.scalars(
         select(AuditEvent).where(AuditEvent.subject_id == subject_id).order_by(AuditEvent.at.desc()).limit(limit)
     )
+    return rows.all()
+
+
+async def events_by_actor(
+    session: AsyncSession, actor_id: str, start: datetime, end: datetime | None = None
+) -> Sequence[AuditEvent]:
+    """What ``actor_id`` did from ``start`` (to ``end``), oldest first: a call's actions (backend/call_record)."""
+    query = select(AuditEvent).where(AuditEvent.actor_id == actor_id, AuditEvent.at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.at <= end)
+    rows = await session.scalars(query.order_by(AuditEvent.at, AuditEvent.id))
     return rows.all()

@@ -82,6 +82,22 @@ def home_visit_and_attachment_demo(region: Region) -> dict[str, Any]:
     }
 
 
+def pages_demo(settings: Settings) -> dict[str, Any]:
+    """Where the 122 console and the kiosk are, and what to type into them (backend/web)."""
+    base = settings.public_url.rstrip("/")
+    return {
+        "console": f"{base}/console",
+        "kiosk": f"{base}/kiosk",
+        "sms_codes": f"{base}/dev/sms",
+        "try": (
+            "Console: log in as the operator above (the TOTP from totp_secret), «Принять звонок», find one of "
+            "identity.people by policy and birth date, book; cancelling asks for the code the caller got (see "
+            "sms_codes); close the call with its outcome. Kiosk: its first screen takes identity.kiosk.client_id "
+            "and the PEM in identity.kiosk.private_key; then a person types policy and birth date on the keypad."
+        ),
+    }
+
+
 async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progress: Any | None = None) -> dict[str, Any]:
     settings = settings.model_copy(update={"demo_scale": scale, "demo_seed": seed})
     region = get_region(seed, RegionScale(scale))
@@ -124,4 +140,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "insurance": insurance_demo(region),
         "preferential_drugs": drugs_demo(region),
         "referrals_dispanserization_no_shows": care,
+        "pages": pages_demo(settings),
     }

@@ -219,6 +219,11 @@ ACTION_LABELS: dict[str, str] = {
     "survey.invited": "Приглашение оценить приём",
     "answerSurvey": "Оценка приёма",
     "survey.answered": "Оценка приёма получена",
+    # call record (the 122 call centre)
+    "call_record.opened": "Оператор 122 принял звонок",
+    "call_record.closed": "Звонок в 122 завершен",
+    "openCall": "Оператор 122 принял звонок",
+    "closeCall": "Звонок в 122 завершен",
 }
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -380,6 +385,10 @@ OUTCOME_LABELS: dict[str, str] = {
     "SURVEY_NOT_FOUND": "Опрос не найден",
     "SURVEY_ALREADY_ANSWERED": "Опрос уже пройден",
     "SURVEY_CLOSED": "Срок ответа на опрос истёк",
+    # call record
+    "CALL_ALREADY_OPEN": "Есть незавершенный звонок",
+    "CALL_NOT_FOUND": "Звонок не найден",
+    "CALL_ALREADY_CLOSED": "Звонок уже завершен",
 }
 
 #: Outcomes made of a prefix and a detail (``error:TimeoutError``, ``REFUSED:signature``, ``ESIA:…``).

@@ -41,6 +41,7 @@ from tests.support.ambulance import ambulance_scenarios
 from tests.support import drugs_statements
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
 from tests.support.care_statements import CARE_SCENARIOS, CARE_STATEMENTS
+from tests.support.call_record import calls_kpi_scenario, current_call_scenario, recent_calls_scenario
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
 from tests.support.home_visits import start_visits
@@ -720,6 +721,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("MyWaitlist", _my_waitlist),
         Scenario("MySurveys", _my_surveys),
         Scenario("SatisfactionKpi", _satisfaction_kpi),
+        Scenario("CurrentCall", current_call_scenario),
+        Scenario("RecentCalls", recent_calls_scenario),
+        Scenario("CallsKpi", calls_kpi_scenario),
     )
 }
 
@@ -727,6 +731,9 @@ SCENARIOS: dict[str, Scenario] = {
 #: Statements per operation, the same on PostgreSQL and SQLite (counted at the driver: hot statements too).
 STATEMENTS: dict[str, int] = {
     "ApiInfo": 0,
+    "CurrentCall": 3,  # the staff session, the open call, its actions from the audit trail
+    "RecentCalls": 2,
+    "CallsKpi": 2,
     "Node": 1,
     "Organisations": 2,
     "OrganisationDoctors": 4,

@@ -57,6 +57,7 @@ from tests.support.ambulance_matrix import ambulance_rows
 from tests.support import drugs_matrix
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
 from tests.support.care_matrix import care_rows
+from tests.support.call_record_matrix import call_record_rows
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
 from tests.support.identity import (
     auth_headers,
@@ -763,6 +764,7 @@ MATRIX |= ambulance_rows(
 MATRIX |= insurance_rows(standard, only, public, P)
 # Referrals, no-shows, dispanserization (issue 24): tests/support/care_matrix.py.
 MATRIX.update(care_rows(sys.modules[__name__]))
+MATRIX.update(call_record_rows(only, public, P.OPERATOR))  # the 122 call record (tests/support)
 
 
 def _modules() -> list[ModuleType]:
