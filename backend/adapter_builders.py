@@ -316,6 +316,8 @@ def build_smp(runtime: Runtime, push_to: PushTarget) -> tuple[SmpClient, httpx.A
         timeout_s=settings.upstream_timeout_s,
     )
     return SmpClient(http, token=settings.smp_token, timeout_s=settings.upstream_timeout_s), http, app
+
+
 # --- preferential drugs (ЛЛО) and the clinic's requests ----------------------------------------------
 
 

@@ -708,6 +708,7 @@ class Adapters:
     def ambulance_bus(self, bus: AmbulanceBus) -> None:
         self._own(bus)
         self._ambulance_bus = bus
+
     # -- the immunization register (vaccination)
 
     @property

@@ -10,11 +10,10 @@ import backend.documents.models  # noqa: F401, RUF100 - medical documents and th
 import backend.drugs.models  # noqa: F401, RUF100 - prescriptions seen, requests, the event cursor
 import backend.home_visits.models
 import backend.identity.models
-import backend.vaccination.models
 import backend.insurance.models
-import backend.vault.models  # noqa: F401 - the vault's tables
 import backend.scheduling_links.models
 import backend.surveys.models
+import backend.vaccination.models
 import backend.vault.models
 import backend.waitlist.models  # noqa: F401 - the waitlist and its offers
 import notifications.models  # noqa: F401 - the notifications domain's tables

@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     vault_orphan_grace_s: int = Field(3600, ge=0, validation_alias=_env("VAULT_ORPHAN_GRACE_S"))
 
     @model_validator(mode="after")
-    def _apply_profile(self) -> Settings:  # noqa: PLR0912 - one branch per rule keeps it readable
+    def _apply_profile(self) -> Settings:  # noqa: PLR0912, PLR0915 - one branch per rule keeps it readable
         embedded = self.profile is not Profile.PRODUCTION
         if not self.database_url:
             if self.profile is Profile.PRODUCTION:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from backend.demo.insurance import insurance_demo
-from backend.demo.drugs import drugs_demo
 from backend.demo.care import seed_demo_care
+from backend.demo.drugs import drugs_demo
+from backend.demo.insurance import insurance_demo
 from backend.demo.people import seed_demo_people
 from backend.demo.vaccination import seed_demo_vaccination
 from backend.directory.service import STAGE_LABELS, sync_directory

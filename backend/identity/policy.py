@@ -97,32 +97,29 @@ IMPLIED_SCOPES: dict[str, frozenset[str]] = {
 #: What a proxy grant may carry (a subset is chosen per grant).
 GRANTABLE_SCOPES = ALL_PATIENT_SCOPES
 #: An operator's on-behalf session: book, call a doctor home, see appointments, the attachment, the caller's
-#: prescriptions and where the drug is (and put one on deferred service), and who the caller is; never
-#: documents. Cancelling or rescheduling also needs the caller's SMS code (:data:`SCOPE_SENSITIVE`).
+#: vaccination calendar and booking the due dose (never a certificate), the caller's prescriptions and where
+#: the drug is (and put one on deferred service), the OMS policy and a complaint to the insurer, and who the
+#: caller is; never documents. Cancelling or rescheduling also needs the caller's SMS code
+#: (:data:`SCOPE_SENSITIVE`).
 OPERATOR_SCOPES: frozenset[str] = frozenset(
-    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT}
-) | {SCOPE_VACCINATION}  # vaccination: the calendar and booking the due dose (never a certificate)
-#: A kiosk session: booking and tickets, and printing the vaccination certificate (a kiosk does not offer
-#: home visits).
-KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS}) | {SCOPE_VACCINATION_CERTIFICATE}
     {
         SCOPE_BOOKING,
         SCOPE_TICKETS,
         SCOPE_PROFILE,
         SCOPE_HOME_VISITS,
         SCOPE_ATTACHMENT,
+        SCOPE_VACCINATION,
+        SCOPE_DRUGS,
         SCOPE_INSURANCE_POLICY,
         SCOPE_INSURANCE_COMPLAINTS,
     }
 )
-#: A kiosk session: booking and tickets, and the OMS policy to show and print (a kiosk does not offer home
-#: visits, nor billed care: its screen is in a hall).
-KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_INSURANCE_POLICY})
-    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_PROFILE, SCOPE_HOME_VISITS, SCOPE_ATTACHMENT, SCOPE_DRUGS}
+#: A kiosk session: booking and tickets, printing the vaccination certificate, prescriptions (showing and
+#: printing their code and the pharmacies), the OMS policy to show and print; a kiosk does not offer home
+#: visits, nor billed care (its screen is in a hall).
+KIOSK_SCOPES: frozenset[str] = frozenset(
+    {SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_VACCINATION_CERTIFICATE, SCOPE_DRUGS, SCOPE_INSURANCE_POLICY}
 )
-#: A kiosk session: booking, tickets and prescriptions (showing and printing their code and the pharmacies);
-#: a kiosk does not offer home visits.
-KIOSK_SCOPES: frozenset[str] = frozenset({SCOPE_BOOKING, SCOPE_TICKETS, SCOPE_DRUGS})
 #: A guardian's grant for a child (until the child's 15th birthday, 323-ФЗ art. 54).
 GUARDIAN_SCOPES = ALL_PATIENT_SCOPES
 

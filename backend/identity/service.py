@@ -162,6 +162,8 @@ async def find_caller(session: AsyncSession, phone: str | None, esia_oid: str | 
         select(Patient).where(Patient.phone == number).order_by(Patient.birth_date, Patient.id).limit(1)
     )
     return PatientView.of(row) if row is not None else None
+
+
 async def patient_ids_by_snils(session: AsyncSession, snils: Sequence[str]) -> dict[str, uuid.UUID]:
     """SNILS → patient id for the people we know among ``snils`` (upstream registers name people by SNILS;
     a lookup for system feeds, not identification)."""

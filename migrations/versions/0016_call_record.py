@@ -1,7 +1,7 @@
 """call record: the 122 call centre's calls
 
 Revision ID: 0016_call_record
-Revises: 0009
+Revises: 0015_booking_waitlist
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0016_call_record"
-down_revision: str | None = "0009"
+down_revision: str | None = "0015_booking_waitlist"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

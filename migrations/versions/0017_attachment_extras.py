@@ -1,7 +1,7 @@
 """attachment extras: the patient's registration and residence addresses from ESIA (issue 18)
 
 Revision ID: 0017_attachment_extras
-Revises: 0009
+Revises: 0016_call_record
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0017_attachment_extras"
-down_revision: str | None = "0009"
+down_revision: str | None = "0016_call_record"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -94,7 +94,6 @@ from backend.booking.service.holds import hold_slot, release_hold, remaining_sec
 from backend.booking.service.hooks import FreedSlot, on_slot_freed, on_visited
 from backend.booking.service.kpi import REMOTE_CHANNELS, ChannelCount, RemoteShare, remote_booking_share
 from backend.booking.service.multi import appointments_by_ids
-from backend.booking.service.rules import check_age, check_live_appointments, check_sex, doctor_info, load_patient
 from backend.booking.service.rules import (
     VisitPurpose,
     check_age,

@@ -37,7 +37,6 @@ from backend.booking.service.base import (
 from backend.booking.service.compensation import after_rollback
 from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold
 from backend.booking.service.hooks import slot_freed
-from backend.booking.service.rules import _flush_or, _prepare, check_live_appointments, doctor_info, load_patient
 from backend.booking.service.rules import (
     VisitPurpose,
     _flush_or,
@@ -265,8 +264,9 @@ async def book_now(
         if source is not None:
             values["source_type"] = int(source)
         appointment = await _claim_appointment(uow, values, info)
-        hub_patient, result = await _book_upstream(uow, patient, slot, known, referral_id=referral_id, source=source)
-        hub_patient, result = await _book_upstream(uow, patient, slot, known, specialty_code=info.specialty_code)
+        hub_patient, result = await _book_upstream(
+            uow, patient, slot, known, referral_id=referral_id, source=source, specialty_code=info.specialty_code
+        )
         return await _booked(uow, appointment, hub_patient, result)
 
 

@@ -115,16 +115,15 @@ async def _book_upstream(
     *,
     referral_id: str | None = None,
     source: BookingChannel | None = None,
+    specialty_code: str | None = None,
 ) -> tuple[str, BookingResult]:
     """SetAppointment (once more after identifying again if the hub forgot the patient's IdPat); registers
     the upstream booking for compensation. Raises typed problems. Returns the IdPat it booked with.
     ``referral_id``: the referral's number (doctorsReferral); ``source``: the channel when not the actor's
-    (a doctor booking during the visit)."""
-    uow: UnitOfWork, patient: PatientView, slot: Slot, hub_patient: str, *, specialty_code: str | None = None
-) -> tuple[str, BookingResult]:
-    """SetAppointment (once more after identifying again if the hub forgot the patient's IdPat); registers
-    the upstream booking for compensation. Raises typed problems. Returns the IdPat it booked with. We never
-    send a referral, so the answer tells whether ``specialty_code`` needs one."""
+    (a doctor booking during the visit). Booked without a referral, the answer tells whether
+    ``specialty_code`` needs one (``directBooking``)."""
+    if referral_id is not None:
+        specialty_code = None  # a booking by referral says nothing about booking without one
     booking_hub = hub(uow.runtime)
     source = source or source_of(uow.ctx.actor.channel)
     try:

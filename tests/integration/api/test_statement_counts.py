@@ -37,11 +37,11 @@ from backend.settings import Settings
 from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications import preferences
-from tests.support.ambulance import ambulance_scenarios
 from tests.support import drugs_statements
+from tests.support.ambulance import ambulance_scenarios
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
-from tests.support.care_statements import CARE_SCENARIOS, CARE_STATEMENTS
 from tests.support.call_record import calls_kpi_scenario, current_call_scenario, recent_calls_scenario
+from tests.support.care_statements import CARE_SCENARIOS, CARE_STATEMENTS
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
 from tests.support.home_visits import start_visits
@@ -56,8 +56,8 @@ from tests.support.identity import (
 from tests.support.insurance_statements import INSURANCE_STATEMENTS, insurance_scenarios
 from tests.support.notifications import PHONE, emit
 from tests.support.statements import Headers, Scenario, Setup, Variables, counting_statements
-from tests.support.vaccination_statements import VACCINATION_STATEMENTS, vaccination_scenarios
 from tests.support.surveys import answered_visits
+from tests.support.vaccination_statements import VACCINATION_STATEMENTS, vaccination_scenarios
 from tests.support.waitlist import entries_with_offers
 
 pytestmark = pytest.mark.dialect

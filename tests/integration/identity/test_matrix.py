@@ -53,11 +53,11 @@ from backend.settings import Settings
 from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications.channels import InboxEvent
-from tests.support.ambulance_matrix import ambulance_rows
 from tests.support import drugs_matrix
+from tests.support.ambulance_matrix import ambulance_rows
 from tests.support.booking import EYE, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
-from tests.support.care_matrix import care_rows
 from tests.support.call_record_matrix import call_record_rows
+from tests.support.care_matrix import care_rows
 from tests.support.client import WebSocketClosed, asgi_websocket, gql
 from tests.support.identity import (
     auth_headers,
@@ -71,8 +71,8 @@ from tests.support.identity import (
     operator_token,
     token_for,
 )
-from tests.support.vaccination_matrix import vaccination_rows
 from tests.support.insurance_matrix import insurance_rows
+from tests.support.vaccination_matrix import vaccination_rows
 
 
 class P(enum.StrEnum):
