@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from backend.demo.ambulance import ambulance_demo
 from backend.demo.people import seed_demo_people
 from backend.directory.service import STAGE_LABELS, sync_directory
 from backend.documents.seed import seed_demo_documents
@@ -114,4 +115,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "demo_people": people,
         "documents": documents,
         "home_visits_and_attachment": home_visit_and_attachment_demo(region),
+        "ambulance": ambulance_demo(region),
     }

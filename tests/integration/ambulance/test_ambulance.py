@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 
 from backend.ambulance import service
 from backend.ambulance.models import AmbulanceCall, AmbulanceLocation, AmbulanceStep
+from backend.demo.ambulance import ambulance_demo
 from backend.runtime import Runtime
+from integrations.demo_region import get_region
 from integrations.smp import SIGNATURE_HEADER, sign
-from integrations.smp.simulator import FeedFaults
+from integrations.smp.simulator import FeedFaults, simulator_state
 from tests.support.ambulance import (
     GRANT,
     LIVE,
@@ -243,3 +245,21 @@ async def test_the_survey_after_closure_and_the_staff_kpi(smp: SmpEnv) -> None:
     assert overall["etaErrorMedianMinutes"] is not None
     assert kpi["data"]["ambulanceArrivalKpi"]["byDistrict"] == [{"district": "stavropol", "calls": 3}]
     assert patient_kpi["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+
+
+async def test_the_demo_hook_places_a_call_that_the_callers_app_sees(runtime: Runtime) -> None:
+    """``moe-zdorovye ambulance-call`` → ``POST /dev/ambulance/call``: the runtime's own in-process simulator
+    places the call of a demo person and pushes it; the demo person (by their ESIA identity) sees it."""
+    region_person = get_region().people[0]
+    caller = await person(runtime, esia_oid=region_person.esia_oid, phone=None)
+    async with app_client(runtime) as client:
+        placed = await client.post("/dev/ambulance/call", json={"person": 0})
+        assert placed.status_code == 201
+        wrong = await client.post("/dev/ambulance/call", json={"person": "кто-то"})
+        assert wrong.status_code == 400
+        sim = simulator_state(runtime.adapters.smp_simulator)  # type: ignore[arg-type]
+        await sim.advance()
+        live = await gql(client, LIVE, {}, headers=auth_headers(token_for(runtime, caller.id)))
+    assert [c["number"] for c in live["data"]["ambulanceLive"]] == [placed.json()["callId"]]
+    demo = ambulance_demo(get_region())
+    assert demo["caller"]["index"] == 0 and "ambulance-call --person 0" in demo["try"]
