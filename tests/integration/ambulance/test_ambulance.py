@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from backend.ambulance import service
@@ -109,6 +110,7 @@ async def test_a_lost_closing_push_is_caught_by_the_sync(smp: SmpEnv) -> None:
         assert await session.scalar(select(AmbulanceCall.status).where(AmbulanceCall.call_id == call_id)) == "closed"
 
 
+@pytest.mark.dialect
 async def test_the_webhook_checks_the_signature_and_applies_once(smp: SmpEnv) -> None:
     runtime = smp.runtime
     caller = await person(runtime)
@@ -158,6 +160,7 @@ async def test_a_childs_call_is_seen_by_the_guardian_and_nobody_else(smp: SmpEnv
     assert all(r["errors"][0]["extensions"]["code"] == "ACCESS_DENIED" for r in refused)
 
 
+@pytest.mark.dialect
 async def test_location_needs_consent_and_is_validated(smp: SmpEnv) -> None:
     runtime = smp.runtime
     caller = await person(runtime)
@@ -202,6 +205,7 @@ async def test_location_needs_consent_and_is_validated(smp: SmpEnv) -> None:
     assert [(c.lat, c.lon) for c in crew] == [(45.043, 41.973)] and smp.sim.call(call_id).crew_profile is None
 
 
+@pytest.mark.dialect
 async def test_the_survey_after_closure_and_the_staff_kpi(smp: SmpEnv) -> None:
     runtime = smp.runtime
     callers = [await person(runtime) for _ in range(3)]
