@@ -3,7 +3,8 @@
 P1 transport (GraphQL vs plain Litestar), P2 booking contention (bench/booking.py; the same through the
 API: bench/booking_api.py), P3 upstream at 300 ms latency (bench/p3_upstream.py), notifications
 throughput (bench/notifications.py), P4 subscription fan-out (bench/p4_fanout.py), P5 memory per 1,000
-connections (bench/p5_memory.py), vault upload/download throughput (bench/vault.py).
+connections (bench/p5_memory.py), vault upload/download throughput (bench/vault.py), the ambulance live
+path (bench/ambulance.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ SCENARIOS: tuple[tuple[str, str], ...] = (
     ("P4", "bench.p4_fanout"),
     ("P5", "bench.p5_memory"),
     ("vault", "bench.vault"),
+    ("ambulance", "bench.ambulance"),
 )
 NOT_BUILT: tuple[str, ...] = ()
 

@@ -45,6 +45,7 @@ from integrations.smp import (
     FeedEvent,
     FeedRejected,
     Position,
+    SmpCallNotFound,
     SmpError,
     parse_push,
 )
@@ -405,8 +406,12 @@ async def on_live(envelope: Envelope, runtime: Runtime) -> None:
 
 
 async def on_recover(envelope: Envelope, runtime: Runtime) -> None:
-    """Outbox: pull a call's events after a gap and apply them (each once). Raises to be retried."""
-    await recover_call(runtime, envelope.payload["call_id"], int(envelope.payload.get("after") or 0))
+    """Outbox: pull a call's events after a gap and apply them (each once). Raises to be retried, except for a
+    call the dispatch subsystem does not know (nothing to pull: that will not change)."""
+    try:
+        await recover_call(runtime, envelope.payload["call_id"], int(envelope.payload.get("after") or 0))
+    except SmpCallNotFound:
+        log.warning("ambulance.recover_unknown_call", call_id=envelope.payload["call_id"])
 
 
 async def recover_call(runtime: Runtime, call_id: str, after: int = 0) -> int:
