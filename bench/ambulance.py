@@ -51,7 +51,7 @@ FLOOR = "subscription($c: UUID!) { benchAmbulanceNoop(callId: $c) { at } }"
 # --------------------------------------------------------------------------------------- server side
 
 
-@post("/bench/ambulance/noop")
+@post("/bench/ambulance/noop", status_code=200)
 async def publish_noop(state: State, data: dict[str, Any]) -> dict[str, int]:
     """The floor's feed: the update straight on the bus."""
     from backend.ambulance.live import POSITION, LiveUpdate
@@ -65,7 +65,7 @@ async def publish_noop(state: State, data: dict[str, Any]) -> dict[str, int]:
     return {"ok": 1}
 
 
-@post("/bench/ambulance/subscribers")
+@post("/bench/ambulance/subscribers", status_code=200)
 async def count_subscribers(state: State, data: dict[str, Any]) -> dict[str, int]:
     bus = state.runtime.adapters.ambulance_bus
     return {"subscribers": sum(bus.subscriber_count(uuid.UUID(r)) for r in data["refs"])}
@@ -305,6 +305,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
                 )
             reports = [json.loads(c.stdout.readline() or "{}") for c in clients]  # type: ignore[union-attr]
             connected = sum(r.get("connected", 0) for r in reports)
+            first_error = next((r["first_error"][0] for r in reports if r.get("first_error")), None)
             with httpx.Client(base_url=server.base, timeout=60) as http:
                 deadline = time.monotonic() + 120
                 subscribed = 0
@@ -355,6 +356,8 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
         "worker_cpu_ms_per_delivery": round(cpu_ms / delivered, 3) if delivered else float("nan"),
         "worker_rss_mb": rss,
     }
+    if first_error:
+        figures["first_connect_error"] = first_error
     show(f"ambulance live path, {label}, one worker (target p99 < 250 ms)", figures)
     return figures
 
