@@ -221,12 +221,13 @@ async def test_the_survey_after_closure_and_the_staff_kpi(smp: SmpEnv) -> None:
         stranger = await gql(
             client, SURVEY, {"c": ref, "s": 3, "k": key()}, headers=auth_headers(token_for(runtime, callers[1].id))
         )
-        day = runtime.now().date().isoformat()
+        now = runtime.now()  # the calls may straddle midnight: a two-day period holds them all
+        start, day = (now - timedelta(days=1)).date().isoformat(), now.date().isoformat()
         kpi = await gql(
             client,
             "query($a: Date!, $b: Date!) { ambulanceArrivalKpi(dateFrom: $a, dateTo: $b) { overall { district calls"
             " medianMinutes p90Minutes within20MinutesShare etaErrorMedianMinutes } byDistrict { district calls } } }",
-            {"a": day, "b": day},
+            {"a": start, "b": day},
             headers=auth_headers(await operator_token(runtime)),
         )
         patient_kpi = await gql(
