@@ -17,6 +17,7 @@ from rich.progress import Progress
 
 from backend.contracts import render_contracts, stale_contracts
 from backend.demo import seed_demo_region
+from backend.demo.ambulance import call_103
 from backend.logging import configure_logging
 from backend.runtime import Runtime
 from backend.settings import ConfigError, Settings, get_settings
@@ -116,6 +117,17 @@ def seed_demo(
             )
         )
     typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@app.command("ambulance-call")
+def ambulance_call(
+    person: Annotated[int, typer.Option(help="The demo person who calls 103/112 (index, see seed-demo).")],
+    for_child: Annotated[int | None, typer.Option(help="The demo child the call is for.")] = None,
+    server: Annotated[str | None, typer.Option(help="The running server (default: MZ_PUBLIC_URL).")] = None,
+) -> None:
+    """Demo: a person calls 103/112; the running server's СМП simulator plays the call in real time."""
+    settings = _settings()
+    typer.echo(json.dumps(call_103(server or settings.public_url, person, for_child), ensure_ascii=False))
 
 
 @app.command("vault-rewrap")

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 log = structlog.get_logger(__name__)
 
 STATE, STATUS, POSITION = "state", "status", "position"
+READY_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +191,10 @@ class RedisAmbulanceBus:
             yield box
 
     async def ready(self) -> None:
-        """Until the pattern subscription is in place (tests, the bench: publish only after it)."""
-        await self._ready.wait()
+        """Until the pattern subscription is in place (at most :data:`READY_WAIT_S`: with Redis away, the
+        subscriber still gets the state, and the reader keeps reconnecting)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), READY_WAIT_S)
 
     def subscriber_count(self, call_ref: uuid.UUID) -> int:
         return self._local.subscriber_count(call_ref)

@@ -13,6 +13,7 @@ from typing import Any
 from backend.demo.care import seed_demo_care
 from backend.demo.drugs import drugs_demo
 from backend.demo.insurance import insurance_demo
+from backend.demo.ambulance import ambulance_demo
 from backend.demo.people import seed_demo_people
 from backend.demo.vaccination import seed_demo_vaccination
 from backend.directory.service import STAGE_LABELS, sync_directory
@@ -141,4 +142,5 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "preferential_drugs": drugs_demo(region),
         "referrals_dispanserization_no_shows": care,
         "pages": pages_demo(settings),
+        "ambulance": ambulance_demo(region),
     }

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Request, get
-from litestar.exceptions import NotFoundException
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException, ValidationException
 
 from backend.identity.service import MemorySmsSender, sms_sender
 from backend.runtime import Runtime
 from backend.settings import Settings
+from integrations.smp.simulator import simulator_state as smp_state
 from integrations.sms.simulator import SmscSimulatorState, TwilioSimulatorState
 
 NOTE = "Только для разработки: SMS, которые «отправили» симуляторы этого процесса (новые сверху)."
@@ -57,6 +58,24 @@ async def dev_sms(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"note": NOTE, "messages": sent_sms(runtime)}
 
 
+@post("/dev/ambulance/call", include_in_schema=False, status_code=201)
+async def dev_ambulance_call(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The demo's "call 103/112": the in-process СМП simulator places a call for demo person ``person`` (for
+    ``forChild``) and plays it in real time (``moe-zdorovye ambulance-call``)."""
+    runtime: Runtime = request.app.state.runtime
+    app = runtime.adapters.smp_simulator
+    if runtime.settings.is_production or app is None:
+        raise NotFoundException()
+    data = await request.json()
+    state = smp_state(app)
+    try:
+        call_id = state.person_call(int(data["person"]), for_child=data.get("forChild"))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ValidationException(f"person: a demo person's index ({exc})") from None
+    state.start()
+    return {"callId": call_id}
+
+
 def routes_for(settings: Settings) -> list[Any]:
     """The development routes for ``settings``: none in production."""
-    return [] if settings.is_production else [dev_sms]
+    return [] if settings.is_production else [dev_sms, dev_ambulance_call]

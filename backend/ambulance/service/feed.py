@@ -24,17 +24,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 
 from backend.ambulance import eta
 from backend.ambulance.live import POSITION, STATUS, LiveUpdate
 from backend.ambulance.models import FINAL, AmbulanceCall, AmbulancePrediction, AmbulanceStep
 from backend.ambulance.service import consent
 from backend.core.context import RequestContext
+from backend.core.hot import HotStatement
 from backend.core.uow import UnitOfWork
 from backend.identity import service as identity
 from backend.outbox.service import Envelope
@@ -45,6 +46,7 @@ from integrations.smp import (
     FeedEvent,
     FeedRejected,
     Position,
+    SmpCallNotFound,
     SmpError,
     parse_push,
 )
@@ -302,16 +304,43 @@ async def apply_call(runtime: Runtime, snap: CallSnapshot, *, seq: int, recover:
 # -- positions ---------------------------------------------------------------------------------------
 
 
-_POSITION_COLUMNS = (
-    AmbulanceCall.id,
-    AmbulanceCall.status,
-    AmbulanceCall.place_lat,
-    AmbulanceCall.place_lon,
-    AmbulanceCall.pos_at,
-    AmbulanceCall.seq_high,
-    AmbulanceCall.min_per_km,
-    AmbulanceCall.predicted_at,
+_CALLS = cast("Table", AmbulanceCall.__table__)
+_PREDICTIONS = cast("Table", AmbulancePrediction.__table__)
+#: The position path runs on the driver (``HotStatement``): the bench (bench/ambulance.py) shows it hot.
+_POSITION_STATE = HotStatement(
+    select(
+        _CALLS.c.id,
+        _CALLS.c.status,
+        _CALLS.c.place_lat,
+        _CALLS.c.place_lon,
+        _CALLS.c.pos_at,
+        _CALLS.c.seq_high,
+        _CALLS.c.min_per_km,
+        _CALLS.c.predicted_at,
+    ).where(_CALLS.c.call_id == bindparam("call_id"))
 )
+_MOVE = HotStatement(
+    update(_CALLS)
+    .where(
+        _CALLS.c.id == bindparam("ref", type_=_CALLS.c.id.type),
+        or_(_CALLS.c.pos_at.is_(None), _CALLS.c.pos_at < bindparam("ts", type_=_CALLS.c.pos_at.type)),
+    )
+    .values(
+        pos_lat=bindparam("lat"),
+        pos_lon=bindparam("lon"),
+        pos_speed=bindparam("speed"),
+        pos_heading=bindparam("heading"),
+        pos_at=bindparam("ts", type_=_CALLS.c.pos_at.type),
+        eta_minutes=bindparam("eta_minutes"),
+        eta_at=bindparam("eta_at"),
+        dispatch_eta_minutes=bindparam("dispatch_eta"),
+        seq_high=bindparam("seq"),
+        updated_at=bindparam("now"),
+        predicted_at=func.coalesce(bindparam("keep_at", type_=_CALLS.c.predicted_at.type), _CALLS.c.predicted_at),
+    )
+    .returning(_CALLS.c.brigade_id, _CALLS.c.station_name, _CALLS.c.hospital_name)
+)
+_PREDICT = HotStatement(insert(_PREDICTIONS))
 
 
 async def apply_position(runtime: Runtime, event: FeedEvent, *, recover: bool = True) -> bool:
@@ -321,14 +350,13 @@ async def apply_position(runtime: Runtime, event: FeedEvent, *, recover: bool = 
     published: LiveUpdate | None = None
     async with UnitOfWork(runtime, RequestContext.for_system("ambulance.feed")) as uow:
         session = uow.session
-        found = (
-            await session.execute(select(*_POSITION_COLUMNS).where(AmbulanceCall.call_id == event.call_id))
-        ).first()
+        found = await _POSITION_STATE.first(session, {"call_id": event.call_id})
         if found is None:  # a position of a call we have not seen yet: its state is pulled
             if recover:
                 uow.emit(TOPIC_RECOVER, {"call_id": event.call_id, "after": 0})
             return False
         ref, status, plat, plon, pos_at, seq_high, factor, predicted_at = found
+        ref = uuid.UUID(str(ref))
         if recover and event.seq > seq_high + 1:
             uow.emit(TOPIC_RECOVER, {"call_id": event.call_id, "after": seq_high})
         if status in FINAL or (pos_at is not None and p.ts <= pos_at):
@@ -338,40 +366,37 @@ async def apply_position(runtime: Runtime, event: FeedEvent, *, recover: bool = 
             minutes = eta.eta_minutes(p.lat, p.lon, plat, plon, factor)
             at = p.ts + timedelta(minutes=minutes)
         now = runtime.now()
-        values: dict[str, Any] = {
-            "pos_lat": p.lat,
-            "pos_lon": p.lon,
-            "pos_speed": p.speed_kmh,
-            "pos_heading": p.heading,
-            "pos_at": p.ts,
-            "eta_minutes": minutes,
-            "eta_at": at,
-            "dispatch_eta_minutes": event.eta_minutes,
-            "seq_high": max(seq_high, event.seq),
-            "updated_at": now,
-        }
         keep = minutes is not None and (predicted_at is None or p.ts - predicted_at >= PREDICTION_EVERY)
-        if keep:
-            values["predicted_at"] = p.ts
-        result = await session.execute(
-            update(AmbulanceCall)
-            .where(AmbulanceCall.id == ref, (AmbulanceCall.pos_at.is_(None)) | (AmbulanceCall.pos_at < p.ts))
-            .values(**values)
-            .returning(AmbulanceCall.brigade_id, AmbulanceCall.station_name, AmbulanceCall.hospital_name)
+        names = await _MOVE.first(
+            session,
+            {
+                "ref": ref,
+                "ts": p.ts,
+                "lat": p.lat,
+                "lon": p.lon,
+                "speed": p.speed_kmh,
+                "heading": p.heading,
+                "eta_minutes": minutes,
+                "eta_at": at,
+                "dispatch_eta": event.eta_minutes,
+                "seq": max(seq_high, event.seq),
+                "now": now,
+                "keep_at": p.ts if keep else None,
+            },
         )
-        names = result.first()
         if names is None:
             return False  # a newer position got there first
         if keep and minutes is not None and at is not None:
-            session.add(
-                AmbulancePrediction(
-                    id=uuid.uuid4(),
-                    call_ref=ref,
-                    predicted_at=p.ts,
-                    eta_minutes=minutes,
-                    arrival_at=at,
-                    dispatch_eta_minutes=event.eta_minutes,
-                )
+            await _PREDICT.rows(
+                session,
+                {
+                    "id": uuid.uuid4(),
+                    "call_ref": ref,
+                    "predicted_at": p.ts,
+                    "eta_minutes": minutes,
+                    "arrival_at": at,
+                    "dispatch_eta_minutes": event.eta_minutes,
+                },
             )
         published = LiveUpdate(
             call_ref=ref,
@@ -405,8 +430,12 @@ async def on_live(envelope: Envelope, runtime: Runtime) -> None:
 
 
 async def on_recover(envelope: Envelope, runtime: Runtime) -> None:
-    """Outbox: pull a call's events after a gap and apply them (each once). Raises to be retried."""
-    await recover_call(runtime, envelope.payload["call_id"], int(envelope.payload.get("after") or 0))
+    """Outbox: pull a call's events after a gap and apply them (each once). Raises to be retried, except for a
+    call the dispatch subsystem does not know (nothing to pull: that will not change)."""
+    try:
+        await recover_call(runtime, envelope.payload["call_id"], int(envelope.payload.get("after") or 0))
+    except SmpCallNotFound:
+        log.warning("ambulance.recover_unknown_call", call_id=envelope.payload["call_id"])
 
 
 async def recover_call(runtime: Runtime, call_id: str, after: int = 0) -> int:

@@ -9,13 +9,16 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from backend.ambulance import service
 from backend.ambulance.models import AmbulanceCall, AmbulanceLocation, AmbulanceStep
+from backend.demo.ambulance import ambulance_demo
 from backend.runtime import Runtime
+from integrations.demo_region import get_region
 from integrations.smp import SIGNATURE_HEADER, sign
-from integrations.smp.simulator import FeedFaults
+from integrations.smp.simulator import FeedFaults, simulator_state
 from tests.support.ambulance import (
     GRANT,
     LIVE,
@@ -107,6 +110,7 @@ async def test_a_lost_closing_push_is_caught_by_the_sync(smp: SmpEnv) -> None:
         assert await session.scalar(select(AmbulanceCall.status).where(AmbulanceCall.call_id == call_id)) == "closed"
 
 
+@pytest.mark.dialect
 async def test_the_webhook_checks_the_signature_and_applies_once(smp: SmpEnv) -> None:
     runtime = smp.runtime
     caller = await person(runtime)
@@ -156,6 +160,7 @@ async def test_a_childs_call_is_seen_by_the_guardian_and_nobody_else(smp: SmpEnv
     assert all(r["errors"][0]["extensions"]["code"] == "ACCESS_DENIED" for r in refused)
 
 
+@pytest.mark.dialect
 async def test_location_needs_consent_and_is_validated(smp: SmpEnv) -> None:
     runtime = smp.runtime
     caller = await person(runtime)
@@ -200,6 +205,7 @@ async def test_location_needs_consent_and_is_validated(smp: SmpEnv) -> None:
     assert [(c.lat, c.lon) for c in crew] == [(45.043, 41.973)] and smp.sim.call(call_id).crew_profile is None
 
 
+@pytest.mark.dialect
 async def test_the_survey_after_closure_and_the_staff_kpi(smp: SmpEnv) -> None:
     runtime = smp.runtime
     callers = [await person(runtime) for _ in range(3)]
@@ -215,12 +221,13 @@ async def test_the_survey_after_closure_and_the_staff_kpi(smp: SmpEnv) -> None:
         stranger = await gql(
             client, SURVEY, {"c": ref, "s": 3, "k": key()}, headers=auth_headers(token_for(runtime, callers[1].id))
         )
-        day = runtime.now().date().isoformat()
+        now = runtime.now()  # the calls may straddle midnight: a two-day period holds them all
+        start, day = (now - timedelta(days=1)).date().isoformat(), now.date().isoformat()
         kpi = await gql(
             client,
             "query($a: Date!, $b: Date!) { ambulanceArrivalKpi(dateFrom: $a, dateTo: $b) { overall { district calls"
             " medianMinutes p90Minutes within20MinutesShare etaErrorMedianMinutes } byDistrict { district calls } } }",
-            {"a": day, "b": day},
+            {"a": start, "b": day},
             headers=auth_headers(await operator_token(runtime)),
         )
         patient_kpi = await gql(
@@ -243,3 +250,21 @@ async def test_the_survey_after_closure_and_the_staff_kpi(smp: SmpEnv) -> None:
     assert overall["etaErrorMedianMinutes"] is not None
     assert kpi["data"]["ambulanceArrivalKpi"]["byDistrict"] == [{"district": "stavropol", "calls": 3}]
     assert patient_kpi["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+
+
+async def test_the_demo_hook_places_a_call_that_the_callers_app_sees(runtime: Runtime) -> None:
+    """``moe-zdorovye ambulance-call`` → ``POST /dev/ambulance/call``: the runtime's own in-process simulator
+    places the call of a demo person and pushes it; the demo person (by their ESIA identity) sees it."""
+    region_person = get_region().people[0]
+    caller = await person(runtime, esia_oid=region_person.esia_oid, phone=None)
+    async with app_client(runtime) as client:
+        placed = await client.post("/dev/ambulance/call", json={"person": 0})
+        assert placed.status_code == 201
+        wrong = await client.post("/dev/ambulance/call", json={"person": "кто-то"})
+        assert wrong.status_code == 400
+        sim = simulator_state(runtime.adapters.smp_simulator)  # type: ignore[arg-type]
+        await sim.advance()
+        live = await gql(client, LIVE, {}, headers=auth_headers(token_for(runtime, caller.id)))
+    assert [c["number"] for c in live["data"]["ambulanceLive"]] == [placed.json()["callId"]]
+    demo = ambulance_demo(get_region())
+    assert demo["caller"]["index"] == 0 and "ambulance-call --person 0" in demo["try"]

@@ -1,0 +1,380 @@
+"""Ambulance live path on one API node (one Granian worker), PostgreSQL and Redis; target p99 < 250 ms.
+
+What is measured: ``CALLS`` open calls (``MZ_BENCH_AMBULANCE_CALLS``, the issue's scale 5,000), each watched
+by two subscribers (the caller and the patient it is for, each with their own ES256 token) over
+graphql-transport-ws (``ambulanceCallUpdated``: the policy, the current state first, then every change).
+A feeder process posts one position per call every ``INTERVAL_S`` seconds (staggered) to the real webhook
+``POST /api/v1/ambulance/feed``, HMAC-signed, for ``MZ_BENCH_SECONDS`` (default 60): the worker verifies the
+signature, applies the position (one conditional UPDATE, a prediction row a minute, our ETA), commits, and
+publishes on the Redis bus; the worker's one pattern subscription fans it out to the call's mailboxes
+(latest position wins) and each subscription executes and sends it. Latency = client receive time − the
+position's timestamp, which the feeder sets to its send time (same host clock).
+
+The floor: the same clients, pacing and transport, a no-op subscription (``bench/ambulance_noop.py``: no
+policy, no database, no state) and a bench route that publishes the update straight on the same Redis bus
+(no signature, no database). Printed for both: positions in/s, deliveries/s, p50/p95/p99 latency, worker
+CPU per delivery, the worker's RSS at the end, feeder refusals.
+
+Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, post
+from litestar.datastructures import State
+
+from bench.common import ROOT, bench_database, descendants, raise_nofile, serve, show
+
+CALLS = int(os.environ.get("MZ_BENCH_AMBULANCE_CALLS", "5000"))
+SECONDS = float(os.environ.get("MZ_BENCH_SECONDS", "60"))
+INTERVAL_S = 5.0
+CLIENT_PROCESSES = 2
+FEED_CONCURRENCY = 64
+CONNECT_CONCURRENCY = 100
+SECRET = "bench-smp-secret"
+DOMAIN = "subscription($c: UUID!) { ambulanceCallUpdated(callId: $c) { kind etaMinutes position { at } } }"
+FLOOR = "subscription($c: UUID!) { benchAmbulanceNoop(callId: $c) { at } }"
+
+
+# --------------------------------------------------------------------------------------- server side
+
+
+@post("/bench/ambulance/noop", status_code=200)
+async def publish_noop(state: State, data: dict[str, Any]) -> dict[str, int]:
+    """The floor's feed: the update straight on the bus."""
+    from backend.ambulance.live import POSITION, LiveUpdate
+
+    at = datetime.fromisoformat(data["ts"])
+    update = LiveUpdate(
+        uuid.UUID(data["ref"]), "C", POSITION, int(data["seq"]), "en_route", None, None, None,
+        45.0, 41.9, 50.0, 90.0, at, 3, at, at,
+    )  # fmt: skip
+    await state.runtime.adapters.ambulance_bus.publish(update)
+    return {"ok": 1}
+
+
+@post("/bench/ambulance/subscribers", status_code=200)
+async def count_subscribers(state: State, data: dict[str, Any]) -> dict[str, int]:
+    bus = state.runtime.adapters.ambulance_bus
+    return {"subscribers": sum(bus.subscriber_count(uuid.UUID(r)) for r in data["refs"])}
+
+
+def create_bench_app() -> Litestar:
+    from backend.app import create_app, tune_gc
+    from bench import ambulance_noop
+
+    app = create_app(extra_schema_modules=[ambulance_noop])
+    app.on_startup.append(tune_gc)
+    app.register(publish_noop)
+    app.register(count_subscribers)
+    return app
+
+
+# --------------------------------------------------------------------------------------- clients
+
+
+async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
+    from websockets.asyncio.client import connect
+
+    latencies: list[float] = []
+    count = {"n": 0}
+    sockets: list[Any] = []
+    errors: list[str] = []
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    field = "ambulanceCallUpdated" if "ambulanceCallUpdated" in query else "benchAmbulanceNoop"
+
+    async def read(ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                now = time.time()
+                message = json.loads(raw)
+                if message.get("type") != "next":
+                    continue
+                data = message["payload"]["data"][field]
+                if field == "ambulanceCallUpdated":
+                    if data["kind"] != "POSITION":
+                        continue
+                    at = data["position"]["at"]
+                else:
+                    at = data["at"]
+                latencies.append((now - datetime.fromisoformat(at).timestamp()) * 1000)
+                count["n"] += 1
+
+    async def open_one(sub: dict[str, str]) -> None:
+        async with gate:
+            try:
+                ws = await connect(url, subprotocols=["graphql-transport-ws"], open_timeout=60, ping_interval=None)
+                init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {sub['token']}"}}
+                await ws.send(json.dumps(init))
+                ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if ack.get("type") != "connection_ack":
+                    raise RuntimeError(f"no ack: {ack}")
+                payload = {"query": query, "variables": {"c": sub["ref"]}}
+                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                return
+            sockets.append(ws)
+            asyncio.create_task(read(ws))  # noqa: RUF006 - lives as long as the process
+
+    await asyncio.gather(*(open_one(s) for s in subs))
+    print(json.dumps({"connected": len(sockets), "failed": len(errors), "first_error": errors[:1]}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)  # "start": forget what came before
+    latencies.clear()
+    await loop.run_in_executor(None, sys.stdin.readline)  # "collect"
+    print(json.dumps({"latencies": latencies}), flush=True)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True), 10)
+
+
+# --------------------------------------------------------------------------------------- the feeder
+
+
+async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bool) -> dict[str, Any]:
+    """One position per call every INTERVAL_S, staggered; returns what was sent and refused."""
+    import httpx
+    import orjson
+
+    from integrations.smp import SIGNATURE_HEADER, sign
+
+    sent, refused = 0, 0
+    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue(maxsize=FEED_CONCURRENCY * 4)
+    seq = dict.fromkeys((r["call_id"] for r in refs), 100)
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal sent, refused
+        while True:
+            path, body, headers = await queue.get()
+            try:
+                response = await http.post(path, content=body, headers=headers)
+                sent += 1
+                refused += response.status_code != 200
+            except httpx.HTTPError:
+                refused += 1
+            queue.task_done()
+
+    start = time.monotonic()
+    async with httpx.AsyncClient(
+        base_url=base, timeout=30, limits=httpx.Limits(max_connections=FEED_CONCURRENCY)
+    ) as http:
+        workers = [asyncio.create_task(worker(http)) for _ in range(FEED_CONCURRENCY)]
+        tick = INTERVAL_S / max(1, len(refs))
+        n = 0
+        while time.monotonic() - start < seconds:
+            r = refs[n % len(refs)]
+            due = start + n * tick
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            seq[r["call_id"]] += 1
+            ts = datetime.now(UTC).isoformat()
+            if floor:
+                body = orjson.dumps({"ref": r["ref"], "ts": ts, "seq": seq[r["call_id"]]})
+                await queue.put(("/bench/ambulance/noop", body, {"Content-Type": "application/json"}))
+            else:
+                event = {
+                    "callId": r["call_id"], "seq": seq[r["call_id"]], "kind": "position", "sentAt": ts,
+                    "position": {"lat": 45.0 + (n % 100) / 10000, "lon": 41.9, "speedKmh": 50, "heading": 90, "ts": ts},
+                    "etaMinutes": 5,
+                }  # fmt: skip
+                body = orjson.dumps(event)
+                headers = {SIGNATURE_HEADER: sign(body, SECRET, int(time.time())), "Content-Type": "application/json"}
+                await queue.put(("/api/v1/ambulance/feed", body, headers))
+            n += 1
+        await queue.join()
+        for w in workers:
+            w.cancel()
+    return {"sent": sent, "refused": refused, "seconds": time.monotonic() - start}
+
+
+# --------------------------------------------------------------------------------------- the run
+
+
+async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
+    """Migrate; n open calls (en route, calibrated), each with a caller and a patient; a token for each."""
+    from alembic import command
+    from sqlalchemy import insert
+
+    from backend.ambulance.models import AmbulanceCall
+    from backend.cli import alembic_config
+    from backend.core.context import ActorKind, Channel
+    from backend.identity import tokens
+    from backend.identity.policy import ALL_PATIENT_SCOPES
+    from backend.runtime import Runtime
+    from backend.settings import load_settings
+
+    settings = load_settings(**{k.removeprefix("MZ_").lower(): v for k, v in env.items() if k.startswith("MZ_")})
+    await asyncio.to_thread(command.upgrade, alembic_config(settings.database_url), "head")  # type: ignore[arg-type]
+    runtime = Runtime.build(settings)
+    subs, rows = [], []
+    now = datetime.now(UTC)
+    try:
+        for i in range(n):
+            ref, caller, patient = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+            rows.append({
+                "id": ref, "call_id": f"B-{i:06d}", "caller_id": caller, "patient_id": patient,
+                "caller_phone": "+79280000000", "status": "en_route", "district_id": "stavropol",
+                "address": "bench", "place_lat": 45.05, "place_lon": 41.95, "accepted_at": now - timedelta(minutes=5),
+                "departed_at": now - timedelta(minutes=3), "min_per_km": 2.0, "seq_high": 100,
+                "created_at": now, "updated_at": now,
+            })  # fmt: skip
+            for person in (caller, patient):
+                token, _ = tokens.issue_access_token(
+                    runtime, subject=str(person), kind=ActorKind.PATIENT, channel=Channel.MOBILE,
+                    scopes=ALL_PATIENT_SCOPES, ttl_s=3600,
+                )  # fmt: skip
+                subs.append({"ref": str(ref), "call_id": f"B-{i:06d}", "token": token})
+        async with runtime.sessionmaker() as session, session.begin():
+            for start in range(0, n, 2000):
+                await session.execute(insert(AmbulanceCall), rows[start : start + 2000])
+    finally:
+        await runtime.close()
+    return subs
+
+
+def _cpu_ms(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> dict[str, Any]:
+    import httpx
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    env = {
+        "MZ_PROFILE": "test",
+        "MZ_DATABASE_URL": bench_database("ambulance"),
+        "MZ_REDIS_URL": redis_url,
+        "MZ_LOG_LEVEL": "WARNING",
+        "MZ_JWT_PRIVATE_KEY_PEM": pem.decode("ascii"),
+        "MZ_SMP_WEBHOOK_SECRET": SECRET,
+        "GRANIAN_BACKPRESSURE": str(2 * n + 1024),
+    }
+    subs = asyncio.run(_prepare(env, n))
+    subs_file = ROOT / "var" / f"ambulance-subs-{os.getpid()}.json"
+    subs_file.parent.mkdir(parents=True, exist_ok=True)
+    subs_file.write_text(json.dumps(subs), encoding="utf-8")
+    refs = list({s["ref"]: s for s in subs}.values())
+    clients: list[subprocess.Popen[str]] = []
+    try:
+        with serve("bench.ambulance:create_bench_app", env, websockets=True) as server:
+            ws_url = server.base.replace("http://", "ws://") + "/graphql"
+            share = -(-len(subs) // CLIENT_PROCESSES)
+            for start in range(0, len(subs), share):
+                argv = [sys.executable, "-m", "bench.ambulance", "--client", ws_url, "floor" if floor else "domain"]
+                argv += [str(subs_file), str(start), str(min(len(subs), start + share))]
+                clients.append(
+                    subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                )
+            reports = [json.loads(c.stdout.readline() or "{}") for c in clients]  # type: ignore[union-attr]
+            connected = sum(r.get("connected", 0) for r in reports)
+            first_error = next((r["first_error"][0] for r in reports if r.get("first_error")), None)
+            with httpx.Client(base_url=server.base, timeout=60) as http:
+                deadline = time.monotonic() + 120
+                subscribed = 0
+                while time.monotonic() < deadline:
+                    subscribed = http.post(
+                        "/bench/ambulance/subscribers", json={"refs": [r["ref"] for r in refs]}
+                    ).json()["subscribers"]
+                    if subscribed >= connected:
+                        break
+                    time.sleep(0.5)
+            for c in clients:
+                c.stdin.write("start\n")  # type: ignore[union-attr]
+                c.stdin.flush()  # type: ignore[union-attr]
+            workers = descendants(server.pid)
+            cpu_before = _cpu_ms(workers)
+            fed = asyncio.run(_feed(server.base, refs, seconds, floor))
+            time.sleep(1.0)  # the last deliveries
+            cpu_ms = _cpu_ms(workers) - cpu_before
+            rss = _rss_mb(workers)
+            latencies: list[float] = []
+            for c in clients:
+                c.stdin.write("collect\n")  # type: ignore[union-attr]
+                c.stdin.flush()  # type: ignore[union-attr]
+            for c in clients:
+                latencies += json.loads(c.stdout.readline() or '{"latencies": []}')["latencies"]  # type: ignore[union-attr]
+            for c in clients:
+                c.wait(timeout=30)
+    finally:
+        for c in clients:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+        subs_file.unlink(missing_ok=True)
+    delivered = len(latencies)
+    figures = {
+        "calls": n,
+        "subscribers": len(subs),
+        "connected": connected,
+        "bus_subscriptions": subscribed,
+        "seconds": round(fed["seconds"], 1),
+        "positions_in_per_s": round(fed["sent"] / fed["seconds"], 1),
+        "refused": fed["refused"],
+        "deliveries": delivered,
+        "deliveries_per_s": round(delivered / fed["seconds"], 1),
+        "p50_ms": _pct(latencies, 0.50),
+        "p95_ms": _pct(latencies, 0.95),
+        "p99_ms": _pct(latencies, 0.99),
+        "worker_cpu_ms_per_delivery": round(cpu_ms / delivered, 3) if delivered else float("nan"),
+        "worker_rss_mb": rss,
+    }
+    if first_error:
+        figures["first_connect_error"] = first_error
+    show(f"ambulance live path, {label}, one worker (target p99 < 250 ms)", figures)
+    return figures
+
+
+def main(calls: int = CALLS, seconds: float = SECONDS) -> dict[str, Any]:
+    raise_nofile()
+    redis_url = os.environ.get("MZ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return {
+        "floor": _run("no-op subscription (floor)", calls, seconds, redis_url, floor=True),
+        "domain": _run("ambulanceCallUpdated via the signed webhook", calls, seconds, redis_url, floor=False),
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        raise_nofile()
+        chosen = json.loads(Path(sys.argv[4]).read_text(encoding="utf-8"))[int(sys.argv[5]) : int(sys.argv[6])]
+        asyncio.run(_client(sys.argv[2], FLOOR if sys.argv[3] == "floor" else DOMAIN, chosen))
+    else:
+        main()
