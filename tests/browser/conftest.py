@@ -1,8 +1,8 @@
 """Browser tests: the pages of /console, /kiosk and /graphql in headless Chromium, driven by Playwright.
 
-The app runs once for the whole package as a new user runs it: ``make run``'s migration and ``seed-demo`` of
-the embedded profile on a fresh var directory (in this process, which has imported everything already), then
-``moe-zdorovye serve`` in a subprocess, and one Chromium serves every test (each test
+The app runs once for this package (stopped after it) as a new user runs it: ``make run``'s migration and
+``seed-demo`` of the embedded profile on a fresh var directory (in this process, which has imported everything
+already), then ``moe-zdorovye serve`` in a subprocess, and one Chromium serves every test (each test
 gets its own context). The browser is Debian's ``chromium`` (``/usr/bin/chromium``, installed by
 ``scripts/ensure-services.sh``, which ``make test`` runs); Playwright downloads no browser.
 
@@ -68,7 +68,7 @@ class Demo:
         return "".join(ch for ch in text.split(":")[0] if ch.isdigit())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-services.sh (make test does) to install chromium")
@@ -117,7 +117,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             server.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
