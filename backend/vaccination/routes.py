@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import html
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import MediaType, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, Parameter
 
 from backend.api.boundary import error_response
@@ -39,11 +41,40 @@ MAX_TOKEN = 8192
 WINDOW_S = 60
 
 
+@dataclass
+class ProblemBody:
+    """A refusal: a stable code and the Russian text for the person."""
+
+    code: str
+    message: str
+
+
+_STATUS_TEXT = {
+    401: "Нужно войти",
+    403: "Нет прав (оператор 122 сертификат не получает)",
+    404: "Сертификат не найден",
+    429: "Слишком много проверок с одного адреса: повторите через минуту",
+    503: "Печать сертификата сейчас недоступна",
+}
+
+
+def _responses(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(data_container=ProblemBody, description=_STATUS_TEXT[status], generate_examples=False)
+        for status in statuses
+    }
+
+
 def _json(request: Request[Any, Any, Any], status: int, code: str, message: str) -> Response[Any]:
     return error_response(status, code, message, request_id_of(request.scope))
 
 
-@get("/vaccination/certificates/{name:str}", media_type="application/pdf")
+@get(
+    "/vaccination/certificates/{name:str}",
+    media_type="application/pdf",
+    summary="Сертификат о прививках (PDF с QR-кодом)",
+    responses=_responses(401, 403, 404, 503),
+)
 async def certificate_pdf(  # noqa: PLR0911 - one answer per refusal
     request: Request[Any, Any, Any],
     name: str,
@@ -114,7 +145,12 @@ def _client(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "-"
 
 
-@get(service.VERIFY_PATH.removeprefix("/api/v1"), media_type=MediaType.JSON)
+@get(
+    service.VERIFY_PATH.removeprefix("/api/v1"),
+    media_type=MediaType.JSON,
+    summary="Проверка сертификата о прививках по QR-коду",
+    responses=_responses(429),
+)
 async def verify_certificate(request: Request[Any, Any, Any], c: FromQuery[str] = "") -> Response[Any]:
     """Public: is this QR code's certificate ours and unchanged? Only the minimum is shown."""
     runtime: Runtime = request.app.state.runtime
