@@ -8,9 +8,11 @@ patient, an operator's caller, the patient, or a proxy's principal through ``?ac
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from backend.api.boundary import error_response
@@ -34,11 +36,33 @@ _STATUS = {
 }
 
 
+@dataclass
+class ProblemBody:
+    """A refusal: a stable code and the Russian text for the person."""
+
+    code: str
+    message: str
+
+
+_STATUS_TEXT = {
+    401: "Нужно войти",
+    403: "Нет прав на полис этого пациента",
+    404: "Полис не найден в регистре застрахованных лиц",
+    409: "Сведения о полисе еще не получены или нет согласия на обмен с ФОМС",
+    422: "Система ОМС не приняла запрос",
+    503: "Сервис ОМС или печать сейчас недоступны",
+}
+_RESPONSES = {
+    status: ResponseSpec(data_container=ProblemBody, description=text, generate_examples=False)
+    for status, text in _STATUS_TEXT.items()
+}
+
+
 def _json(request: Request[Any, Any, Any], status: int, code: str, message: str) -> Response[Any]:
     return error_response(status, code, message, request_id_of(request.scope))
 
 
-@get("/insurance/policy.pdf", media_type="application/pdf")
+@get("/insurance/policy.pdf", media_type="application/pdf", summary="Печать полиса ОМС", responses=_RESPONSES)
 async def policy_pdf(
     request: Request[Any, Any, Any],
     acting_for: Annotated[uuid.UUID | None, Parameter(query="actingFor")] = None,

@@ -77,7 +77,17 @@ async def test_operator_logs_in_identifies_a_caller_and_acts_for_them(
         assert opened["__typename"] == "OnBehalfSession", opened
         assert opened["patient"] == {"id": str(caller.id), "shortName": "Тестова А. С."}
         # Never documents.
-        assert sorted(opened["scopes"]) == ["attachment", "booking", "home_visits", "profile", "tickets", "vaccination"]
+        assert sorted(opened["scopes"]) == [
+            "attachment",
+            "booking",
+            "drugs",
+            "home_visits",
+            "insurance_complaints",
+            "insurance_policy",
+            "profile",
+            "tickets",
+            "vaccination",
+        ]
         assert opened["expiresIn"] <= runtime.settings.jwt_access_ttl_s
         claims = jwt.decode(opened["accessToken"], options={"verify_signature": False})
         assert claims["sub"] == str(caller.id)
