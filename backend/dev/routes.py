@@ -13,6 +13,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
 
+from backend.dev import clinic
 from backend.identity.service import MemorySmsSender, sms_sender
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -59,4 +60,4 @@ async def dev_sms(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 def routes_for(settings: Settings) -> list[Any]:
     """The development routes for ``settings``: none in production."""
-    return [] if settings.is_production else [dev_sms]
+    return [] if settings.is_production else [dev_sms, *clinic.ROUTES]
