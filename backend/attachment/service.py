@@ -414,6 +414,15 @@ async def sync(runtime: Runtime, *, since: datetime | None = None) -> int:
     return changed
 
 
+async def upstream_id_of(runtime: Runtime, application_id: uuid.UUID) -> str | None:
+    """The upstream's id of our application ``application_id`` (the development triggers use it)."""
+    async with runtime.sessionmaker() as session:
+        found: str | None = await session.scalar(
+            select(AttachmentApplication.upstream_id).where(AttachmentApplication.id == application_id)
+        )
+    return found
+
+
 async def applications_of(
     session: AsyncSession, patient_id: uuid.UUID
 ) -> list[tuple[AttachmentApplication, list[AttachmentApplicationEvent]]]:

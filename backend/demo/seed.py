@@ -80,6 +80,14 @@ def home_visit_and_attachment_demo(region: Region) -> dict[str, Any]:
             "homeVisitUpdated subscription follow it. myAttachment, then applyForAttachment with apply_to.mo_id. "
             "The 122 operator (credentials above) opens an on-behalf session for the adult and does the same."
         ),
+        # Development-only (backend/dev/clinic.py): what the clinic does, through the simulators.
+        "clinic_side": {
+            "home_visit": "POST /dev/home-visits/{number}/{assign|on-the-way|visited|cancel} "
+            "(number: myHomeVisits.number); pushed to us as HandleHomeCallRequestChanged",
+            "attachment": "POST /dev/attachment/{application id}/{accept|complete|reject}[?reason=area_overloaded] "
+            "(id: myAttachmentApplications.id); synced at once",
+        },
+        "dispensary": "holdSlot/bookAppointment(purpose: DISPENSARY) only at the adult's clinic (mo_id above)",
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException, ValidationException
 
+from backend.dev import clinic
 from backend.identity.service import MemorySmsSender, sms_sender
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -78,4 +79,4 @@ async def dev_ambulance_call(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 def routes_for(settings: Settings) -> list[Any]:
     """The development routes for ``settings``: none in production."""
-    return [] if settings.is_production else [dev_sms, dev_ambulance_call]
+    return [] if settings.is_production else [dev_sms, dev_ambulance_call, *clinic.ROUTES]
