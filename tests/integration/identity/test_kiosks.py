@@ -143,7 +143,7 @@ async def test_patient_identifies_at_the_kiosk_and_gets_a_booking_only_session(
         body = await gql(client, IDENTIFY, {"p": scanned, "b": "1990-06-01"}, headers=auth_headers(device))
         session = body["data"]["identifyAtKiosk"]
         assert session["__typename"] == "KioskSession", session
-        assert session["scopes"] == ["booking", "tickets"]
+        assert sorted(session["scopes"]) == ["booking", "drugs", "tickets"]
         assert session["idleTimeoutSeconds"] == runtime.settings.kiosk_idle_timeout_s
         claims = jwt.decode(session["accessToken"], options={"verify_signature": False})
         assert (claims["sub"], claims["act"], claims["channel"]) == (str(patient.id), {"sub": KIOSK_ID}, "kiosk")

@@ -77,7 +77,7 @@ async def test_operator_logs_in_identifies_a_caller_and_acts_for_them(
         assert opened["__typename"] == "OnBehalfSession", opened
         assert opened["patient"] == {"id": str(caller.id), "shortName": "Тестова А. С."}
         # Never documents.
-        assert sorted(opened["scopes"]) == ["attachment", "booking", "home_visits", "profile", "tickets"]
+        assert sorted(opened["scopes"]) == ["attachment", "booking", "drugs", "home_visits", "profile", "tickets"]
         assert opened["expiresIn"] <= runtime.settings.jwt_access_ttl_s
         claims = jwt.decode(opened["accessToken"], options={"verify_signature": False})
         assert claims["sub"] == str(caller.id)
