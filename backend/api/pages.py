@@ -204,6 +204,12 @@ _REFUSALS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
         "404": (REFUSAL_SCHEMA, "Документ не найден"),
         "503": (REFUSAL_SCHEMA, "Реестр медицинских документов сейчас недоступен"),
     },
+    ("get", "/api/v1/drugs/prescriptions/{name}"): {
+        "401": (REFUSAL_SCHEMA, "Маркер доступа не принят или не передан"),
+        "403": (REFUSAL_SCHEMA, "Нет права на рецепты этого пациента"),
+        "404": (REFUSAL_SCHEMA, "Рецепт не найден"),
+        "503": (REFUSAL_SCHEMA, "Печать или сервис льготных лекарств сейчас недоступны"),
+    },
     ("post", "/api/v1/webhooks/sms/twilio"): {
         "403": (REFUSAL_SCHEMA, "Подпись Twilio не прошла проверку"),
     },
