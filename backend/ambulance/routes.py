@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, post
+from litestar.openapi.datastructures import ResponseSpec
 
 from backend.ambulance import service
 from integrations.smp import SIGNATURE_HEADER
@@ -19,7 +20,22 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 
-@post("/ambulance/feed", status_code=200, media_type="application/json", tags=["ambulance"])
+_REFUSALS = {
+    400: ResponseSpec(data_container=dict, generate_examples=False, description="Событие не прочитано"),
+    401: ResponseSpec(data_container=dict, generate_examples=False, description="Подпись неверна или устарела"),
+    500: ResponseSpec(
+        data_container=dict, generate_examples=False, description="Не сохранено: диспетчерская доставит снова"
+    ),
+}
+
+
+@post(
+    "/ambulance/feed",
+    status_code=200,
+    media_type="application/json",
+    tags=["ambulance"],
+    responses=_REFUSALS,
+)
 async def smp_feed(request: Request[Any, Any, Any]) -> Response[bytes]:
     """One event of the СМП dispatch feed (a status with the call's state, or a brigade's position)."""
     runtime: Runtime = request.app.state.runtime
