@@ -192,6 +192,7 @@ class ErzlSimulatorState:
         self._by_enp = {_digits(p.oms_policy): p for p in region.people}
         self._by_snils = {_digits(p.snils): p for p in region.people}
         self._by_oid = {p.esia_oid: p for p in region.people}
+        self.no_history: set[str] = set()  # ЕНП whose billed care is only what tests add
         self.records: dict[str, PolicyRecord] = {}
         self.histories: dict[str, list[PolicyRecord]] = {}
         self.extra_services: dict[str, list[BilledService]] = {}
@@ -218,8 +219,12 @@ class ErzlSimulatorState:
             raise ErzlApiError(404, "not_found", "Застрахованное лицо не найдено в ЕРЗЛ")
         return person
 
-    def enrol(self, person: Person) -> None:
-        """A person the register knows from now on (tests: a patient made outside the demo region)."""
+    def enrol(self, person: Person, *, history: bool = True) -> None:
+        """A person the register knows from now on (tests: a patient made outside the demo region).
+        ``history=False``: no generated billed care (only what :meth:`add_service` gives), for a test whose
+        facts must be exactly its own."""
+        if not history:
+            self.no_history.add(_digits(person.oms_policy))
         self._by_enp[_digits(person.oms_policy)] = person
         self._by_snils[_digits(person.snils)] = person
         self._by_oid[person.esia_oid] = person
@@ -290,6 +295,8 @@ class ErzlSimulatorState:
         return sorted(found, key=lambda r: (r.service_date, r.case_id), reverse=True)
 
     def _generated(self, person: Person) -> list[BilledService]:
+        if _digits(person.oms_policy) in self.no_history:
+            return []
         today = self.now().date()
         clinics = [o for o in self.region.organisations if o.kind != "feldsher_post"] or list(self.region.organisations)
         rows: list[BilledService] = []

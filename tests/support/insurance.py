@@ -66,19 +66,22 @@ def person_of(patient: PatientView, *, insurer: int = 0) -> Person:
     )
 
 
-def enrol(runtime: Runtime, patient: PatientView, *, insurer: int = 0, enp: str | None = None) -> Person:
-    """Make the register know ``patient`` (by ESIA oid, SNILS and ``enp``, default the patient's policy)."""
+def enrol(
+    runtime: Runtime, patient: PatientView, *, insurer: int = 0, enp: str | None = None, history: bool = True
+) -> Person:
+    """Make the register know ``patient`` (by ESIA oid, SNILS and ``enp``, default the patient's policy);
+    ``history=False``: no generated billed care (the register's history is drawn from the random ЕНП)."""
     person = person_of(patient, insurer=insurer)
     if enp is not None:
         person = Person(**{**person.__dict__, "oms_policy": enp})
-    erzl(runtime).enrol(person)
+    erzl(runtime).enrol(person, history=history)
     return person
 
 
-async def insured(runtime: Runtime, *, insurer: int = 0, **overrides: Any) -> PatientView:
+async def insured(runtime: Runtime, *, insurer: int = 0, history: bool = True, **overrides: Any) -> PatientView:
     """A patient with a valid ЕНП (as ESIA gave it) whom the register knows."""
     patient = await make_patient(runtime, **({"oms_policy": new_enp()} | overrides))
-    enrol(runtime, patient, insurer=insurer)
+    enrol(runtime, patient, insurer=insurer, history=history)
     return patient
 
 

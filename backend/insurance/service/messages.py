@@ -5,8 +5,8 @@ notifications (``insurance.representative``, whose text names no diagnosis) and 
 counts the people reached against the insured people we know (target ≥ 20 % by 2024, services.md §20).
 
 Facts per person: age (identity), the billed services of the last three years (the register), the insurer's
-hotline (the policy snapshot). Failed bookings are not recorded by booking yet, so ``booking_failed`` only
-fires for facts given to :func:`run_for` (tests); see the README.
+hotline (the policy snapshot), the bookings that failed for lack of slots in the last 14 days (the waitlist
+entries the patient joined: a join is accepted only when nothing was free).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -28,6 +28,7 @@ from backend.insurance import problems as p
 from backend.insurance.models import InsurancePolicySnapshot, RepresentativeMessage
 from backend.insurance.representative import Facts, FailedBooking, advise
 from backend.insurance.service.common import local_today, register
+from backend.waitlist import service as waitlist
 from integrations.erzl import ErzlError
 from notifications import service as notifications
 from notifications.quiet import quiet_until
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 EVENT = "insurance.representative"
+FAILED_BOOKING_WINDOW = timedelta(days=14)  # as the rule (representative.booking_failed) looks back
 KPI_TARGET = 0.20  # ≥ 20 % of insured persons use the virtual representative by 2024 (seed 001:825)
 
 
@@ -49,14 +51,18 @@ class RunResult:
 
 
 async def run_for(
-    runtime: Runtime, patient_id: uuid.UUID, *, failed_bookings: Sequence[FailedBooking] = ()
+    runtime: Runtime, patient_id: uuid.UUID, *, failed_bookings: Sequence[FailedBooking] | None = None
 ) -> list[RepresentativeMessage]:
-    """The rules for one patient; the messages created now (none already sent for their period)."""
+    """The rules for one patient; the messages created now (none already sent for their period).
+    ``failed_bookings`` defaults to the waitlist entries the patient joined in the last 14 days."""
     async with runtime.sessionmaker() as session:
         snapshot = await session.scalar(
             select(InsurancePolicySnapshot).where(InsurancePolicySnapshot.patient_id == patient_id)
         )
         patient = await identity.get_patient(session, patient_id)
+        if failed_bookings is None:
+            unmet = await waitlist.unmet_demand_since(session, patient_id, runtime.now() - FAILED_BOOKING_WINDOW)
+            failed_bookings = [FailedBooking(on=u.on, specialty=u.specialty_name) for u in unmet]
     if snapshot is None or snapshot.state != "found" or not snapshot.enp or patient is None:
         return []
     today = local_today(runtime)

@@ -59,7 +59,7 @@ from backend.waitlist.service.offers import (
     on_publish,
     on_slot_freed,
 )
-from backend.waitlist.service.reads import EntryView, entries_of
+from backend.waitlist.service.reads import EntryView, UnmetDemand, entries_of, unmet_demand_since
 
 __all__ = [
     "CANDIDATES",
@@ -70,6 +70,7 @@ __all__ = [
     "TOPIC_PUBLISH",
     "EntryView",
     "JoinRequest",
+    "UnmetDemand",
     "accept",
     "bus",
     "decline",
@@ -81,4 +82,5 @@ __all__ = [
     "on_offer_next",
     "on_publish",
     "on_slot_freed",
+    "unmet_demand_since",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -78,3 +79,24 @@ async def entries_of(session: AsyncSession, patient_id: uuid.UUID) -> list[Entry
         )
     }
     return [EntryView(e, positions.get(e.id), offers.get(e.id)) for e in entries]
+
+
+@dataclass(frozen=True)
+class UnmetDemand:
+    """A specialty the patient could not book for lack of free time (they joined the waitlist instead)."""
+
+    on: date
+    specialty_name: str
+
+
+async def unmet_demand_since(session: AsyncSession, patient_id: uuid.UUID, since: datetime) -> list[UnmetDemand]:
+    """The patient's waitlist entries created since ``since``, oldest first: a join is accepted only when
+    nothing was free in the range asked (``joining._free_in_range``), so each one is a booking that failed for
+    lack of slots (what the virtual insurance representative answers with the insurer's hotline)."""
+    rows = await session.execute(
+        select(WaitlistEntry.created_at, WaitlistEntry.specialty_name)
+        .where(WaitlistEntry.patient_id == patient_id, WaitlistEntry.created_at >= since)
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.seq)
+        .limit(20)
+    )
+    return [UnmetDemand(on=at.date(), specialty_name=name) for at, name in rows.all()]

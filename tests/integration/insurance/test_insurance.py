@@ -14,6 +14,7 @@ from backend.insurance.models import InsurancePolicySnapshot, InsuranceTicket
 from backend.insurance.service import messages, policy, tickets
 from backend.outbox.service import Envelope
 from backend.runtime import Runtime
+from backend.waitlist.models import WaitlistEntry
 from integrations.common.faults import Fault
 from tests.support.client import app_client, gql
 from tests.support.identity import auth_headers, kiosk_session_token, make_patient, token_for
@@ -113,8 +114,8 @@ async def test_a_complaint_is_reopened_once_and_a_fault_writes_nothing(runtime: 
 
 async def test_the_representative_keeps_quiet_at_night_and_counts_who_it_reached(runtime: Runtime) -> None:
     clock = freeze(runtime, datetime(2025, 3, 3, 23, 30, tzinfo=MSK))
-    reached = await insured(runtime, birth_date=date(1970, 1, 1))
-    child = await insured(runtime, birth_date=date(2015, 1, 1))  # no rule for a child without billed care
+    reached = await insured(runtime, birth_date=date(1970, 1, 1), history=False)
+    child = await insured(runtime, birth_date=date(2015, 1, 1), history=False)  # no rule: a child, no billed care
     for patient in (reached, child):
         await policy.refresh(runtime, patient.id)
     night = await messages.run(runtime)
@@ -153,3 +154,45 @@ async def test_a_login_refreshes_the_policy(runtime: Runtime) -> None:
     async with runtime.sessionmaker() as session:
         snapshot = await policy.snapshot_of(session, patient.id)
     assert snapshot is not None and snapshot.state == "found" and snapshot.enp == patient.oms_policy
+
+
+async def _joined_waitlist(runtime: Runtime, patient_id: uuid.UUID, at: datetime, seq: int) -> None:
+    """A waitlist entry as ``waitlist.join`` leaves it (joined because nothing was free), dated ``at``."""
+    async with runtime.sessionmaker() as session, session.begin():
+        session.add(
+            WaitlistEntry(
+                patient_id=patient_id,
+                seq=seq,
+                mo_id="mo-1",
+                mo_name="Поликлиника № 1",
+                specialty_code="46",
+                specialty_name="Офтальмология",
+                doctor_id=None,
+                doctor_name=None,
+                date_from=at.date(),
+                date_to=at.date() + timedelta(days=7),
+                claim_type=1,
+                phone="+79990000000",
+                hub_claim_guid=f"g-{seq}",
+                channel="mobile",
+                actor_kind="patient",
+                actor_id=str(patient_id),
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+
+async def test_a_booking_that_failed_for_lack_of_slots_brings_the_insurers_hotline_once(runtime: Runtime) -> None:
+    freeze(runtime, NOON)
+    patient = await insured(runtime, birth_date=date(2015, 1, 1), history=False)  # a child: no other rule fires
+    late = await insured(runtime, birth_date=date(2015, 1, 1), history=False)
+    for person in (patient, late):
+        await policy.refresh(runtime, person.id)
+    await _joined_waitlist(runtime, patient.id, NOON - timedelta(days=2), seq=1)
+    await _joined_waitlist(runtime, late.id, NOON - timedelta(days=20), seq=2)  # outside the 14 days
+    first = await messages.run_for(runtime, patient.id)
+    assert [m.rule for m in first] == ["booking_failed"]
+    assert "Офтальмология" in first[0].text
+    assert await messages.run_for(runtime, patient.id) == []  # once per week
+    assert await messages.run_for(runtime, late.id) == []
