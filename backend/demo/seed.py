@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from backend.demo.booking_extras import seed_demo_booking_extras
 from backend.demo.people import seed_demo_people
 from backend.directory.service import STAGE_LABELS, sync_directory
 from backend.documents.seed import seed_demo_documents
@@ -97,6 +98,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         vault = await seed_demo_vault(runtime)
         people = await seed_demo_people(runtime, list(region.people))
         documents = await seed_demo_documents(runtime)
+        booking_extras = await seed_demo_booking_extras(runtime)
     finally:
         await runtime.close()
     return {
@@ -114,4 +116,6 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "demo_people": people,
         "documents": documents,
         "home_visits_and_attachment": home_visit_and_attachment_demo(region),
+        # Issue 24, second half: the waitlist, the survey after a visit, SMART Scheduling Links.
+        "booking_extras": booking_extras,
     }
