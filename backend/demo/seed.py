@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from backend.demo.ambulance import ambulance_demo
+from backend.demo.booking_extras import seed_demo_booking_extras
 from backend.demo.care import seed_demo_care
 from backend.demo.drugs import drugs_demo
 from backend.demo.insurance import insurance_demo
-from backend.demo.ambulance import ambulance_demo
 from backend.demo.people import seed_demo_people
 from backend.demo.vaccination import seed_demo_vaccination
 from backend.directory.service import STAGE_LABELS, sync_directory
@@ -128,6 +129,7 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         documents = await seed_demo_documents(runtime)
         vaccination = await seed_demo_vaccination(runtime)
         care = await seed_demo_care(runtime, region)  # referrals, dispanserization, no-shows (issue 24)
+        booking_extras = await seed_demo_booking_extras(runtime)
     finally:
         await runtime.close()
     return {
@@ -151,4 +153,6 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "referrals_dispanserization_no_shows": care,
         "pages": pages_demo(settings),
         "ambulance": ambulance_demo(region),
+        # Issue 24, second half: the waitlist, the survey after a visit, SMART Scheduling Links.
+        "booking_extras": booking_extras,
     }
