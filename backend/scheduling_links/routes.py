@@ -128,7 +128,18 @@ async def slots(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _file(request, "Slot")
 
 
-@get("/scheduling/book/{slot:str}", media_type=MediaType.HTML, responses=_RESPONSES)
+_BOOK_RESPONSES = {
+    **_RESPONSES,
+    404: ResponseSpec(
+        str, generate_examples=False, description="Ссылка неверна (страница HTML).", media_type=MediaType.HTML
+    ),
+    410: ResponseSpec(
+        str, generate_examples=False, description="Время уже занято (страница HTML).", media_type=MediaType.HTML
+    ),
+}
+
+
+@get("/scheduling/book/{slot:str}", media_type=MediaType.HTML, responses=_BOOK_RESPONSES)
 async def book(request: Request[Any, Any, Any], slot: str) -> Response[Any]:
     """The booking deep link of a published Slot: open the app's booking on it, or call 122."""
     limited = await _limited(request)
