@@ -13,7 +13,8 @@ without a row here fails :func:`test_every_operation_has_a_row`. Add a row per n
 * ``Row(doc, vars, expected)`` — anything else, with an explicit outcome per principal.
 
 Each principal meets a world of its own (a fresh target patient the hub knows, fresh grants, a hold, a
-booked appointment, free slots, a live SMS code where the row needs one), so that an allowed call must
+booked appointment, free slots, a live SMS code where the row needs one; a plain query, which changes nothing
+another principal could see, lets all principals read one world), so that an allowed call must
 succeed: an allowed row ends in its success type, and its ``check`` proves it did what it says; a
 business refusal past the policy fails the row. Subscriptions go over the app's websocket
 (graphql-transport-ws); an allowed one receives an item published for the target.
@@ -993,9 +994,14 @@ async def test_matrix(runtime: Runtime, name: str) -> None:
     details: dict[P, str] = {}
     subscription = row.document.lstrip().startswith("subscription")
     app = identity_app(runtime)
+    # A query without a ``prepare`` changes nothing another principal could see: every principal reads the one
+    # world. A mutation, a subscription or a prepared row gets a world per principal.
+    shared = not subscription and row.prepare is None and row.document.lstrip().startswith(("query", "{"))
+    world: World | None = None
     async with identity_client(runtime) as client:
         for n, principal in enumerate(P):
-            world = await _world(runtime, env, slots, n)  # each principal's own: nothing an earlier one changed
+            if world is None or not shared:
+                world = await _world(runtime, env, slots, n)  # its own: nothing an earlier principal changed
             if row.prepare is not None:
                 await row.prepare(runtime, world, principal)
             variables, headers = row.variables(world), world.headers[principal]
