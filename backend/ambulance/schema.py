@@ -288,12 +288,19 @@ class Subscription:
             )
             state = service.live_update(views[0].call, STATE)
             yield AmbulanceCallUpdate.of(state)
-            version = state.version
+            # Statuses come through the outbox and positions straight after their commit, so a status may
+            # arrive after a newer position: each kind is checked against its own last version.
+            status_seen = position_seen = state.version
             while True:
                 update = await mailbox.get()
-                if update.version < version or (update.version == version and update.kind != "position"):
+                if update.kind == "position":
+                    if update.version < position_seen:
+                        continue  # older than the position already sent
+                    position_seen = update.version
+                elif update.version <= status_seen:
                     continue  # already in the state sent
-                version = max(version, update.version)
+                else:
+                    status_seen = update.version
                 yield AmbulanceCallUpdate.of(update)
                 if update.status in FINAL:
                     return

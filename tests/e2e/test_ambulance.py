@@ -61,8 +61,11 @@ async def test_a_person_calls_and_follows_the_brigade_until_the_call_closes(runt
             await smp.until("en_route", call_id)
             for _ in range(3):
                 await smp.advance(seconds=30)
-            seen: list[dict[str, Any]] = []
-            while ws.pending():
+            seen: list[dict[str, Any]] = []  # each receive bounded: Redis pub/sub delivers a moment later
+            while (
+                len([u for u in seen if u["kind"] == "STATUS"]) < 3
+                or len([u for u in seen if u["kind"] == "POSITION"]) < 2
+            ):
                 seen.append(await _next(ws))
             statuses = [u["status"] for u in seen if u["kind"] == "STATUS"]
             assert statuses[:3] == ["BRIGADE_ASSIGNED", "DEPARTED", "EN_ROUTE"]
