@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from backend.demo.seed import home_visit_and_attachment_demo
 from backend.directory.hours import Week, parse_work_time, status_at
+from integrations.demo_region import RegionScale, get_region
 
 MSK = ZoneInfo("Europe/Moscow")
 POLYCLINIC = "Пн-Пт 08:00-20:00, перерыв 13:00-13:30; Сб 09:00-15:00; Вс выходной"
@@ -96,3 +98,13 @@ def test_round_the_clock_and_closed_all_week() -> None:
     late = parse_work_time("Ежедневно 10:00-24:00")
     assert late is not None
     assert status_at(late, at(1, 23, 30)).label == "Сегодня открыто до 24:00"
+
+
+def test_the_demo_regions_clinics_have_hours_that_read() -> None:
+    """Every organisation of the demo region sends hours the directory reads, and seed-demo prints the adult's."""
+    region = get_region(26, RegionScale.SMALL)
+    kinds = {mo.kind: parse_work_time(mo.work_time_text) for mo in region.organisations}
+    assert all(week is not None for week in kinds.values()), kinds
+    demo = home_visit_and_attachment_demo(region)["adult"]
+    clinic = next(mo for mo in region.organisations if mo.id == demo["mo_id"])
+    assert demo["hours"] == clinic.work_time_text and demo["address"] == clinic.address
