@@ -340,8 +340,17 @@ async def _visits_setup(runtime: Runtime, env: BookingEnv) -> None:
     await wire_visits(runtime, env)
 
 
+def _passes_home_visit_policy(principal: P) -> bool:
+    """Whether the principal gets past the home-visit policy (only their worlds need a window or a visit)."""
+    return standard("", _t, policy.SCOPE_HOME_VISITS).expected[principal] in (O.ALLOW, O.CONFIRM)
+
+
 async def _home_visit_window(runtime: Runtime, w: World, principal: P) -> None:
-    """A window T's clinic offers at the address (as ``homeVisitWindows`` shows it)."""
+    """A window T's clinic offers at the address (as ``homeVisitWindows`` shows it); a principal the policy
+    turns away gets none (its call never reaches the clinic)."""
+    w.extra["window"] = "w-none"
+    if not _passes_home_visit_policy(principal):
+        return
     offered = await home_visits.windows(
         runtime, ctx_for(w.target), w.target, home_visits.AddressInput(line=HOME_ADDRESS), "+79001234567"
     )
@@ -349,7 +358,11 @@ async def _home_visit_window(runtime: Runtime, w: World, principal: P) -> None:
 
 
 async def _home_visit_requested(runtime: Runtime, w: World, principal: P) -> None:
-    """T's home visit, requested by T and not yet assigned (so it may be cancelled)."""
+    """T's home visit, requested by T and not yet assigned (so it may be cancelled); none for a principal the
+    policy turns away."""
+    w.extra["visit"] = uuid.uuid4()
+    if not _passes_home_visit_policy(principal):
+        return
     await _home_visit_window(runtime, w, principal)
     request = home_visits.VisitRequest(
         reason="fever", window_id=w.extra["window"], phone="+79001234567",
@@ -358,7 +371,6 @@ async def _home_visit_requested(runtime: Runtime, w: World, principal: P) -> Non
     async with UnitOfWork(runtime, ctx_for(w.target)) as uow:
         visit = await home_visits.request_visit(uow, w.target, request)
     w.extra["visit"] = visit.id
-    await runtime.relay.drain()
 
 
 MATRIX: dict[str, Row] = {
