@@ -8,6 +8,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from strawberry.relay import to_base64
 
@@ -55,6 +56,7 @@ async def _hours(runtime: Runtime, client: Any, upstream_id: str, local: datetim
     return node
 
 
+@pytest.mark.dialect  # the week is stored as JSON (JSONB on PostgreSQL) and read back alike
 async def test_the_sync_takes_the_hours_and_the_organisation_shows_them(runtime: Runtime) -> None:
     env = await start_env(runtime)
     async with runtime.sessionmaker() as session:
