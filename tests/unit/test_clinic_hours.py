@@ -45,7 +45,9 @@ def test_the_forms_registries_write_are_read(text: str, summary: str) -> None:
     assert Week.from_json(week.as_json()) == week  # what the directory stores reads back the same
 
 
-@pytest.mark.parametrize("text", [None, "", "по записи", "Пн-Пт 20:00-08:00", "Пн-Пт 08:00-25:00", "Пн-Пт утром"])
+@pytest.mark.parametrize(
+    "text", [None, "", "по записи", "Пн-Пт 20:00-08:00", "Пн-Пт 08:00-25:00", "Пн-Пт утром", "Все дни 08:00-20:00"]
+)
 def test_a_text_that_does_not_read_gives_none(text: str | None) -> None:
     assert parse_work_time(text) is None
 
