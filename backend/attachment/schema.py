@@ -7,23 +7,20 @@ child through the parent's grant).
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import strawberry
 
 from backend.api.atomic import atomic
-from backend.api.context import Info, info_of
-from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAuthenticated, Problem, ProblemError
+from backend.api.context import Info
+from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
 from backend.attachment import problems, service
 from backend.attachment.models import AttachmentApplication, AttachmentApplicationEvent
 from backend.audit import service as audit
 from backend.booking import idempotency
-from backend.booking import problems as booking_problems
-from backend.booking.graphql_types import IdempotencyKeyReused
+from backend.booking.graphql_types import IdempotencyKeyReused, ProblemMap
 from backend.directory.schema import OpeningHours
 from backend.identity.policy import SCOPE_ATTACHMENT, require_staff, require_subject
 from integrations.attachment import ApplicationStatus
@@ -80,44 +77,24 @@ class AttachmentServiceUnavailable(Problem):
     pass
 
 
-_GRAPHQL_PROBLEMS: dict[type[problems.AttachmentProblem], type[Problem]] = {
-    problems.ClinicNotFound: AttachmentClinicNotFound,
-    problems.AlreadyAttached: AttachmentAlreadyAttached,
-    problems.OnceAYear: AttachmentOnceAYear,
-    problems.AgeGroupNotServed: AttachmentAgeGroupNotServed,
-    problems.RepresentativeRequired: AttachmentRepresentativeRequired,
-    problems.ApplicationPending: AttachmentApplicationPending,
-    problems.NotInsured: AttachmentNotInsured,
-    problems.AttachmentRefused: AttachmentRefused,
-    problems.AttachmentServiceUnavailable: AttachmentServiceUnavailable,
-}
-_STORED: dict[str, type[Problem]] = {
-    cls.__name__: cls
-    for cls in (*_GRAPHQL_PROBLEMS.values(), InvalidInput, AccessDenied, NotAuthenticated, IdempotencyKeyReused)
-}
-
-
-def graphql_problem(problem: problems.AttachmentProblem) -> Problem:
-    if isinstance(problem, problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
-
-
-def _problem_from_json(data: dict[str, Any]) -> Problem:
-    cls = _STORED.get(data.get("class", ""))
-    if cls is InvalidInput:
-        return InvalidInput(
-            code=data["code"],
-            message=data["message"],
-            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
-        )
-    if cls is None:
-        raise ValueError(f"unknown stored problem {data.get('class')!r}")
-    return cls(code=data["code"], message=data["message"])
+_PROBLEMS = ProblemMap(
+    {
+        problems.ClinicNotFound: AttachmentClinicNotFound,
+        problems.AlreadyAttached: AttachmentAlreadyAttached,
+        problems.OnceAYear: AttachmentOnceAYear,
+        problems.AgeGroupNotServed: AttachmentAgeGroupNotServed,
+        problems.RepresentativeRequired: AttachmentRepresentativeRequired,
+        problems.ApplicationPending: AttachmentApplicationPending,
+        problems.NotInsured: AttachmentNotInsured,
+        problems.AttachmentRefused: AttachmentRefused,
+        problems.AttachmentServiceUnavailable: AttachmentServiceUnavailable,
+    },
+    transient=problems.TRANSIENT_CODES,
+)
+graphql_problem = _PROBLEMS.member
+_problem_from_json = _PROBLEMS.from_json
+domain_problems = _PROBLEMS.guard
+keyed = _PROBLEMS.keyed
 
 
 # ---------------------------------------------------------------------------------------------- types
@@ -250,40 +227,6 @@ ApplyForAttachmentResult = Annotated[
 
 
 # ---------------------------------------------------------------------------------------------- plumbing
-
-
-def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except problems.ProblemError as exc:
-            raise ProblemError(graphql_problem(exc.problem)) from None
-        except booking_problems.ProblemError as exc:
-            p = exc.problem
-            if isinstance(p, booking_problems.InvalidInput):
-                raise ProblemError(InvalidInput.of(p.fields[0].field if p.fields else "input", p.message)) from None
-            raise ProblemError(IdempotencyKeyReused(code=p.code, message=p.message)) from None
-
-    return wrapper
-
-
-def keyed(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Outside ``@atomic``: a business refusal is kept as the key's result (a transient one is not)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = info_of(args, kwargs, "@keyed")
-        token = idempotency.start_scope()
-        try:
-            result = await fn(*args, **kwargs)
-        finally:
-            claims = idempotency.end_scope(token)
-        if isinstance(result, Problem) and claims and result.code not in problems.TRANSIENT_CODES:
-            await idempotency.store_problem(info.context.runtime, claims, result)
-        return result
-
-    return wrapper
 
 
 async def _typed(session: Any, patient_id: uuid.UUID, application_id: uuid.UUID) -> AttachmentApplicationType:

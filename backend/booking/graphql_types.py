@@ -3,25 +3,32 @@ and the mutations' result unions (the resolvers are in :mod:`backend.booking.sch
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import strawberry
 
-from backend.api.context import Info
+from backend.api.context import Info, info_of
 from backend.api.problems import (
     AccessDenied,
     FieldProblem,
     InvalidInput,
     NotAuthenticated,
     Problem,
+    ProblemError,
 )
-from backend.booking import problems, service
+from backend.booking import idempotency, problems, service
 from backend.booking.models import Appointment, SlotHold
+from backend.core.problems import DomainError, DomainProblem, InvalidInputProblem
 from backend.identity.policy import ConfirmationRequired
 from integrations.fer import Slot
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @strawberry.enum(description="Состояние записи на прием.")
@@ -176,6 +183,99 @@ def problem_from_json(data: dict[str, Any]) -> Problem:
     if cls is None:
         raise ValueError(f"unknown stored problem {data.get('class')!r}")
     return cls(code=data["code"], message=data["message"])
+
+
+# ------------------------------------------------------------------------------- every domain's problems
+# A domain maps its service problems to union members in one table; the rest (invalid input with its fields, the
+# idempotency key's refusals, stored refusals read back, the two decorators) is the same everywhere, so it is here,
+# beside the idempotency records it leans on.
+
+
+def _invalid_input(problem: InvalidInputProblem) -> InvalidInput:
+    return InvalidInput(
+        code=problem.code,
+        message=problem.message,
+        fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
+    )
+
+
+class ProblemMap:
+    """How one domain's problems become union members, and how a refusal stored for a key comes back.
+
+    ``members``: the domain problem class → its union member (built from ``code`` and ``message``); ``special``:
+    a problem class → a function building a member with more fields; ``restore``: a member class → a function
+    reading it back from its stored JSON (the others are rebuilt from ``code`` and ``message``); ``transient``:
+    the codes never kept as a key's result (the caller may retry them)."""
+
+    def __init__(
+        self,
+        members: Mapping[type[DomainProblem], type[Problem]],
+        *,
+        special: Mapping[type[DomainProblem], Callable[[Any], Problem]] | None = None,
+        restore: Mapping[type[Problem], Callable[[dict[str, Any]], Problem]] | None = None,
+        transient: Collection[str] = (),
+    ) -> None:
+        self.members = dict(members)
+        self.special = dict(special or {})
+        self.restore = dict(restore or {})
+        self.transient = frozenset(transient) | problems.TRANSIENT_CODES
+        known = (*self.members.values(), *self.restore, InvalidInput, AccessDenied, NotAuthenticated)
+        self.stored: dict[str, type[Problem]] = {cls.__name__: cls for cls in (*known, IdempotencyKeyReused)}
+
+    def member(self, problem: DomainProblem) -> Problem:
+        """The union member of a domain problem (booking's own, from the idempotency key, included)."""
+        if isinstance(problem, InvalidInputProblem):
+            return _invalid_input(problem)
+        build = self.special.get(type(problem))
+        if build is not None:
+            return build(problem)
+        cls = self.members.get(type(problem))
+        if cls is None:
+            return graphql_problem(problem)  # type: ignore[arg-type]  # the idempotency key's refusals
+        return cls(code=problem.code, message=problem.message)
+
+    def from_json(self, data: dict[str, Any]) -> Problem:
+        """A refusal stored by :func:`backend.booking.idempotency.store_problem`, as its union member again."""
+        cls = self.stored.get(data.get("class", ""))
+        if cls is None:
+            raise ValueError(f"unknown stored problem {data.get('class')!r}")
+        if cls is InvalidInput:
+            return InvalidInput(
+                code=data["code"],
+                message=data["message"],
+                fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
+            )
+        read = self.restore.get(cls)
+        return read(data) if read is not None else cls(code=data["code"], message=data["message"])
+
+    def guard(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        """Inside ``@atomic``: a problem raised by the services (or by the key's records) becomes its member."""
+
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await fn(*args, **kwargs)
+            except DomainError as exc:
+                raise ProblemError(self.member(exc.problem)) from None
+
+        return wrapper
+
+    def keyed(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        """Outside ``@atomic``: a business refusal is kept as the key's result (a transient one is not)."""
+
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            info = info_of(args, kwargs, "@keyed")
+            token = idempotency.start_scope()
+            try:
+                result = await fn(*args, **kwargs)
+            finally:
+                claims = idempotency.end_scope(token)
+            if isinstance(result, Problem) and claims and result.code not in self.transient:
+                await idempotency.store_problem(info.context.runtime, claims, result)
+            return result
+
+        return wrapper
 
 
 # ---------------------------------------------------------------------------------------------- types

@@ -9,21 +9,17 @@ Mutations take ``idempotencyKey`` (booking's idempotency records: a repeat retur
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 
 from backend.api.atomic import atomic
-from backend.api.context import Info, info_of
-from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAuthenticated, Problem, ProblemError
+from backend.api.context import Info
 from backend.audit import service as audit
 from backend.booking import idempotency
-from backend.booking import problems as booking_problems
-from backend.booking.graphql_types import IdempotencyKeyReused
+from backend.booking.graphql_types import ProblemMap
 from backend.drugs import problems, service
 from backend.drugs.graphql_types import (
     CertificateCatalogueItem,
@@ -65,90 +61,27 @@ from integrations.llo import CertificateKind, LloError
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_GRAPHQL_PROBLEMS: dict[type[problems.DrugsProblem], type[Problem]] = {
-    problems.NoSnils: DrugsNoSnils,
-    problems.PrescriptionNotFound: PrescriptionNotFound,
-    problems.PrescriptionExpired: PrescriptionExpired,
-    problems.AlreadyDispensed: PrescriptionAlreadyDispensed,
-    problems.NoEntitlement: DrugsNoEntitlement,
-    problems.PharmacyUnavailable: PharmacyUnavailable,
-    problems.DrugInStock: DrugInStock,
-    problems.AlreadyDeferred: PrescriptionAlreadyDeferred,
-    problems.RenewalNotAllowed: RenewalNotAllowed,
-    problems.RequestPending: DrugRequestPending,
-    problems.RequestNotFound: DrugRequestNotFound,
-    problems.DrugsServiceUnavailable: DrugsServiceUnavailable,
-}
-_STORED: dict[str, type[Problem]] = {
-    cls.__name__: cls
-    for cls in (*_GRAPHQL_PROBLEMS.values(), InvalidInput, AccessDenied, NotAuthenticated, IdempotencyKeyReused)
-}
-
-
-def graphql_problem(problem: problems.DrugsProblem) -> Problem:
-    if isinstance(problem, problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
-
-
-def _from_booking(problem: booking_problems.BookingProblem) -> Problem:
-    if isinstance(problem, booking_problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return IdempotencyKeyReused(code=problem.code, message=problem.message)
-
-
-def _problem_from_json(data: dict[str, Any]) -> Problem:
-    cls = _STORED.get(data.get("class", ""))
-    if cls is InvalidInput:
-        return InvalidInput(
-            code=data["code"],
-            message=data["message"],
-            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
-        )
-    if cls is None:
-        raise ValueError(f"unknown stored problem {data.get('class')!r}")
-    return cls(code=data["code"], message=data["message"])
-
-
-def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Inside ``@atomic``: a drugs (or idempotency) problem raised by the services becomes its member."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except problems.ProblemError as exc:
-            raise ProblemError(graphql_problem(exc.problem)) from None
-        except booking_problems.ProblemError as exc:
-            raise ProblemError(_from_booking(exc.problem)) from None
-
-    return wrapper
-
-
-def keyed(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Outside ``@atomic``: a business refusal is kept as the key's result (a transient one is not)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = info_of(args, kwargs, "@keyed")
-        token = idempotency.start_scope()
-        try:
-            result = await fn(*args, **kwargs)
-        finally:
-            claims = idempotency.end_scope(token)
-        if isinstance(result, Problem) and claims and result.code not in problems.TRANSIENT_CODES:
-            await idempotency.store_problem(info.context.runtime, claims, result)
-        return result
-
-    return wrapper
+_PROBLEMS = ProblemMap(
+    {
+        problems.NoSnils: DrugsNoSnils,
+        problems.PrescriptionNotFound: PrescriptionNotFound,
+        problems.PrescriptionExpired: PrescriptionExpired,
+        problems.AlreadyDispensed: PrescriptionAlreadyDispensed,
+        problems.NoEntitlement: DrugsNoEntitlement,
+        problems.PharmacyUnavailable: PharmacyUnavailable,
+        problems.DrugInStock: DrugInStock,
+        problems.AlreadyDeferred: PrescriptionAlreadyDeferred,
+        problems.RenewalNotAllowed: RenewalNotAllowed,
+        problems.RequestPending: DrugRequestPending,
+        problems.RequestNotFound: DrugRequestNotFound,
+        problems.DrugsServiceUnavailable: DrugsServiceUnavailable,
+    },
+    transient=problems.TRANSIENT_CODES,
+)
+graphql_problem = _PROBLEMS.member
+_problem_from_json = _PROBLEMS.from_json
+domain_problems = _PROBLEMS.guard
+keyed = _PROBLEMS.keyed
 
 
 async def _names(info: Info) -> dict[str, str]:

@@ -9,9 +9,8 @@ on-behalf session).
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -19,12 +18,11 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import strawberry
 
 from backend.api.atomic import atomic
-from backend.api.context import Info, info_of
-from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAuthenticated, Problem, ProblemError
+from backend.api.context import Info
+from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
 from backend.audit import service as audit
 from backend.booking import idempotency
-from backend.booking import problems as booking_problems
-from backend.booking.graphql_types import IdempotencyKeyReused
+from backend.booking.graphql_types import IdempotencyKeyReused, ProblemMap
 from backend.home_visits import checklist, problems, service
 from backend.home_visits.models import HomeVisit, HomeVisitEvent
 from backend.identity.policy import SCOPE_HOME_VISITS, ConfirmationRequired, require_staff, require_subject
@@ -98,73 +96,41 @@ class HomeVisitCannotCancel(Problem):
     pass
 
 
-_GRAPHQL_PROBLEMS: dict[type[problems.HomeVisitProblem], type[Problem]] = {
-    problems.AddressMissing: HomeVisitAddressMissing,
-    problems.AlreadyActive: HomeVisitAlreadyActive,
-    problems.WindowUnavailable: HomeVisitWindowUnavailable,
-    problems.NotAttached: HomeVisitNotAttached,
-    problems.ServiceDisabled: HomeVisitServiceDisabled,
-    problems.HomeVisitRefused: HomeVisitRefused,
-    problems.HomeVisitServiceUnavailable: HomeVisitServiceUnavailable,
-    problems.HomeVisitNotFound: HomeVisitNotFound,
-    problems.CannotCancel: HomeVisitCannotCancel,
-}
-_STORED: dict[str, type[Problem]] = {
-    cls.__name__: cls
-    for cls in (
-        *_GRAPHQL_PROBLEMS.values(),
-        HomeVisitEmergency,
-        InvalidInput,
-        AccessDenied,
-        NotAuthenticated,
-        IdempotencyKeyReused,
+def _emergency(problem: problems.EmergencySymptoms) -> Problem:
+    return HomeVisitEmergency(
+        code=problem.code,
+        message=problem.message,
+        emergency_number=problem.emergency_number,
+        symptoms=list(problem.symptoms),
     )
-}
 
 
-def graphql_problem(problem: problems.HomeVisitProblem) -> Problem:
-    if isinstance(problem, problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    if isinstance(problem, problems.EmergencySymptoms):
-        return HomeVisitEmergency(
-            code=problem.code,
-            message=problem.message,
-            emergency_number=problem.emergency_number,
-            symptoms=list(problem.symptoms),
-        )
-    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
+def _emergency_from_json(data: dict[str, Any]) -> Problem:
+    return HomeVisitEmergency(
+        code=data["code"], message=data["message"], emergency_number="103", symptoms=data.get("symptoms", [])
+    )
 
 
-def _from_booking(problem: booking_problems.BookingProblem) -> Problem:
-    """The idempotency key's refusals (booking's records are shared)."""
-    if isinstance(problem, booking_problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return IdempotencyKeyReused(code=problem.code, message=problem.message)
-
-
-def _problem_from_json(data: dict[str, Any]) -> Problem:
-    cls = _STORED.get(data.get("class", ""))
-    if cls is InvalidInput:
-        return InvalidInput(
-            code=data["code"],
-            message=data["message"],
-            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
-        )
-    if cls is HomeVisitEmergency:
-        return HomeVisitEmergency(
-            code=data["code"], message=data["message"], emergency_number="103", symptoms=data.get("symptoms", [])
-        )
-    if cls is None:
-        raise ValueError(f"unknown stored problem {data.get('class')!r}")
-    return cls(code=data["code"], message=data["message"])
+_PROBLEMS = ProblemMap(
+    {
+        problems.AddressMissing: HomeVisitAddressMissing,
+        problems.AlreadyActive: HomeVisitAlreadyActive,
+        problems.WindowUnavailable: HomeVisitWindowUnavailable,
+        problems.NotAttached: HomeVisitNotAttached,
+        problems.ServiceDisabled: HomeVisitServiceDisabled,
+        problems.HomeVisitRefused: HomeVisitRefused,
+        problems.HomeVisitServiceUnavailable: HomeVisitServiceUnavailable,
+        problems.HomeVisitNotFound: HomeVisitNotFound,
+        problems.CannotCancel: HomeVisitCannotCancel,
+    },
+    special={problems.EmergencySymptoms: _emergency},
+    restore={HomeVisitEmergency: _emergency_from_json},
+    transient=problems.TRANSIENT_CODES,
+)
+graphql_problem = _PROBLEMS.member
+_problem_from_json = _PROBLEMS.from_json
+domain_problems = _PROBLEMS.guard
+keyed = _PROBLEMS.keyed
 
 
 # ---------------------------------------------------------------------------------------------- types
@@ -394,39 +360,6 @@ CancelHomeVisitResult = Annotated[
 
 
 # ---------------------------------------------------------------------------------------------- plumbing
-
-
-def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Inside ``@atomic``: a home-visit (or idempotency) problem raised by the services becomes its member."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except problems.ProblemError as exc:
-            raise ProblemError(graphql_problem(exc.problem)) from None
-        except booking_problems.ProblemError as exc:
-            raise ProblemError(_from_booking(exc.problem)) from None
-
-    return wrapper
-
-
-def keyed(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Outside ``@atomic``: a business refusal is kept as the key's result (a transient one is not)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = info_of(args, kwargs, "@keyed")
-        token = idempotency.start_scope()
-        try:
-            result = await fn(*args, **kwargs)
-        finally:
-            claims = idempotency.end_scope(token)
-        if isinstance(result, Problem) and claims and result.code not in problems.TRANSIENT_CODES:
-            await idempotency.store_problem(info.context.runtime, claims, result)
-        return result
-
-    return wrapper
 
 
 async def _replay(info: Info, stored: dict[str, Any]) -> Any:

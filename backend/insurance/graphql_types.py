@@ -6,12 +6,12 @@ import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAuthenticated, Problem
-from backend.booking.graphql_types import IdempotencyKeyReused
+from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
+from backend.booking.graphql_types import IdempotencyKeyReused, ProblemMap
 from backend.insurance import problems
 from backend.insurance.models import (
     InsuranceTicket,
@@ -101,50 +101,28 @@ class InsuranceServiceUnavailable(Problem):
     pass
 
 
-GRAPHQL_PROBLEMS: dict[type[problems.InsuranceProblem], type[Problem]] = {
-    problems.PolicyNotFound: InsurancePolicyNotFound,
-    problems.PolicyNotReady: InsurancePolicyNotReady,
-    problems.ConsentRequired: InsuranceConsentRequired,
-    problems.CaseNotFound: InsuranceCaseNotFound,
-    problems.DisputeExists: InsuranceDisputeExists,
-    problems.TicketNotFound: InsuranceTicketNotFound,
-    problems.ReopenNotAllowed: InsuranceReopenNotAllowed,
-    problems.AttachmentNotFound: InsuranceAttachmentNotFound,
-    problems.InsurerNotFound: InsuranceInsurerNotFound,
-    problems.SameInsurer: InsuranceSameInsurer,
-    problems.ChangeNotAllowedYet: InsuranceChangeNotAllowedYet,
-    problems.ChangePending: InsuranceChangePending,
-    problems.InsuranceRefused: InsuranceRefused,
-    problems.MessageNotFound: InsuranceMessageNotFound,
-    problems.InsuranceServiceUnavailable: InsuranceServiceUnavailable,
-}
-STORED: dict[str, type[Problem]] = {
-    cls.__name__: cls
-    for cls in (*GRAPHQL_PROBLEMS.values(), InvalidInput, AccessDenied, NotAuthenticated, IdempotencyKeyReused)
-}
-
-
-def graphql_problem(problem: problems.InsuranceProblem) -> Problem:
-    if isinstance(problem, problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
-
-
-def problem_from_json(data: dict[str, Any]) -> Problem:
-    cls = STORED.get(data.get("class", ""))
-    if cls is InvalidInput:
-        return InvalidInput(
-            code=data["code"],
-            message=data["message"],
-            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
-        )
-    if cls is None:
-        raise ValueError(f"unknown stored problem {data.get('class')!r}")
-    return cls(code=data["code"], message=data["message"])
+PROBLEMS = ProblemMap(
+    {
+        problems.PolicyNotFound: InsurancePolicyNotFound,
+        problems.PolicyNotReady: InsurancePolicyNotReady,
+        problems.ConsentRequired: InsuranceConsentRequired,
+        problems.CaseNotFound: InsuranceCaseNotFound,
+        problems.DisputeExists: InsuranceDisputeExists,
+        problems.TicketNotFound: InsuranceTicketNotFound,
+        problems.ReopenNotAllowed: InsuranceReopenNotAllowed,
+        problems.AttachmentNotFound: InsuranceAttachmentNotFound,
+        problems.InsurerNotFound: InsuranceInsurerNotFound,
+        problems.SameInsurer: InsuranceSameInsurer,
+        problems.ChangeNotAllowedYet: InsuranceChangeNotAllowedYet,
+        problems.ChangePending: InsuranceChangePending,
+        problems.InsuranceRefused: InsuranceRefused,
+        problems.MessageNotFound: InsuranceMessageNotFound,
+        problems.InsuranceServiceUnavailable: InsuranceServiceUnavailable,
+    },
+    transient=problems.TRANSIENT_CODES,
+)
+graphql_problem = PROBLEMS.member
+problem_from_json = PROBLEMS.from_json
 
 
 # ---------------------------------------------------------------------------------------------- policy

@@ -10,21 +10,16 @@ Mutations take ``idempotencyKey`` (booking's idempotency records) and ``actingFo
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import strawberry
 
 from backend.api.atomic import atomic
-from backend.api.context import Info, info_of
-from backend.api.problems import InvalidInput, Problem, ProblemError
+from backend.api.context import Info
 from backend.audit import service as audit
 from backend.booking import idempotency
-from backend.booking import problems as booking_problems
-from backend.booking.graphql_types import IdempotencyKeyReused
 from backend.identity.policy import (
     SCOPE_DOCUMENTS,
     SCOPE_INSURANCE,
@@ -35,6 +30,7 @@ from backend.identity.policy import (
 )
 from backend.insurance import problems
 from backend.insurance.graphql_types import (
+    PROBLEMS,
     ApplyForInsurerChangeResult,
     BilledCaseType,
     BilledHistoryType,
@@ -69,42 +65,8 @@ from backend.insurance.graphql_types import (
 from backend.insurance.service import billed, changes, messages, policy, tickets
 from integrations.erzl import CareKind
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except problems.ProblemError as exc:
-            raise ProblemError(graphql_problem(exc.problem)) from None
-        except booking_problems.ProblemError as exc:
-            p = exc.problem
-            if isinstance(p, booking_problems.InvalidInput):
-                raise ProblemError(InvalidInput.of(p.fields[0].field if p.fields else "input", p.message)) from None
-            raise ProblemError(IdempotencyKeyReused(code=p.code, message=p.message)) from None
-
-    return wrapper
-
-
-def keyed(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Outside ``@atomic``: a business refusal is kept as the key's result (a transient one is not)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = info_of(args, kwargs, "@keyed")
-        token = idempotency.start_scope()
-        try:
-            result = await fn(*args, **kwargs)
-        finally:
-            claims = idempotency.end_scope(token)
-        if isinstance(result, Problem) and claims and result.code not in problems.TRANSIENT_CODES:
-            await idempotency.store_problem(info.context.runtime, claims, result)
-        return result
-
-    return wrapper
+domain_problems = PROBLEMS.guard
+keyed = PROBLEMS.keyed
 
 
 async def _read(info: Info, action: str, patient_id: uuid.UUID, **details: Any) -> None:
