@@ -200,6 +200,7 @@ class Mutation:
             await require_subject(info, SCOPE_DOCUMENTS, acting_for=acting_for)
         uow = info.context.uow
         request = input.request()
+        await policy.prepare(info.context.runtime, patient_id)  # before the unit of work's first write
         stored = await idempotency.claim(
             uow,
             "openInsuranceTicket",
@@ -262,6 +263,7 @@ class Mutation:
         patient_id = await require_subject(info, SCOPE_INSURANCE, acting_for=acting_for)
         uow = info.context.uow
         request = input.request()
+        await policy.prepare(info.context.runtime, patient_id)  # before the unit of work's first write
         stored = await idempotency.claim(
             uow,
             "applyForInsurerChange",

@@ -8,6 +8,7 @@ as not fresh; with no answer at all, a typed "unavailable" problem.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -272,6 +273,14 @@ async def view(runtime: Runtime, patient_id: uuid.UUID) -> PolicyView:
         holder_name=patient.full_name,
         birth_date=patient.birth_date,
     )
+
+
+async def prepare(runtime: Runtime, patient_id: uuid.UUID) -> None:
+    """Refresh an old snapshot before a mutation's unit of work writes anything. The refresh is a transaction of
+    its own: begun after the mutation's first write it would wait for that one's commit on SQLite (one writer at
+    a time: «database is locked»). A problem here is left for the mutation to meet and report."""
+    with contextlib.suppress(p.ProblemError):
+        await current(runtime, patient_id)
 
 
 async def enp_of(runtime: Runtime, patient_id: uuid.UUID) -> str:

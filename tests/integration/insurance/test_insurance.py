@@ -7,7 +7,8 @@ import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import delete, func, select
 
 from backend.insurance import printing
 from backend.insurance.models import InsurancePolicySnapshot, InsuranceTicket
@@ -34,6 +35,10 @@ REOPEN = (
     'mutation($x: UUID!, $k: String!) { reopenInsuranceTicket(ticketId: $x, comment: "Не согласен с ответом",'
     " idempotencyKey: $k) { __typename ... on InsuranceTicketReopened { ticket { status canReopen } }"
     f" {PROBLEM} }} }}"
+)
+CHANGE = (
+    "mutation($i: InsurerChangeInput!, $k: String!) { applyForInsurerChange(input: $i, idempotencyKey: $k) {"
+    f" __typename {PROBLEM} }} }}"
 )
 COMPLAINT = {"kind": "COMPLAINT", "category": "payment_demanded", "description": "С меня потребовали оплатить анализы"}
 
@@ -196,3 +201,22 @@ async def test_a_booking_that_failed_for_lack_of_slots_brings_the_insurers_hotli
     assert "Офтальмология" in first[0].text
     assert await messages.run_for(runtime, patient.id) == []  # once per week
     assert await messages.run_for(runtime, late.id) == []
+
+
+@pytest.mark.dialect
+async def test_a_first_complaint_and_insurer_change_work_before_the_policy_was_ever_read(runtime: Runtime) -> None:
+    """The policy's refresh is its own transaction: it comes before the mutation's first write (on SQLite, one
+    writer at a time, it used to wait for the mutation's own commit: «database is locked»)."""
+    freeze(runtime, NOON)
+    patient = await insured(runtime, history=False)
+    headers = auth_headers(token_for(runtime, patient.id))
+    async with app_client(runtime) as client:
+        opened = (await gql(client, OPEN, {"i": COMPLAINT, "k": "first"}, headers=headers))["data"]
+        assert opened["openInsuranceTicket"]["__typename"] == "InsuranceTicketOpened"
+        async with runtime.sessionmaker() as session:
+            await session.execute(delete(InsurancePolicySnapshot))  # never read again
+            await session.commit()
+        change = {"insurerCode": "26002", "reason": "CHANGE_OF_RESIDENCE", "newAddress": "г. Пятигорск, ул. Мира, 1"}
+        applied = (await gql(client, CHANGE, {"i": change, "k": "change"}, headers=headers))["data"]
+    assert applied["applyForInsurerChange"]["__typename"] == "InsurerChangeApplied"
+    assert await _count(runtime, InsuranceTicket) == 1 and await _count(runtime, InsurancePolicySnapshot) == 1
