@@ -5,7 +5,7 @@ The actions inside a call are the operator's audited actions from the opening on
 every mutation and medical read done under the operator's staff login or an on-behalf session they opened
 carries the operator's id as its actor (:mod:`backend.identity.operators`). While the call is open they are
 read live; the close copies them into the call (``Call.actions``) with the outcome, the duration and the
-caller (the first patient acted for).
+caller (the first patient acted for successfully; a lookup by the call's number names people, it does not act).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ MAX_NOTE = 500
 MAX_KEY = 128
 #: The call record's own audit actions: not "actions inside the call".
 OWN_ACTIONS = frozenset({"openCall", "closeCall", "call_record.opened", "call_record.closed"})
+#: Actions that name people without acting for them: not who the caller was.
+LOOKUPS = frozenset({"call_record.caller_lookup"})
 
 
 class CallOutcome(enum.StrEnum):
@@ -196,7 +198,10 @@ async def close_call(
             return CallView(call, [CallAction.of_json(a) for a in call.actions])
         raise problems.fail(problems.CallAlreadyClosed.default())
     actions = await actions_since(session, operator_id, call)
-    call.patient_id = next((a.subject_id for a in actions if a.subject_id is not None), None)
+    call.patient_id = next(
+        (a.subject_id for a in actions if a.subject_id is not None and a.outcome == "ok" and a.action not in LOOKUPS),
+        None,
+    )
     call.closed_at = max(uow.runtime.now(), call.opened_at)
     call.outcome = outcome.value
     call.note = note
