@@ -6,6 +6,10 @@ already), then ``moe-zdorovye serve`` in a subprocess, and one Chromium serves e
 gets its own context). The browser is Debian's ``chromium`` (``/usr/bin/chromium``, installed by
 ``scripts/ensure-services.sh``, which ``make test`` runs); Playwright downloads no browser.
 
+Every page state a test visits is audited for accessibility by axe-core (``audit``: the engine bundled in the
+``axe-playwright-python`` package and injected into the page, so nothing is fetched): a serious or critical
+violation (a missing label, too little contrast, a broken ARIA reference…) fails the test.
+
 Screenshots are written to ``var/screenshots/`` (``MZ_SCREENSHOTS_DIR``); the README shows the copies kept in
 ``docs/screenshots/``.
 """
@@ -26,7 +30,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, Page, async_playwright
 
 from backend.demo.seed import seed_demo_region
 from backend.settings import Settings
@@ -138,3 +143,23 @@ def keep_screenshot(screenshots: Path, name: str, data: bytes) -> Path:
     path = screenshots / f"{name}.png"
     path.write_bytes(data)
     return path
+
+
+AXE = Axe()
+#: The impacts that fail a test (axe-core's "minor" and "moderate" are reported by it, not failed).
+FAILING_IMPACTS = frozenset({"serious", "critical"})
+
+
+async def audit(page: Page, state: str) -> list[str]:
+    """axe-core's WCAG 2.x A/AA rules over the page as it is now (``state`` names it in the failure); fails on
+    a serious or critical violation; answers the ids of the lesser ones."""
+    results = await AXE.run(
+        page,
+        options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}},
+    )
+    violations = results.response["violations"]
+    failing = [v for v in violations if v.get("impact") in FAILING_IMPACTS]
+    assert not failing, f"accessibility ({state}):\n" + "\n".join(
+        f"{v['id']} [{v['impact']}] {v['help']}: {[n['target'] for n in v['nodes']][:5]}" for v in failing
+    )
+    return [v["id"] for v in violations]

@@ -3,31 +3,38 @@
 // (DeferPrescription). Only graphql/callcentre/ documents, with the caller's on-behalf token.
 import { ApiError, el, expect, key } from "../api.js";
 
-const LIVE = new Set(["ISSUED", "PARTIALLY_DISPENSED"]);
+const LIVE = new Set(["ISSUED", "PARTIALLY_DISPENSED", "DEFERRED"]);
 
 export async function mount(panel, ctx) {
   const { api, token, status, action, refreshCall } = ctx;
   const run = (operation, variables) => api.run(operation, variables, token);
   const list = el("ul", { class: "list", id: "drug-prescriptions" });
   const where = el("div", { id: "drug-where", "aria-live": "polite" });
-  panel.append(el("h3", { id: "drugs-title" }, "Где лекарство по рецепту"), list, where);
+  // Prescriptions are medical data: read (and audited) when the caller asks, not on identification.
+  const open = el("button", { type: "button", class: "quiet", onclick: action(load) }, "Показать льготные рецепты");
+  panel.append(el("h3", { id: "drugs-title" }, "Где лекарство по рецепту"), open, list, where);
 
-  const data = await run("MyPrescriptions", {});
-  const found = expect(data.myPrescriptions, "PrescriptionList");
-  const live = found.prescriptions.filter((p) => LIVE.has(p.status));
-  list.replaceChildren(
-    ...live.map((p) =>
-      el("li", { dataset: { prescription: p.id } },
-        el("span", {}, `${p.mnn} ${p.dosage || ""} — № ${p.series} ${p.number}, до ${new Date(p.validUntil).toLocaleDateString("ru-RU")}`,
-          p.deferral ? ` (отложен в аптеке: ${p.deferral.pharmacyName})` : ""),
-        el("button", {
-          type: "button", class: "quiet", "aria-label": `Где есть: ${p.mnn} ${p.dosage || ""}`,
-          onclick: action(() => show(p)),
-        }, "Где есть"),
+  async function load() {
+    const data = await run("MyPrescriptions", {});
+    const found = expect(data.myPrescriptions, "PrescriptionList");
+    const live = found.prescriptions.filter((p) => LIVE.has(p.status));
+    list.replaceChildren(
+      ...live.map((p) =>
+        el("li", { dataset: { prescription: p.id } },
+          el("span", {}, `${p.mnn} ${p.dosage || ""} — № ${p.series} ${p.number}, до ${new Date(p.validUntil).toLocaleDateString("ru-RU")}`,
+            p.deferral ? ` (отложен в аптеке: ${p.deferral.pharmacyName})` : ""),
+          el("button", {
+            type: "button", class: "quiet", "aria-label": `Где есть: ${p.mnn} ${p.dosage || ""}`,
+            onclick: action(() => show(p)),
+          }, "Где есть"),
+        ),
       ),
-    ),
-  );
-  if (!live.length) list.append(el("li", {}, "Действующих льготных рецептов нет."));
+    );
+    if (!live.length) list.append(el("li", {}, "Действующих льготных рецептов нет."));
+    open.hidden = true;
+    await refreshCall();
+    list.querySelector("button")?.focus();
+  }
 
   async function show(prescription) {
     const answer = await run("PharmacyAvailability", { prescriptionId: prescription.id });

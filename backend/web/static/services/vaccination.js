@@ -8,8 +8,13 @@ export async function mount(panel, ctx) {
   const run = (operation, variables) => api.run(operation, variables, token);
   const list = el("ul", { class: "list", id: "vaccination-due" });
   const booked = el("ul", { class: "list", id: "vaccination-booked" });
-  panel.append(el("h3", { id: "vaccination-title" }, "Прививки"), list, el("h4", {}, "Записи на прививку"), booked);
-  await load();
+  const heading = el("h4", { hidden: true }, "Записи на прививку");
+  // The calendar is medical data: read (and audited) when the caller asks, not on identification.
+  const open = el("button", {
+    type: "button", class: "quiet",
+    onclick: action(async () => { await load(); open.hidden = true; heading.hidden = false; await refreshCall(); }),
+  }, "Показать календарь прививок");
+  panel.append(el("h3", { id: "vaccination-title" }, "Прививки"), open, list, heading, booked);
 
   async function load() {
     const calendar = (await run("VaccinationCalendar")).vaccinationCalendar;

@@ -27,7 +27,7 @@ export async function mount(panel, ctx) {
   const outOfTurn = el("input", { id: "waitlist-out-of-turn", type: "checkbox", name: "outOfTurn" });
   const form = el("form", { id: "waitlist-form", novalidate: true, "aria-labelledby": "waitlist-title" },
     el("p", {}, `Поликлиника: ${clinic.moName}`),
-    el("label", { for: "waitlist-specialty" }, "Специальность (лист ожидания)"), specialty,
+    el("label", { for: "waitlist-specialty" }, "Какой врач нужен (лист ожидания)"), specialty,
     el("label", { for: "waitlist-from" }, "Ждёт приёма с"), from,
     el("label", { for: "waitlist-to" }, "Ждёт приёма по"), to,
     el("label", { for: "waitlist-phone" }, "Телефон для связи (пусто — из профиля)"), phone,
