@@ -62,12 +62,19 @@ function armIdle() {
   state.idle = setTimeout(() => reset("Сеанс завершён: долго не было действий. Ваши данные скрыты."), seconds * 1000);
 }
 
+// Each printout gets a fresh frame: a frame whose PDF may still be printing is neither reloaded nor removed
+// at once (Chromium's PDF viewer does not survive that), only a minute later with its blob URL.
 function clearPrinter() {
-  const frame = $("printer");
-  frame.onload = null;
-  frame.removeAttribute("src");
-  if (state.printUrl) URL.revokeObjectURL(state.printUrl);
+  const old = $("printer");
+  old.onload = null;
+  old.removeAttribute("id");
+  old.after(el("iframe", { id: "printer", title: "Печать документа", hidden: true }));
+  const url = state.printUrl;
   state.printUrl = null;
+  setTimeout(() => {
+    old.remove();
+    if (url) URL.revokeObjectURL(url);
+  }, 60_000);
 }
 
 function reset(message) {
@@ -280,8 +287,8 @@ async function printPdf(url, { printing, unavailable, printed, mark }) {
   }
   const pdf = await response.blob();
   // A kiosk's browser prints silently (Chromium --kiosk-printing): the PDF goes to the printer.
-  const frame = $("printer");
   clearPrinter();
+  const frame = $("printer");
   state.printUrl = URL.createObjectURL(pdf);
   frame.onload = () => {
     try {
