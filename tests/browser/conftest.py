@@ -96,11 +96,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         lambda: asyncio.run(seed_demo_region(settings, scale=settings.demo_scale, seed=settings.demo_seed))
     )
     env["MZ_DATABASE_URL"] = settings.database_url  # the very database just seeded
+    # The server's log goes to a file (a pipe nobody reads would fill and stall the server), kept beside the
+    # screenshots: a masked INTERNAL_ERROR on a page is found there by its request id.
+    log_path = SCREENSHOTS.parent / "browser-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w", encoding="utf-8")
     server = subprocess.Popen(
         [sys.executable, "-m", "backend", "serve"],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -112,7 +117,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-            assert server.poll() is None, server.stdout.read() if server.stdout else "server exited"
+            assert server.poll() is None, log_path.read_text(encoding="utf-8")
         yield Demo(base=base, seed=printed)
     finally:
         server.terminate()
@@ -120,6 +125,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
 
 
 @pytest.fixture(scope="package")

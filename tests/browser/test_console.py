@@ -25,9 +25,14 @@ def _ddmmyyyy(iso: str) -> str:
 
 
 async def _status(page: Page, contains: str) -> str:
+    """The status line once it says ``contains``; a refusal shown instead fails with its text."""
     await page.wait_for_function(
-        "text => document.querySelector('#status').textContent.includes(text)", arg=contains, timeout=20_000
+        "text => document.querySelector('#status').textContent.includes(text)"
+        " || !document.querySelector('#alert').hidden",
+        arg=contains,
+        timeout=20_000,
     )
+    assert await page.locator("#alert").is_hidden(), await page.locator("#alert").text_content()
     return str(await page.locator("#status").text_content())
 
 
@@ -216,6 +221,18 @@ async def test_a_caller_found_by_the_calls_number_and_where_the_drug_is(
         assert "ожидается до" in done
         keep_screenshot(screenshots, "console-drugs-1920x1080", await page.screenshot())
 
+        # The caller also complains to their insurer: taken down, the answer due in 30 days.
+        complaint = page.locator("section[data-service=OpenInsuranceTicket]")
+        await complaint.get_by_label("Суть жалобы").select_option(label="Отказ в оказании помощи")
+        await complaint.get_by_label("Что произошло").fill("В аптеке отказали выдать лекарство по рецепту.")
+        await complaint.get_by_role("button", name="Подать жалобу").click()
+        await _status(page, "Жалоба принята, ответ до")
+        assert "Отказ в оказании помощи" in str(await complaint.locator("#complaint-result").text_content())
+        vaccination = page.locator("section[data-service=BookVaccination]")
+        await vaccination.get_by_role("button", name="Показать календарь прививок").click()
+        await vaccination.locator("#vaccination-due li").first.wait_for()
+        await audit(page, "console: a complaint taken, the vaccination calendar")
+
         await page.get_by_label("Итог звонка").select_option(label="Дана справка")
         await page.get_by_role("button", name="Завершить звонок").click()
         await _status(page, "Звонок завершён: Дана справка")
@@ -229,6 +246,8 @@ async def test_a_caller_found_by_the_calls_number_and_where_the_drug_is(
         "MyPrescriptions",
         "PharmacyAvailability",
         "DeferPrescription",
+        "OpenInsuranceTicket",
+        "VaccinationCalendar",
     }
     by_id = [b["variables"] for b in sent if b["operationName"] == "OpenOnBehalfSession"]
     assert by_id[0]["patientId"] and not by_id[0].get("omsPolicy")

@@ -28,10 +28,18 @@ export async function mount(panel, ctx) {
     el("button", { type: "submit" }, "Подать жалобу"),
   );
   const result = el("p", { id: "complaint-result" });
+  let insurer = null;
   panel.append(el("h3", { id: "complaint-title" }, "Жалоба в страховую компанию"), form, result);
   form.addEventListener("submit", action(async () => {
     if (!category.value) throw new ApiError("INVALID_INPUT", "Выберите суть жалобы.");
     if (!text.value.trim()) throw new ApiError("INVALID_INPUT", "Запишите, что произошло.");
+    // The caller's policy first (the register's answer, kept by the server): whose insurer the complaint
+    // goes to, and the ticket then finds the policy already read.
+    if (api.has("MyInsurancePolicy") && !insurer) {
+      const answer = (await api.run("MyInsurancePolicy", {}, token)).myInsurancePolicy;
+      const policy = expect(answer, "InsurancePolicy");
+      insurer = policy.insurer ? policy.insurer.name : policy.statusLabel;
+    }
     const data = await api.run("OpenInsuranceTicket", {
       input: { kind: "COMPLAINT", category: category.value, description: text.value.trim(), addressee: addressee.value },
       idempotencyKey: key(),
@@ -44,7 +52,8 @@ export async function mount(panel, ctx) {
     }
     form.reset();
     const due = new Date(ticket.dueOn).toLocaleDateString("ru-RU");
-    result.textContent = `Жалоба принята: «${ticket.categoryLabel}», ${ticket.statusLabel}; ответ до ${due}.`;
+    const to = ticket.addressee === "tfoms" ? "ТФОМС" : insurer || "страховая компания";
+    result.textContent = `Жалоба принята (${to}): «${ticket.categoryLabel}», ${ticket.statusLabel}; ответ до ${due}.`;
     status(`Жалоба принята, ответ до ${due}: звонящий получит его в СМС и в приложении.`);
   }));
 }
