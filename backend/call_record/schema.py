@@ -120,16 +120,15 @@ class CallActionType:
 
 def _distinct(actions: list[service.CallAction]) -> list[CallActionType]:
     """One line per action: a mutation is audited twice (the domain's row and the mutation's own, within the
-    same second, under the same Russian name); the operator reads it once."""
+    same second, under the same Russian name), a lookup by the call's number once per person it offered; the
+    operator reads each once."""
     kept: list[CallActionType] = []
     last: service.CallAction | None = None
     for a in actions:
         typed = CallActionType.of(a)
-        same = bool(kept) and (kept[-1].label, kept[-1].outcome, kept[-1].subject_id) == (
-            typed.label,
-            typed.outcome,
-            typed.subject_id,
-        )
+        lookup = a.action in service.LOOKUPS
+        same = bool(kept) and (kept[-1].label, kept[-1].outcome) == (typed.label, typed.outcome)
+        same = same and (lookup or kept[-1].subject_id == typed.subject_id)
         if same and last is not None and abs((a.at - last.at).total_seconds()) < 2:
             continue
         kept.append(typed)
