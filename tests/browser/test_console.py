@@ -76,6 +76,20 @@ async def test_an_operator_books_cancels_with_the_code_and_closes_the_call(
         scopes = str(await page.locator("#caller-scopes").text_content())
         assert "записать на приём" in scopes and "отменить" not in scopes
 
+        # The panels of the other domains, for this caller's scopes; dispanserization: what is due this year.
+        services = await page.locator("#services section[data-service]").evaluate_all(
+            "sections => sections.map(s => s.dataset.service)"
+        )
+        assert services == [
+            "JoinWaitlist",
+            "PharmacyAvailability",
+            "OpenInsuranceTicket",
+            "BookVaccination",
+            "BookDispanserizationPlan",
+        ]
+        dispanserization = page.locator("section[data-service=BookDispanserizationPlan]")
+        await dispanserization.get_by_role("button", name="Показать, что положено в этом году").click()
+        await dispanserization.locator("#dispanserization-body p").first.wait_for()
         await audit(page, "console: the caller identified, the other services' panels")
 
         # Search and book.

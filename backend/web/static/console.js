@@ -27,6 +27,7 @@ const SERVICES = [
   { operation: "PharmacyAvailability", scope: "drugs", module: "./services/drugs.js" },
   { operation: "OpenInsuranceTicket", scope: "insurance_complaints", module: "./services/insurance.js" },
   { operation: "BookVaccination", scope: "vaccination", module: "./services/vaccination.js" },
+  { operation: "BookDispanserizationPlan", scope: "booking", module: "./services/dispanserization.js" },
 ];
 
 const state = {
