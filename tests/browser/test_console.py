@@ -124,6 +124,7 @@ async def test_an_operator_books_cancels_with_the_code_and_closes_the_call(
         await page.get_by_label("Итог звонка").select_option(label="Запись отменена")
         await page.get_by_label("Комментарий").fill("Перезапишется сам через приложение")
         await audit(page, "console: a booked, refused and cancelled appointment in the call")
+        await page.evaluate("window.scrollTo(0, 0)")  # the status line and the call in view
         keep_screenshot(screenshots, "console-1920x1080", await page.screenshot())
 
         # Closing the call: its outcome, and the shift's view counts it.
