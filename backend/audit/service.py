@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.audit.models import AuditEvent
@@ -62,6 +62,15 @@ async def record_now(
     """Write an audit row on its own (one statement, committed by itself): for reads, and for failures whose
     change rolled back."""
     await INSERT.alone(sessionmaker, row(ctx, action, **kwargs))
+
+
+async def record_many_now(sessionmaker: async_sessionmaker[AsyncSession], rows: Sequence[dict[str, Any]]) -> None:
+    """Write several audit rows (of :func:`row`) on their own, in one multi-row INSERT: a read that concerns
+    several people, each of whom sees it in their access log."""
+    if not rows:
+        return
+    async with sessionmaker() as session, session.begin():
+        await session.execute(insert(cast("Table", AuditEvent.__table__)).values(list(rows)))
 
 
 async def events_for_subject(session: AsyncSession, subject_id: uuid.UUID, *, limit: int = 50) -> Sequence[AuditEvent]:

@@ -42,3 +42,17 @@ class CallNotFound(CallProblem):
 class CallAlreadyClosed(CallProblem):
     CODE: ClassVar[str] = "CALL_ALREADY_CLOSED"
     MESSAGE: ClassVar[str] = "Звонок уже завершён с другим итогом."
+
+
+@dataclass(frozen=True)
+class NoOpenCall(CallProblem):
+    CODE: ClassVar[str] = "NO_OPEN_CALL"
+    MESSAGE: ClassVar[str] = "Сначала примите звонок: звонящего ищут по номеру принятого звонка."
+
+
+@dataclass(frozen=True)
+class CallerPhoneUnknown(CallProblem):
+    CODE: ClassVar[str] = "CALLER_PHONE_UNKNOWN"
+    MESSAGE: ClassVar[str] = (
+        "Номер звонящего не определился: найдите звонящего по полису ОМС или СНИЛС и дате рождения."
+    )

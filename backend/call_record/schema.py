@@ -54,10 +54,22 @@ class CallAlreadyClosed(Problem):
     pass
 
 
+@strawberry.type(description="У оператора нет принятого звонка.")
+class NoOpenCall(Problem):
+    pass
+
+
+@strawberry.type(description="Номер звонящего не определился.")
+class CallerPhoneUnknown(Problem):
+    pass
+
+
 _GRAPHQL_PROBLEMS: dict[type[problems.CallProblem], type[Problem]] = {
     problems.CallAlreadyOpen: CallAlreadyOpen,
     problems.CallNotFound: CallNotFound,
     problems.CallAlreadyClosed: CallAlreadyClosed,
+    problems.NoOpenCall: NoOpenCall,
+    problems.CallerPhoneUnknown: CallerPhoneUnknown,
 }
 
 
@@ -108,16 +120,15 @@ class CallActionType:
 
 def _distinct(actions: list[service.CallAction]) -> list[CallActionType]:
     """One line per action: a mutation is audited twice (the domain's row and the mutation's own, within the
-    same second, under the same Russian name); the operator reads it once."""
+    same second, under the same Russian name), a lookup by the call's number once per person it offered; the
+    operator reads each once."""
     kept: list[CallActionType] = []
     last: service.CallAction | None = None
     for a in actions:
         typed = CallActionType.of(a)
-        same = bool(kept) and (kept[-1].label, kept[-1].outcome, kept[-1].subject_id) == (
-            typed.label,
-            typed.outcome,
-            typed.subject_id,
-        )
+        lookup = a.action in service.LOOKUPS
+        same = bool(kept) and (kept[-1].label, kept[-1].outcome) == (typed.label, typed.outcome)
+        same = same and (lookup or kept[-1].subject_id == typed.subject_id)
         if same and last is not None and abs((a.at - last.at).total_seconds()) < 2:
             continue
         kept.append(typed)
@@ -195,6 +206,26 @@ class CallClosed:
     call: CallRecordType
 
 
+@strawberry.type(description="Человек, у которого подтверждён номер звонка (ещё не идентифицирован).")
+class CallerCandidate:
+    patient_id: uuid.UUID = strawberry.field(
+        description="Для openOnBehalfSession(patientId:, birthDate:): дату рождения называет звонящий."
+    )
+    short_name: str = strawberry.field(description="«Тестова А. С.»")
+    birth_year: int = strawberry.field(description="Год рождения (чтобы различить членов семьи).")
+
+
+@strawberry.type(description="Кто может звонить с номера принятого звонка.")
+class CallerCandidates:
+    phone: str
+    candidates: list[CallerCandidate]
+    message: str = strawberry.field(description="Что сказать оператору: никто, один человек или несколько.")
+
+
+CallerCandidatesResult = Annotated[
+    CallerCandidates | NoOpenCall | CallerPhoneUnknown | NotAuthenticated | AccessDenied,
+    strawberry.union("CallerCandidatesResult"),
+]
 OpenCallResult = Annotated[
     CallOpened | InvalidInput | CallAlreadyOpen | NotAuthenticated | AccessDenied,
     strawberry.union("OpenCallResult"),
@@ -229,6 +260,28 @@ class Query:
             if call is None:
                 return None
             return CallRecordType.of(call, await service.actions_since(session, operator_id, call))
+
+    @strawberry.field(
+        description="Кто может звонить: люди с подтверждённым номером, с которого пришёл мой принятый звонок "
+        "(поиск записывается в журнал доступа каждого из них)."
+    )
+    async def caller_candidates(self, info: Info) -> CallerCandidatesResult:
+        operator_id = require_staff(info)
+        try:
+            async with info.context.sessionmaker() as session:
+                found = await service.caller_candidates(
+                    session, info.context.sessionmaker, info.context.ctx, operator_id
+                )
+        except problems.ProblemError as exc:
+            return graphql_problem(exc.problem)  # type: ignore[return-value]
+        return CallerCandidates(
+            phone=found.call.caller_phone or "",
+            candidates=[
+                CallerCandidate(patient_id=p.id, short_name=p.short_name, birth_year=p.birth_date.year)
+                for p in found.patients
+            ],
+            message=found.message,
+        )
 
     @strawberry.field(description="Мои последние звонки, новые первыми.")
     async def recent_calls(self, info: Info, first: int = 10) -> list[CallRecordType]:

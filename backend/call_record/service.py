@@ -5,7 +5,7 @@ The actions inside a call are the operator's audited actions from the opening on
 every mutation and medical read done under the operator's staff login or an on-behalf session they opened
 carries the operator's id as its actor (:mod:`backend.identity.operators`). While the call is open they are
 read live; the close copies them into the call (``Call.actions``) with the outcome, the duration and the
-caller (the first patient acted for).
+caller (the first patient acted for successfully; a lookup by the call's number names people, it does not act).
 """
 
 from __future__ import annotations
@@ -21,18 +21,22 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.audit import service as audit
 from backend.call_record import problems
 from backend.call_record.models import Call
+from backend.core.context import RequestContext
 from backend.core.db import utcnow
 from backend.core.uow import UnitOfWork
+from backend.identity.service import PatientView, patients_by_phone
 
 MAX_NOTE = 500
 MAX_KEY = 128
 #: The call record's own audit actions: not "actions inside the call".
 OWN_ACTIONS = frozenset({"openCall", "closeCall", "call_record.opened", "call_record.closed"})
+#: Actions that name people without acting for them: not who the caller was.
+LOOKUPS = frozenset({"call_record.caller_lookup"})
 
 
 class CallOutcome(enum.StrEnum):
@@ -194,7 +198,10 @@ async def close_call(
             return CallView(call, [CallAction.of_json(a) for a in call.actions])
         raise problems.fail(problems.CallAlreadyClosed.default())
     actions = await actions_since(session, operator_id, call)
-    call.patient_id = next((a.subject_id for a in actions if a.subject_id is not None), None)
+    call.patient_id = next(
+        (a.subject_id for a in actions if a.subject_id is not None and a.outcome == "ok" and a.action not in LOOKUPS),
+        None,
+    )
     call.closed_at = max(uow.runtime.now(), call.opened_at)
     call.outcome = outcome.value
     call.note = note
@@ -225,6 +232,54 @@ async def recent(session: AsyncSession, operator_id: str, limit: int) -> Sequenc
         select(Call).where(Call.operator_id == operator_id).order_by(Call.opened_at.desc(), Call.id).limit(limit)
     )
     return rows.all()
+
+
+@dataclass(frozen=True)
+class CallerCandidates:
+    """Who the open call's number may be: the people with that confirmed phone, and what to tell the operator."""
+
+    call: Call
+    patients: list[PatientView]
+
+    @property
+    def message(self) -> str:
+        if not self.patients:
+            return f"С номером {self.call.caller_phone} никто не найден: спросите полис ОМС или СНИЛС и дату рождения."
+        if len(self.patients) == 1:
+            return "Номер звонка подтверждён у одного человека: спросите дату рождения, чтобы убедиться, что это он."
+        return (
+            f"Номер звонка подтверждён у нескольких человек ({len(self.patients)}): уточните, кто звонит "
+            "или о ком, и спросите дату рождения."
+        )
+
+
+async def caller_candidates(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], ctx: RequestContext, operator_id: str
+) -> CallerCandidates:
+    """The people whose confirmed phone is the number the operator's open call came from.
+
+    Only the number of the operator's own open call is looked up (the console is not a phone directory);
+    the lookup is audited, in the access log of each person offered (with no one offered, once, without a
+    subject). It identifies nobody: the operator still asks the birth date (``openOnBehalfSession`` with the
+    person's ``patientId``), rate-limited as any identification."""
+    call = await current(session, operator_id)
+    if call is None:
+        raise problems.fail(problems.NoOpenCall.default())
+    if not call.caller_phone:
+        raise problems.fail(problems.CallerPhoneUnknown.default())
+    found = await patients_by_phone(session, call.caller_phone)
+    details = {"matches": len(found)}
+    subjects: list[uuid.UUID | None] = [p.id for p in found] or [None]
+    await audit.record_many_now(
+        sessionmaker,
+        [
+            audit.row(
+                ctx, "call_record.caller_lookup", object_type="call", object_id=call.id, subject_id=s, details=details
+            )
+            for s in subjects
+        ],
+    )
+    return CallerCandidates(call=call, patients=found)
 
 
 @dataclass(frozen=True)

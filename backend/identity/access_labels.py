@@ -222,6 +222,8 @@ ACTION_LABELS: dict[str, str] = {
     # call record (the 122 call centre)
     "call_record.opened": "Оператор 122 принял звонок",
     "call_record.closed": "Звонок в 122 завершен",
+    "call_record.caller_lookup": "Оператор 122 искал звонящего по номеру телефона",
+    "callerCandidates": "Оператор 122 искал звонящего по номеру телефона",
     "openCall": "Оператор 122 принял звонок",
     "closeCall": "Звонок в 122 завершен",
 }
@@ -387,6 +389,8 @@ OUTCOME_LABELS: dict[str, str] = {
     "SURVEY_CLOSED": "Срок ответа на опрос истёк",
     # call record
     "CALL_ALREADY_OPEN": "Есть незавершенный звонок",
+    "NO_OPEN_CALL": "Нет принятого звонка",
+    "CALLER_PHONE_UNKNOWN": "Номер звонящего не определился",
     "CALL_NOT_FOUND": "Звонок не найден",
     "CALL_ALREADY_CLOSED": "Звонок уже завершен",
 }

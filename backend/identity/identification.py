@@ -9,6 +9,7 @@ named a real patient's policy shows in that patient's access log.
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,7 @@ async def identify(
     oms_policy: str | None,
     snils: str | None,
     birth_date: date,
+    patient_id: uuid.UUID | None = None,
 ) -> tuple[IdentificationOutcome, PatientView | None]:
     """The patient holding this policy (or SNILS) *and* born on ``birth_date``, within the attempt limits.
 
@@ -71,8 +73,12 @@ async def identify(
     settings = runtime.settings
     counter = ratelimit.failure_counter(runtime)
     async with runtime.sessionmaker() as session:
-        holder = await _holder(session, oms_policy=oms_policy, snils=snils)
-    person_key = f"person:{holder.id}" if holder else (f"policy:{oms_policy}" if oms_policy else f"snils:{snils}")
+        holder = await _holder(session, oms_policy=oms_policy, snils=snils, patient_id=patient_id)
+    person_key = (
+        f"person:{holder.id}"
+        if holder
+        else (f"policy:{oms_policy}" if oms_policy else f"snils:{snils}" if snils else f"person:{patient_id}")
+    )
     limit, window = settings.kiosk_identify_max_attempts, settings.kiosk_identify_window_s
     refused = await counter.acquire([(channel_key, limit * CHANNEL_LIMIT_FACTOR), (person_key, limit)], window_s=window)
     if refused:
@@ -89,10 +95,17 @@ async def identify(
 
 
 async def _holder(
-    session: AsyncSession, *, oms_policy: str | None = None, snils: str | None = None
+    session: AsyncSession,
+    *,
+    oms_policy: str | None = None,
+    snils: str | None = None,
+    patient_id: uuid.UUID | None = None,
 ) -> PatientView | None:
-    """The patient this policy (or SNILS) belongs to, whatever the birth date."""
-    if oms_policy:
+    """The patient this policy (or SNILS, or id: a person a 122 call's number offered) belongs to, whatever
+    the birth date."""
+    if patient_id is not None:
+        row = await session.get(Patient, patient_id)
+    elif oms_policy:
         row = await session.scalar(select(Patient).where(Patient.oms_policy == oms_policy))
     else:
         row = await session.scalar(select(Patient).where(Patient.snils == snils))
@@ -110,11 +123,14 @@ async def _audit(runtime: Runtime, ctx: RequestContext, outcome: str, holder: Pa
 
 
 def identification_input(
-    oms_policy: str | None, snils: str | None, birth_date: date, today: date
+    oms_policy: str | None, snils: str | None, birth_date: date, today: date, *, by_id: bool = False
 ) -> tuple[str | None, str | None]:
-    """(policy, SNILS) normalised from what was typed: one of them, or :class:`problems.InvalidInput`."""
+    """(policy, SNILS) normalised from what was typed: one of them, or :class:`problems.InvalidInput`;
+    ``by_id``: the person is named by id (the 122 caller's number offered them), so neither is needed."""
     if birth_date > today or birth_date.year < 1900:
         raise problems.InvalidInput("birthDate", "Дата рождения указана неверно.")
+    if by_id:
+        return None, None
     if oms_policy:
         policy_number = normalise_policy(oms_policy)
         if policy_number is None:
@@ -138,11 +154,21 @@ async def identified_patient(
     oms_policy: str | None,
     snils: str | None,
     at_kiosk: bool,
+    patient_id: uuid.UUID | None = None,
 ) -> PatientView:
-    """The caller identified by policy or SNILS + birth date (rate-limited per channel key), or a typed failure."""
-    policy_number, snils_value = identification_input(oms_policy, snils, birth_date, at.date())
+    """The caller identified by policy or SNILS (or the id of a person their number offered) + birth date
+    (rate-limited per channel key), or a typed failure."""
+    policy_number, snils_value = identification_input(
+        oms_policy, snils, birth_date, at.date(), by_id=patient_id is not None
+    )
     outcome, patient = await identify(
-        runtime, ctx, channel_key=channel_key, oms_policy=policy_number, snils=snils_value, birth_date=birth_date
+        runtime,
+        ctx,
+        channel_key=channel_key,
+        oms_policy=policy_number,
+        snils=snils_value,
+        birth_date=birth_date,
+        patient_id=patient_id,
     )
     if outcome in (IdentificationOutcome.LOCKED, IdentificationOutcome.CHANNEL_LOCKED):
         raise problems.IdentificationLocked(LOCKED_MESSAGES[(at_kiosk, outcome)])

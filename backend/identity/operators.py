@@ -94,9 +94,11 @@ async def open_on_behalf_session(
     oms_policy: str | None,
     snils: str | None,
     send_sms_code: bool,
+    patient_id: uuid.UUID | None = None,
 ) -> OnBehalf:
-    """The operator's session for the caller identified by policy or SNILS + birth date; it ends with the
-    staff session ``staff_session_id`` it is opened from."""
+    """The operator's session for the caller identified by policy or SNILS + birth date (or ``patient_id``,
+    a person the call's number offered, + birth date: :func:`backend.call_record.service.caller_candidates`);
+    it ends with the staff session ``staff_session_id`` it is opened from."""
     rt = uow.runtime
     at = tokens.now(rt)
     patient = await identified_patient(
@@ -108,6 +110,7 @@ async def open_on_behalf_session(
         oms_policy=oms_policy,
         snils=snils,
         at_kiosk=False,
+        patient_id=patient_id,
     )
     send = send_sms_code and bool(patient.phone)
     if send:

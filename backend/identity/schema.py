@@ -374,17 +374,20 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="Оператор 122 идентифицирует позвонившего (полис ОМС или СНИЛС + дата рождения) "
-        "и получает сеанс от его имени. sendSmsCode: код на телефон пациента для чувствительных действий."
+        description="Оператор 122 идентифицирует позвонившего (полис ОМС или СНИЛС + дата рождения; или patientId "
+        "человека, найденного по номеру звонка (callerCandidates), + дата рождения) и получает сеанс от его имени. "
+        "sendSmsCode: код на телефон пациента для чувствительных действий."
     )
     @atomic
     async def open_on_behalf_session(
         self,
         info: Info,
         birth_date: date,
+        *,
         oms_policy: str | None = None,
         snils: str | None = None,
         send_sms_code: bool = False,
+        patient_id: uuid.UUID | None = None,
     ) -> OnBehalfResult:
         staff_id = require_staff(info)
         opened = await _answer(
@@ -396,6 +399,7 @@ class Mutation:
                 oms_policy=oms_policy,
                 snils=snils,
                 send_sms_code=send_sms_code,
+                patient_id=patient_id,
             )
         )
         return opened if isinstance(opened, Problem) else _on_behalf(opened)  # type: ignore[return-value]

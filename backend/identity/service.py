@@ -164,6 +164,25 @@ async def find_caller(session: AsyncSession, phone: str | None, esia_oid: str | 
     return PatientView.of(row) if row is not None else None
 
 
+#: The most people one phone number is offered for (a family sharing a number; more is not a caller's line).
+MAX_PHONE_MATCHES = 10
+
+
+async def patients_by_phone(
+    session: AsyncSession, phone: str | None, *, limit: int = MAX_PHONE_MATCHES
+) -> list[PatientView]:
+    """The people whose confirmed phone (from ESIA, where it is verified) is ``phone``, eldest first: who a
+    122 call from that number may be (a parent and the children whose records carry the family phone).
+    Not identification: the operator still asks for the birth date (:func:`backend.identity.operators`)."""
+    number = normalise_phone(phone)
+    if not number:
+        return []
+    rows = await session.scalars(
+        select(Patient).where(Patient.phone == number).order_by(Patient.birth_date, Patient.id).limit(limit)
+    )
+    return [PatientView.of(row) for row in rows]
+
+
 async def patient_ids_by_snils(session: AsyncSession, snils: Sequence[str]) -> dict[str, uuid.UUID]:
     """SNILS → patient id for the people we know among ``snils`` (upstream registers name people by SNILS;
     a lookup for system feeds, not identification)."""

@@ -1,7 +1,8 @@
 """The pages and what they need from the server: their files, and each client's manifest.
 
 * ``GET /console``, ``GET /kiosk``: the pages (``static/console.html``, ``static/kiosk.html``);
-* ``GET /static/web/<file>``: their CSS and ES modules;
+* ``GET /static/web/<file>``: their CSS and ES modules (the console's panels for other domains under
+  ``services/``, the kiosk's extras under ``kiosk/``: each loaded when its document is registered);
 * ``GET /web/<client>/manifest.json``: the client's registered documents (operation name → SHA-256 of the file),
   so a page sends ``{"extensions": {"persistedQuery": {"sha256Hash": …}}}`` and never a query text; and the
   token endpoint a kiosk signs its client assertion for (``aud``, RFC 7523).

@@ -6,6 +6,10 @@ already), then ``moe-zdorovye serve`` in a subprocess, and one Chromium serves e
 gets its own context). The browser is Debian's ``chromium`` (``/usr/bin/chromium``, installed by
 ``scripts/ensure-services.sh``, which ``make test`` runs); Playwright downloads no browser.
 
+Every page state a test visits is audited for accessibility by axe-core (``audit``: the engine bundled in the
+``axe-playwright-python`` package and injected into the page, so nothing is fetched): a serious or critical
+violation (a missing label, too little contrast, a broken ARIA reference…) fails the test.
+
 Screenshots are written to ``var/screenshots/`` (``MZ_SCREENSHOTS_DIR``); the README shows the copies kept in
 ``docs/screenshots/``.
 """
@@ -26,7 +30,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, Page, async_playwright
 
 from backend.demo.seed import seed_demo_region
 from backend.settings import Settings
@@ -91,11 +96,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         lambda: asyncio.run(seed_demo_region(settings, scale=settings.demo_scale, seed=settings.demo_seed))
     )
     env["MZ_DATABASE_URL"] = settings.database_url  # the very database just seeded
+    # The server's log goes to a file (a pipe nobody reads would fill and stall the server), kept beside the
+    # screenshots: a masked INTERNAL_ERROR on a page is found there by its request id.
+    log_path = SCREENSHOTS.parent / "browser-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w", encoding="utf-8")
     server = subprocess.Popen(
         [sys.executable, "-m", "backend", "serve"],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -107,7 +117,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-            assert server.poll() is None, server.stdout.read() if server.stdout else "server exited"
+            assert server.poll() is None, log_path.read_text(encoding="utf-8")
         yield Demo(base=base, seed=printed)
     finally:
         server.terminate()
@@ -115,6 +125,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
 
 
 @pytest.fixture(scope="package")
@@ -138,3 +149,23 @@ def keep_screenshot(screenshots: Path, name: str, data: bytes) -> Path:
     path = screenshots / f"{name}.png"
     path.write_bytes(data)
     return path
+
+
+AXE = Axe()
+#: The impacts that fail a test (axe-core's "minor" and "moderate" are reported by it, not failed).
+FAILING_IMPACTS = frozenset({"serious", "critical"})
+
+
+async def audit(page: Page, state: str) -> list[str]:
+    """axe-core's WCAG 2.x A/AA rules over the page as it is now (``state`` names it in the failure); fails on
+    a serious or critical violation; answers the ids of the lesser ones."""
+    results = await AXE.run(
+        page,
+        options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}},
+    )
+    violations = results.response["violations"]
+    failing = [v for v in violations if v.get("impact") in FAILING_IMPACTS]
+    assert not failing, f"accessibility ({state}):\n" + "\n".join(
+        f"{v['id']} [{v['impact']}] {v['help']}: {[n['target'] for n in v['nodes']][:5]}" for v in failing
+    )
+    return [v["id"] for v in violations]

@@ -8,13 +8,14 @@ view counts it. The page speaks only the console's registered documents, sent by
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pyotp
 from playwright.async_api import Browser, Page, Request
 
-from tests.browser.conftest import Demo, keep_screenshot
+from tests.browser.conftest import Demo, audit, keep_screenshot
 
 DESKTOP = {"width": 1920, "height": 1080}
 
@@ -24,9 +25,14 @@ def _ddmmyyyy(iso: str) -> str:
 
 
 async def _status(page: Page, contains: str) -> str:
+    """The status line once it says ``contains``; a refusal shown instead fails with its text."""
     await page.wait_for_function(
-        "text => document.querySelector('#status').textContent.includes(text)", arg=contains, timeout=20_000
+        "text => document.querySelector('#status').textContent.includes(text)"
+        " || !document.querySelector('#alert').hidden",
+        arg=contains,
+        timeout=20_000,
     )
+    assert await page.locator("#alert").is_hidden(), await page.locator("#alert").text_content()
     return str(await page.locator("#status").text_content())
 
 
@@ -47,6 +53,7 @@ async def test_an_operator_books_cancels_with_the_code_and_closes_the_call(
     try:
         await page.goto(f"{demo.base}/console")
         await page.wait_for_selector("body[data-ready=true]")
+        await audit(page, "console: login")
 
         # Login: password + TOTP.
         await page.get_by_label("Логин").fill(operator["login"])
@@ -68,6 +75,22 @@ async def test_an_operator_books_cancels_with_the_code_and_closes_the_call(
         assert await page.locator("#caller-name").text_content() == f"{last} {first[0]}. {middle[0]}."
         scopes = str(await page.locator("#caller-scopes").text_content())
         assert "записать на приём" in scopes and "отменить" not in scopes
+
+        # The panels of the other domains, for this caller's scopes; dispanserization: what is due this year.
+        services = await page.locator("#services section[data-service]").evaluate_all(
+            "sections => sections.map(s => s.dataset.service)"
+        )
+        assert services == [
+            "JoinWaitlist",
+            "PharmacyAvailability",
+            "OpenInsuranceTicket",
+            "BookVaccination",
+            "BookDispanserizationPlan",
+        ]
+        dispanserization = page.locator("section[data-service=BookDispanserizationPlan]")
+        await dispanserization.get_by_role("button", name="Показать, что положено в этом году").click()
+        await dispanserization.locator("#dispanserization-body p").first.wait_for()
+        await audit(page, "console: the caller identified, the other services' panels")
 
         # Search and book.
         await page.get_by_label("Специальность").select_option(label="Терапевт")
@@ -100,6 +123,8 @@ async def test_an_operator_books_cancels_with_the_code_and_closes_the_call(
         assert any(a.endswith("Отмена записи") for a in actions)
         await page.get_by_label("Итог звонка").select_option(label="Запись отменена")
         await page.get_by_label("Комментарий").fill("Перезапишется сам через приложение")
+        await audit(page, "console: a booked, refused and cancelled appointment in the call")
+        await page.evaluate("window.scrollTo(0, 0)")  # the status line and the call in view
         keep_screenshot(screenshots, "console-1920x1080", await page.screenshot())
 
         # Closing the call: its outcome, and the shift's view counts it.
@@ -115,8 +140,7 @@ async def test_an_operator_books_cancels_with_the_code_and_closes_the_call(
     finally:
         await context.close()
 
-    # Only registered documents, by hash: no query text ever left the page.
-    assert sent and all("query" not in body and body["extensions"]["persistedQuery"]["sha256Hash"] for body in sent)
+    _only_by_hash(sent)
     assert {b["operationName"] for b in sent} >= {
         "StaffLogin",
         "OpenCall",
@@ -128,3 +152,117 @@ async def test_an_operator_books_cancels_with_the_code_and_closes_the_call(
         "CloseCall",
         "CallsKpi",
     }
+
+
+def _only_by_hash(sent: list[dict[str, Any]]) -> None:
+    """Only registered documents, by hash: no query text ever left the page."""
+    assert sent and all("query" not in body and body["extensions"]["persistedQuery"]["sha256Hash"] for body in sent)
+
+
+async def _login_once(page: Page, demo: Demo) -> None:
+    operator = demo.identity["operator"]
+    await page.goto(f"{demo.base}/console")
+    await page.wait_for_selector("body[data-ready=true]")
+    await page.get_by_label("Логин").fill(operator["login"])
+    await page.get_by_label("Пароль").fill(operator["password"])
+    # A TOTP code is used once, and the other test may have taken the current one: the next step's code (the
+    # server accepts one step either side, as an authenticator's clock may run ahead).
+    await page.get_by_label("Одноразовый код").fill(pyotp.TOTP(operator["totp_secret"]).at(time.time() + 30))
+    await page.get_by_role("button", name="Войти").click()
+    await page.wait_for_selector("#workspace:not([hidden])")
+
+
+async def test_a_caller_found_by_the_calls_number_and_where_the_drug_is(
+    demo: Demo, browser: Browser, screenshots: Path
+) -> None:
+    """The number the call came from offers who it may be; the birth date the caller names identifies them.
+    Then another caller, a beneficiary: their prescriptions, the drug nowhere in stock, deferred service."""
+    caller = demo.identity["people"][0]
+    beneficiary = demo.seed["preferential_drugs"]["beneficiary"]
+    context = await browser.new_context(viewport=DESKTOP, locale="ru-RU", timezone_id="Europe/Moscow")
+    page = await context.new_page()
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append(json.loads(r.post_data or "{}")) if r.url.endswith("/graphql") and r.method == "POST" else None
+        ),
+    )
+    try:
+        await _login_once(page, demo)
+        await page.get_by_label("Номер звонящего").fill(caller["phone"])
+        await page.get_by_role("button", name="Принять звонок").click()
+        await page.wait_for_selector("#by-phone:not([hidden])")
+
+        # Who has this confirmed number: offered with a Russian message, not yet identified.
+        await page.get_by_role("button", name="Найти по номеру звонка").click()
+        await page.wait_for_selector("#by-phone-form:not([hidden])")
+        message = str(await page.locator("#by-phone-message").text_content())
+        assert "Номер звонка подтверждён у" in message
+        last, first, middle = caller["name"].split()
+        short = f"{last} {first[0]}. {middle[0]}."
+        await page.get_by_label(f"{short}, {caller['birth_date'][:4]} г. р.").check()
+        await audit(page, "console: the people of the call's number")
+        keep_screenshot(screenshots, "console-by-phone-1920x1080", await page.screenshot())
+
+        # A wrong birth date is refused as any identification; the right one opens the caller's session.
+        await page.get_by_label("День рождения").fill("01.01.1901")
+        await page.get_by_role("button", name="Подтвердить звонящего").click()
+        await page.wait_for_selector("#alert:not([hidden])")
+        assert await page.locator("#alert").get_attribute("data-code") == "PATIENT_NOT_IDENTIFIED"
+        await page.get_by_label("День рождения").fill(_ddmmyyyy(caller["birth_date"]))
+        await page.get_by_role("button", name="Подтвердить звонящего").click()
+        await page.wait_for_selector("#caller-card:not([hidden])")
+        assert await page.locator("#caller-name").text_content() == short
+        assert await page.locator("#by-phone").is_hidden()
+        actions = [str(t) for t in await page.locator("#call-actions li").all_text_contents()]
+        assert any("искал звонящего по номеру телефона" in a for a in actions)
+
+        # Another caller on the line: a beneficiary, by SNILS. Where is their drug?
+        await page.get_by_role("button", name="Другой звонящий").click()
+        await page.get_by_label("СНИЛС", exact=True).check()
+        await page.get_by_label("Номер полиса ОМС или СНИЛС").fill(beneficiary["snils"])
+        await page.get_by_label("Дата рождения").fill(_ddmmyyyy(beneficiary["birth_date"]))
+        await page.get_by_role("button", name="Найти звонящего").click()
+        await page.wait_for_selector("#caller-card:not([hidden])")
+        panel = page.locator("section[data-service=PharmacyAvailability]")
+        await panel.get_by_role("button", name="Показать льготные рецепты").click()
+        await panel.get_by_role("button", name="Где есть: Метформин").first.click()
+        await panel.locator("#drug-defer-form").wait_for()  # metformin 1000 мг: nowhere in stock
+        assert await panel.get_by_label("Аптека для отложенного обслуживания").locator("option").count() >= 1
+        await audit(page, "console: where the drug is, deferred service offered")
+        await panel.get_by_role("button", name="Поставить на отложенное обслуживание").click()
+        done = await _status(page, "Рецепт поставлен на отложенное обслуживание")
+        assert "ожидается до" in done
+        keep_screenshot(screenshots, "console-drugs-1920x1080", await page.screenshot())
+
+        # The caller also complains to their insurer: taken down, the answer due in 30 days.
+        complaint = page.locator("section[data-service=OpenInsuranceTicket]")
+        await complaint.get_by_label("Суть жалобы").select_option(label="Отказ в оказании помощи")
+        await complaint.get_by_label("Что произошло").fill("В аптеке отказали выдать лекарство по рецепту.")
+        await complaint.get_by_role("button", name="Подать жалобу").click()
+        await _status(page, "Жалоба принята, ответ до")
+        assert "Отказ в оказании помощи" in str(await complaint.locator("#complaint-result").text_content())
+        vaccination = page.locator("section[data-service=BookVaccination]")
+        await vaccination.get_by_role("button", name="Показать календарь прививок").click()
+        await vaccination.locator("#vaccination-due li").first.wait_for()
+        await audit(page, "console: a complaint taken, the vaccination calendar")
+
+        await page.get_by_label("Итог звонка").select_option(label="Дана справка")
+        await page.get_by_role("button", name="Завершить звонок").click()
+        await _status(page, "Звонок завершён: Дана справка")
+    finally:
+        await context.close()
+
+    _only_by_hash(sent)
+    assert {b["operationName"] for b in sent} >= {
+        "CallerCandidates",
+        "OpenOnBehalfSession",
+        "MyPrescriptions",
+        "PharmacyAvailability",
+        "DeferPrescription",
+        "OpenInsuranceTicket",
+        "VaccinationCalendar",
+    }
+    by_id = [b["variables"] for b in sent if b["operationName"] == "OpenOnBehalfSession"]
+    assert by_id[0]["patientId"] and not by_id[0].get("omsPolicy")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from backend.audit.models import AuditEvent
 from backend.call_record.models import Call
 from backend.runtime import Runtime
-from tests.support.identity import auth_headers, operator_token
+from tests.support.identity import auth_headers, make_patient, operator_token
 from tests.support.statements import Setup
 
 AT = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -86,3 +86,21 @@ async def calls_kpi_scenario(runtime: Runtime) -> Setup:
     few = {"dateFrom": "2025-02-10", "dateTo": "2025-02-10"}
     more = {"dateFrom": "2025-03-03", "dateTo": "2025-03-03"}
     return few, more, auth_headers(await operator_token(runtime, operator_id=operator))
+
+
+async def caller_candidates_scenario(runtime: Runtime) -> Setup:
+    """An open call from a number one person has, and one from a number five people share (statement counts:
+    the same whatever the matches, the audit rows of all of them in one INSERT)."""
+    one, many, one_headers, many_headers = await _two_operators(runtime)
+    shared = f"+7900{uuid.uuid4().int % 10_000_000:07d}"
+    single = f"+7901{uuid.uuid4().int % 10_000_000:07d}"
+    await make_patient(runtime, phone=single)
+    for _ in range(5):
+        await make_patient(runtime, phone=shared)
+    for operator, phone in ((one, single), (many, shared)):
+        [call_id] = await add_calls(runtime, operator, 1, open_last=True)
+        async with runtime.sessionmaker() as session, session.begin():
+            call = await session.get(Call, call_id)
+            assert call is not None
+            call.caller_phone = phone
+    return {}, {}, one_headers, many_headers

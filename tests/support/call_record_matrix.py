@@ -2,7 +2,8 @@
 
 Every operation is for a staff login only (the operator without an on-behalf session): a patient, a proxy,
 an operator's on-behalf session, a kiosk are refused. An allowed row succeeds in its world: ``closeCall``
-closes a call its operator opened first (through the API, in ``prepare``).
+closes a call its operator opened first (through the API, in ``prepare``); ``callerCandidates`` finds the world's
+target among the people of the number a call came from.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from tests.support.client import gql
 from tests.support.identity import identity_client
 
 _OPEN = (
-    "mutation($k: String!) { openCall(idempotencyKey: $k) { __typename ... on CallOpened { call { id } } "
-    "... on Problem { code } } }"
+    "mutation($k: String!, $p: String) { openCall(idempotencyKey: $k, callerPhone: $p) { __typename "
+    "... on CallOpened { call { id } } ... on Problem { code } } }"
 )
 _CLOSE = (
     "mutation($c: UUID!, $k: String!) { closeCall(callId: $c, outcome: INFORMATION, idempotencyKey: $k) "
@@ -29,12 +30,15 @@ _OPENED: dict[uuid.UUID, str] = {}
 def call_record_rows(only: Callable[..., Any], public: Callable[[str], Any], operator: Any) -> dict[str, Any]:
     """The rows, built with the matrix's own ``only`` and ``public`` for its ``operator`` principal."""
 
-    async def open_a_call(runtime: Any, world: Any, principal: Any) -> None:
+    async def open_a_call(runtime: Any, world: Any, principal: Any, phone: str | None = None) -> None:
         if principal is not operator:
             return
         async with identity_client(runtime) as client:
-            body = await gql(client, _OPEN, {"k": uuid.uuid4().hex}, headers=world.headers[principal])
+            body = await gql(client, _OPEN, {"k": uuid.uuid4().hex, "p": phone}, headers=world.headers[principal])
         _OPENED[world.target] = body["data"]["openCall"]["call"]["id"]
+
+    async def a_call_from_the_target(runtime: Any, world: Any, principal: Any) -> None:
+        await open_a_call(runtime, world, principal, world.target_phone)
 
     return {
         "callOutcomes": public("the outcomes a call may be closed with: reference data"),
@@ -44,6 +48,14 @@ def call_record_rows(only: Callable[..., Any], public: Callable[[str], Any], ope
             lambda w: {},
             check=lambda w, d: d["id"] == _OPENED[w.target] and d["actions"] == [],
             prepare=open_a_call,
+        ),
+        "callerCandidates": only(
+            {operator},
+            "{ callerCandidates { __typename ... on CallerCandidates { candidates { patientId } } "
+            "... on Problem { code } } }",
+            lambda w: {},
+            check=lambda w, d: {"patientId": str(w.target)} in d["candidates"],
+            prepare=a_call_from_the_target,
         ),
         "recentCalls": only(
             {operator},

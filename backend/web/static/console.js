@@ -12,15 +12,22 @@ const SCOPE_LABELS = {
   profile: "сведения о звонящем",
   home_visits: "вызвать врача на дом",
   attachment: "прикрепление к поликлинике",
+  vaccination: "прививки по календарю",
+  drugs: "льготные рецепты и где лекарство",
+  insurance_policy: "полис ОМС",
+  insurance_complaints: "жалоба в страховую компанию",
   sensitive: "отменить и перенести запись (личность подтверждена кодом из СМС)",
 };
 
 // The services other domains bring: a panel appears when the console's documents include its operation
-// (graphql/callcentre/<Operation>.graphql) and its module exports mount(container, context).
+// (graphql/callcentre/<Operation>.graphql) and the caller's session has its scope; its module (./services/)
+// exports mount(container, context) and speaks only registered documents with the caller's token.
 const SERVICES = [
-  { operation: "JoinWaitlist", module: "./services/waitlist.js" },
-  { operation: "DrugAvailability", module: "./services/drugs.js" },
-  { operation: "OpenInsuranceComplaint", module: "./services/insurance.js" },
+  { operation: "JoinWaitlist", scope: "booking", module: "./services/waitlist.js" },
+  { operation: "PharmacyAvailability", scope: "drugs", module: "./services/drugs.js" },
+  { operation: "OpenInsuranceTicket", scope: "insurance_complaints", module: "./services/insurance.js" },
+  { operation: "BookVaccination", scope: "vaccination", module: "./services/vaccination.js" },
+  { operation: "BookDispanserizationPlan", scope: "booking", module: "./services/dispanserization.js" },
 ];
 
 const state = {
@@ -113,8 +120,12 @@ async function loadCall() {
   clearInterval(state.timer);
   $("open-call-form").hidden = Boolean(state.call);
   $("call-open").hidden = !state.call;
-  if (!state.call) return;
+  if (!state.call) {
+    $("by-phone").hidden = true;
+    return;
+  }
   $("call-phone").textContent = state.call.callerPhone ? `с номера ${state.call.callerPhone}` : "";
+  $("by-phone").hidden = !(state.call.callerPhone && api.has("CallerCandidates")) || Boolean(state.caller);
   const tick = () => {
     $("call-timer").textContent = format.duration((Date.now() - new Date(state.call.openedAt).getTime()) / 1000);
   };
@@ -135,9 +146,14 @@ async function openCall() {
   const data = await staff("OpenCall", { callerPhone: phone || null, idempotencyKey: key() });
   expect(data.openCall, "CallOpened");
   $("caller-phone").value = "";
-  status("Звонок принят. Найдите звонящего по полису или СНИЛС и дате рождения.");
   await loadCall();
-  $("caller-document").focus();
+  if (!$("by-phone").hidden) {
+    status("Звонок принят. Найдите звонящего по номеру звонка или по полису (СНИЛС) и дате рождения.");
+    $("by-phone-find").focus();
+  } else {
+    status("Звонок принят. Найдите звонящего по полису или СНИЛС и дате рождения.");
+    $("caller-document").focus();
+  }
 }
 
 async function closeCall() {
@@ -176,9 +192,56 @@ async function identify() {
     },
     state.staffToken,
   );
+  try {
+    await opened(data);
+  } catch (error) {
+    await loadCall(); // a refused identification is an action of the call too
+    throw error;
+  }
+  form.reset();
+}
+
+// The people whose confirmed phone is the call's number (CallerCandidates, audited): offered, not identified —
+// the caller names the birth date of the person chosen (OpenOnBehalfSession with their patientId).
+async function findByPhone() {
+  if (!state.call) throw new ApiError("NO_CALL", "Сначала примите звонок: действия записываются в звонок.");
+  const data = await staff("CallerCandidates");
+  const found = expect(data.callerCandidates, "CallerCandidates");
+  await loadCall();
+  $("by-phone-message").textContent = found.message;
+  const people = $("by-phone-people");
+  people.replaceChildren(
+    el("legend", {}, "Кто звонит (или о ком)"),
+    ...found.candidates.map((c, i) =>
+      el("label", { class: "inline" },
+        el("input", { type: "radio", name: "candidate", value: c.patientId, checked: i === 0 }),
+        `${c.shortName}, ${c.birthYear} г. р.`)),
+  );
+  $("by-phone-form").hidden = !found.candidates.length;
+  status(found.message);
+  if (found.candidates.length) $("by-phone-birth").focus();
+  else $("caller-document").focus();
+}
+
+async function identifyByPhone() {
+  const form = $("by-phone-form");
+  const chosen = form.querySelector("input[name=candidate]:checked");
+  if (!chosen) throw new ApiError("INVALID_INPUT", "Выберите, кто звонит.");
+  const birthDate = isoDate(form.birth.value);
+  if (!birthDate) throw new ApiError("INVALID_INPUT", "Дата рождения: ДД.ММ.ГГГГ, например 15.03.1980.");
+  const data = await staff("OpenOnBehalfSession", { birthDate, patientId: chosen.value, sendSmsCode: $("by-phone-sms").checked });
+  try {
+    await opened(data);
+  } catch (error) {
+    await loadCall(); // a refused identification is an action of the call too
+    throw error;
+  }
+  form.reset();
+}
+
+async function opened(data) {
   const session = expect(data.openOnBehalfSession, "OnBehalfSession");
   state.caller = { token: session.accessToken, patient: session.patient, scopes: session.scopes };
-  form.reset();
   showCaller();
   status(`Звонящий найден: ${session.patient.shortName}.${session.smsCodeSent ? " Код отправлен ему в СМС." : ""}`);
   await Promise.all([loadAppointments(), loadCall(), loadHomeVisit(), mountServices()]);
@@ -187,6 +250,7 @@ async function identify() {
 function showCaller() {
   const { patient, scopes } = state.caller;
   $("identify-form").hidden = true;
+  $("by-phone").hidden = true;
   $("caller-card").hidden = false;
   $("caller-name").textContent = patient.shortName;
   $("caller-born").textContent = `${new Date(patient.birthDate).toLocaleDateString("ru-RU")} г. р.`;
@@ -198,11 +262,15 @@ function forgetCaller() {
   state.caller = null;
   state.rescheduling = null;
   $("identify-form").hidden = false;
+  $("by-phone").hidden = !(state.call && state.call.callerPhone && api.has("CallerCandidates"));
+  $("by-phone-form").hidden = true;
+  $("by-phone-message").textContent = "";
   $("caller-card").hidden = true;
   $("home-visit").hidden = true;
   $("appointments").replaceChildren();
   $("slots").replaceChildren();
   $("services").replaceChildren();
+  $("more").hidden = true;
 }
 
 async function confirmCode() {
@@ -383,12 +451,23 @@ async function requestHomeVisit() {
 async function mountServices() {
   const box = $("services");
   box.replaceChildren();
-  for (const service of SERVICES.filter((s) => api.has(s.operation))) {
-    const panel = el("div", { class: "service" });
-    box.append(panel);
-    const module = await import(service.module);
-    await module.mount(panel, { api, token: state.caller.token, status, fail, refreshCall: loadCall });
-  }
+  $("more").hidden = true;
+  const scopes = state.caller.scopes;
+  const context = { api, token: state.caller.token, scopes, status, fail, action, refreshCall: loadCall };
+  // Each panel on its own: one that cannot load says so in Russian and the others still appear.
+  await Promise.all(
+    SERVICES.filter((s) => api.has(s.operation) && scopes.includes(s.scope)).map(async (service) => {
+      const panel = el("section", { class: "service", dataset: { service: service.operation } });
+      box.append(panel);
+      try {
+        const module = await import(service.module);
+        await module.mount(panel, context);
+      } catch (error) {
+        panel.append(el("p", { class: "refused" }, error.message || String(error)));
+      }
+    }),
+  );
+  $("more").hidden = !box.children.length;
 }
 
 // ------------------------------------------------------------------------------------------ the shift
@@ -419,6 +498,8 @@ async function start() {
   $("close-call-form").addEventListener("submit", action(closeCall));
   $("identify-form").addEventListener("submit", action(identify));
   $("code-form").addEventListener("submit", action(confirmCode));
+  $("by-phone-find").addEventListener("click", action(findByPhone));
+  $("by-phone-form").addEventListener("submit", action(identifyByPhone));
   $("caller-forget").addEventListener("click", () => { forgetCaller(); $("caller-document").focus(); });
   $("search-form").addEventListener("submit", action(search));
   $("home-windows").addEventListener("click", action(homeWindows));

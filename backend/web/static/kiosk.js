@@ -9,10 +9,14 @@ const $ = (id) => document.getElementById(id);
 const DEFAULT_IDLE_S = 120;
 const START_IDLE_S = 60; // a half-typed policy on the start screen is wiped too
 
-// What other domains bring to the kiosk: a button appears when the kiosk's documents include its operation.
+// What other domains bring to the kiosk: a button appears when the kiosk's documents include its operation and
+// the session has its scope; its module (./kiosk/) exports open(context) and prints through context.printPdf.
 const EXTRAS = [
-  { operation: "VaccinationCertificate", module: "./kiosk/vaccination.js", label: "Сертификат о вакцинации" },
-  { operation: "DigitalPolicy", module: "./kiosk/policy.js", label: "Цифровой полис ОМС" },
+  {
+    operation: "PrintVaccinationCertificate", scope: "vaccination.certificate",
+    module: "./kiosk/vaccination.js", label: "Напечатать сертификат о прививках",
+  },
+  { operation: "MyInsurancePolicy", scope: "insurance_policy", module: "./kiosk/policy.js", label: "Напечатать полис ОМС" },
 ];
 
 const state = { printUrl: null, device: null, deviceToken: null, deviceTokenUntil: 0, session: null, idle: null, slot: null, booked: null };
@@ -58,12 +62,19 @@ function armIdle() {
   state.idle = setTimeout(() => reset("Сеанс завершён: долго не было действий. Ваши данные скрыты."), seconds * 1000);
 }
 
+// Each printout gets a fresh frame: a frame whose PDF may still be printing is neither reloaded nor removed
+// at once (Chromium's PDF viewer does not survive that), only a minute later with its blob URL.
 function clearPrinter() {
-  const frame = $("printer");
-  frame.onload = null;
-  frame.removeAttribute("src");
-  if (state.printUrl) URL.revokeObjectURL(state.printUrl);
+  const old = $("printer");
+  old.onload = null;
+  old.removeAttribute("id");
+  old.after(el("iframe", { id: "printer", title: "Печать документа", hidden: true }));
+  const url = state.printUrl;
   state.printUrl = null;
+  setTimeout(() => {
+    old.remove();
+    if (url) URL.revokeObjectURL(url);
+  }, 60_000);
 }
 
 function reset(message) {
@@ -253,32 +264,42 @@ async function today() {
 }
 
 async function printTicket(appointment) {
-  status("Печатаем талон…");
+  await printPdf(appointment.ticketUrl, {
+    printing: "Печатаем талон…",
+    unavailable: "Талон сейчас не напечатать. Обратитесь в регистратуру.",
+    printed: `Талон напечатан: ${format.time(appointment.start)}, ${appointment.doctorName}. Возьмите его из лотка.`,
+    mark: appointment.id,
+  });
+}
+
+// Fetches a PDF of the session's patient (the REST endpoints take the same token) and sends it to the printer.
+async function printPdf(url, { printing, unavailable, printed, mark }) {
+  status(printing);
   let response;
   try {
-    response = await fetch(appointment.ticketUrl, { headers: { authorization: `Bearer ${state.session.accessToken}` } });
+    response = await fetch(url, { headers: { authorization: `Bearer ${state.session.accessToken}` } });
   } catch {
-    throw new ApiError("UNAVAILABLE", "Принтер талонов недоступен. Обратитесь в регистратуру.");
+    throw new ApiError("UNAVAILABLE", "Принтер недоступен. Обратитесь в регистратуру.");
   }
-  if (!response.ok || response.headers.get("content-type") !== "application/pdf") {
+  if (!response.ok || !(response.headers.get("content-type") || "").startsWith("application/pdf")) {
     const body = await response.json().catch(() => ({}));
-    throw new ApiError(body.code || "TICKET_UNAVAILABLE", body.message || "Талон сейчас не напечатать. Обратитесь в регистратуру.");
+    throw new ApiError(body.code || "PRINT_UNAVAILABLE", body.message || unavailable);
   }
   const pdf = await response.blob();
-  // A kiosk's browser prints silently (Chromium --kiosk-printing): the PDF goes to the ticket printer.
-  const frame = $("printer");
+  // A kiosk's browser prints silently (Chromium --kiosk-printing): the PDF goes to the printer.
   clearPrinter();
+  const frame = $("printer");
   state.printUrl = URL.createObjectURL(pdf);
   frame.onload = () => {
     try {
       frame.contentWindow.print();
     } catch {
-      /* a browser without a PDF viewer: the ticket is still produced */
+      /* a browser without a PDF viewer: the document is still produced */
     }
   };
   frame.src = state.printUrl;
-  document.body.dataset.printed = appointment.id;
-  status(`Талон напечатан: ${format.time(appointment.start)}, ${appointment.doctorName}. Возьмите его из лотка.`);
+  document.body.dataset.printed = mark;
+  status(printed);
 }
 
 // ------------------------------------------------------------------------------------------ booking
@@ -340,10 +361,12 @@ async function book() {
 async function mountExtras() {
   const box = $("extras");
   box.replaceChildren();
-  for (const extra of EXTRAS.filter((e) => api.has(e.operation))) {
+  const scopes = state.session.scopes || [];
+  for (const extra of EXTRAS.filter((e) => api.has(e.operation) && scopes.includes(e.scope))) {
     const module = await import(extra.module);
     box.append(el("button", {
-      type: "button", class: "big primary", onclick: action(() => module.open({ api, session: state.session, status, fail })),
+      type: "button", class: "big primary", dataset: { extra: extra.operation },
+      onclick: action(() => module.open({ api, session: state.session, status, printPdf })),
     }, extra.label));
   }
 }

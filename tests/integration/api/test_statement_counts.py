@@ -40,7 +40,12 @@ from notifications import preferences
 from tests.support import drugs_statements
 from tests.support.ambulance import ambulance_scenarios
 from tests.support.booking import ADULT_MO, EYE, THERAPIST, TOMORROW, ctx_for, start_env
-from tests.support.call_record import calls_kpi_scenario, current_call_scenario, recent_calls_scenario
+from tests.support.call_record import (
+    caller_candidates_scenario,
+    calls_kpi_scenario,
+    current_call_scenario,
+    recent_calls_scenario,
+)
 from tests.support.care_statements import CARE_SCENARIOS, CARE_STATEMENTS
 from tests.support.client import app_client, gql
 from tests.support.documents import demo_patient, doctor_token, make_doctor
@@ -724,6 +729,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("CurrentCall", current_call_scenario),
         Scenario("RecentCalls", recent_calls_scenario),
         Scenario("CallsKpi", calls_kpi_scenario),
+        Scenario("CallerCandidates", caller_candidates_scenario),
     )
 }
 
@@ -734,6 +740,7 @@ STATEMENTS: dict[str, int] = {
     "CurrentCall": 3,  # the staff session, the open call, its actions from the audit trail
     "RecentCalls": 2,
     "CallsKpi": 2,
+    "CallerCandidates": 4,  # the staff session, the open call, the people of its number, their audit rows
     "Node": 1,
     "Organisations": 2,
     "OrganisationDoctors": 4,

@@ -4,13 +4,14 @@ closed with its outcome; the refusals; the supervisor's counts per hour and outc
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from backend.audit.models import AuditEvent
 from backend.call_record.models import Call
 from backend.runtime import Runtime
 from tests.support.call_record import add_calls
@@ -125,3 +126,64 @@ async def test_the_supervisor_counts_calls_per_hour_and_outcome(runtime: Runtime
     assert (counts["INFORMATION"], counts["BOOKED"], sum(counts.values())) == (3, 2, 5)
     too_long = await gql(client, KPI, {"a": "2025-01-01", "b": "2025-03-03"}, headers=staff)
     assert "31" in too_long["errors"][0]["message"]
+
+
+CANDIDATES = """{ callerCandidates { __typename ... on CallerCandidates { phone message
+  candidates { patientId shortName birthYear } } ... on Problem { code message } } }"""
+BY_ID = """mutation($b: Date!, $id: UUID) { openOnBehalfSession(birthDate: $b, patientId: $id) {
+  __typename ... on OnBehalfSession { patient { id shortName } } ... on Problem { code } } }"""
+
+
+async def _lookups(runtime: Runtime) -> list[tuple[uuid.UUID | None, int]]:
+    async with runtime.sessionmaker() as session:
+        rows = await session.execute(
+            select(AuditEvent.subject_id, AuditEvent.details).where(AuditEvent.action == "call_record.caller_lookup")
+        )
+        return sorted(((s, d["matches"]) for s, d in rows.all()), key=str)
+
+
+async def test_the_caller_is_offered_by_the_number_of_the_call(runtime: Runtime, client: httpx.AsyncClient) -> None:
+    _, staff = await _staff(runtime)
+    # A mother and her son share the family phone; the console looks up only the number of an open call.
+    mother = await make_patient(runtime, birth_date=date(1980, 2, 1))
+    son = await make_patient(runtime, first_name="Иван", birth_date=date(2012, 6, 9), phone=mother.phone)
+    assert (await _call(client, CANDIDATES, staff))["code"] == "NO_OPEN_CALL"
+    await _call(client, OPEN, staff, phone=mother.phone, k="family")
+    found = await _call(client, CANDIDATES, staff)
+    assert found["__typename"] == "CallerCandidates" and found["phone"] == mother.phone
+    assert [(c["patientId"], c["birthYear"]) for c in found["candidates"]] == [
+        (str(mother.id), 1980),
+        (str(son.id), 2012),
+    ]
+    assert "нескольких человек (2)" in found["message"]
+    # Each person offered sees the lookup in their access log.
+    assert await _lookups(runtime) == sorted([(mother.id, 2), (son.id, 2)], key=str)
+
+    # Offered is not identified: the birth date the caller names must be the chosen person's.
+    wrong = await _call(client, BY_ID, staff, b=mother.birth_date.isoformat(), id=str(son.id))
+    assert wrong["code"] == "PATIENT_NOT_IDENTIFIED"
+    right = await _call(client, BY_ID, staff, b=son.birth_date.isoformat(), id=str(son.id))
+    assert right["__typename"] == "OnBehalfSession" and right["patient"]["id"] == str(son.id)
+    closed = await _call(client, CLOSE, staff, c=(await _call(client, CURRENT, staff))["id"], o="INFORMATION", k="c")
+    assert closed["call"]["patientId"] == str(son.id)
+    done = [a["action"] for a in closed["call"]["actions"]]
+    assert "openOnBehalfSession" in done
+    assert done.count("call_record.caller_lookup") == 1  # one line for the lookup, whoever it offered
+
+
+async def test_no_number_or_nobody_with_it_says_so_in_russian(runtime: Runtime, client: httpx.AsyncClient) -> None:
+    _, staff = await _staff(runtime)
+    _, other = await _staff(runtime)
+    await _call(client, OPEN, staff, k="anonymous")
+    unknown = await _call(client, CANDIDATES, staff)
+    assert unknown["code"] == "CALLER_PHONE_UNKNOWN" and "полису" in unknown["message"]
+    await _call(client, OPEN, other, phone="+7 999 000-00-01", k="nobody")
+    nobody = await _call(client, CANDIDATES, other)
+    assert nobody["candidates"] == [] and nobody["message"].startswith("С номером +79990000001 никто не найден")
+    assert await _lookups(runtime) == [(None, 0)]
+    one = await make_patient(runtime)
+    await _call(client, CLOSE, other, c=(await _call(client, CURRENT, other))["id"], o="NOT_IDENTIFIED", k="n")
+    await _call(client, OPEN, other, phone=one.phone, k="one")
+    single = await _call(client, CANDIDATES, other)
+    assert [c["shortName"] for c in single["candidates"]] == ["Тестова А. С."]
+    assert "у одного человека" in single["message"]
