@@ -6,8 +6,6 @@ with :func:`integrations.common.http.build_http_client` (``inprocess://attachmen
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +29,7 @@ from integrations.attachment.protocol import (
     OrganisationNotFound,
     PersonNotInsured,
 )
+from integrations.common.http import JsonUpstream, check_timeout, request_json
 
 DEFAULT_ERROR_MAP: Mapping[str, type[AttachmentRefusal]] = {
     "unauthorized": AttachmentAccessDenied,
@@ -40,6 +39,15 @@ DEFAULT_ERROR_MAP: Mapping[str, type[AttachmentRefusal]] = {
     "application_pending": ApplicationPending,
     "application_not_found": ApplicationNotFound,
 }
+
+UPSTREAM = JsonUpstream(
+    name="Сервис прикрепления",
+    not_json="Некорректный ответ сервиса прикрепления: не JSON",
+    refusal=AttachmentRefusal,
+    timeout=AttachmentTimeout,
+    unavailable=AttachmentUnavailable,
+    malformed=AttachmentMalformedReply,
+)
 
 
 class AttachmentClient:
@@ -54,11 +62,9 @@ class AttachmentClient:
         base_path: str = wire.BASE_PATH,
         error_map: Mapping[str, type[AttachmentRefusal]] | None = None,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
         self._http = http
         self._token = token
-        self._timeout_s = timeout_s
+        self._timeout_s = check_timeout(timeout_s)
         self._base = base_path.rstrip("/")
         self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
 
@@ -104,35 +110,18 @@ class AttachmentClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.request(
-                    method, f"{self._base}{path}", json=json_body, params=params, headers=all_headers
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise AttachmentTimeout(f"Сервис прикрепления не ответил за {self._timeout_s:g} с") from exc
-        except httpx.HTTPError as exc:
-            raise AttachmentUnavailable(f"Сервис прикрепления недоступен: {exc}") from exc
-        try:
-            body = json.loads(response.content) if response.content else None
-        except ValueError as exc:
-            if response.status_code >= 400:
-                raise AttachmentUnavailable(
-                    f"Сервис прикрепления ответил HTTP {response.status_code}", status_code=response.status_code
-                ) from exc
-            raise AttachmentMalformedReply("Некорректный ответ сервиса прикрепления: не JSON") from exc
-        if response.status_code >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            code = error.get("code") if isinstance(error, dict) else None
-            if response.status_code >= 500 or not isinstance(code, str):
-                raise AttachmentUnavailable(
-                    f"Сервис прикрепления ответил HTTP {response.status_code}", status_code=response.status_code
-                )
-            message = error.get("message") if isinstance(error, dict) else None
-            raise self._error_map.get(code, AttachmentRefusal)(code, str(message or "Отказ без описания"))
+        _, body = await request_json(
+            self._http,
+            UPSTREAM,
+            method,
+            f"{self._base}{path}",
+            token=self._token,
+            timeout_s=self._timeout_s,
+            error_map=self._error_map,
+            json_body=json_body,
+            params=params,
+            headers=headers,
+        )
         return body
 
 

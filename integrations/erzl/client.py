@@ -6,8 +6,6 @@ One request per call, no retries, the deadline enforced with :func:`asyncio.time
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeVar
@@ -15,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from integrations.common.http import JsonUpstream, check_timeout, request_json
 from integrations.erzl import wire
 from integrations.erzl.protocol import (
     AppealForm,
@@ -62,6 +61,15 @@ DEFAULT_ERROR_MAP: Mapping[str, type[ErzlRefusal]] = {
     "change_not_found": ChangeNotFound,
 }
 
+UPSTREAM = JsonUpstream(
+    name="Сервис ОМС",
+    not_json="Некорректный ответ сервиса ОМС: не JSON",
+    refusal=ErzlRefusal,
+    timeout=ErzlTimeout,
+    unavailable=ErzlUnavailable,
+    malformed=ErzlMalformedReply,
+)
+
 
 class ErzlClient:
     """``ErzlClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL."""
@@ -75,11 +83,9 @@ class ErzlClient:
         base_path: str = wire.BASE_PATH,
         error_map: Mapping[str, type[ErzlRefusal]] | None = None,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
         self._http = http
         self._token = token
-        self._timeout_s = timeout_s
+        self._timeout_s = check_timeout(timeout_s)
         self._base = base_path.rstrip("/")
         self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
 
@@ -151,36 +157,18 @@ class ErzlClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.request(
-                    method, f"{self._base}{path}", json=json_body, params=params, headers=all_headers
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise ErzlTimeout(f"Сервис ОМС не ответил за {self._timeout_s:g} с") from exc
-        except httpx.HTTPError as exc:
-            raise ErzlUnavailable(f"Сервис ОМС недоступен: {exc}") from exc
-        try:
-            body = json.loads(response.content) if response.content else None
-        except ValueError as exc:
-            if response.status_code >= 400:
-                raise ErzlUnavailable(
-                    f"Сервис ОМС ответил HTTP {response.status_code}", status_code=response.status_code
-                ) from exc
-            raise ErzlMalformedReply("Некорректный ответ сервиса ОМС: не JSON") from exc
-        if response.status_code >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            code = error.get("code") if isinstance(error, dict) else None
-            if response.status_code >= 500 or not isinstance(code, str):
-                raise ErzlUnavailable(
-                    f"Сервис ОМС ответил HTTP {response.status_code}", status_code=response.status_code
-                )
-            message = error.get("message") if isinstance(error, dict) else None
-            raise self._error_map.get(code, ErzlRefusal)(code, str(message or "Отказ без описания"))
-        return response.status_code, body
+        return await request_json(
+            self._http,
+            UPSTREAM,
+            method,
+            f"{self._base}{path}",
+            token=self._token,
+            timeout_s=self._timeout_s,
+            error_map=self._error_map,
+            json_body=json_body,
+            params=params,
+            headers=headers,
+        )
 
 
 def _obj(body: Any) -> dict[str, Any]:

@@ -8,14 +8,13 @@ build ``http`` with :func:`integrations.common.http.build_http_client` (``inproc
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from integrations.common.http import JsonUpstream, check_timeout, request_json
 from integrations.llo import wire
 from integrations.llo.protocol import (
     AlreadyDeferred,
@@ -75,11 +74,17 @@ class _JsonClient:
         base_path: str,
         error_map: Mapping[str, type[LloRefusal]] | None = None,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
         self._http = http
         self._token = token
-        self._timeout_s = timeout_s
+        self._timeout_s = check_timeout(timeout_s)
+        self._upstream = JsonUpstream(
+            name=self.NAME,
+            not_json=f"Некорректный ответ: {self.NAME.lower()} прислал не JSON",
+            refusal=LloRefusal,
+            timeout=LloTimeout,
+            unavailable=LloUnavailable,
+            malformed=LloMalformedReply,
+        )
         self._base = base_path.rstrip("/")
         self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
 
@@ -95,35 +100,18 @@ class _JsonClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.request(
-                    method, f"{self._base}{path}", json=json_body, params=params, headers=all_headers
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise LloTimeout(f"{self.NAME} не ответил за {self._timeout_s:g} с") from exc
-        except httpx.HTTPError as exc:
-            raise LloUnavailable(f"{self.NAME} недоступен: {exc}") from exc
-        try:
-            body = json.loads(response.content) if response.content else None
-        except ValueError as exc:
-            if response.status_code >= 400:
-                raise LloUnavailable(
-                    f"{self.NAME} ответил HTTP {response.status_code}", status_code=response.status_code
-                ) from exc
-            raise LloMalformedReply(f"Некорректный ответ: {self.NAME.lower()} прислал не JSON") from exc
-        if response.status_code >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            code = error.get("code") if isinstance(error, dict) else None
-            if response.status_code >= 500 or not isinstance(code, str):
-                raise LloUnavailable(
-                    f"{self.NAME} ответил HTTP {response.status_code}", status_code=response.status_code
-                )
-            message = error.get("message") if isinstance(error, dict) else None
-            raise self._error_map.get(code, LloRefusal)(code, str(message or "Отказ без описания"))
+        _, body = await request_json(
+            self._http,
+            self._upstream,
+            method,
+            f"{self._base}{path}",
+            token=self._token,
+            timeout_s=self._timeout_s,
+            error_map=self._error_map,
+            json_body=json_body,
+            params=params,
+            headers=headers,
+        )
         return body
 
     def _parse(self, parse: Callable[[Any], T], body: Any) -> T:
