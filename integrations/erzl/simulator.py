@@ -42,8 +42,16 @@ from zoneinfo import ZoneInfo
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
-from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.common.simulator import simulator_app, state_of
+from integrations.common.faults import FaultInjector, FaultProfile
+from integrations.common.simulator import (
+    SimulatorApiError,
+    error_response,
+    json_guard,
+    json_response,
+    naive_local,
+    simulator_app,
+    state_of,
+)
 from integrations.demo_region.model import Person, Region
 from integrations.erzl import enp as enp_rules
 from integrations.erzl import wire
@@ -124,12 +132,8 @@ _SERVICES: tuple[tuple[str, str, str, str, CareKind, str], ...] = (
 )  # fmt: skip
 
 
-class ErzlApiError(Exception):
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status_code = status_code
-        self.code = code
-        self.message = message
+class ErzlApiError(SimulatorApiError):
+    """A refusal of this simulator (``status_code``, ``code``, ``message``)."""
 
 
 @dataclass(slots=True)
@@ -204,10 +208,7 @@ class ErzlSimulatorState:
         self._ids = itertools.count(1)
 
     def now(self) -> datetime:
-        moment = self._clock()
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(self.tz).replace(tzinfo=None)
-        return moment.replace(microsecond=0)
+        return naive_local(self._clock(), self.tz)
 
     # -- people and records ------------------------------------------------------------------------
 
@@ -527,14 +528,6 @@ class ErzlSimulatorState:
         )  # fmt: skip
 
 
-def _json(body: Any, status: int = 200) -> Response[Any]:
-    return Response(content=body, status_code=status, media_type="application/json")
-
-
-def _error(exc: ErzlApiError) -> Response[Any]:
-    return _json({"error": {"code": exc.code, "message": exc.message}}, exc.status_code)
-
-
 def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
     region: Region,
     *,
@@ -558,16 +551,7 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
     base = wire.BASE_PATH
 
     async def guard(request: Request[Any, Any, Any], operation: str) -> Response[Any] | None:
-        fault = await state.faults.before_reply()
-        if fault is Fault.ERROR:
-            return _json({"error": {"code": "unavailable", "message": "Сервис временно недоступен"}}, 503)
-        if fault is Fault.MALFORMED:
-            return Response(content=b'{"services": [{"caseId": ', media_type="application/json")
-        state.calls[operation] += 1
-        if state.token is not None and request.headers.get("authorization") != f"Bearer {state.token}":
-            return _error(ErzlApiError(401, "unauthorized", "Неверный токен доступа"))
-        state.tick()
-        return None
+        return await json_guard(state, request, operation, malformed=b'{"services": [{"caseId": ')
 
     async def body_of(request: Request[Any, Any, Any]) -> Any:
         try:
@@ -592,13 +576,13 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
             person = state.find(request.query_params.get("snils"), request.query_params.get("esiaOid"))
             until = state.pending_until(person)
             if until is not None:
-                return _json({"state": "pending", "retryAfter": until.isoformat(timespec="seconds")}, 202)
+                return json_response({"state": "pending", "retryAfter": until.isoformat(timespec="seconds")}, 202)
             enp = _digits(person.oms_policy)
             record = state.record(person)
             history = state.histories.get(enp, [])
         except ErzlApiError as exc:
-            return _error(exc)
-        return _json({"state": "found", "policy": wire.to_json(record), "history": wire.to_json(history)})
+            return error_response(exc)
+        return json_response({"state": "found", "policy": wire.to_json(record), "history": wire.to_json(history)})
 
     @get(f"{base}/insurers")
     async def list_insurers(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -607,7 +591,7 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
             return refused
         region_code = request.query_params.get("region")
         found = list(state.insurers.values()) if region_code in (None, state.region.code) else []
-        return _json({"insurers": wire.to_json(found)})
+        return json_response({"insurers": wire.to_json(found)})
 
     @get(f"{base}/persons/{{enp:str}}/services")
     async def billed_services(request: Request[Any, Any, Any], enp: FromPath[str]) -> Response[Any]:
@@ -624,8 +608,8 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
                 raise ErzlApiError(400, "bad_request", "Начало периода позже его конца")
             rows = state.services(enp, date_from, date_to)
         except ErzlApiError as exc:
-            return _error(exc)
-        return _json({"services": wire.to_json(rows)})
+            return error_response(exc)
+        return json_response({"services": wire.to_json(rows)})
 
     @post(f"{base}/appeals", status_code=201)
     async def submit_appeal(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -640,8 +624,8 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
                 raise ErzlApiError(400, "bad_request", f"Некорректное обращение: {exc}") from exc
             appeal, created = state.submit_appeal(form, key)
         except ErzlApiError as exc:
-            return _error(exc)
-        return _json(wire.to_json(state.appeal_info(appeal)), 201 if created else 200)
+            return error_response(exc)
+        return json_response(wire.to_json(state.appeal_info(appeal)), 201 if created else 200)
 
     @get(f"{base}/appeals/{{appeal_id:str}}")
     async def get_appeal(request: Request[Any, Any, Any], appeal_id: FromPath[str]) -> Response[Any]:
@@ -649,9 +633,9 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
         if refused is not None:
             return refused
         try:
-            return _json(wire.to_json(state.appeal_info(state.appeal(appeal_id))))
+            return json_response(wire.to_json(state.appeal_info(state.appeal(appeal_id))))
         except ErzlApiError as exc:
-            return _error(exc)
+            return error_response(exc)
 
     @post(f"{base}/appeals/{{appeal_id:str}}/reopen", status_code=200)
     async def reopen_appeal(request: Request[Any, Any, Any], appeal_id: FromPath[str]) -> Response[Any]:
@@ -666,8 +650,8 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
                 raise ErzlApiError(400, "bad_request", "Укажите, с чем вы не согласны")
             appeal = state.reopen(appeal_id, comment, key)
         except ErzlApiError as exc:
-            return _error(exc)
-        return _json(wire.to_json(state.appeal_info(appeal)))
+            return error_response(exc)
+        return json_response(wire.to_json(state.appeal_info(appeal)))
 
     @post(f"{base}/changes", status_code=201)
     async def submit_change(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -682,8 +666,8 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
                 raise ErzlApiError(400, "bad_request", f"Некорректное заявление: {exc}") from exc
             change, created = state.submit_change(form, key)
         except ErzlApiError as exc:
-            return _error(exc)
-        return _json(wire.to_json(state.change_info(change)), 201 if created else 200)
+            return error_response(exc)
+        return json_response(wire.to_json(state.change_info(change)), 201 if created else 200)
 
     @get(f"{base}/changes/{{change_id:str}}")
     async def get_change(request: Request[Any, Any, Any], change_id: FromPath[str]) -> Response[Any]:
@@ -691,9 +675,9 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
         if refused is not None:
             return refused
         try:
-            return _json(wire.to_json(state.change_info(state.change(change_id))))
+            return json_response(wire.to_json(state.change_info(state.change(change_id))))
         except ErzlApiError as exc:
-            return _error(exc)
+            return error_response(exc)
 
     @post(f"{base}/_sim/{{kind:str}}/{{item_id:str}}/{{action:str}}", status_code=200)
     async def register_side(
@@ -708,15 +692,15 @@ def create_erzl_simulator(  # noqa: PLR0915 - one closure per route
                     "answer": lambda: state.answer(item_id, str(data.get("text", "")), upheld=bool(data.get("upheld"))),
                     "close": lambda: state.close(item_id),
                 }
-                return _json(wire.to_json(state.appeal_info(actions[action]())))
+                return json_response(wire.to_json(state.appeal_info(actions[action]())))
             moves: dict[str, Callable[[], SimChange]] = {
                 "process": lambda: state.process(item_id),
                 "complete": lambda: state.complete(item_id),
                 "reject": lambda: state.reject(item_id, str(data.get("reason", "Отказ"))),
             }
-            return _json(wire.to_json(state.change_info(moves[action]())))
+            return json_response(wire.to_json(state.change_info(moves[action]())))
         except (KeyError, ValueError, ErzlApiError) as exc:
-            return _json({"error": str(exc)}, 409)
+            return json_response({"error": str(exc)}, 409)
 
     return simulator_app(
         [find_policy, list_insurers, billed_services, submit_appeal, get_appeal, reopen_appeal, submit_change,

@@ -35,7 +35,7 @@ from litestar import Litestar, Request, Response, get, post
 from lxml import etree
 
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.common.simulator import simulator_app, state_of
+from integrations.common.simulator import naive_local, simulator_app, soap_wsdl, state_of
 from integrations.demo_region.model import (
     Department,
     District,
@@ -194,10 +194,7 @@ class FerSimulatorState:
 
     def now(self) -> datetime:
         """The clock as the hub's naive local time."""
-        moment = self._clock()
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(self.tz).replace(tzinfo=None)
-        return moment.replace(microsecond=0)
+        return naive_local(self._clock(), self.tz)
 
     def horizon(self, doctor: Doctor) -> tuple[date, date]:
         """First and last day of the doctor's open schedule."""
@@ -758,29 +755,8 @@ def handle_soap(state: FerSimulatorState, action: str | None, body: bytes) -> Re
         return _xml(soap.serialize(env))
 
 
-_WSDL_OPERATIONS = "".join(
-    f'<wsdl:operation name="{name}"><soap:operation soapAction="{soap.SOAP_ACTION_PREFIX}{name}" '
-    f'style="document"/><wsdl:input><soap:body use="literal"/></wsdl:input>'
-    f'<wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation>'
-    for name in HANDLERS
-)
-
-
 def _wsdl(location: str) -> bytes:
-    port_ops = "".join(f'<wsdl:operation name="{name}"/>' for name in HANDLERS)
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<wsdl:definitions name="HubService" targetNamespace="http://tempuri.org/" '
-        'xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" '
-        'xmlns:tns="http://tempuri.org/">'
-        f'<wsdl:portType name="IHubService">{port_ops}</wsdl:portType>'
-        '<wsdl:binding name="BasicHttpBinding_IHubService" type="tns:IHubService">'
-        '<soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>'
-        f"{_WSDL_OPERATIONS}</wsdl:binding>"
-        '<wsdl:service name="HubService"><wsdl:port name="BasicHttpBinding_IHubService" '
-        f'binding="tns:BasicHttpBinding_IHubService"><soap:address location="{location}"/></wsdl:port>'
-        "</wsdl:service></wsdl:definitions>"
-    ).encode()
+    return soap_wsdl("HubService", HANDLERS, action_prefix=soap.SOAP_ACTION_PREFIX, location=location)
 
 
 def create_fer_simulator(

@@ -45,7 +45,7 @@ from litestar.params import FromPath
 from lxml import etree
 
 from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.common.simulator import simulator_app, state_of
+from integrations.common.simulator import naive_local, simulator_app, soap_wsdl, state_of
 from integrations.demo_region.areas import Area, AttachmentRegister
 from integrations.demo_region.model import Doctor, Person, Region
 from integrations.fer.areas import AreaType
@@ -237,10 +237,7 @@ class HomeCallSimulatorState:
     # -- time --------------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        moment = self._clock()
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(self.tz).replace(tzinfo=None)
-        return moment.replace(microsecond=0)
+        return naive_local(self._clock(), self.tz)
 
     def next_id_history(self) -> int:
         self._id_history += 1
@@ -740,27 +737,9 @@ HANDLERS: Mapping[str, Handler] = {
 
 
 def _wsdl(location: str) -> bytes:
-    operations = [*HANDLERS, PUSH_METHOD]
-    port_ops = "".join(f'<wsdl:operation name="{name}"/>' for name in operations)
-    binding_ops = "".join(
-        f'<wsdl:operation name="{name}"><soap:operation soapAction="{soap.SOAP_ACTION_PREFIX}{name}" '
-        f'style="document"/><wsdl:input><soap:body use="literal"/></wsdl:input>'
-        f'<wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation>'
-        for name in operations
+    return soap_wsdl(
+        "HomeCallService", [*HANDLERS, PUSH_METHOD], action_prefix=soap.SOAP_ACTION_PREFIX, location=location
     )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<wsdl:definitions name="HomeCallService" targetNamespace="http://tempuri.org/" '
-        'xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" '
-        'xmlns:tns="http://tempuri.org/">'
-        f'<wsdl:portType name="IHomeCallService">{port_ops}</wsdl:portType>'
-        '<wsdl:binding name="BasicHttpBinding_IHomeCallService" type="tns:IHomeCallService">'
-        '<soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>'
-        f"{binding_ops}</wsdl:binding>"
-        '<wsdl:service name="HomeCallService"><wsdl:port name="BasicHttpBinding_IHomeCallService" '
-        f'binding="tns:BasicHttpBinding_IHomeCallService"><soap:address location="{location}"/></wsdl:port>'
-        "</wsdl:service></wsdl:definitions>"
-    ).encode()
 
 
 def _xml(body: bytes, status_code: int = 200) -> Response[bytes]:

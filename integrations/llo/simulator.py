@@ -44,8 +44,15 @@ from zoneinfo import ZoneInfo
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
-from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.common.simulator import simulator_app, state_of
+from integrations.common.faults import FaultInjector, FaultProfile
+from integrations.common.simulator import (
+    SimulatorApiError,
+    error_response,
+    json_guard,
+    json_response,
+    simulator_app,
+    state_of,
+)
 from integrations.demo_region.model import Person, Region
 from integrations.llo import wire
 from integrations.llo.protocol import (
@@ -98,12 +105,8 @@ _DAILY_HOURS = (OpeningHours("ежедневно", (0, 1, 2, 3, 4, 5, 6), time(8
 _ROUND_THE_CLOCK = (OpeningHours("круглосуточно", (0, 1, 2, 3, 4, 5, 6), time(0), time(0)),)
 
 
-class LloApiError(Exception):
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status_code = status_code
-        self.code = code
-        self.message = message
+class LloApiError(SimulatorApiError):
+    """A refusal of this simulator (``status_code``, ``code``, ``message``)."""
 
 
 def digits(value: str | None) -> str:
@@ -590,14 +593,6 @@ def certificate_purpose(form: ClinicRequestForm) -> str:
     return f"{base}. {form.purpose.strip()}" if form.purpose and form.purpose.strip() else base
 
 
-def _json(content: Any, status_code: int = 200) -> Response[Any]:
-    return Response(content=content, status_code=status_code, media_type="application/json")
-
-
-def _error(exc: LloApiError) -> Response[Any]:
-    return _json({"error": {"code": exc.code, "message": exc.message}}, exc.status_code)
-
-
 def _drug(data: dict[str, Any]) -> Drug:
     return Drug(str(data["mnn"]), str(data["dosage"]), narcotic_schedule=data.get("narcoticSchedule"))
 
@@ -627,25 +622,16 @@ def create_llo_simulator(  # noqa: PLR0915 - one handler per operation
     llo, mis = wire.LLO_BASE, wire.REQUESTS_BASE
 
     async def guard(request: Request[Any, Any, Any], operation: str) -> Response[Any] | None:
-        fault = await state.faults.before_reply()
-        if fault is Fault.ERROR:
-            return _json({"error": {"code": "unavailable", "message": "Сервис временно недоступен"}}, 503)
-        if fault is Fault.MALFORMED:
-            return Response(content=b'{"prescriptions": [{"id": ', media_type="application/json")
-        state.calls[operation] += 1
-        if state.token is not None and request.headers.get("authorization") != f"Bearer {state.token}":
-            return _error(LloApiError(401, "unauthorized", "Неверный токен доступа"))
-        state.tick()
-        return None
+        return await json_guard(state, request, operation, malformed=b'{"prescriptions": [{"id": ')
 
     async def serve(request: Request[Any, Any, Any], operation: str, answer: Callable[[], Any]) -> Response[Any]:
         refused = await guard(request, operation)
         if refused is not None:
             return refused
         try:
-            return _json(answer())
+            return json_response(answer())
         except LloApiError as exc:
-            return _error(exc)
+            return error_response(exc)
 
     @get(f"{llo}/beneficiaries/{{snils:str}}")
     async def beneficiary(request: Request[Any, Any, Any], snils: FromPath[str]) -> Response[Any]:
@@ -718,22 +704,22 @@ def create_llo_simulator(  # noqa: PLR0915 - one handler per operation
         try:
             if action == "restock":
                 arrived = state.restock(str(data["pharmacyId"]), _drug(data), int(data["quantity"]))
-                return _json({"arrived": [p.id for p in arrived]})
+                return json_response({"arrived": [p.id for p in arrived]})
             if action == "dispense":
                 p = state.dispense(str(data["prescriptionId"]), str(data["pharmacyId"]), int(data["quantity"]))
-                return _json(wire.prescription_json(p))
+                return json_response(wire.prescription_json(p))
             if action == "prescriptions":
                 p = state.issue(
                     str(data["snils"]), _drug(data["drug"]), quantity=int(data["quantity"]),
                     valid_days=int(data["validDays"]), benefit_code=data.get("benefitCode"),
                     chronic=bool(data.get("chronic")),
                 )  # fmt: skip
-                return _json(wire.prescription_json(p))
+                return json_response(wire.prescription_json(p))
         except LloApiError as exc:
-            return _error(exc)
+            return error_response(exc)
         except (KeyError, ValueError, TypeError) as exc:
-            return _json({"error": {"code": "bad_request", "message": str(exc)}}, 400)
-        return _json({"error": {"code": "bad_request", "message": f"unknown action {action}"}}, 404)
+            return json_response({"error": {"code": "bad_request", "message": str(exc)}}, 400)
+        return json_response({"error": {"code": "bad_request", "message": f"unknown action {action}"}}, 404)
 
     @post(f"{mis}/requests", status_code=201)
     async def submit(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -750,8 +736,8 @@ def create_llo_simulator(  # noqa: PLR0915 - one handler per operation
                 raise LloApiError(422, "bad_request", f"Некорректная заявка: {exc}") from exc
             found, created = state.submit(form, key)
         except LloApiError as exc:
-            return _error(exc)
-        return _json(wire.request_json(found.info), 201 if created else 200)
+            return error_response(exc)
+        return json_response(wire.request_json(found.info), 201 if created else 200)
 
     @get(f"{mis}/requests/{{request_id:str}}")
     async def get_request(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Response[Any]:
@@ -779,12 +765,12 @@ def create_llo_simulator(  # noqa: PLR0915 - one handler per operation
             elif action == "refuse":
                 found = state.refuse(request_id, str(data.get("reason") or "Требуется очный приём"))
             else:
-                return _json({"error": {"code": "bad_request", "message": f"unknown action {action}"}}, 404)
+                return json_response({"error": {"code": "bad_request", "message": f"unknown action {action}"}}, 404)
         except LloApiError as exc:
-            return _error(exc)
+            return error_response(exc)
         except ValueError as exc:
-            return _json({"error": {"code": "conflict", "message": str(exc)}}, 409)
-        return _json(wire.request_json(found.info))
+            return json_response({"error": {"code": "conflict", "message": str(exc)}}, 409)
+        return json_response(wire.request_json(found.info))
 
     return simulator_app(
         [beneficiary, prescriptions, prescription, pharmacies, stock, defer, events, llo_side, submit, get_request,
