@@ -11,8 +11,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from integrations.attachment import wire
 from integrations.attachment.protocol import (
     ApplicationForm,
@@ -29,7 +27,7 @@ from integrations.attachment.protocol import (
     OrganisationNotFound,
     PersonNotInsured,
 )
-from integrations.common.http import JsonUpstream, check_timeout, request_json
+from integrations.common.http import JsonClient, JsonUpstream
 
 DEFAULT_ERROR_MAP: Mapping[str, type[AttachmentRefusal]] = {
     "unauthorized": AttachmentAccessDenied,
@@ -50,23 +48,12 @@ UPSTREAM = JsonUpstream(
 )
 
 
-class AttachmentClient:
+class AttachmentClient(JsonClient):
     """``AttachmentClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        token: str | None,
-        timeout_s: float,
-        base_path: str = wire.BASE_PATH,
-        error_map: Mapping[str, type[AttachmentRefusal]] | None = None,
-    ) -> None:
-        self._http = http
-        self._token = token
-        self._timeout_s = check_timeout(timeout_s)
-        self._base = base_path.rstrip("/")
-        self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
+    upstream = UPSTREAM
+    default_base_path = wire.BASE_PATH
+    default_error_map = DEFAULT_ERROR_MAP
 
     async def get_attachment(self, oms_number: str) -> AttachmentRecord | None:
         body = await self._request("GET", f"/persons/{quote(oms_number, safe='')}/attachment")
@@ -98,31 +85,6 @@ class AttachmentClient:
         if not isinstance(items, list):
             raise AttachmentMalformedReply("Некорректный ответ сервиса прикрепления: нет списка заявлений")
         return [_application(item) for item in items]
-
-    # -- transport -------------------------------------------------------------------------------
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        _, body = await request_json(
-            self._http,
-            UPSTREAM,
-            method,
-            f"{self._base}{path}",
-            token=self._token,
-            timeout_s=self._timeout_s,
-            error_map=self._error_map,
-            json_body=json_body,
-            params=params,
-            headers=headers,
-        )
-        return body
 
 
 def _obj(body: Any) -> dict[str, Any]:

@@ -30,14 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
-from integrations.common.errors import (
-    UpstreamError,
-    UpstreamMalformedReply,
-    UpstreamRefusal,
-    UpstreamTimeout,
-    UpstreamTransportError,
-    UpstreamUnavailable,
-)
+from integrations.common import errors as common
 from integrations.fer.areas import AreaType
 
 
@@ -205,12 +198,12 @@ class ApplicationInfo:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class AttachmentError(UpstreamError):
+class AttachmentError(common.UpstreamError):
     code = "attachment.error"
     user_message = "Не удалось обработать заявление о прикреплении. Попробуйте позже."
 
 
-class AttachmentRefusal(AttachmentError, UpstreamRefusal):
+class AttachmentRefusal(AttachmentError, common.UpstreamRefusal):
     """A business answer of the upstream: ``upstream_code`` and its message as sent."""
 
     code = "attachment.refused"
@@ -249,14 +242,14 @@ class ApplicationNotFound(AttachmentRefusal):
     user_message = "Заявление о прикреплении не найдено."
 
 
-class AttachmentTransportError(AttachmentError, UpstreamTransportError):
+class AttachmentTransportError(AttachmentError, common.UpstreamTransportError):
     code = "attachment.unavailable"
     user_message = (
         "Сервис прикрепления к поликлинике сейчас недоступен, заявление не отправлено. Повторите попытку позже."
     )
 
 
-class AttachmentTimeout(AttachmentTransportError, UpstreamTimeout):
+class AttachmentTimeout(AttachmentTransportError, common.UpstreamTimeout):
     code = "attachment.timeout"
     user_message = (
         "Сервис прикрепления не ответил вовремя. Проверьте статус заявления через несколько минут, прежде чем "
@@ -264,11 +257,11 @@ class AttachmentTimeout(AttachmentTransportError, UpstreamTimeout):
     )
 
 
-class AttachmentMalformedReply(AttachmentTransportError, UpstreamMalformedReply):
+class AttachmentMalformedReply(AttachmentTransportError, common.UpstreamMalformedReply):
     code = "attachment.malformed_reply"
 
 
-class AttachmentUnavailable(AttachmentTransportError, UpstreamUnavailable):
+class AttachmentUnavailable(AttachmentTransportError, common.UpstreamUnavailable):
     """HTTP error status or connection failure."""
 
 

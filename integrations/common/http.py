@@ -5,9 +5,9 @@ An adapter never knows whether it talks to the real system or to its simulator: 
 ``httpx.ASGITransport``); any ``http(s)://`` URL goes over the network, which is how a served simulator
 or the real upstream is reached. Switching is a settings change.
 
-:func:`request_json` is the transport of the JSON contracts (attachment, ЕРЗЛ, ЛЛО): bearer token, deadline,
-status and body mapped onto the integration's own errors (:class:`JsonUpstream`); :func:`post_soap` the same
-for the SOAP contracts (ФЭР, вызов врача на дом: :class:`SoapUpstream`).
+:func:`request_json` (and :class:`JsonClient` over it) is the transport of the JSON contracts (attachment, ЕРЗЛ,
+ЛЛО): bearer token, deadline, status and body mapped onto the integration's own errors (:class:`JsonUpstream`);
+:func:`post_soap` the same for the SOAP contracts (ФЭР, вызов врача на дом: :class:`SoapUpstream`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar
 
 import httpx
 
@@ -84,6 +84,25 @@ def check_timeout(timeout_s: float) -> float:
     return timeout_s
 
 
+async def _send(
+    send: Callable[[], Awaitable[httpx.Response]],
+    name: str,
+    *,
+    timeout_s: float,
+    timed_out: Callable[[str], Exception],
+    unavailable: Callable[[str], Exception],
+    where: str = "",
+) -> httpx.Response:
+    """``send()`` within the deadline; a timeout or a transport failure as the upstream's own error."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await send()
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise timed_out(f"{name} не ответил за {timeout_s:g} с{where}") from exc
+    except httpx.HTTPError as exc:
+        raise unavailable(f"{name} недоступен{where}: {exc}") from exc
+
+
 async def request_json(
     http: httpx.AsyncClient,
     upstream: JsonUpstream,
@@ -106,13 +125,13 @@ async def request_json(
     all_headers = {"Accept": "application/json", **(headers or {})}
     if token:
         all_headers["Authorization"] = f"Bearer {token}"
-    try:
-        async with asyncio.timeout(timeout_s):
-            response = await http.request(method, url, json=json_body, params=params, headers=all_headers)
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        raise upstream.timeout(f"{upstream.name} не ответил за {timeout_s:g} с") from exc
-    except httpx.HTTPError as exc:
-        raise upstream.unavailable(f"{upstream.name} недоступен: {exc}") from exc
+    response = await _send(
+        lambda: http.request(method, url, json=json_body, params=params, headers=all_headers),
+        upstream.name,
+        timeout_s=timeout_s,
+        timed_out=upstream.timeout,
+        unavailable=upstream.unavailable,
+    )
     status = response.status_code
     try:
         body = json.loads(response.content) if response.content else None
@@ -128,6 +147,67 @@ async def request_json(
         message = error.get("message") if isinstance(error, dict) else None
         raise error_map.get(code, upstream.refusal)(code, str(message or "Отказ без описания"))
     return status, body
+
+
+class JsonClient:
+    """Base of a JSON contract's client: :func:`request_json` with the client's token, deadline, base path and
+    error map. A subclass names its ``upstream`` and its defaults (``default_base_path``, ``default_error_map``);
+    ``http`` carries the base URL."""
+
+    upstream: ClassVar[JsonUpstream]
+    default_base_path: ClassVar[str] = ""
+    default_error_map: ClassVar[Mapping[str, type[UpstreamRefusal]]] = {}
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        token: str | None,
+        timeout_s: float,
+        base_path: str | None = None,
+        error_map: Mapping[str, type[UpstreamRefusal]] | None = None,
+    ) -> None:
+        self._http = http
+        self._token = token
+        self._timeout_s = check_timeout(timeout_s)
+        self._base = (self.default_base_path if base_path is None else base_path).rstrip("/")
+        self._error_map = self.default_error_map if error_map is None else error_map
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """``(status, decoded body)`` of one request to ``path`` under the base path."""
+        return await request_json(
+            self._http,
+            self.upstream,
+            method,
+            f"{self._base}{path}",
+            token=self._token,
+            timeout_s=self._timeout_s,
+            error_map=self._error_map,
+            json_body=json_body,
+            params=params,
+            headers=headers,
+        )
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """The decoded body of one request (:meth:`_exchange` without the status)."""
+        _, body = await self._exchange(method, path, json_body=json_body, params=params, headers=headers)
+        return body
 
 
 class SoapUnavailableError(Protocol):
@@ -165,13 +245,14 @@ async def post_soap(
     ``upstream.unavailable`` (with ``fault_code`` / ``status_code``); a successful reply ``parse_body`` cannot
     read (:class:`SoapMalformed`) ``upstream.malformed``.
     """
-    try:
-        async with asyncio.timeout(timeout_s):
-            response = await http.post(path, content=content, headers=headers)
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        raise upstream.timeout(f"{upstream.name} не ответил за {timeout_s:g} с ({method})") from exc
-    except httpx.HTTPError as exc:
-        raise upstream.unavailable(f"{upstream.name} недоступен ({method}): {exc}") from exc
+    response = await _send(
+        lambda: http.post(path, content=content, headers=headers),
+        upstream.name,
+        timeout_s=timeout_s,
+        timed_out=upstream.timeout,
+        unavailable=upstream.unavailable,
+        where=f" ({method})",
+    )
     status = response.status_code
     try:
         payload = parse_body(response.content)

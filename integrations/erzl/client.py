@@ -11,9 +11,7 @@ from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
-from integrations.common.http import JsonUpstream, check_timeout, request_json
+from integrations.common.http import JsonClient, JsonUpstream
 from integrations.erzl import wire
 from integrations.erzl.protocol import (
     AppealForm,
@@ -71,29 +69,18 @@ UPSTREAM = JsonUpstream(
 )
 
 
-class ErzlClient:
+class ErzlClient(JsonClient):
     """``ErzlClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        token: str | None,
-        timeout_s: float,
-        base_path: str = wire.BASE_PATH,
-        error_map: Mapping[str, type[ErzlRefusal]] | None = None,
-    ) -> None:
-        self._http = http
-        self._token = token
-        self._timeout_s = check_timeout(timeout_s)
-        self._base = base_path.rstrip("/")
-        self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
+    upstream = UPSTREAM
+    default_base_path = wire.BASE_PATH
+    default_error_map = DEFAULT_ERROR_MAP
 
     async def find_policy(
         self, *, consent_id: str, snils: str | None = None, esia_oid: str | None = None
     ) -> PolicyLookup:
         params = {k: v for k, v in (("snils", snils), ("esiaOid", esia_oid)) if v}
-        status, body = await self._request(
+        status, body = await self._exchange(
             "GET", "/persons/policy", params=params, headers={"X-Consent-Id": consent_id}
         )
         data = _obj(body)
@@ -106,11 +93,11 @@ class ErzlClient:
         return PolicyFound(record=record, history=tuple(_parse(wire.from_json, PolicyRecord, h) for h in history))
 
     async def list_insurers(self, region: str) -> list[Insurer]:
-        _, body = await self._request("GET", "/insurers", params={"region": region})
+        _, body = await self._exchange("GET", "/insurers", params={"region": region})
         return _list(body, "insurers", Insurer)
 
     async def billed_services(self, enp: str, *, date_from: date, date_to: date) -> list[BilledService]:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "GET",
             f"/persons/{quote(enp, safe='')}/services",
             params={"from": date_from.isoformat(), "to": date_to.isoformat()},
@@ -118,17 +105,17 @@ class ErzlClient:
         return _list(body, "services", BilledService)
 
     async def submit_appeal(self, form: AppealForm, *, idempotency_key: str) -> AppealInfo:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "POST", "/appeals", json_body=wire.to_json(form), headers={"Idempotency-Key": idempotency_key}
         )
         return _parse(wire.from_json, AppealInfo, body)
 
     async def get_appeal(self, appeal_id: str) -> AppealInfo:
-        _, body = await self._request("GET", f"/appeals/{quote(appeal_id, safe='')}")
+        _, body = await self._exchange("GET", f"/appeals/{quote(appeal_id, safe='')}")
         return _parse(wire.from_json, AppealInfo, body)
 
     async def reopen_appeal(self, appeal_id: str, *, comment: str, idempotency_key: str) -> AppealInfo:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "POST",
             f"/appeals/{quote(appeal_id, safe='')}/reopen",
             json_body={"comment": comment},
@@ -137,38 +124,14 @@ class ErzlClient:
         return _parse(wire.from_json, AppealInfo, body)
 
     async def submit_change(self, form: ChangeForm, *, idempotency_key: str) -> ChangeInfo:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "POST", "/changes", json_body=wire.to_json(form), headers={"Idempotency-Key": idempotency_key}
         )
         return _parse(wire.from_json, ChangeInfo, body)
 
     async def get_change(self, change_id: str) -> ChangeInfo:
-        _, body = await self._request("GET", f"/changes/{quote(change_id, safe='')}")
+        _, body = await self._exchange("GET", f"/changes/{quote(change_id, safe='')}")
         return _parse(wire.from_json, ChangeInfo, body)
-
-    # -- transport -------------------------------------------------------------------------------
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        return await request_json(
-            self._http,
-            UPSTREAM,
-            method,
-            f"{self._base}{path}",
-            token=self._token,
-            timeout_s=self._timeout_s,
-            error_map=self._error_map,
-            json_body=json_body,
-            params=params,
-            headers=headers,
-        )
 
 
 def _obj(body: Any) -> dict[str, Any]:

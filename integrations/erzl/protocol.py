@@ -44,14 +44,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from integrations.common.errors import (
-    UpstreamError,
-    UpstreamMalformedReply,
-    UpstreamRefusal,
-    UpstreamTimeout,
-    UpstreamTransportError,
-    UpstreamUnavailable,
-)
+from integrations.common import errors as common
 
 
 class PolicyStatus(enum.Enum):
@@ -303,12 +296,12 @@ class ChangeInfo:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class ErzlError(UpstreamError):
+class ErzlError(common.UpstreamError):
     code = "erzl.error"
     user_message = "Сервис ОМС не смог обработать запрос. Попробуйте позже."
 
 
-class ErzlRefusal(ErzlError, UpstreamRefusal):
+class ErzlRefusal(ErzlError, common.UpstreamRefusal):
     """A business answer of the upstream: ``upstream_code`` and its message as sent."""
 
     code = "erzl.refused"
@@ -377,23 +370,23 @@ class ChangeNotFound(ErzlRefusal):
     user_message = "Заявление о замене страховой компании не найдено."
 
 
-class ErzlTransportError(ErzlError, UpstreamTransportError):
+class ErzlTransportError(ErzlError, common.UpstreamTransportError):
     code = "erzl.unavailable"
     user_message = "Сервис ОМС сейчас недоступен, ничего не отправлено. Повторите попытку позже."
 
 
-class ErzlTimeout(ErzlTransportError, UpstreamTimeout):
+class ErzlTimeout(ErzlTransportError, common.UpstreamTimeout):
     code = "erzl.timeout"
     user_message = (
         "Сервис ОМС не ответил вовремя. Проверьте состояние через несколько минут, прежде чем отправлять снова."
     )
 
 
-class ErzlMalformedReply(ErzlTransportError, UpstreamMalformedReply):
+class ErzlMalformedReply(ErzlTransportError, common.UpstreamMalformedReply):
     code = "erzl.malformed_reply"
 
 
-class ErzlUnavailable(ErzlTransportError, UpstreamUnavailable):
+class ErzlUnavailable(ErzlTransportError, common.UpstreamUnavailable):
     """HTTP error status or connection failure."""
 
 

@@ -35,14 +35,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from integrations.common.errors import (
-    UpstreamError,
-    UpstreamMalformedReply,
-    UpstreamRefusal,
-    UpstreamTimeout,
-    UpstreamTransportError,
-    UpstreamUnavailable,
-)
+from integrations.common import errors as common
 from integrations.fer.areas import AreaType
 
 
@@ -341,14 +334,14 @@ class HomeCallChanged:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class HomeCallError(UpstreamError):
+class HomeCallError(common.UpstreamError):
     """Base of everything the home-call adapter raises."""
 
     code = "homecall.error"
     user_message = "Не удалось оформить вызов врача на дом. Попробуйте позже или позвоните в поликлинику."
 
 
-class HomeCallRefusal(HomeCallError, UpstreamRefusal):
+class HomeCallRefusal(HomeCallError, common.UpstreamRefusal):
     """A business refusal from the hub's ``ErrorList``: ``upstream_code`` and its message as sent."""
 
     code = "homecall.refused"
@@ -442,7 +435,7 @@ class StatusChangeNotAllowed(HomeCallRefusal):
     user_message = "Изменить вызов уже нельзя: врач назначен или визит завершён. Позвоните в поликлинику."
 
 
-class HomeCallTransportError(HomeCallError, UpstreamTransportError):
+class HomeCallTransportError(HomeCallError, common.UpstreamTransportError):
     """The hub gave no usable answer; the call may be retried."""
 
     code = "homecall.unavailable"
@@ -452,7 +445,7 @@ class HomeCallTransportError(HomeCallError, UpstreamTransportError):
     )
 
 
-class HomeCallTimeout(HomeCallTransportError, UpstreamTimeout):
+class HomeCallTimeout(HomeCallTransportError, common.UpstreamTimeout):
     code = "homecall.timeout"
     user_message = (
         "Сервис вызова врача на дом не ответил вовремя. Проверьте через несколько минут, оформлен ли вызов, "
@@ -460,11 +453,11 @@ class HomeCallTimeout(HomeCallTransportError, UpstreamTimeout):
     )
 
 
-class HomeCallMalformedReply(HomeCallTransportError, UpstreamMalformedReply):
+class HomeCallMalformedReply(HomeCallTransportError, common.UpstreamMalformedReply):
     code = "homecall.malformed_reply"
 
 
-class HomeCallUnavailable(HomeCallTransportError, UpstreamUnavailable):
+class HomeCallUnavailable(HomeCallTransportError, common.UpstreamUnavailable):
     """SOAP Fault, HTTP error status or connection failure."""
 
     def __init__(self, message: str, *, fault_code: str | None = None, status_code: int | None = None) -> None:

@@ -26,13 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
-from integrations.common.errors import (
-    UpstreamError,
-    UpstreamMalformedReply,
-    UpstreamTimeout,
-    UpstreamTransportError,
-    UpstreamUnavailable,
-)
+from integrations.common import errors as common
 
 
 class RegistrationStatus(enum.StrEnum):
@@ -122,7 +116,7 @@ class Registration:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class IemkError(UpstreamError):
+class IemkError(common.UpstreamError):
     """Base of everything the ИЭМК adapter raises (a rejection's ``code`` is the register's)."""
 
 
@@ -156,19 +150,19 @@ class IemkBadRequest(IemkRejected):
     """The request was malformed (bad date, page, size, both or neither of snils / oid)."""
 
 
-class IemkTransportError(IemkError, UpstreamTransportError):
+class IemkTransportError(IemkError, common.UpstreamTransportError):
     """The register gave no usable answer; the call may be retried."""
 
 
-class IemkTimeout(IemkTransportError, UpstreamTimeout):
+class IemkTimeout(IemkTransportError, common.UpstreamTimeout):
     """No reply within the client's deadline."""
 
 
-class IemkMalformedReply(IemkTransportError, UpstreamMalformedReply):
+class IemkMalformedReply(IemkTransportError, common.UpstreamMalformedReply):
     """The reply cannot be read as the contract's JSON (or the CDA / signature payload is unusable)."""
 
 
-class IemkUnavailable(IemkTransportError, UpstreamUnavailable):
+class IemkUnavailable(IemkTransportError, common.UpstreamUnavailable):
     """HTTP error status without the contract's error body, or connection failure."""
 
 

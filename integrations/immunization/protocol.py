@@ -26,13 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, runtime_checkable
 
-from integrations.common.errors import (
-    UpstreamError,
-    UpstreamMalformedReply,
-    UpstreamTimeout,
-    UpstreamTransportError,
-    UpstreamUnavailable,
-)
+from integrations.common import errors as common
 
 VACCINES_OID = "1.2.643.5.1.13.13.11.1078"
 ICD10_OID = "1.2.643.5.1.13.13.11.1005"
@@ -65,7 +59,7 @@ class RegisterExemption:
     reason: str | None
 
 
-class RegisterError(UpstreamError):
+class RegisterError(common.UpstreamError):
     """Base of everything the immunization register adapter raises (a rejection's ``code`` is the register's)."""
 
 
@@ -89,19 +83,19 @@ class RegisterBadRequest(RegisterRejected):
     """The request was malformed (a SNILS that is not 11 digits)."""
 
 
-class RegisterTransportError(RegisterError, UpstreamTransportError):
+class RegisterTransportError(RegisterError, common.UpstreamTransportError):
     """The register gave no usable answer; the call may be retried."""
 
 
-class RegisterTimeout(RegisterTransportError, UpstreamTimeout):
+class RegisterTimeout(RegisterTransportError, common.UpstreamTimeout):
     """No reply within the client's deadline."""
 
 
-class RegisterUnavailable(RegisterTransportError, UpstreamUnavailable):
+class RegisterUnavailable(RegisterTransportError, common.UpstreamUnavailable):
     """HTTP 5xx or a failed connection."""
 
 
-class RegisterMalformedReply(RegisterTransportError, UpstreamMalformedReply):
+class RegisterMalformedReply(RegisterTransportError, common.UpstreamMalformedReply):
     """The reply is not the contract's FHIR JSON."""
 
 

@@ -12,9 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
-from integrations.common.http import JsonUpstream, check_timeout, request_json
+from integrations.common.http import JsonClient, JsonUpstream
 from integrations.llo import wire
 from integrations.llo.protocol import (
     AlreadyDeferred,
@@ -62,57 +60,23 @@ DEFAULT_ERROR_MAP: Mapping[str, type[LloRefusal]] = {
 }
 
 
-class _JsonClient:
-    NAME = "Сервис"
+def _upstream(name: str) -> JsonUpstream:
+    return JsonUpstream(
+        name=name,
+        not_json=f"Некорректный ответ: {name.lower()} прислал не JSON",
+        refusal=LloRefusal,
+        timeout=LloTimeout,
+        unavailable=LloUnavailable,
+        malformed=LloMalformedReply,
+    )
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        token: str | None,
-        timeout_s: float,
-        base_path: str,
-        error_map: Mapping[str, type[LloRefusal]] | None = None,
-    ) -> None:
-        self._http = http
-        self._token = token
-        self._timeout_s = check_timeout(timeout_s)
-        self._upstream = JsonUpstream(
-            name=self.NAME,
-            not_json=f"Некорректный ответ: {self.NAME.lower()} прислал не JSON",
-            refusal=LloRefusal,
-            timeout=LloTimeout,
-            unavailable=LloUnavailable,
-            malformed=LloMalformedReply,
-        )
-        self._base = base_path.rstrip("/")
-        self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
+
+class _JsonClient(JsonClient):
+    NAME = "Сервис"
+    default_error_map = DEFAULT_ERROR_MAP
 
     async def aclose(self) -> None:
         """The httpx client is owned (and closed) by whoever built it."""
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        _, body = await request_json(
-            self._http,
-            self._upstream,
-            method,
-            f"{self._base}{path}",
-            token=self._token,
-            timeout_s=self._timeout_s,
-            error_map=self._error_map,
-            json_body=json_body,
-            params=params,
-            headers=headers,
-        )
-        return body
 
     def _parse(self, parse: Callable[[Any], T], body: Any) -> T:
         try:
@@ -131,10 +95,8 @@ class LloClient(_JsonClient):
     """``LloClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL of the regional system."""
 
     NAME = "Сервис ЛЛО"
-
-    def __init__(self, http: httpx.AsyncClient, *, token: str | None, timeout_s: float, **kwargs: Any) -> None:
-        kwargs.setdefault("base_path", wire.LLO_BASE)
-        super().__init__(http, token=token, timeout_s=timeout_s, **kwargs)
+    upstream = _upstream(NAME)
+    default_base_path = wire.LLO_BASE
 
     async def beneficiary(self, snils: str) -> Beneficiary | None:
         try:
@@ -176,10 +138,8 @@ class ClinicRequestsClient(_JsonClient):
     """``ClinicRequestsClient(http, token=..., timeout_s=...)``: the clinic MIS's requests without a visit."""
 
     NAME = "Сервис заявок в поликлинику"
-
-    def __init__(self, http: httpx.AsyncClient, *, token: str | None, timeout_s: float, **kwargs: Any) -> None:
-        kwargs.setdefault("base_path", wire.REQUESTS_BASE)
-        super().__init__(http, token=token, timeout_s=timeout_s, **kwargs)
+    upstream = _upstream(NAME)
+    default_base_path = wire.REQUESTS_BASE
 
     async def submit(self, form: ClinicRequestForm, *, idempotency_key: str) -> ClinicRequestInfo:
         body = await self._request(

@@ -33,14 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol, runtime_checkable
 
-from integrations.common.errors import (
-    UpstreamError,
-    UpstreamMalformedReply,
-    UpstreamRefusal,
-    UpstreamTimeout,
-    UpstreamTransportError,
-    UpstreamUnavailable,
-)
+from integrations.common import errors as common
 
 #: НСИ «Категории граждан, имеющих право на льготное лекарственное обеспечение» (the book the issue names;
 #: its full official name is **unconfirmed**).
@@ -315,12 +308,12 @@ class ClinicRequestInfo:
 # -- errors ----------------------------------------------------------------------------------------
 
 
-class LloError(UpstreamError):
+class LloError(common.UpstreamError):
     code = "llo.error"
     user_message = "Сервис льготного лекарственного обеспечения не смог обработать запрос. Попробуйте позже."
 
 
-class LloRefusal(LloError, UpstreamRefusal):
+class LloRefusal(LloError, common.UpstreamRefusal):
     """A business answer of the upstream: ``upstream_code`` and its message as sent."""
 
     code = "llo.refused"
@@ -390,7 +383,7 @@ class RequestPending(LloRefusal):
     user_message = "Такая заявка уже рассматривается поликлиникой."
 
 
-class LloTransportError(LloError, UpstreamTransportError):
+class LloTransportError(LloError, common.UpstreamTransportError):
     code = "llo.unavailable"
     user_message = (
         "Сервис льготного лекарственного обеспечения сейчас недоступен, ничего не изменено. "
@@ -398,15 +391,15 @@ class LloTransportError(LloError, UpstreamTransportError):
     )
 
 
-class LloTimeout(LloTransportError, UpstreamTimeout):
+class LloTimeout(LloTransportError, common.UpstreamTimeout):
     code = "llo.timeout"
 
 
-class LloMalformedReply(LloTransportError, UpstreamMalformedReply):
+class LloMalformedReply(LloTransportError, common.UpstreamMalformedReply):
     code = "llo.malformed_reply"
 
 
-class LloUnavailable(LloTransportError, UpstreamUnavailable):
+class LloUnavailable(LloTransportError, common.UpstreamUnavailable):
     """HTTP error status or connection failure."""
 
 
