@@ -4,19 +4,23 @@ that leaves logging to the host process; tests and the scenario hooks read the s
 The JSON simulators (attachment, ЕРЗЛ, ЛЛО) also share their error shape (:class:`SimulatorApiError` →
 ``{"error": {"code", "message"}}``) and the guard every route passes first (:func:`json_guard`: latency and
 injected faults, the call count, the bearer token, the clock tick); the SOAP simulators (ФЭР, вызов врача
-на дом) their WSDL (:func:`soap_wsdl`).
+на дом) their WSDL (:func:`soap_wsdl`), their routes (:func:`soap_endpoints`) and the dispatch of a request to a
+handler (:func:`handle_soap`, over a :class:`SoapDialect`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from enum import IntEnum
 from typing import Any, Protocol, TypeVar
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, get, post
 
 from integrations.common.faults import Fault, FaultInjector
+from integrations.common.soap import SoapBusinessError, SoapFault, SoapMalformed
 
 STATE_KEY = "simulator"  # app.state.simulator
 
@@ -130,3 +134,115 @@ def soap_wsdl(service: str, operations: Iterable[str], *, action_prefix: str, lo
         f'binding="tns:BasicHttpBinding_I{service}"><soap:address location="{location}"/></wsdl:port>'
         "</wsdl:service></wsdl:definitions>"
     ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class SoapDialect:
+    """The codec a SOAP simulator speaks (``integrations/fer/soap.py``, or the home-call one over it)."""
+
+    content_type: str
+    method_from_action: Callable[[str | None], str | None]
+    parse_body: Callable[[bytes], Any]  # the operation element; SoapMalformed / SoapFault
+    operation_tag: Callable[[str], str]  # the qualified tag the operation element of a method must have
+    serialize: Callable[[Any], bytes]
+    build_fault: Callable[[str, str], bytes]
+    error_reply: Callable[[str, int, str, int], Any]  # (method, code, message, IdHistory) -> the envelope
+
+    def xml(self, body: bytes, status_code: int = 200) -> Response[bytes]:
+        return Response(content=body, status_code=status_code, media_type=self.content_type)
+
+    def fault(self, code: str, message: str, status_code: int = 500) -> Response[bytes]:
+        return self.xml(self.build_fault(code, message), status_code)
+
+
+class SoapState(Protocol):
+    """What :func:`handle_soap` needs of a SOAP simulator's state."""
+
+    @property
+    def calls(self) -> Counter[str]: ...
+
+    @property
+    def guid(self) -> str | None: ...
+
+    @property
+    def error_messages(self) -> Mapping[Any, str]: ...
+
+    def next_id_history(self) -> int: ...
+
+
+class SoapParams(Protocol):
+    def text(self, name: str) -> str | None: ...
+
+
+def handle_soap(
+    dialect: SoapDialect,
+    state: SoapState,
+    action: str | None,
+    body: bytes,
+    *,
+    handlers: Mapping[str, Callable[[Any, Any, int], Any]],
+    params: Callable[[Any], SoapParams],
+    access_denied: IntEnum,
+    fallback_message: str,
+) -> Response[bytes]:
+    """Process one SOAP request synchronously (no awaits: atomic on the event loop).
+
+    An unknown ``SOAPAction``, a body that is not SOAP or whose root is not the action's operation is a
+    SOAP Fault; then the call is counted and given an ``IdHistory``, the ``guid`` checked (``guid=None``
+    accepts any) and the handler run; a :class:`SoapBusinessError` becomes the reply's ``ErrorList``, its
+    message the state's for the code (``fallback_message`` without one) and the error's detail.
+    """
+    method = dialect.method_from_action(action)
+    handler = handlers.get(method or "")
+    if method is None or handler is None:
+        return dialect.fault("Client", f"Действие {action!r} не поддерживается (ActionNotSupported)")
+    try:
+        op = dialect.parse_body(body)
+    except (SoapMalformed, SoapFault) as exc:
+        return dialect.fault("Client", f"Некорректный SOAP-запрос: {exc}", 400)
+    if op.tag != dialect.operation_tag(method):
+        return dialect.fault("Client", f"Корневой элемент {op.tag} не соответствует SOAPAction {method}")
+    state.calls[method] += 1
+    id_history = state.next_id_history()
+    p = params(op)
+    try:
+        if state.guid is not None and p.text("guid") != state.guid:
+            raise SoapBusinessError(access_denied)
+        return dialect.xml(dialect.serialize(handler(state, p, id_history)))
+    except SoapBusinessError as exc:
+        message = state.error_messages.get(exc.code, fallback_message)
+        if exc.detail:
+            message = f"{message}: {exc.detail}"
+        return dialect.xml(dialect.serialize(dialect.error_reply(method, int(exc.code), message, id_history)))
+
+
+def soap_endpoints(
+    path: str,
+    dialect: SoapDialect,
+    faults: FaultInjector,
+    *,
+    handle: Callable[[str | None, bytes], Response[bytes]],
+    wsdl: Callable[[str], bytes],
+    unavailable: str,
+) -> list[Any]:
+    """The two routes of a SOAP service at ``path``: ``POST`` (after the injected fault: an error is a SOAP
+    Fault saying ``unavailable``, a malformed reply a cut-off envelope) and ``GET ?wsdl``."""
+
+    @post(path, status_code=200, media_type=dialect.content_type)
+    async def soap_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await request.body()
+        fault = await faults.before_reply()
+        if fault is Fault.ERROR:
+            return dialect.fault("Server", unavailable)
+        if fault is Fault.MALFORMED:
+            return dialect.xml(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Resp')
+        return handle(request.headers.get("soapaction"), body)
+
+    @get(path, media_type=dialect.content_type)
+    async def wsdl_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+        """``?wsdl``: the operations and their SOAPAction values."""
+        if "wsdl" not in {key.lower() for key in request.query_params}:
+            return dialect.xml(b"", 400)
+        return dialect.xml(wsdl(str(request.url.with_replacements(query=""))))
+
+    return [soap_endpoint, wsdl_endpoint]

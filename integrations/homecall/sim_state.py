@@ -15,6 +15,7 @@ import httpx
 
 from integrations.common.faults import FaultInjector
 from integrations.common.simulator import naive_local
+from integrations.common.soap import SoapBusinessError
 from integrations.demo_region.areas import Area, AttachmentRegister
 from integrations.demo_region.model import Doctor, Person, Region
 from integrations.fer.areas import AreaType
@@ -80,13 +81,13 @@ PATIENT_CANCELLABLE = frozenset({HomeCallStatus.NEW, HomeCallStatus.DOCTOR_ASSIG
 PushTarget = Callable[[bytes, Mapping[str, str]], Awaitable[bytes | None]]
 
 
-class HomeCallBusinessError(Exception):
+class HomeCallBusinessError(SoapBusinessError):
     """Raised inside the simulator; becomes an ``ErrorList`` entry."""
 
+    code: HomeCallErrorCode
+
     def __init__(self, code: HomeCallErrorCode, detail: str | None = None) -> None:
-        super().__init__(f"{code.name}: {detail}")
-        self.code = code
-        self.detail = detail
+        super().__init__(code, detail)
 
 
 @dataclass(frozen=True, slots=True)

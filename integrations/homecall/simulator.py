@@ -35,12 +35,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 from lxml import etree
 
-from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.common.simulator import simulator_app, soap_wsdl, state_of
+from integrations.common.faults import FaultInjector, FaultProfile
+from integrations.common.simulator import SoapDialect, simulator_app, soap_endpoints, soap_wsdl, state_of
+from integrations.common.simulator import handle_soap as dispatch_soap
 from integrations.demo_region.areas import AttachmentRegister
 from integrations.demo_region.model import Region
 from integrations.homecall import soap
@@ -212,39 +213,34 @@ def _wsdl(location: str) -> bytes:
     )
 
 
-def _xml(body: bytes, status_code: int = 200) -> Response[bytes]:
-    return Response(content=body, status_code=status_code, media_type=soap.CONTENT_TYPE)
+def _error_reply(method: str, code: int, message: str, id_history: int) -> etree._Element:
+    env, _ = soap.new_result(method, errors=[(code, message)], id_history=id_history)
+    return env
 
 
-def _fault(code: str, message: str, status_code: int = 500) -> Response[bytes]:
-    return _xml(soap.build_fault(code, message), status_code)
+DIALECT = SoapDialect(
+    content_type=soap.CONTENT_TYPE,
+    method_from_action=soap.method_from_action,
+    parse_body=soap.parse_body,
+    operation_tag=lambda method: soap.qn(soap.TEMPURI_NS, method),
+    serialize=soap.serialize,
+    build_fault=soap.build_fault,
+    error_reply=_error_reply,
+)
 
 
 def handle_soap(state: HomeCallSimulatorState, action: str | None, body: bytes) -> Response[bytes]:
     """Process one SOAP request synchronously (no awaits: atomic on the event loop)."""
-    method = soap.method_from_action(action)
-    handler = HANDLERS.get(method or "")
-    if method is None or handler is None:
-        return _fault("Client", f"Действие {action!r} не поддерживается (ActionNotSupported)")
-    try:
-        op = soap.parse_body(body)
-    except (soap.SoapMalformed, soap.SoapFault) as exc:
-        return _fault("Client", f"Некорректный SOAP-запрос: {exc}", 400)
-    if op.tag != soap.qn(soap.TEMPURI_NS, method):
-        return _fault("Client", f"Корневой элемент {op.tag} не соответствует SOAPAction {method}")
-    state.calls[method] += 1
-    id_history = state.next_id_history()
-    params = _Params(op)
-    try:
-        if state.guid is not None and params.text("guid") != state.guid:
-            raise HomeCallBusinessError(HomeCallErrorCode.ACCESS_DENIED)
-        return _xml(soap.serialize(handler(state, params, id_history)))
-    except HomeCallBusinessError as exc:
-        message = state.error_messages.get(exc.code, DEFAULT_ERROR_MESSAGES[HomeCallErrorCode.INTERNAL])
-        if exc.detail:
-            message = f"{message}: {exc.detail}"
-        env, _ = soap.new_result(method, errors=[(int(exc.code), message)], id_history=id_history)
-        return _xml(soap.serialize(env))
+    return dispatch_soap(
+        DIALECT,
+        state,
+        action,
+        body,
+        handlers=HANDLERS,
+        params=_Params,
+        access_denied=HomeCallErrorCode.ACCESS_DENIED,
+        fallback_message=DEFAULT_ERROR_MESSAGES[HomeCallErrorCode.INTERNAL],
+    )
 
 
 def create_homecall_simulator(
@@ -284,22 +280,14 @@ def create_homecall_simulator(
         push_http=push_http,
     )
 
-    @post(SERVICE_PATH, status_code=200, media_type=soap.CONTENT_TYPE)
-    async def soap_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.body()
-        fault = await state.faults.before_reply()
-        if fault is Fault.ERROR:
-            return _fault("Server", "Сервис вызова врача на дом временно недоступен")
-        if fault is Fault.MALFORMED:
-            return _xml(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Resp')
-        return handle_soap(state, request.headers.get("soapaction"), body)
-
-    @get(SERVICE_PATH, media_type=soap.CONTENT_TYPE)
-    async def wsdl_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
-        """``?wsdl``: the operations and their SOAPAction values (push included: the MIS calls it on us)."""
-        if "wsdl" not in {key.lower() for key in request.query_params}:
-            return _xml(b"", 400)
-        return _xml(_wsdl(str(request.url.with_replacements(query=""))))
+    endpoints = soap_endpoints(
+        SERVICE_PATH,
+        DIALECT,
+        state.faults,
+        handle=lambda action, body: handle_soap(state, action, body),
+        wsdl=_wsdl,
+        unavailable="Сервис вызова врача на дом временно недоступен",
+    )
 
     @post(f"{SERVICE_PATH}/_sim/requests/{{request_id:str}}/status", status_code=200)
     async def mis_change_endpoint(
@@ -319,7 +307,7 @@ def create_homecall_simulator(
         delivery = state.deliveries[-1]
         return Response(content={"status": changed.status.value, "pushed": delivery.ok, "detail": delivery.detail})
 
-    return simulator_app([soap_endpoint, wsdl_endpoint, mis_change_endpoint], state)
+    return simulator_app([*endpoints, mis_change_endpoint], state)
 
 
 def simulator_state(app: Litestar) -> HomeCallSimulatorState:
