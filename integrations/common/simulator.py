@@ -155,6 +155,45 @@ class SoapDialect:
         return self.xml(self.build_fault(code, message), status_code)
 
 
+class SoapCodec(Protocol):
+    """A SOAP codec module as :func:`soap_dialect` reads it (``integrations.fer.soap``, its home-call extension)."""
+
+    CONTENT_TYPE: str
+    TEMPURI_NS: str
+
+    def method_from_action(self, header: str | None) -> str | None: ...
+
+    def parse_body(self, data: bytes) -> Any: ...
+
+    def qn(self, ns: str, name: str) -> str: ...
+
+    def serialize(self, envelope: Any) -> bytes: ...
+
+    def build_fault(self, code: str, message: str) -> bytes: ...
+
+    def new_result(
+        self, method: str, *, errors: Sequence[tuple[int, str]] = (), id_history: int | None = None
+    ) -> tuple[Any, Any]: ...
+
+
+def soap_dialect(codec: SoapCodec) -> SoapDialect:
+    """The dialect of a codec module: operations in the ``tempuri`` namespace, refusals in ``<method>Result``."""
+
+    def error_reply(method: str, code: int, message: str, id_history: int) -> Any:
+        envelope, _ = codec.new_result(method, errors=[(code, message)], id_history=id_history)
+        return envelope
+
+    return SoapDialect(
+        content_type=codec.CONTENT_TYPE,
+        method_from_action=codec.method_from_action,
+        parse_body=codec.parse_body,
+        operation_tag=lambda method: codec.qn(codec.TEMPURI_NS, method),
+        serialize=codec.serialize,
+        build_fault=codec.build_fault,
+        error_reply=error_reply,
+    )
+
+
 class SoapState(Protocol):
     """What :func:`handle_soap` needs of a SOAP simulator's state."""
 

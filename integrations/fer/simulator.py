@@ -34,8 +34,15 @@ from litestar import Litestar, Response
 from lxml import etree
 
 from integrations.common.faults import FaultInjector, FaultProfile
-from integrations.common.simulator import SoapDialect, naive_local, simulator_app, soap_endpoints, soap_wsdl, state_of
 from integrations.common.simulator import handle_soap as dispatch_soap
+from integrations.common.simulator import (
+    naive_local,
+    simulator_app,
+    soap_dialect,
+    soap_endpoints,
+    soap_wsdl,
+    state_of,
+)
 from integrations.demo_region.model import (
     Department,
     District,
@@ -720,20 +727,7 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
-def _error_reply(method: str, code: int, message: str, id_history: int) -> etree._Element:
-    env, _ = soap.new_result(method, errors=[(code, message)], id_history=id_history)
-    return env
-
-
-DIALECT = SoapDialect(
-    content_type=soap.CONTENT_TYPE,
-    method_from_action=soap.method_from_action,
-    parse_body=soap.parse_body,
-    operation_tag=lambda method: soap.qn(soap.TEMPURI_NS, method),
-    serialize=soap.serialize,
-    build_fault=soap.build_fault,
-    error_reply=_error_reply,
-)
+DIALECT = soap_dialect(soap)
 
 
 def handle_soap(state: FerSimulatorState, action: str | None, body: bytes) -> Response[bytes]:

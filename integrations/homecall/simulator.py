@@ -40,8 +40,8 @@ from litestar.params import FromPath
 from lxml import etree
 
 from integrations.common.faults import FaultInjector, FaultProfile
-from integrations.common.simulator import SoapDialect, simulator_app, soap_endpoints, soap_wsdl, state_of
 from integrations.common.simulator import handle_soap as dispatch_soap
+from integrations.common.simulator import simulator_app, soap_dialect, soap_endpoints, soap_wsdl, state_of
 from integrations.demo_region.areas import AttachmentRegister
 from integrations.demo_region.model import Region
 from integrations.homecall import soap
@@ -213,20 +213,7 @@ def _wsdl(location: str) -> bytes:
     )
 
 
-def _error_reply(method: str, code: int, message: str, id_history: int) -> etree._Element:
-    env, _ = soap.new_result(method, errors=[(code, message)], id_history=id_history)
-    return env
-
-
-DIALECT = SoapDialect(
-    content_type=soap.CONTENT_TYPE,
-    method_from_action=soap.method_from_action,
-    parse_body=soap.parse_body,
-    operation_tag=lambda method: soap.qn(soap.TEMPURI_NS, method),
-    serialize=soap.serialize,
-    build_fault=soap.build_fault,
-    error_reply=_error_reply,
-)
+DIALECT = soap_dialect(soap)
 
 
 def handle_soap(state: HomeCallSimulatorState, action: str | None, body: bytes) -> Response[bytes]:
