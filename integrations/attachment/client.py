@@ -6,14 +6,10 @@ with :func:`integrations.common.http.build_http_client` (``inprocess://attachmen
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
-
-import httpx
 
 from integrations.attachment import wire
 from integrations.attachment.protocol import (
@@ -31,6 +27,7 @@ from integrations.attachment.protocol import (
     OrganisationNotFound,
     PersonNotInsured,
 )
+from integrations.common.http import JsonClient, JsonUpstream
 
 DEFAULT_ERROR_MAP: Mapping[str, type[AttachmentRefusal]] = {
     "unauthorized": AttachmentAccessDenied,
@@ -41,26 +38,22 @@ DEFAULT_ERROR_MAP: Mapping[str, type[AttachmentRefusal]] = {
     "application_not_found": ApplicationNotFound,
 }
 
+UPSTREAM = JsonUpstream(
+    name="Сервис прикрепления",
+    not_json="Некорректный ответ сервиса прикрепления: не JSON",
+    refusal=AttachmentRefusal,
+    timeout=AttachmentTimeout,
+    unavailable=AttachmentUnavailable,
+    malformed=AttachmentMalformedReply,
+)
 
-class AttachmentClient:
+
+class AttachmentClient(JsonClient):
     """``AttachmentClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        token: str | None,
-        timeout_s: float,
-        base_path: str = wire.BASE_PATH,
-        error_map: Mapping[str, type[AttachmentRefusal]] | None = None,
-    ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
-        self._http = http
-        self._token = token
-        self._timeout_s = timeout_s
-        self._base = base_path.rstrip("/")
-        self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
+    upstream = UPSTREAM
+    default_base_path = wire.BASE_PATH
+    default_error_map = DEFAULT_ERROR_MAP
 
     async def get_attachment(self, oms_number: str) -> AttachmentRecord | None:
         body = await self._request("GET", f"/persons/{quote(oms_number, safe='')}/attachment")
@@ -92,48 +85,6 @@ class AttachmentClient:
         if not isinstance(items, list):
             raise AttachmentMalformedReply("Некорректный ответ сервиса прикрепления: нет списка заявлений")
         return [_application(item) for item in items]
-
-    # -- transport -------------------------------------------------------------------------------
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.request(
-                    method, f"{self._base}{path}", json=json_body, params=params, headers=all_headers
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise AttachmentTimeout(f"Сервис прикрепления не ответил за {self._timeout_s:g} с") from exc
-        except httpx.HTTPError as exc:
-            raise AttachmentUnavailable(f"Сервис прикрепления недоступен: {exc}") from exc
-        try:
-            body = json.loads(response.content) if response.content else None
-        except ValueError as exc:
-            if response.status_code >= 400:
-                raise AttachmentUnavailable(
-                    f"Сервис прикрепления ответил HTTP {response.status_code}", status_code=response.status_code
-                ) from exc
-            raise AttachmentMalformedReply("Некорректный ответ сервиса прикрепления: не JSON") from exc
-        if response.status_code >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            code = error.get("code") if isinstance(error, dict) else None
-            if response.status_code >= 500 or not isinstance(code, str):
-                raise AttachmentUnavailable(
-                    f"Сервис прикрепления ответил HTTP {response.status_code}", status_code=response.status_code
-                )
-            message = error.get("message") if isinstance(error, dict) else None
-            raise self._error_map.get(code, AttachmentRefusal)(code, str(message or "Отказ без описания"))
-        return body
 
 
 def _obj(body: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
+from integrations.common import errors as common
 from integrations.fer.areas import AreaType
 
 
@@ -197,22 +198,16 @@ class ApplicationInfo:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class AttachmentError(Exception):
-    retryable: bool = False
-    code: str = "attachment.error"
-    user_message: str = "Не удалось обработать заявление о прикреплении. Попробуйте позже."
+class AttachmentError(common.UpstreamError):
+    code = "attachment.error"
+    user_message = "Не удалось обработать заявление о прикреплении. Попробуйте позже."
 
 
-class AttachmentRefusal(AttachmentError):
+class AttachmentRefusal(AttachmentError, common.UpstreamRefusal):
     """A business answer of the upstream: ``upstream_code`` and its message as sent."""
 
     code = "attachment.refused"
     user_message = "Заявление о прикреплении не принято. Обратитесь в регистратуру выбранной поликлиники."
-
-    def __init__(self, upstream_code: str, message: str) -> None:
-        super().__init__(f"[{upstream_code}] {message}")
-        self.upstream_code = upstream_code
-        self.message = message
 
 
 class AttachmentAccessDenied(AttachmentRefusal):
@@ -247,15 +242,14 @@ class ApplicationNotFound(AttachmentRefusal):
     user_message = "Заявление о прикреплении не найдено."
 
 
-class AttachmentTransportError(AttachmentError):
-    retryable = True
+class AttachmentTransportError(AttachmentError, common.UpstreamTransportError):
     code = "attachment.unavailable"
     user_message = (
         "Сервис прикрепления к поликлинике сейчас недоступен, заявление не отправлено. Повторите попытку позже."
     )
 
 
-class AttachmentTimeout(AttachmentTransportError):
+class AttachmentTimeout(AttachmentTransportError, common.UpstreamTimeout):
     code = "attachment.timeout"
     user_message = (
         "Сервис прикрепления не ответил вовремя. Проверьте статус заявления через несколько минут, прежде чем "
@@ -263,14 +257,12 @@ class AttachmentTimeout(AttachmentTransportError):
     )
 
 
-class AttachmentMalformedReply(AttachmentTransportError):
+class AttachmentMalformedReply(AttachmentTransportError, common.UpstreamMalformedReply):
     code = "attachment.malformed_reply"
 
 
-class AttachmentUnavailable(AttachmentTransportError):
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
+class AttachmentUnavailable(AttachmentTransportError, common.UpstreamUnavailable):
+    """HTTP error status or connection failure."""
 
 
 # -- the port ------------------------------------------------------------------------------------

@@ -43,8 +43,16 @@ from integrations.attachment.protocol import (
     RejectionReason,
     StatusStep,
 )
-from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.common.simulator import simulator_app, state_of
+from integrations.common.faults import FaultInjector, FaultProfile
+from integrations.common.simulator import (
+    SimulatorApiError,
+    error_response,
+    json_guard,
+    json_response,
+    naive_local,
+    simulator_app,
+    state_of,
+)
 from integrations.demo_region.areas import AttachmentRegister, is_child, serves_age
 from integrations.demo_region.model import Person, Region
 from integrations.fer.areas import AreaType
@@ -52,12 +60,8 @@ from integrations.fer.areas import AreaType
 YEAR = timedelta(days=365)
 
 
-class AttachmentApiError(Exception):
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status_code = status_code
-        self.code = code
-        self.message = message
+class AttachmentApiError(SimulatorApiError):
+    """A refusal of this simulator (``status_code``, ``code``, ``message``)."""
 
 
 @dataclass(slots=True)
@@ -113,10 +117,7 @@ class AttachmentSimulatorState:
         self._by_snils = {_digits(p.snils): p for p in region.people}
 
     def now(self) -> datetime:
-        moment = self._clock()
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(self.tz).replace(tzinfo=None)
-        return moment.replace(microsecond=0)
+        return naive_local(self._clock(), self.tz)
 
     def overload(self, mo_id: str) -> None:
         self.overloaded.add(mo_id)
@@ -311,14 +312,6 @@ class AttachmentSimulatorState:
         return app
 
 
-def _json(content: Any, status_code: int = 200) -> Response[Any]:
-    return Response(content=content, status_code=status_code, media_type="application/json")
-
-
-def _error(exc: AttachmentApiError) -> Response[Any]:
-    return _json({"error": {"code": exc.code, "message": exc.message}}, exc.status_code)
-
-
 def create_attachment_simulator(
     region: Region,
     *,
@@ -344,16 +337,7 @@ def create_attachment_simulator(
     base = wire.BASE_PATH
 
     async def guard(request: Request[Any, Any, Any], operation: str) -> Response[Any] | None:
-        fault = await state.faults.before_reply()
-        if fault is Fault.ERROR:
-            return _json({"error": {"code": "unavailable", "message": "Сервис временно недоступен"}}, 503)
-        if fault is Fault.MALFORMED:
-            return Response(content=b'{"applications": [{"id": ', media_type="application/json")
-        state.calls[operation] += 1
-        if state.token is not None and request.headers.get("authorization") != f"Bearer {state.token}":
-            return _error(AttachmentApiError(401, "unauthorized", "Неверный токен доступа"))
-        state.tick()
-        return None
+        return await json_guard(state, request, operation, malformed=b'{"applications": [{"id": ')
 
     @get(f"{base}/persons/{{oms_number:str}}/attachment")
     async def get_attachment(request: Request[Any, Any, Any], oms_number: FromPath[str]) -> Response[Any]:
@@ -363,8 +347,8 @@ def create_attachment_simulator(
         try:
             record = state.record(oms_number)
         except AttachmentApiError as exc:
-            return _error(exc)
-        return _json({"attachment": None if record is None else wire.record_json(record)})
+            return error_response(exc)
+        return json_response({"attachment": None if record is None else wire.record_json(record)})
 
     @post(f"{base}/applications", status_code=201)
     async def submit(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -381,8 +365,8 @@ def create_attachment_simulator(
                 raise AttachmentApiError(422, "bad_request", f"Некорректное заявление: {exc}") from exc
             app, created = state.submit(form, key)
         except AttachmentApiError as exc:
-            return _error(exc)
-        return _json(wire.application_json(state.info(app)), 201 if created else 200)
+            return error_response(exc)
+        return json_response(wire.application_json(state.info(app)), 201 if created else 200)
 
     @get(f"{base}/applications/{{application_id:str}}")
     async def get_application(request: Request[Any, Any, Any], application_id: FromPath[str]) -> Response[Any]:
@@ -392,8 +376,8 @@ def create_attachment_simulator(
         try:
             app = state.application(application_id)
         except AttachmentApiError as exc:
-            return _error(exc)
-        return _json(wire.application_json(state.info(app)))
+            return error_response(exc)
+        return json_response(wire.application_json(state.info(app)))
 
     @get(f"{base}/applications")
     async def list_applications(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -404,9 +388,9 @@ def create_attachment_simulator(
         try:
             since = datetime.fromisoformat(since_text).replace(tzinfo=None) if since_text else None
         except ValueError:
-            return _error(AttachmentApiError(400, "bad_request", "Некорректный параметр changed_since"))
+            return error_response(AttachmentApiError(400, "bad_request", "Некорректный параметр changed_since"))
         found = state.search(request.query_params.get("oms_number"), since)
-        return _json({"applications": [wire.application_json(state.info(a)) for a in found]})
+        return json_response({"applications": [wire.application_json(state.info(a)) for a in found]})
 
     @post(f"{base}/_sim/applications/{{application_id:str}}/{{action:str}}", status_code=200)
     async def clinic_side(
@@ -416,8 +400,8 @@ def create_attachment_simulator(
         try:
             app = state.clinic_action(application_id, action, data if isinstance(data, dict) else {})
         except (KeyError, ValueError) as exc:
-            return _json({"error": str(exc)}, 409)
-        return _json(wire.application_json(state.info(app)))
+            return json_response({"error": str(exc)}, 409)
+        return json_response(wire.application_json(state.info(app)))
 
     return simulator_app([get_attachment, submit, get_application, list_applications, clinic_side], state)
 

@@ -6,15 +6,12 @@ One request per call, no retries, the deadline enforced with :func:`asyncio.time
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
+from integrations.common.http import JsonClient, JsonUpstream
 from integrations.erzl import wire
 from integrations.erzl.protocol import (
     AppealForm,
@@ -62,32 +59,28 @@ DEFAULT_ERROR_MAP: Mapping[str, type[ErzlRefusal]] = {
     "change_not_found": ChangeNotFound,
 }
 
+UPSTREAM = JsonUpstream(
+    name="Сервис ОМС",
+    not_json="Некорректный ответ сервиса ОМС: не JSON",
+    refusal=ErzlRefusal,
+    timeout=ErzlTimeout,
+    unavailable=ErzlUnavailable,
+    malformed=ErzlMalformedReply,
+)
 
-class ErzlClient:
+
+class ErzlClient(JsonClient):
     """``ErzlClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        token: str | None,
-        timeout_s: float,
-        base_path: str = wire.BASE_PATH,
-        error_map: Mapping[str, type[ErzlRefusal]] | None = None,
-    ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
-        self._http = http
-        self._token = token
-        self._timeout_s = timeout_s
-        self._base = base_path.rstrip("/")
-        self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
+    upstream = UPSTREAM
+    default_base_path = wire.BASE_PATH
+    default_error_map = DEFAULT_ERROR_MAP
 
     async def find_policy(
         self, *, consent_id: str, snils: str | None = None, esia_oid: str | None = None
     ) -> PolicyLookup:
         params = {k: v for k, v in (("snils", snils), ("esiaOid", esia_oid)) if v}
-        status, body = await self._request(
+        status, body = await self._exchange(
             "GET", "/persons/policy", params=params, headers={"X-Consent-Id": consent_id}
         )
         data = _obj(body)
@@ -100,11 +93,11 @@ class ErzlClient:
         return PolicyFound(record=record, history=tuple(_parse(wire.from_json, PolicyRecord, h) for h in history))
 
     async def list_insurers(self, region: str) -> list[Insurer]:
-        _, body = await self._request("GET", "/insurers", params={"region": region})
+        _, body = await self._exchange("GET", "/insurers", params={"region": region})
         return _list(body, "insurers", Insurer)
 
     async def billed_services(self, enp: str, *, date_from: date, date_to: date) -> list[BilledService]:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "GET",
             f"/persons/{quote(enp, safe='')}/services",
             params={"from": date_from.isoformat(), "to": date_to.isoformat()},
@@ -112,17 +105,17 @@ class ErzlClient:
         return _list(body, "services", BilledService)
 
     async def submit_appeal(self, form: AppealForm, *, idempotency_key: str) -> AppealInfo:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "POST", "/appeals", json_body=wire.to_json(form), headers={"Idempotency-Key": idempotency_key}
         )
         return _parse(wire.from_json, AppealInfo, body)
 
     async def get_appeal(self, appeal_id: str) -> AppealInfo:
-        _, body = await self._request("GET", f"/appeals/{quote(appeal_id, safe='')}")
+        _, body = await self._exchange("GET", f"/appeals/{quote(appeal_id, safe='')}")
         return _parse(wire.from_json, AppealInfo, body)
 
     async def reopen_appeal(self, appeal_id: str, *, comment: str, idempotency_key: str) -> AppealInfo:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "POST",
             f"/appeals/{quote(appeal_id, safe='')}/reopen",
             json_body={"comment": comment},
@@ -131,56 +124,14 @@ class ErzlClient:
         return _parse(wire.from_json, AppealInfo, body)
 
     async def submit_change(self, form: ChangeForm, *, idempotency_key: str) -> ChangeInfo:
-        _, body = await self._request(
+        _, body = await self._exchange(
             "POST", "/changes", json_body=wire.to_json(form), headers={"Idempotency-Key": idempotency_key}
         )
         return _parse(wire.from_json, ChangeInfo, body)
 
     async def get_change(self, change_id: str) -> ChangeInfo:
-        _, body = await self._request("GET", f"/changes/{quote(change_id, safe='')}")
+        _, body = await self._exchange("GET", f"/changes/{quote(change_id, safe='')}")
         return _parse(wire.from_json, ChangeInfo, body)
-
-    # -- transport -------------------------------------------------------------------------------
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.request(
-                    method, f"{self._base}{path}", json=json_body, params=params, headers=all_headers
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise ErzlTimeout(f"Сервис ОМС не ответил за {self._timeout_s:g} с") from exc
-        except httpx.HTTPError as exc:
-            raise ErzlUnavailable(f"Сервис ОМС недоступен: {exc}") from exc
-        try:
-            body = json.loads(response.content) if response.content else None
-        except ValueError as exc:
-            if response.status_code >= 400:
-                raise ErzlUnavailable(
-                    f"Сервис ОМС ответил HTTP {response.status_code}", status_code=response.status_code
-                ) from exc
-            raise ErzlMalformedReply("Некорректный ответ сервиса ОМС: не JSON") from exc
-        if response.status_code >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            code = error.get("code") if isinstance(error, dict) else None
-            if response.status_code >= 500 or not isinstance(code, str):
-                raise ErzlUnavailable(
-                    f"Сервис ОМС ответил HTTP {response.status_code}", status_code=response.status_code
-                )
-            message = error.get("message") if isinstance(error, dict) else None
-            raise self._error_map.get(code, ErzlRefusal)(code, str(message or "Отказ без описания"))
-        return response.status_code, body
 
 
 def _obj(body: Any) -> dict[str, Any]:

@@ -44,6 +44,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from integrations.common import errors as common
+
 
 class PolicyStatus(enum.Enum):
     ACTIVE = "active"
@@ -294,22 +296,16 @@ class ChangeInfo:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class ErzlError(Exception):
-    retryable: bool = False
-    code: str = "erzl.error"
-    user_message: str = "Сервис ОМС не смог обработать запрос. Попробуйте позже."
+class ErzlError(common.UpstreamError):
+    code = "erzl.error"
+    user_message = "Сервис ОМС не смог обработать запрос. Попробуйте позже."
 
 
-class ErzlRefusal(ErzlError):
+class ErzlRefusal(ErzlError, common.UpstreamRefusal):
     """A business answer of the upstream: ``upstream_code`` and its message as sent."""
 
     code = "erzl.refused"
     user_message = "Запрос в систему ОМС не принят."
-
-    def __init__(self, upstream_code: str, message: str) -> None:
-        super().__init__(f"[{upstream_code}] {message}")
-        self.upstream_code = upstream_code
-        self.message = message
 
 
 class ErzlAccessDenied(ErzlRefusal):
@@ -374,27 +370,24 @@ class ChangeNotFound(ErzlRefusal):
     user_message = "Заявление о замене страховой компании не найдено."
 
 
-class ErzlTransportError(ErzlError):
-    retryable = True
+class ErzlTransportError(ErzlError, common.UpstreamTransportError):
     code = "erzl.unavailable"
     user_message = "Сервис ОМС сейчас недоступен, ничего не отправлено. Повторите попытку позже."
 
 
-class ErzlTimeout(ErzlTransportError):
+class ErzlTimeout(ErzlTransportError, common.UpstreamTimeout):
     code = "erzl.timeout"
     user_message = (
         "Сервис ОМС не ответил вовремя. Проверьте состояние через несколько минут, прежде чем отправлять снова."
     )
 
 
-class ErzlMalformedReply(ErzlTransportError):
+class ErzlMalformedReply(ErzlTransportError, common.UpstreamMalformedReply):
     code = "erzl.malformed_reply"
 
 
-class ErzlUnavailable(ErzlTransportError):
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
+class ErzlUnavailable(ErzlTransportError, common.UpstreamUnavailable):
+    """HTTP error status or connection failure."""
 
 
 # -- the port ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 
 from lxml import etree
 
+from integrations.common.soap import SoapBusinessError
 from integrations.demo_region.areas import AttachmentRegister
 from integrations.fer import soap
 from integrations.fer.client import FerClient
@@ -31,14 +32,14 @@ if TYPE_CHECKING:
     from integrations.fer.simulator import FerSimulatorState
 
 
-class HubBusinessError(Exception):
+class HubBusinessError(SoapBusinessError):
     """Raised inside the hub simulator (here and in :mod:`integrations.fer.simulator`); becomes an ``ErrorList``
     entry."""
 
+    code: HubErrorCode
+
     def __init__(self, code: HubErrorCode, detail: str | None = None) -> None:
-        super().__init__(f"{code.name}: {detail}")
-        self.code = code
-        self.detail = detail
+        super().__init__(code, detail)
 
 
 class AreaType(enum.IntEnum):

@@ -8,15 +8,14 @@ enforced with :func:`asyncio.timeout`, since httpx's own timeouts do not apply t
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TypeVar
 
 import httpx
 from lxml import etree
 
+from integrations.common.http import SoapUpstream, post_soap, soap_reply_parser
 from integrations.fer import soap
 from integrations.fer.protocol import (
     AccessDenied,
@@ -63,23 +62,16 @@ DEFAULT_ERROR_MAP: Mapping[int, type[HubError]] = {
 _DAY_END = time(23, 59, 59)
 
 _E = TypeVar("_E", AppointmentStatus, BookingChannel, SpecialistType)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+UPSTREAM = SoapUpstream(
+    name="Хаб записи",
+    name_genitive="хаба записи",
+    timeout=HubTimeout,
+    unavailable=HubUnavailable,
+    malformed=HubMalformedReply,
+)
 
-
-def _parses_reply(
-    fn: Callable[Concatenate[FerClient, _P], Coroutine[Any, Any, _R]],
-) -> Callable[Concatenate[FerClient, _P], Coroutine[Any, Any, _R]]:
-    """A reply member that cannot be parsed is :class:`HubMalformedReply`, never a bare ``ValueError``."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: FerClient, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return await fn(self, *args, **kwargs)
-        except soap.SoapMalformed as exc:
-            raise HubMalformedReply(f"Некорректный ответ хаба записи: {exc}") from exc
-
-    return wrapper
+#: A reply member that cannot be parsed is :class:`HubMalformedReply`, never a bare ``ValueError``.
+_parses_reply = soap_reply_parser(UPSTREAM)
 
 
 class FerClient:
@@ -338,37 +330,20 @@ class FerClient:
     ) -> etree._Element:
         body = soap.build_request(method, [*params, ("guid", self._guid), *extra])
         headers = {"Content-Type": soap.CONTENT_TYPE, "SOAPAction": soap.soap_action(method)}
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.post(self._path, content=body, headers=headers)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise HubTimeout(f"Хаб записи не ответил за {self._timeout_s:g} с ({method})") from exc
-        except httpx.HTTPError as exc:
-            raise HubUnavailable(f"Хаб записи недоступен ({method}): {exc}") from exc
-
-        try:
-            payload = soap.parse_body(response.content)
-        except soap.SoapFault as fault:
-            raise HubUnavailable(
-                f"Хаб записи вернул SOAP Fault ({method}): {fault.message}",
-                fault_code=fault.code,
-                status_code=response.status_code,
-            ) from fault
-        except soap.SoapMalformed as exc:
-            if response.status_code >= 400:
-                raise HubUnavailable(
-                    f"Хаб записи ответил HTTP {response.status_code} ({method})",
-                    status_code=response.status_code,
-                ) from exc
-            raise HubMalformedReply(f"Некорректный ответ хаба записи ({method}): {exc}") from exc
-        if response.status_code >= 400:
-            raise HubUnavailable(
-                f"Хаб записи ответил HTTP {response.status_code} ({method})", status_code=response.status_code
-            )
+        payload = await post_soap(
+            self._http,
+            UPSTREAM,
+            self._path,
+            method,
+            content=body,
+            headers=headers,
+            timeout_s=self._timeout_s,
+            parse_body=soap.parse_body,
+        )
         try:
             return self._result(method, payload)
         except soap.SoapMalformed as exc:
-            raise HubMalformedReply(f"Некорректный ответ хаба записи ({method}): {exc}") from exc
+            raise UPSTREAM.malformed_reply(method, exc) from exc
 
     def _result(self, method: str, payload: etree._Element) -> etree._Element:
         if payload.tag != soap.qn(soap.TEMPURI_NS, f"{method}Response"):

@@ -29,14 +29,21 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Response
 from lxml import etree
 
-from integrations.common.faults import Fault, FaultInjector, FaultProfile
-from integrations.common.simulator import simulator_app, state_of
+from integrations.common.faults import FaultInjector, FaultProfile
+from integrations.common.simulator import handle_soap as dispatch_soap
+from integrations.common.simulator import (
+    naive_local,
+    simulator_app,
+    soap_dialect,
+    soap_endpoints,
+    soap_wsdl,
+    state_of,
+)
 from integrations.demo_region.model import (
     Department,
     District,
@@ -195,10 +202,7 @@ class FerSimulatorState:
 
     def now(self) -> datetime:
         """The clock as the hub's naive local time."""
-        moment = self._clock()
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(self.tz).replace(tzinfo=None)
-        return moment.replace(microsecond=0)
+        return naive_local(self._clock(), self.tz)
 
     def horizon(self, doctor: Doctor) -> tuple[date, date]:
         """First and last day of the doctor's open schedule."""
@@ -758,64 +762,25 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
-def _xml(body: bytes, status_code: int = 200) -> Response[bytes]:
-    return Response(content=body, status_code=status_code, media_type=soap.CONTENT_TYPE)
-
-
-def _fault(code: str, message: str, status_code: int = 500) -> Response[bytes]:
-    return _xml(soap.build_fault(code, message), status_code)
+DIALECT = soap_dialect(soap)
 
 
 def handle_soap(state: FerSimulatorState, action: str | None, body: bytes) -> Response[bytes]:
     """Process one SOAP request synchronously (no awaits: atomic on the event loop)."""
-    method = soap.method_from_action(action)
-    handler = HANDLERS.get(method or "")
-    if method is None or handler is None:
-        return _fault("Client", f"Действие {action!r} не поддерживается (ActionNotSupported)")
-    try:
-        op = soap.parse_body(body)
-    except (soap.SoapMalformed, soap.SoapFault) as exc:
-        return _fault("Client", f"Некорректный SOAP-запрос: {exc}", 400)
-    if op.tag != soap.qn(soap.TEMPURI_NS, method):
-        return _fault("Client", f"Корневой элемент {op.tag} не соответствует SOAPAction {method}")
-    state.calls[method] += 1
-    id_history = state.next_id_history()
-    params = _Params(op)
-    try:
-        if state.guid is not None and params.text("guid") != state.guid:
-            raise HubBusinessError(HubErrorCode.ACCESS_DENIED)
-        return _xml(soap.serialize(handler(state, params, id_history)))
-    except HubBusinessError as exc:
-        message = state.error_messages.get(exc.code, DEFAULT_ERROR_MESSAGES[HubErrorCode.INTERNAL])
-        if exc.detail:
-            message = f"{message}: {exc.detail}"
-        env, _ = soap.new_result(method, errors=[(int(exc.code), message)], id_history=id_history)
-        return _xml(soap.serialize(env))
-
-
-_WSDL_OPERATIONS = "".join(
-    f'<wsdl:operation name="{name}"><soap:operation soapAction="{soap.SOAP_ACTION_PREFIX}{name}" '
-    f'style="document"/><wsdl:input><soap:body use="literal"/></wsdl:input>'
-    f'<wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation>'
-    for name in HANDLERS
-)
+    return dispatch_soap(
+        DIALECT,
+        state,
+        action,
+        body,
+        handlers=HANDLERS,
+        params=_Params,
+        access_denied=HubErrorCode.ACCESS_DENIED,
+        fallback_message=DEFAULT_ERROR_MESSAGES[HubErrorCode.INTERNAL],
+    )
 
 
 def _wsdl(location: str) -> bytes:
-    port_ops = "".join(f'<wsdl:operation name="{name}"/>' for name in HANDLERS)
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<wsdl:definitions name="HubService" targetNamespace="http://tempuri.org/" '
-        'xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" '
-        'xmlns:tns="http://tempuri.org/">'
-        f'<wsdl:portType name="IHubService">{port_ops}</wsdl:portType>'
-        '<wsdl:binding name="BasicHttpBinding_IHubService" type="tns:IHubService">'
-        '<soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>'
-        f"{_WSDL_OPERATIONS}</wsdl:binding>"
-        '<wsdl:service name="HubService"><wsdl:port name="BasicHttpBinding_IHubService" '
-        f'binding="tns:BasicHttpBinding_IHubService"><soap:address location="{location}"/></wsdl:port>'
-        "</wsdl:service></wsdl:definitions>"
-    ).encode()
+    return soap_wsdl("HubService", HANDLERS, action_prefix=soap.SOAP_ACTION_PREFIX, location=location)
 
 
 def create_fer_simulator(
@@ -835,23 +800,16 @@ def create_fer_simulator(
         error_messages=error_messages,
     )
 
-    @post(HUB_PATH, status_code=200, media_type=soap.CONTENT_TYPE)
-    async def soap_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.body()
-        fault = await state.faults.before_reply()
-        if fault is Fault.ERROR:
-            return _fault("Server", "Сервис записи временно недоступен")
-        if fault is Fault.MALFORMED:
-            return _xml(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Resp')
-        return handle_soap(state, request.headers.get("soapaction"), body)
+    endpoints = soap_endpoints(
+        HUB_PATH,
+        DIALECT,
+        state.faults,
+        handle=lambda action, body: handle_soap(state, action, body),
+        wsdl=_wsdl,
+        unavailable="Сервис записи временно недоступен",
+    )
 
-    @get(HUB_PATH, media_type=soap.CONTENT_TYPE)
-    async def wsdl_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
-        if "wsdl" not in {key.lower() for key in request.query_params}:
-            return _xml(b"", 400)
-        return _xml(_wsdl(str(request.url.with_replacements(query=""))))
-
-    return simulator_app([soap_endpoint, wsdl_endpoint], state)
+    return simulator_app(endpoints, state)
 
 
 def simulator_state(app: Litestar) -> FerSimulatorState:

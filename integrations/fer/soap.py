@@ -21,6 +21,8 @@ from datetime import date, datetime
 
 from lxml import etree
 
+from integrations.common.soap import SoapFault, SoapMalformed
+
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 TEMPURI_NS = "http://tempuri.org/"
 HUB_NS = "http://schemas.datacontract.org/2004/07/HubService2"
@@ -34,17 +36,6 @@ _NIL = f"{{{XSI_NS}}}nil"
 Scalar = str | int | bool | date | datetime
 ComplexValue = Sequence[tuple[str, Scalar | None]]
 ParamValue = Scalar | ComplexValue | None
-
-
-class SoapMalformed(ValueError):
-    """The bytes are not the SOAP message expected."""
-
-
-class SoapFault(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 def qn(ns: str, name: str) -> str:

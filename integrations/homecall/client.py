@@ -9,14 +9,12 @@ this process, ``https://…`` the served simulator or the real service.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
 
 import httpx
 from lxml import etree
 
+from integrations.common.http import SoapUpstream, post_soap, soap_reply_parser
 from integrations.homecall import soap
 from integrations.homecall.protocol import (
     DEFAULT_STATUS_TABLE,
@@ -73,23 +71,16 @@ DEFAULT_ERROR_MAP: Mapping[int, type[HomeCallRefusal]] = {
     HomeCallErrorCode.STATUS_CHANGE_NOT_ALLOWED: StatusChangeNotAllowed,
 }
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+UPSTREAM = SoapUpstream(
+    name="Сервис вызова врача на дом",
+    name_genitive="сервиса вызова врача на дом",
+    timeout=HomeCallTimeout,
+    unavailable=HomeCallUnavailable,
+    malformed=HomeCallMalformedReply,
+)
 
-
-def _parses_reply(
-    fn: Callable[Concatenate[HomeCallClient, _P], Coroutine[Any, Any, _R]],
-) -> Callable[Concatenate[HomeCallClient, _P], Coroutine[Any, Any, _R]]:
-    """A reply member that cannot be parsed is :class:`HomeCallMalformedReply`, never a bare ``ValueError``."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: HomeCallClient, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return await fn(self, *args, **kwargs)
-        except soap.SoapMalformed as exc:
-            raise HomeCallMalformedReply(f"Некорректный ответ сервиса вызова врача на дом: {exc}") from exc
-
-    return wrapper
+#: A reply member that cannot be parsed is :class:`HomeCallMalformedReply`, never a bare ``ValueError``.
+_parses_reply = soap_reply_parser(UPSTREAM)
 
 
 class HomeCallClient:
@@ -233,38 +224,20 @@ class HomeCallClient:
     async def _call(self, method: str, params: Iterable[tuple[str, soap.ParamValue]]) -> etree._Element:
         body = soap.build_request(method, params)
         headers = {"Content-Type": soap.CONTENT_TYPE, "SOAPAction": soap.soap_action(method)}
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.post(self._path, content=body, headers=headers)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise HomeCallTimeout(f"Сервис вызова врача на дом не ответил за {self._timeout_s:g} с ({method})") from exc
-        except httpx.HTTPError as exc:
-            raise HomeCallUnavailable(f"Сервис вызова врача на дом недоступен ({method}): {exc}") from exc
-
-        try:
-            payload = soap.parse_body(response.content)
-        except soap.SoapFault as fault:
-            raise HomeCallUnavailable(
-                f"Сервис вызова врача на дом вернул SOAP Fault ({method}): {fault.message}",
-                fault_code=fault.code,
-                status_code=response.status_code,
-            ) from fault
-        except soap.SoapMalformed as exc:
-            if response.status_code >= 400:
-                raise HomeCallUnavailable(
-                    f"Сервис вызова врача на дом ответил HTTP {response.status_code} ({method})",
-                    status_code=response.status_code,
-                ) from exc
-            raise HomeCallMalformedReply(f"Некорректный ответ сервиса вызова врача на дом ({method}): {exc}") from exc
-        if response.status_code >= 400:
-            raise HomeCallUnavailable(
-                f"Сервис вызова врача на дом ответил HTTP {response.status_code} ({method})",
-                status_code=response.status_code,
-            )
+        payload = await post_soap(
+            self._http,
+            UPSTREAM,
+            self._path,
+            method,
+            content=body,
+            headers=headers,
+            timeout_s=self._timeout_s,
+            parse_body=soap.parse_body,
+        )
         try:
             result, errors = soap.method_result(payload, method)
         except soap.SoapMalformed as exc:
-            raise HomeCallMalformedReply(f"Некорректный ответ сервиса вызова врача на дом ({method}): {exc}") from exc
+            raise UPSTREAM.malformed_reply(method, exc) from exc
         if errors:
             code, message = errors[0]
             raise self._error_map.get(code, HomeCallRefusal)(

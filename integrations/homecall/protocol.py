@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from integrations.common import errors as common
 from integrations.fer.areas import AreaType
 
 
@@ -333,24 +334,18 @@ class HomeCallChanged:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class HomeCallError(Exception):
+class HomeCallError(common.UpstreamError):
     """Base of everything the home-call adapter raises."""
 
-    retryable: bool = False
-    code: str = "homecall.error"
-    user_message: str = "Не удалось оформить вызов врача на дом. Попробуйте позже или позвоните в поликлинику."
+    code = "homecall.error"
+    user_message = "Не удалось оформить вызов врача на дом. Попробуйте позже или позвоните в поликлинику."
 
 
-class HomeCallRefusal(HomeCallError):
+class HomeCallRefusal(HomeCallError, common.UpstreamRefusal):
     """A business refusal from the hub's ``ErrorList``: ``upstream_code`` and its message as sent."""
 
     code = "homecall.refused"
     user_message = "Поликлиника отказала в приёме вызова. Позвоните в регистратуру поликлиники."
-
-    def __init__(self, upstream_code: int, message: str) -> None:
-        super().__init__(f"[{upstream_code}] {message}")
-        self.upstream_code = upstream_code
-        self.message = message
 
 
 class HomeCallAccessDenied(HomeCallRefusal):
@@ -440,10 +435,9 @@ class StatusChangeNotAllowed(HomeCallRefusal):
     user_message = "Изменить вызов уже нельзя: врач назначен или визит завершён. Позвоните в поликлинику."
 
 
-class HomeCallTransportError(HomeCallError):
+class HomeCallTransportError(HomeCallError, common.UpstreamTransportError):
     """The hub gave no usable answer; the call may be retried."""
 
-    retryable = True
     code = "homecall.unavailable"
     user_message = (
         "Сервис вызова врача на дом сейчас недоступен, вызов не оформлен. Повторите попытку через несколько минут "
@@ -451,7 +445,7 @@ class HomeCallTransportError(HomeCallError):
     )
 
 
-class HomeCallTimeout(HomeCallTransportError):
+class HomeCallTimeout(HomeCallTransportError, common.UpstreamTimeout):
     code = "homecall.timeout"
     user_message = (
         "Сервис вызова врача на дом не ответил вовремя. Проверьте через несколько минут, оформлен ли вызов, "
@@ -459,17 +453,16 @@ class HomeCallTimeout(HomeCallTransportError):
     )
 
 
-class HomeCallMalformedReply(HomeCallTransportError):
+class HomeCallMalformedReply(HomeCallTransportError, common.UpstreamMalformedReply):
     code = "homecall.malformed_reply"
 
 
-class HomeCallUnavailable(HomeCallTransportError):
+class HomeCallUnavailable(HomeCallTransportError, common.UpstreamUnavailable):
     """SOAP Fault, HTTP error status or connection failure."""
 
     def __init__(self, message: str, *, fault_code: str | None = None, status_code: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, status_code=status_code)
         self.fault_code = fault_code
-        self.status_code = status_code
 
 
 class PushRejected(HomeCallError):

@@ -74,6 +74,7 @@ __all__ = [
     "children",
     "local_name",
     "method_from_action",
+    "new_result",
     "parse_body",
     "parse_bool",
     "parse_datetime",

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
+from integrations.common import errors as common
+
 
 class RegistrationStatus(enum.StrEnum):
     ACCEPTED = "accepted"  # received, being checked
@@ -114,10 +116,8 @@ class Registration:
 # -- errors --------------------------------------------------------------------------------------
 
 
-class IemkError(Exception):
-    """Base of everything the ИЭМК adapter raises."""
-
-    retryable: bool = False
+class IemkError(common.UpstreamError):
+    """Base of everything the ИЭМК adapter raises (a rejection's ``code`` is the register's)."""
 
 
 class IemkRejected(IemkError):
@@ -150,24 +150,20 @@ class IemkBadRequest(IemkRejected):
     """The request was malformed (bad date, page, size, both or neither of snils / oid)."""
 
 
-class IemkTransportError(IemkError):
-    retryable = True
+class IemkTransportError(IemkError, common.UpstreamTransportError):
+    """The register gave no usable answer; the call may be retried."""
 
 
-class IemkTimeout(IemkTransportError):
+class IemkTimeout(IemkTransportError, common.UpstreamTimeout):
     """No reply within the client's deadline."""
 
 
-class IemkMalformedReply(IemkTransportError):
+class IemkMalformedReply(IemkTransportError, common.UpstreamMalformedReply):
     """The reply cannot be read as the contract's JSON (or the CDA / signature payload is unusable)."""
 
 
-class IemkUnavailable(IemkTransportError):
+class IemkUnavailable(IemkTransportError, common.UpstreamUnavailable):
     """HTTP error status without the contract's error body, or connection failure."""
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 # -- the port ------------------------------------------------------------------------------------

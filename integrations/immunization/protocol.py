@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, runtime_checkable
 
+from integrations.common import errors as common
+
 VACCINES_OID = "1.2.643.5.1.13.13.11.1078"
 ICD10_OID = "1.2.643.5.1.13.13.11.1005"
 EXEMPTION_PERIOD_URL = "urn:mz:immunization-exemption-period"
@@ -57,8 +59,8 @@ class RegisterExemption:
     reason: str | None
 
 
-class RegisterError(Exception):
-    retryable: bool = False
+class RegisterError(common.UpstreamError):
+    """Base of everything the immunization register adapter raises (a rejection's ``code`` is the register's)."""
 
 
 class RegisterRejected(RegisterError):
@@ -81,19 +83,19 @@ class RegisterBadRequest(RegisterRejected):
     """The request was malformed (a SNILS that is not 11 digits)."""
 
 
-class RegisterTransportError(RegisterError):
-    retryable = True
+class RegisterTransportError(RegisterError, common.UpstreamTransportError):
+    """The register gave no usable answer; the call may be retried."""
 
 
-class RegisterTimeout(RegisterTransportError):
+class RegisterTimeout(RegisterTransportError, common.UpstreamTimeout):
     """No reply within the client's deadline."""
 
 
-class RegisterUnavailable(RegisterTransportError):
+class RegisterUnavailable(RegisterTransportError, common.UpstreamUnavailable):
     """HTTP 5xx or a failed connection."""
 
 
-class RegisterMalformedReply(RegisterTransportError):
+class RegisterMalformedReply(RegisterTransportError, common.UpstreamMalformedReply):
     """The reply is not the contract's FHIR JSON."""
 
 

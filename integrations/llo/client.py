@@ -8,14 +8,11 @@ build ``http`` with :func:`integrations.common.http.build_http_client` (``inproc
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
+from integrations.common.http import JsonClient, JsonUpstream
 from integrations.llo import wire
 from integrations.llo.protocol import (
     AlreadyDeferred,
@@ -63,68 +60,23 @@ DEFAULT_ERROR_MAP: Mapping[str, type[LloRefusal]] = {
 }
 
 
-class _JsonClient:
-    NAME = "Сервис"
+def _upstream(name: str) -> JsonUpstream:
+    return JsonUpstream(
+        name=name,
+        not_json=f"Некорректный ответ: {name.lower()} прислал не JSON",
+        refusal=LloRefusal,
+        timeout=LloTimeout,
+        unavailable=LloUnavailable,
+        malformed=LloMalformedReply,
+    )
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        token: str | None,
-        timeout_s: float,
-        base_path: str,
-        error_map: Mapping[str, type[LloRefusal]] | None = None,
-    ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
-        self._http = http
-        self._token = token
-        self._timeout_s = timeout_s
-        self._base = base_path.rstrip("/")
-        self._error_map = DEFAULT_ERROR_MAP if error_map is None else error_map
+
+class _JsonClient(JsonClient):
+    NAME = "Сервис"
+    default_error_map = DEFAULT_ERROR_MAP
 
     async def aclose(self) -> None:
         """The httpx client is owned (and closed) by whoever built it."""
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._http.request(
-                    method, f"{self._base}{path}", json=json_body, params=params, headers=all_headers
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise LloTimeout(f"{self.NAME} не ответил за {self._timeout_s:g} с") from exc
-        except httpx.HTTPError as exc:
-            raise LloUnavailable(f"{self.NAME} недоступен: {exc}") from exc
-        try:
-            body = json.loads(response.content) if response.content else None
-        except ValueError as exc:
-            if response.status_code >= 400:
-                raise LloUnavailable(
-                    f"{self.NAME} ответил HTTP {response.status_code}", status_code=response.status_code
-                ) from exc
-            raise LloMalformedReply(f"Некорректный ответ: {self.NAME.lower()} прислал не JSON") from exc
-        if response.status_code >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            code = error.get("code") if isinstance(error, dict) else None
-            if response.status_code >= 500 or not isinstance(code, str):
-                raise LloUnavailable(
-                    f"{self.NAME} ответил HTTP {response.status_code}", status_code=response.status_code
-                )
-            message = error.get("message") if isinstance(error, dict) else None
-            raise self._error_map.get(code, LloRefusal)(code, str(message or "Отказ без описания"))
-        return body
 
     def _parse(self, parse: Callable[[Any], T], body: Any) -> T:
         try:
@@ -143,10 +95,8 @@ class LloClient(_JsonClient):
     """``LloClient(http, token=..., timeout_s=...)``; ``http`` carries the base URL of the regional system."""
 
     NAME = "Сервис ЛЛО"
-
-    def __init__(self, http: httpx.AsyncClient, *, token: str | None, timeout_s: float, **kwargs: Any) -> None:
-        kwargs.setdefault("base_path", wire.LLO_BASE)
-        super().__init__(http, token=token, timeout_s=timeout_s, **kwargs)
+    upstream = _upstream(NAME)
+    default_base_path = wire.LLO_BASE
 
     async def beneficiary(self, snils: str) -> Beneficiary | None:
         try:
@@ -188,10 +138,8 @@ class ClinicRequestsClient(_JsonClient):
     """``ClinicRequestsClient(http, token=..., timeout_s=...)``: the clinic MIS's requests without a visit."""
 
     NAME = "Сервис заявок в поликлинику"
-
-    def __init__(self, http: httpx.AsyncClient, *, token: str | None, timeout_s: float, **kwargs: Any) -> None:
-        kwargs.setdefault("base_path", wire.REQUESTS_BASE)
-        super().__init__(http, token=token, timeout_s=timeout_s, **kwargs)
+    upstream = _upstream(NAME)
+    default_base_path = wire.REQUESTS_BASE
 
     async def submit(self, form: ClinicRequestForm, *, idempotency_key: str) -> ClinicRequestInfo:
         body = await self._request(

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol, runtime_checkable
 
+from integrations.common import errors as common
+
 #: НСИ «Категории граждан, имеющих право на льготное лекарственное обеспечение» (the book the issue names;
 #: its full official name is **unconfirmed**).
 BENEFIT_CODES_OID = "1.2.643.5.1.13.13.99.2.713"
@@ -306,22 +308,16 @@ class ClinicRequestInfo:
 # -- errors ----------------------------------------------------------------------------------------
 
 
-class LloError(Exception):
-    retryable: bool = False
-    code: str = "llo.error"
-    user_message: str = "Сервис льготного лекарственного обеспечения не смог обработать запрос. Попробуйте позже."
+class LloError(common.UpstreamError):
+    code = "llo.error"
+    user_message = "Сервис льготного лекарственного обеспечения не смог обработать запрос. Попробуйте позже."
 
 
-class LloRefusal(LloError):
+class LloRefusal(LloError, common.UpstreamRefusal):
     """A business answer of the upstream: ``upstream_code`` and its message as sent."""
 
     code = "llo.refused"
     user_message = "Запрос отклонён сервисом льготного лекарственного обеспечения."
-
-    def __init__(self, upstream_code: str, message: str) -> None:
-        super().__init__(f"[{upstream_code}] {message}")
-        self.upstream_code = upstream_code
-        self.message = message
 
 
 class LloAccessDenied(LloRefusal):
@@ -387,8 +383,7 @@ class RequestPending(LloRefusal):
     user_message = "Такая заявка уже рассматривается поликлиникой."
 
 
-class LloTransportError(LloError):
-    retryable = True
+class LloTransportError(LloError, common.UpstreamTransportError):
     code = "llo.unavailable"
     user_message = (
         "Сервис льготного лекарственного обеспечения сейчас недоступен, ничего не изменено. "
@@ -396,18 +391,16 @@ class LloTransportError(LloError):
     )
 
 
-class LloTimeout(LloTransportError):
+class LloTimeout(LloTransportError, common.UpstreamTimeout):
     code = "llo.timeout"
 
 
-class LloMalformedReply(LloTransportError):
+class LloMalformedReply(LloTransportError, common.UpstreamMalformedReply):
     code = "llo.malformed_reply"
 
 
-class LloUnavailable(LloTransportError):
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
+class LloUnavailable(LloTransportError, common.UpstreamUnavailable):
+    """HTTP error status or connection failure."""
 
 
 # -- the ports -------------------------------------------------------------------------------------
