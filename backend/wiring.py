@@ -96,6 +96,6 @@ def wire(runtime: Runtime) -> None:
     runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
     runtime.adapters.vault_register = RegisterDocumentsOfDocuments(runtime)
     runtime.adapters.smp_push = partial(ambulance.handle_push, runtime)
-    booking.on_slot_freed("waitlist", waitlist.on_slot_freed)
+    booking.on_slot_freed("waitlist", waitlist.on_slot_freed, keeps_slot=True)
     booking.on_visited("surveys", surveys.on_visited)
     booking.on_slot_freed("scheduling_links", scheduling_links.on_slot_freed)
