@@ -187,7 +187,9 @@ class Query:
         async with info.context.sessionmaker() as session:
             try:
                 referral = await booking.referrals.own_referral(session, patient_id, referral_id)
-                result = await booking.referrals.booking_options(runtime, session, patient_id, referral, start, end)
+                result = await booking.referrals.booking_options(
+                    runtime, session, patient_id, referral, start=start, end=end
+                )
             except booking_problems.ProblemError as exc:
                 raise PublicError(exc.problem.message, code=exc.problem.code) from None
         items = [

@@ -87,7 +87,7 @@ async def _referral_added(runtime: Runtime, world: Any, principal: Any) -> None:
 
 #: T's questionnaire: this year's fluorography and mammography, last year's smear and occult-blood test, so
 #: the plan is four visits (blood, the prevention room, the ECG, the therapist): a lighter world to book.
-_RECENT = {c: False for c in YES_NO} | {
+_RECENT = dict.fromkeys(YES_NO, False) | {
     "had_ecg": True, "had_iop": True, "last_fluorography": 2025, "last_mammography": 2025, "last_smear": 2024,
     "last_fobt": 2024,
 }  # fmt: skip

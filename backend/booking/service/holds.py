@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.booking.models import Appointment, HoldStatus, SlotHold
 from backend.booking.problems import HoldNotFound, SlotTaken, fail
 from backend.booking.service.base import HOLD_TTL, Acting, _tz, now, to_utc
-from backend.core.context import Channel
 from backend.booking.service.rules import VisitPurpose, _prepare
 from backend.booking.service.slots import SlotRef
 from backend.booking.service.statements import _CLAIM_HOLD
+from backend.core.context import Channel
 from backend.core.db import detached
 from backend.core.uow import UnitOfWork
 from integrations.fer import Slot

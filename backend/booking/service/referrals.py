@@ -47,8 +47,7 @@ from backend.booking.service.slots import SlotRef, live_holds_and_bookings
 from backend.core.uow import UnitOfWork
 from backend.directory import service as directory
 from backend.identity.service import find_patient_by_policy, get_patient
-from integrations.fer import BookingChannel, FerError, HubTransportError, ReferralInvalid, ReferralNotFound
-from integrations.fer import Slot
+from integrations.fer import BookingChannel, FerError, HubTransportError, ReferralInvalid, ReferralNotFound, Slot
 from integrations.fer.referrals import HubReferral, ReferralInspection, ReferralsHub, ReferralStatus
 
 if TYPE_CHECKING:
@@ -280,7 +279,7 @@ async def _inspect_at(runtime: Runtime, mo_id: str, number: str) -> ReferralInsp
 
 
 async def booking_options(
-    runtime: Runtime, session: AsyncSession, patient_id: uuid.UUID, referral: Referral, start: date, end: date
+    runtime: Runtime, session: AsyncSession, patient_id: uuid.UUID, referral: Referral, *, start: date, end: date
 ) -> SearchResult:
     """The free slots the referral may be booked into (the module docstring), by clinic and doctor, own clinic
     first. ``partial``: a clinic's hub did not answer (the rest is shown)."""

@@ -131,11 +131,11 @@ _CANCELLED = (AppointmentState.CANCELLED_BY_MO, AppointmentState.CANCELLED_BY_PA
 
 
 async def _bridge_cancelled(
-    runtime: Runtime, patient_id: uuid.UUID, mo_id: str, statuses: dict[str, AppointmentStatus]
+    runtime: Runtime, patient_id: uuid.UUID, mo_id: str, statuses: dict[str, AppointmentStatus | None]
 ) -> None:
     """The slots the hub says were cancelled, kept for the waitlist (bridge holds, see :mod:`.hooks`),
     committed before the appointments leave the live set (as ``on_cancel_upstream`` does)."""
-    cancelled = [slot_id for slot_id, status in statuses.items() if _STATE_OF_HUB[status] in _CANCELLED]
+    cancelled = [s for s, status in statuses.items() if status is not None and _STATE_OF_HUB[status] in _CANCELLED]
     if not cancelled or not keeps_freed_slots():
         return
     async with runtime.sessionmaker() as session, session.begin():

@@ -86,6 +86,15 @@ async def test_nobody_waiting_the_slot_is_free_at_once(env: BookingEnv) -> None:
     holder, stranger = await env.patient(100), await env.patient(101)
     appointment_id, ref = await book_slot(env, holder.id)
     await cancel(env, holder.id, appointment_id)  # the hook finds nobody: the bridge is let go
+    async with runtime.sessionmaker() as session:
+        bridges = list(
+            await session.scalars(
+                select(SlotHold.status).where(
+                    SlotHold.slot_id == ref.slot_id, SlotHold.actor_id == booking.BRIDGE_ACTOR
+                )
+            )
+        )
+    assert bridges == [HoldStatus.RELEASED.value]
     assert await _book_directly(env, stranger.id, ref) == "booked"
 
 
