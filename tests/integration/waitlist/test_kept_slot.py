@@ -1,6 +1,6 @@
 """A freed slot is kept for the waitlist from the moment it is freed: nobody outside the line books it before
 the offer is made, while it runs, or between an expired offer and the next one (booking's bridge hold,
-``backend/booking/service/hooks.py``). Concurrent attempts on PostgreSQL (and SQLite, one writer)."""
+``backend/booking/service/hooks.py``). Concurrent attempts on PostgreSQL."""
 
 from __future__ import annotations
 
