@@ -110,7 +110,7 @@ async def _plan_days(runtime: Runtime, world: Any, count: int) -> list[list[str]
     start = TOMORROW + timedelta(days=7)
     async with runtime.sessionmaker() as session:
         days = await dispanserization.find_days(
-            runtime, session, world.target, start, start + timedelta(days=6), limit=count
+            runtime, session, world.target, start, start + timedelta(days=2), limit=count
         )
     return [[step.ref for step in day.steps] for day in days]
 
