@@ -24,6 +24,7 @@ from backend.audit import service as audit
 from backend.booking import idempotency
 from backend.booking import problems as booking_problems
 from backend.booking.graphql_types import IdempotencyKeyReused
+from backend.directory.schema import OpeningHours
 from backend.identity.policy import SCOPE_ATTACHMENT, require_staff, require_subject
 from integrations.attachment import ApplicationStatus
 
@@ -128,6 +129,12 @@ class AttachmentType:
     mo_name: str
     mo_address: str | None
     mo_phone: str | None
+    mo_work_time: str | None = strawberry.field(
+        description="Часы работы поликлиники так, как их передал хаб записи; null, если не сообщает."
+    )
+    mo_hours: OpeningHours | None = strawberry.field(
+        description="Часы работы поликлиники по дням и «сегодня открыто до …»; null, если их не прочесть."
+    )
     area_number: str | None = strawberry.field(description="Номер участка.")
     area_type: str | None = strawberry.field(description="Тип участка: терапевтический, педиатрический…")
     doctor_id: str | None
@@ -309,7 +316,9 @@ class Query:
             return NoAttachment(
                 message="Вы не прикреплены ни к одной поликлинике. Подайте заявление о прикреплении к выбранной."
             )
-        return AttachmentType(**found.__dict__)
+        fields = dict(found.__dict__)
+        hours = OpeningHours.from_stored(fields.pop("mo_opening_hours"))
+        return AttachmentType(**fields, mo_hours=hours)
 
     @strawberry.field(description="Мои заявления о прикреплении и их рассмотрение, новые первыми.")
     async def my_attachment_applications(

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -94,6 +94,8 @@ class AttachmentView:
     mo_name: str
     mo_address: str | None
     mo_phone: str | None
+    mo_work_time: str | None  # the hub's text (GetLPUInfo WorkTime)
+    mo_opening_hours: list[dict[str, Any]] | None  # the week read from it (backend.directory.hours)
     area_number: str | None
     area_type: str | None  # «терапевтический участок» …
     doctor_id: str | None
@@ -144,6 +146,8 @@ async def view(runtime: Runtime, patient_id: uuid.UUID) -> AttachmentView | None
         mo_name=clinic.name if clinic else record.mo_name or record.mo_id,
         mo_address=clinic.address if clinic else None,
         mo_phone=clinic.phone if clinic else None,
+        mo_work_time=clinic.work_time if clinic else None,
+        mo_opening_hours=clinic.opening_hours if clinic else None,
         area_number=record.area_number,
         area_type=record.area_type.label_ru if record.area_type else None,
         doctor_id=record.doctor_id,

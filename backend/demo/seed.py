@@ -51,7 +51,14 @@ def home_visit_and_attachment_demo(region: Region) -> dict[str, Any]:
         if area is None or mo is None:
             return None
         doctor = register.doctor(area.doctor_id)
-        return {"clinic": mo.name, "mo_id": mo.id, "area": area.number, "doctor": doctor.full_name if doctor else None}
+        return {
+            "clinic": mo.name,
+            "mo_id": mo.id,
+            "address": mo.address,
+            "hours": mo.work_time_text,  # as the hub's GetLPUInfo sends them (WorkTime)
+            "area": area.number,
+            "doctor": doctor.full_name if doctor else None,
+        }
 
     adult = next((p for p in region.people if not is_child(p, today) and attached(p) and not p.parent_oid), None)
     child = next((p for p in region.people if p.parent_oid and is_child(p, today) and attached(p)), None)
@@ -78,7 +85,9 @@ def home_visit_and_attachment_demo(region: Region) -> dict[str, Any]:
         "try": (
             "Log in through the ESIA simulator as the adult or the parent; homeVisitChecklist → homeVisitWindows "
             "→ requestHomeVisit (the parent with actingFor: the child's id from myPrincipals); myHomeVisits and the "
-            "homeVisitUpdated subscription follow it. myAttachment, then applyForAttachment with apply_to.mo_id. "
+            "homeVisitUpdated subscription follow it. myAttachment (the clinic's address and moHours: per weekday, "
+            "breaks, todayLabel «Сегодня открыто до 20:00» in the region's time), then applyForAttachment with "
+            "apply_to.mo_id; organisations { openingHours { summary todayLabel } } shows every clinic's hours. "
             "The 122 operator (credentials above) opens an on-behalf session for the adult and does the same."
         ),
         # Development-only (backend/dev/clinic.py): what the clinic does, through the simulators.
@@ -137,7 +146,8 @@ async def seed_demo_region(settings: Settings, *, scale: str, seed: int, progres
         "scale": scale,
         "people": len(region.people),
         "directory": {
-            name: getattr(summary, name).__dict__ for name in ("districts", "organisations", "specialties", "doctors")
+            name: getattr(summary, name).__dict__
+            for name in ("districts", "organisations", "specialties", "doctors", "cards")  # cards: GetLPUInfo
         },
         "failures": len(summary.failures),
         "identity": identity,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.core.db import Base, UUIDPrimaryKey, utcnow
+from backend.core.db import Base, JSONType, UUIDPrimaryKey, utcnow
 
 
 class District(UUIDPrimaryKey, Base):
@@ -50,6 +51,11 @@ class MedicalOrganisation(UUIDPrimaryKey, Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     phone: Mapped[str | None] = mapped_column(String(64))
+    # From the hub's GetLPUInfo (``LpuInfo``): the e-mail, the hours as the hub wrote them (``WorkTime``) and
+    # the week read from them (backend.directory.hours; null when absent or not readable).
+    email: Mapped[str | None] = mapped_column(String(255))
+    work_time: Mapped[str | None] = mapped_column(Text)
+    opening_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(default=True)
     # Folded names (casefold, ё→е, punctuation dropped) for search that works alike on every dialect.
     search_text: Mapped[str] = mapped_column(Text, default="")

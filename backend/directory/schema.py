@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from datetime import time
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +21,7 @@ from strawberry.dataloader import DataLoader
 
 from backend.api.context import Info
 from backend.api.problems import PublicError
-from backend.directory import models
+from backend.directory import hours, models
 from backend.directory import service as directory
 
 K = TypeVar("K", bound=Hashable)
@@ -155,6 +157,76 @@ class Doctor(relay.Node):
         return MedicalOrganisation.from_row(row)
 
 
+@strawberry.type(description="Промежуток времени в пределах дня (местное время региона).")
+class TimeSpan:
+    start: str = strawberry.field(description="Начало, ЧЧ:ММ.")
+    end: str = strawberry.field(description="Конец, ЧЧ:ММ (24:00 — до полуночи).")
+
+
+@strawberry.type(description="Часы работы в один день недели.")
+class OpeningDay:
+    weekday: int = strawberry.field(description="День недели: 1 — понедельник … 7 — воскресенье.")
+    name: str = strawberry.field(description="Понедельник, вторник…")
+    short_name: str = strawberry.field(description="Пн, Вт…")
+    closed: bool = strawberry.field(description="Выходной день.")
+    opens: str | None = strawberry.field(description="Открывается, ЧЧ:ММ; null в выходной.")
+    closes: str | None = strawberry.field(description="Закрывается, ЧЧ:ММ (24:00 — до полуночи); null в выходной.")
+    breaks: list[TimeSpan] = strawberry.field(description="Перерывы.")
+    label: str = strawberry.field(description="«08:00–20:00, перерыв 13:00–13:30», «круглосуточно» или «выходной».")
+
+    @classmethod
+    def of(cls, day: hours.Day) -> OpeningDay:
+        return cls(
+            weekday=day.weekday + 1,
+            name=hours.WEEKDAYS[day.weekday],
+            short_name=hours.WEEKDAYS_SHORT[day.weekday],
+            closed=day.closed,
+            opens=f"{day.opens:%H:%M}" if day.opens is not None else None,
+            closes=(None if day.closes is None else "24:00" if day.closes == time(0) else f"{day.closes:%H:%M}"),
+            breaks=[TimeSpan(start=b.start.strftime("%H:%M"), end=b.end.strftime("%H:%M")) for b in day.breaks],
+            label=day.label(),
+        )
+
+
+@strawberry.type(
+    description="Часы работы организации по дням недели (из карточки хаба записи, GetLPUInfo) и что они значат сейчас."
+)
+class OpeningHours:
+    week: strawberry.Private[hours.Week]
+    days: list[OpeningDay] = strawberry.field(description="Семь дней, с понедельника.")
+    summary: str = strawberry.field(description="Кратко: «Пн–Пт 08:00–20:00; Сб 09:00–15:00; Вс выходной».")
+
+    @classmethod
+    def of(cls, week: hours.Week) -> OpeningHours:
+        return cls(week=week, days=[OpeningDay.of(d) for d in week.days], summary=week.summary())
+
+    @classmethod
+    def from_stored(cls, stored: list[dict[str, Any]] | None) -> OpeningHours | None:
+        return cls.of(hours.Week.from_json(stored)) if stored else None
+
+    def _status(self, info: Info) -> hours.Status:
+        runtime = info.context.runtime
+        local = runtime.now().astimezone(ZoneInfo(runtime.settings.region_timezone))
+        return hours.status_at(self.week, local)
+
+    @strawberry.field(description="Открыто ли сейчас (по времени региона).")
+    def open_now(self, info: Info) -> bool:
+        return self._status(info).open_now
+
+    @strawberry.field(
+        description="Что это значит сейчас: «Сегодня открыто до 20:00», «Перерыв до 13:30», "
+        "«Сегодня закрыто. Откроется в понедельник в 08:00»."
+    )
+    def today_label(self, info: Info) -> str:
+        return self._status(info).label
+
+    @strawberry.field(description="Часы работы сегодня (по времени региона).")
+    def today(self, info: Info) -> OpeningDay:
+        runtime = info.context.runtime
+        local = runtime.now().astimezone(ZoneInfo(runtime.settings.region_timezone))
+        return self.days[local.weekday()]
+
+
 @strawberry.type(description="Медицинская организация (поликлиника, больница, ФАП).")
 class MedicalOrganisation(relay.Node):
     pk: strawberry.Private[uuid.UUID]
@@ -167,6 +239,14 @@ class MedicalOrganisation(relay.Node):
     address: str | None = strawberry.field(description="Адрес; null, если хаб записи его не сообщает.")
     location: Location | None = strawberry.field(description="Координаты; null, если неизвестны.")
     phone: str | None = strawberry.field(description="Телефон регистратуры.")
+    email: str | None = strawberry.field(description="Электронная почта; null, если хаб записи её не сообщает.")
+    work_time: str | None = strawberry.field(
+        description="Часы работы так, как их передал хаб записи (GetLPUInfo, WorkTime); null, если не сообщает."
+    )
+    opening_hours: OpeningHours | None = strawberry.field(
+        description="Часы работы по дням и что они значат сейчас; null, если хаб их не сообщает или их не прочесть "
+        "(тогда показывайте workTime как есть)."
+    )
     is_active: bool = strawberry.field(description="Организация работает и принимает запись.")
 
     @classmethod
@@ -185,6 +265,9 @@ class MedicalOrganisation(relay.Node):
             address=row.address,
             location=location,
             phone=row.phone,
+            email=row.email,
+            work_time=row.work_time,
+            opening_hours=OpeningHours.from_stored(row.opening_hours),
             is_active=row.active,
         )
 

@@ -64,6 +64,17 @@ class Department:
     longitude: float
 
 
+# The usual hours of a clinic of each kind (a polyclinic's evening reception, the hospital's reception desk
+# round the clock, a feldsher post's lunch break), as the hub's ``WorkTime`` text.
+WORK_TIME_BY_KIND: dict[str, str] = {
+    "polyclinic": "Пн-Пт 08:00-20:00; Сб 09:00-15:00; Вс выходной",
+    "children_polyclinic": "Пн-Пт 08:00-19:00, перерыв 13:00-13:30; Сб 09:00-14:00; Вс выходной",
+    "hospital": "Круглосуточно",
+    "ambulatory": "Пн-Пт 08:00-17:00, перерыв 12:00-12:45; Сб, Вс выходной",
+    "feldsher_post": "Пн-Пт 08:00-16:00, обед 12:00-13:00; Сб, Вс выходной",
+}
+
+
 @dataclass(frozen=True)
 class MedicalOrganisation:
     id: str  # the booking hub's IdLpu
@@ -79,6 +90,12 @@ class MedicalOrganisation:
     attaches: bool  # a patient can be attached to it (primary care)
     departments: tuple[Department, ...] = ()
     doctors: tuple[Doctor, ...] = ()
+    work_time: str | None = None  # the hub's WorkTime text; None: the usual hours of its kind
+
+    @property
+    def work_time_text(self) -> str:
+        """The hours the hub's ``GetLPUInfo`` sends for it, in the Russian form registries write."""
+        return self.work_time or WORK_TIME_BY_KIND.get(self.kind, WORK_TIME_BY_KIND["polyclinic"])
 
 
 @dataclass(frozen=True)

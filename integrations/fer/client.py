@@ -33,6 +33,7 @@ from integrations.fer.protocol import (
     HubMalformedReply,
     HubTimeout,
     HubUnavailable,
+    LpuInfo,
     OrganisationInfo,
     PatientCheck,
     PatientNotFound,
@@ -145,6 +146,24 @@ class FerClient:
                 )
             )
         return items
+
+    @_parses_reply
+    async def get_lpu_info(self, mo_id: str) -> LpuInfo | None:
+        """GetLPUInfo(idLpu, guid) → ``LpuCollection: LpuInfo[]``: the first card, None for an empty list."""
+        result = await self._call("GetLPUInfo", [("idLpu", mo_id)])
+        for el in soap.children(soap.child(result, "LpuCollection"), "LpuInfo"):
+            return LpuInfo(
+                id=soap.text(el, "Id") or mo_id,
+                full_name=soap.text(el, "FullName") or "",
+                short_name=soap.text(el, "ShortName") or "",
+                oid=soap.text(el, "Oid") or None,
+                address=soap.text(el, "Address") or None,
+                phone=soap.text(el, "Phone") or None,
+                email=soap.text(el, "Email") or None,
+                work_time=soap.text(el, "WorkTime") or None,
+                commentary=soap.text(el, "Commentary") or None,
+            )
+        return None
 
     @_parses_reply
     async def get_specialties(self, mo_id: str, *, patient_id: str | None = None) -> list[Specialty]:

@@ -85,6 +85,33 @@ class DistrictInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class LpuInfo:
+    """An ``LpuInfo`` of ``GetLPUInfo`` (``LpuInformationResult.LpuCollection``): the organisation's card.
+
+    The hub's contract (IHubService.cs, HubServiceContractClasses.cs of the public N3 client) carries what
+    ``GetLPUList``'s ``Clinic`` lacks: the address, phone, e-mail and the hours (``WorkTime``, a free string
+    whose format is **unconfirmed**; ``backend.directory.hours`` reads the Russian forms registries use).
+    """
+
+    id: str  # Id (IdLPU)
+    full_name: str  # FullName
+    short_name: str  # ShortName
+    oid: str | None  # Oid (ФРМО)
+    address: str | None  # Address
+    phone: str | None  # Phone
+    email: str | None  # Email
+    work_time: str | None  # WorkTime
+    commentary: str | None  # Commentary
+
+
+@runtime_checkable
+class LpuInfoHub(Protocol):
+    async def get_lpu_info(self, mo_id: str) -> LpuInfo | None:
+        """GetLPUInfo: the organisation's card (None: the hub lists no organisation with this id)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class OrganisationInfo:
     """A ``Clinic`` of ``GetLPUList``.
 

@@ -10,8 +10,9 @@ Schedules come from each doctor's working hours and the specialty's slot length,
 weeks from the clock's today. A doctor's day is generated on first use and cached, so a FULL-scale
 region costs nothing until it is asked about. Slot ids are ``<IdDoc>_<YYYYMMDD>_<HHMM>``.
 
-Directory methods (``GetDistrictList``, ``GetLPUList``) serve the region's districts and organisations;
-``Clinic`` carries ``Address``, ``Latitude``, ``Longitude`` and ``Phone`` as a simulator extension.
+Directory methods (``GetDistrictList``, ``GetLPUList``, ``GetLPUInfo`` with the hours) serve the region's
+districts and organisations; ``Clinic`` carries ``Address``, ``Latitude``, ``Longitude`` and ``Phone`` as a
+simulator extension.
 
 Request handling is synchronous between the fault injector's wait and the reply, so on one event
 loop a check-and-book is atomic: of concurrent ``SetAppointment`` calls on one slot exactly one wins.
@@ -314,6 +315,12 @@ class FerSimulatorState:
             raise HubBusinessError(HubErrorCode.DISTRICT_NOT_FOUND, district_id)
         return [mo for mo in self._mos.values() if mo.district_id == district_id]
 
+    def organisation(self, mo_id: str) -> MedicalOrganisation | None:
+        return self._mos.get(mo_id)
+
+    def district(self, district_id: str) -> District | None:
+        return self._districts.get(district_id)
+
     def specialties(self, mo_id: str) -> list[tuple[Specialty, FreeSummary]]:
         mo = self._mo(mo_id)
         per_code: dict[str, list[FreeSummary]] = {}
@@ -573,6 +580,33 @@ def _get_lpu_list(state: FerSimulatorState, p: _Params, id_history: int) -> etre
     return env
 
 
+def _get_lpu_info(state: FerSimulatorState, p: _Params, id_history: int) -> etree._Element:
+    """``GetLPUInfo``: the organisation's card with its hours (an empty collection for an unknown id)."""
+    mo_id = p.required("idLpu")
+    env, result = soap.new_result("GetLPUInfo", id_history=id_history)
+    container = soap.add_container(result, "LpuCollection")
+    mo = state.organisation(mo_id)
+    if mo is not None:
+        district = state.district(mo.district_id)
+        el = soap.add_container(container, "LpuInfo")
+        # Members in DataContractSerializer (alphabetical) order, as LpuInfo declares them.
+        soap.add(el, "Address", mo.address)
+        soap.add(el, "Commentary", None)
+        soap.add(el, "DistrictId", mo.district_id)
+        soap.add(el, "DistrictName", district.name if district else None)
+        soap.add(el, "DistrictOkato", district.okato if district else None)
+        soap.add(el, "Email", None)
+        soap.add(el, "FullName", mo.name)
+        soap.add(el, "Id", mo.id)
+        soap.add(el, "Oid", mo.oid)
+        soap.add(el, "Phone", mo.phone)
+        soap.add(el, "PublicGuid", None)
+        soap.add(el, "ShortName", mo.short_name)
+        soap.add(el, "Type", mo.kind)
+        soap.add(el, "WorkTime", mo.work_time_text)
+    return env
+
+
 def _get_spesiality_list(state: FerSimulatorState, p: _Params, id_history: int) -> etree._Element:
     rows = state.specialties(p.required("idLpu"))
     env, result = soap.new_result("GetSpesialityList", id_history=id_history)
@@ -709,6 +743,7 @@ def _get_patient_history(state: FerSimulatorState, p: _Params, id_history: int) 
 HANDLERS: Mapping[str, Handler] = {
     "GetDistrictList": _get_district_list,
     "GetLPUList": _get_lpu_list,
+    "GetLPUInfo": _get_lpu_info,
     "GetSpesialityList": _get_spesiality_list,
     "GetDoctorList": _get_doctor_list,
     "GetAvailableDates": _get_available_dates,

@@ -12,6 +12,7 @@ import pytest
 from litestar import Litestar
 from lxml import etree
 
+from backend.directory.hours import parse_work_time
 from integrations.common.faults import Fault, FaultProfile
 from integrations.common.http import build_http_client
 from integrations.demo_region import get_region
@@ -39,6 +40,7 @@ from integrations.fer import (
     HubMalformedReply,
     HubTimeout,
     HubUnavailable,
+    LpuInfoHub,
     OrganisationInfo,
     PatientNotFound,
     ReferralRequired,
@@ -127,6 +129,7 @@ def _region() -> Region:
         phone="+7(8652)000002",
         kind="polyclinic",
         attaches=True,
+        work_time="пн.-пт. с 7:30 до 19:00; сб. с 9.00 до 13.00",
     )
 
     def person(oid: str, last: str, first: str, middle: str, born: date, policy: str) -> Person:
@@ -858,3 +861,74 @@ def test_request_parser_refuses_entities() -> None:
     )
     with pytest.raises(soap.SoapMalformed):
         soap.parse_body(hostile)
+
+
+# -- the organisation's card: GetLPUInfo (address, phone, hours) ---------------------------------
+
+LPU_INFO = [
+    "Address", "Commentary", "DistrictId", "DistrictName", "DistrictOkato", "Email", "FullName", "Id", "Oid", "Phone",
+    "PublicGuid", "ShortName", "Type", "WorkTime",
+]  # fmt: skip  # LpuInfo's members (HubServiceContractClasses.cs), in DataContractSerializer order
+
+
+async def test_lpu_info_is_the_card_with_the_hours(hub: Hub) -> None:
+    assert isinstance(hub.client, LpuInfoHub)
+    card = await hub.client.get_lpu_info(MO)
+    (request,), (reply,) = hub.wire.requests, hub.wire.responses
+    assert request.headers["SOAPAction"] == '"http://tempuri.org/IHubService/GetLPUInfo"'
+    assert _names(etree.fromstring(request.content)[0][0]) == ["idLpu", "guid"]
+    result = etree.fromstring(reply)[0][0][0]
+    assert result.tag == "{http://tempuri.org/}GetLPUInfoResult"
+    assert _names(result) == ["ErrorList", "IdHistory", "Success", "LpuCollection"]
+    info = result.find(f"{{{HUB_NS}}}LpuCollection/{{{HUB_NS}}}LpuInfo")
+    assert info is not None and _names(info) == LPU_INFO
+
+    mo = hub.region.organisations[0]
+    assert card is not None
+    assert (card.id, card.oid, card.full_name, card.address, card.phone) == (MO, mo.oid, mo.name, mo.address, mo.phone)
+    assert card.work_time == "Пн-Пт 08:00-20:00; Сб 09:00-15:00; Вс выходной"  # no hours of its own: a polyclinic's
+    other = await hub.client.get_lpu_info(OTHER_MO)
+    assert other is not None and other.work_time == "пн.-пт. с 7:30 до 19:00; сб. с 9.00 до 13.00"
+    week = parse_work_time(other.work_time)
+    assert week is not None and week.summary() == "Пн–Пт 07:30–19:00; Сб 09:00–13:00; Вс выходной"
+
+
+async def test_lpu_info_of_an_unknown_organisation_is_none(hub: Hub) -> None:
+    assert await hub.client.get_lpu_info("9999") is None
+
+
+async def test_lpu_info_needs_the_guid_and_survives_faults(hub: Hub, region: Region) -> None:
+    stranger = FerClient(hub.http, guid="00000000-0000-0000-0000-000000000000", timeout_s=2.0)
+    with pytest.raises(AccessDenied):
+        await stranger.get_lpu_info(MO)
+    client, state, http = await _faulty_client(region, FaultProfile(), 1.0)
+    async with http:
+        state.faults.force(Fault.MALFORMED)
+        with pytest.raises(HubMalformedReply):
+            await client.get_lpu_info(MO)
+        state.faults.force(Fault.ERROR)
+        with pytest.raises(HubUnavailable):
+            await client.get_lpu_info(MO)
+        card = await client.get_lpu_info(MO)  # the next call is served
+        assert card is not None and card.work_time
+
+
+async def test_a_real_hubs_card_without_hours_reads_as_none() -> None:
+    """A card with nils (a hub that does not fill WorkTime): the client reads None, not an empty text."""
+    reply = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+        '<GetLPUInfoResponse xmlns="http://tempuri.org/">'
+        f'<GetLPUInfoResult xmlns:a="{HUB_NS}" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
+        "<a:ErrorList/><a:IdHistory>1</a:IdHistory><a:Success>true</a:Success>"
+        '<a:LpuCollection><a:LpuInfo><a:Address i:nil="true"/><a:FullName>ФАП с. Тестовое</a:FullName>'
+        '<a:Id>77</a:Id><a:WorkTime i:nil="true"/></a:LpuInfo></a:LpuCollection>'
+        "</GetLPUInfoResult></GetLPUInfoResponse></s:Body></s:Envelope>"
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=reply.encode(), headers={"Content-Type": soap.CONTENT_TYPE})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://hub") as http:
+        card = await FerClient(http, guid=GUID, timeout_s=2.0).get_lpu_info("77")
+    assert card is not None
+    assert (card.id, card.full_name, card.address, card.work_time) == ("77", "ФАП с. Тестовое", None, None)

@@ -1,6 +1,6 @@
-"""End to end over HTTP: attachment — view, apply, the clinic accepts and completes (the sync tells the
-patient), a second application within a year refused before sending, accepted a year later; booking search
-puts the attached clinic first afterwards; the child rule; the upstream down."""
+"""End to end over HTTP: attachment — view (with the clinic's hours), apply, the clinic accepts and completes
+(the sync tells the patient), a second application within a year refused before sending, accepted a year
+later; booking search puts the attached clinic first afterwards; the child rule; the upstream down."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from tests.support.identity import auth_headers, token_for
 
 VIEW = (
     "query($t: UUID) { myAttachment(actingFor: $t) { __typename ... on Attachment { moId moName moAddress areaNumber"
-    f" areaType doctorName doctorRole attachedOn byApplication }} ... on NoAttachment {{ message }} {PROBLEM} }} }}"
+    " areaType doctorName doctorRole attachedOn byApplication moWorkTime moHours { summary openNow todayLabel"
+    f" days {{ label }} }} }} ... on NoAttachment {{ message }} {PROBLEM} }} }}"
 )
 APPLY = (
     "mutation($i: AttachmentApplicationInput!, $k: String!, $t: UUID) { applyForAttachment(input: $i,"
@@ -50,6 +51,11 @@ async def test_view_apply_refused_within_a_year_accepted_later_and_booking_puts_
         assert view["__typename"] == "Attachment" and view["moId"] == ADULT_MO
         assert view["areaType"] == "терапевтический участок" and view["doctorRole"] == "участковый терапевт"
         assert view["doctorName"] and view["moAddress"] and view["byApplication"] is False
+        # My clinic's hours (the hub's GetLPUInfo, synced into the directory), read at 07:30 on a Monday.
+        assert view["moWorkTime"] == "Пн-Пт 08:00-20:00; Сб 09:00-15:00; Вс выходной"
+        assert view["moHours"]["summary"] == "Пн–Пт 08:00–20:00; Сб 09:00–15:00; Вс выходной"
+        assert (view["moHours"]["openNow"], view["moHours"]["todayLabel"]) == (False, "Откроется сегодня в 08:00")
+        assert [d["label"] for d in view["moHours"]["days"]][4:] == ["08:00–20:00", "09:00–15:00", "выходной"]
         before = (await gql(client, SEARCH, day, headers=headers))["data"]["searchSlots"]["items"]
         assert before[0]["moId"] == ADULT_MO and before[0]["ownClinic"] is True
 

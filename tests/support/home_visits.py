@@ -65,7 +65,20 @@ class VisitEnv:
 async def start_visits(
     runtime: Runtime, *, homecall_faults: FaultProfile | None = None, attachment_faults: FaultProfile | None = None
 ) -> VisitEnv:
-    env = await start_env(runtime)
+    return await wire_visits(
+        runtime, await start_env(runtime), homecall_faults=homecall_faults, attachment_faults=attachment_faults
+    )
+
+
+async def wire_visits(
+    runtime: Runtime,
+    env: BookingEnv,
+    *,
+    homecall_faults: FaultProfile | None = None,
+    attachment_faults: FaultProfile | None = None,
+) -> VisitEnv:
+    """Over booking's region ``env`` (already synced), the home-call and attachment simulators on its clock,
+    wired into the runtime: the region's people are insured and attached (the child to the children's clinic)."""
     runtime.adapters.clock = env.clock
     people = list(env.region.people)
     people[CHILD] = dataclasses.replace(people[CHILD], attached_mo_id=CHILDREN_MO)

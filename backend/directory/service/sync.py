@@ -25,10 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from backend.audit import service as audit
 from backend.core.context import RequestContext
 from backend.core.db import utcnow
+from backend.directory.hours import parse_work_time
 from backend.directory.models import District, Doctor, MedicalOrganisation, OrganisationSpecialty, Specialty
 from backend.directory.service.cache import forget_cached
 from backend.directory.service.reads import fold
-from integrations.fer import BookingHub, DistrictInfo, DoctorInfo, FerError, OrganisationInfo
+from integrations.fer import BookingHub, DistrictInfo, DoctorInfo, FerError, LpuInfo, LpuInfoHub, OrganisationInfo
 from integrations.fer import Specialty as HubSpecialty
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ STAGE_LABELS: dict[str, str] = {
     "organisations": "Медицинские организации",
     "doctors": "Специальности и врачи",
 }
+# Not a stage of its own: an organisation's card (GetLPUInfo: address, phone, hours) is fetched with its doctors,
+# and a failure to get it is reported under this name.
+CARD_STAGE = "hours"
 
 Progress = Callable[[str, int, int], None]
 MAX_FAILURE_MESSAGE = 500
@@ -79,6 +83,7 @@ class SyncSummary:
     organisations: Counts = field(default_factory=Counts)
     specialties: Counts = field(default_factory=Counts)
     doctors: Counts = field(default_factory=Counts)
+    cards: Counts = field(default_factory=Counts)  # GetLPUInfo: seen, and updated when the card changed
     failures: list[SyncFailure] = field(default_factory=list)
 
     @property
@@ -94,7 +99,7 @@ class SyncSummary:
         """Rows created, updated or deactivated by this run."""
         return sum(
             c.created + c.updated + c.deactivated
-            for c in (self.districts, self.organisations, self.specialties, self.doctors)
+            for c in (self.districts, self.organisations, self.specialties, self.doctors, self.cards)
         )
 
     @property
@@ -177,6 +182,7 @@ class _OrganisationPlan:
 
     specialties: list[HubSpecialty]
     doctors: list[tuple[HubSpecialty, DoctorInfo]]
+    card: LpuInfo | None = None  # GetLPUInfo; None: not asked (the hub has no such call), failed or not listed
 
 
 # -- sync ----------------------------------------------------------------------------------------
@@ -354,7 +360,18 @@ class _Sync:
 
     # -- specialties and doctors -----------------------------------------------------------------
 
+    async def _card(self, upstream_id: str) -> LpuInfo | None:
+        """The organisation's card (GetLPUInfo) when the hub has the call; a failure is reported, never raised."""
+        if not isinstance(self.hub, LpuInfoHub):
+            return None
+        try:
+            return await self.hub.get_lpu_info(upstream_id)
+        except FerError as exc:
+            self.summary.add_failure(CARD_STAGE, upstream_id, exc)
+            return None
+
     async def _sync_organisation(self, upstream_id: str, organisation_id: uuid.UUID) -> None:
+        card = await self._card(upstream_id)
         try:
             specialties = await self.hub.get_specialties(upstream_id)
             doctors = [
@@ -364,9 +381,12 @@ class _Sync:
             ]
         except FerError as exc:
             self.summary.add_failure("doctors", upstream_id, exc)
+            if card is not None:  # the card came: its hours need not wait for the doctors
+                async with self.sessionmaker() as session, session.begin():
+                    await self._write_card(session, organisation_id, card, utcnow())
             return
         try:
-            await self._write_organisation(organisation_id, _OrganisationPlan(specialties, doctors))
+            await self._write_organisation(organisation_id, _OrganisationPlan(specialties, doctors, card))
         except IntegrityError as exc:
             self.summary.add_failure("doctors", upstream_id, exc)
 
@@ -374,6 +394,8 @@ class _Sync:
         now = utcnow()
         spec_counts, doc_counts = self.summary.specialties, self.summary.doctors
         async with self.sessionmaker() as session, session.begin():
+            if plan.card is not None:
+                await self._write_card(session, organisation_id, plan.card, now)
             by_code = {_code(s): s for s in plan.specialties}
             known = {
                 s.code: s for s in await session.scalars(select(Specialty).where(Specialty.code.in_(list(by_code))))
@@ -438,6 +460,28 @@ class _Sync:
                 _upsert(session, doctors.get(doc.id), Doctor, values, counts=doc_counts, now=now)
             doc_counts.seen += len(listed)
             _deactivate(doctors.values(), listed, lambda d: d.upstream_id, doc_counts, now)
+
+    async def _write_card(
+        self, session: AsyncSession, organisation_id: uuid.UUID, card: LpuInfo, now: datetime
+    ) -> None:
+        """The card's address, phone, e-mail and hours onto the organisation (what the card leaves empty stays)."""
+        row = await session.get_one(MedicalOrganisation, organisation_id)
+        week = parse_work_time(card.work_time)
+        if card.work_time and week is None:
+            log.info("directory.work_time_unread", organisation=row.upstream_id, work_time=card.work_time)
+        values: dict[str, Any] = {
+            "work_time": card.work_time,
+            "opening_hours": week.as_json() if week is not None else None,
+            "email": card.email,
+        }
+        if card.address:
+            values["address"] = card.address
+        if card.phone:
+            values["phone"] = card.phone
+        self.summary.cards.seen += 1
+        if _assign(row, values):
+            row.synced_at = now
+            self.summary.cards.updated += 1
 
 
 def _code(specialty: HubSpecialty) -> str:

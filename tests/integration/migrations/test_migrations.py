@@ -84,3 +84,48 @@ async def test_audit_log_is_append_only(runtime: Runtime) -> None:
                 await conn.execute(text(statement))
     async with runtime.engine.connect() as conn:
         assert (await conn.execute(text("SELECT action FROM audit_events"))).scalars().all() == ["probe"]
+
+
+async def test_clinic_hours_migration_keeps_the_directory(scratch_url: str) -> None:
+    """0018_clinic_hours adds the hub card's e-mail and hours to organisations that exist, and takes them away
+    again without losing the organisation (on either dialect, SQLite in batch mode)."""
+    await asyncio.to_thread(run_alembic, scratch_url, "upgrade", "0017_attachment_extras")
+    district, organisation = uuid.uuid4(), uuid.uuid4()
+
+    def key(value: uuid.UUID) -> str:
+        return value.hex if DIALECT == "sqlite" else str(value)
+
+    engine = create_engine(scratch_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO districts (id, upstream_id, name, active, synced_at)"
+                    " VALUES (:id, 'd-1', 'Тестовый округ', TRUE, CURRENT_TIMESTAMP)"
+                ),
+                {"id": key(district)},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO medical_organisations (id, upstream_id, name, short_name, district_id, active,"
+                    " search_text, synced_at) VALUES (:id, '1001', 'ГП № 1', 'ГП № 1', :d, TRUE, '', CURRENT_TIMESTAMP)"
+                ),
+                {"id": key(organisation), "d": key(district)},
+            )
+        await asyncio.to_thread(run_alembic, scratch_url, "upgrade", "0018_clinic_hours")
+        async with engine.begin() as conn:
+            before = (
+                await conn.execute(text("SELECT email, work_time, opening_hours FROM medical_organisations"))
+            ).one()
+            await conn.execute(text("UPDATE medical_organisations SET work_time = 'Пн-Пт 08:00-20:00'"))
+        assert tuple(before) == (None, None, None)
+        await asyncio.to_thread(run_alembic, scratch_url, "downgrade", "0017_attachment_extras")
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("medical_organisations")}
+            )
+            names = (await conn.execute(text("SELECT upstream_id, name FROM medical_organisations"))).all()
+        assert not {"email", "work_time", "opening_hours"} & columns
+        assert [tuple(n) for n in names] == [("1001", "ГП № 1")]
+    finally:
+        await engine.dispose()
