@@ -57,6 +57,11 @@ OUTBOX_HANDLERS: Mapping[str, outbox.Handler] = {
 OUTBOX_SECRETS: Mapping[str, tuple[str, ...]] = {
     identity.SMS_TOPIC: ("text", "sealed"),
 }
+#: topic → a redactor of payloads whose secrets depend on the payload: a notification's data keys its event
+#: names secret (the survey's link with its one-time token).
+OUTBOX_REDACTORS: Mapping[str, outbox.Redactor] = {
+    notifications.TOPIC: notifications.redact,
+}
 
 
 class RegisterDocumentsOfDocuments:
@@ -87,6 +92,8 @@ def register_outbox_handlers() -> None:
         outbox.register(topic, fn)
     for topic, keys in OUTBOX_SECRETS.items():
         outbox.keep_secret(topic, *keys)
+    for topic, redactor in OUTBOX_REDACTORS.items():
+        outbox.keep_secret_with(topic, redactor)
 
 
 def wire(runtime: Runtime) -> None:
@@ -96,6 +103,6 @@ def wire(runtime: Runtime) -> None:
     runtime.adapters.homecall_push = partial(home_visits.handle_push, runtime)
     runtime.adapters.vault_register = RegisterDocumentsOfDocuments(runtime)
     runtime.adapters.smp_push = partial(ambulance.handle_push, runtime)
-    booking.on_slot_freed("waitlist", waitlist.on_slot_freed)
+    booking.on_slot_freed("waitlist", waitlist.on_slot_freed, keeps_slot=True)
     booking.on_visited("surveys", surveys.on_visited)
     booking.on_slot_freed("scheduling_links", scheduling_links.on_slot_freed)

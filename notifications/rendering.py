@@ -24,6 +24,9 @@ class EventSpec:
     name: str
     urgent: bool = False  # urgent events ignore quiet hours and go by SMS at once as well as by push
     expires_key: str | None = None  # a data key (ISO time) after which sending is pointless
+    # data keys that hold a secret (a link carrying a one-time token): blanked in the outbox payload once
+    # the notification is planned, and never stored with the messages (their rendered text carries it)
+    secret_keys: tuple[str, ...] = ()
 
 
 EVENTS: dict[str, EventSpec] = {
@@ -56,7 +59,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("insurance.change_status_changed"),
         EventSpec("insurance.representative"),
         EventSpec("waitlist.offer", urgent=True, expires_key="expires_at"),
-        EventSpec("survey.invitation", expires_key="answer_until"),
+        EventSpec("survey.invitation", expires_key="answer_until", secret_keys=("link",)),
     )
 }
 

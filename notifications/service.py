@@ -21,13 +21,13 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.outbox.service import Envelope
+from backend.outbox.service import REDACTED, Envelope
 from notifications import delivery
 from notifications.channels import InboxEvent
 from notifications.models import InboxItem, MessageChannel, MessageStatus, NotificationMessage
 from notifications.preferences import active_push_tokens, get_preferences, insert_ignore
 from notifications.quiet import quiet_until
-from notifications.rendering import render, spec_of
+from notifications.rendering import EVENTS, render, spec_of
 
 if TYPE_CHECKING:
     from backend.core.uow import UnitOfWork
@@ -108,6 +108,24 @@ def notify(
     )
 
 
+def _without_secrets(event: str, data: dict[str, Any]) -> dict[str, Any]:
+    spec = EVENTS.get(event)
+    if spec is None or not spec.secret_keys:
+        return data
+    return {key: (REDACTED if key in spec.secret_keys else value) for key, value in data.items()}
+
+
+def redact(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The outbox redactor of :data:`TOPIC` (registered by :mod:`backend.wiring`): the payload with its
+    event's secret data keys blanked, once the notification is planned; ``None`` when it holds no secret."""
+    data = payload.get("data")
+    event = str(payload.get("event", ""))
+    if not isinstance(data, dict):
+        return None
+    clean = _without_secrets(event, data)
+    return None if clean is data else {**payload, "data": clean}
+
+
 @dataclass
 class Plan:
     due_now: list[uuid.UUID] = field(default_factory=list)
@@ -151,7 +169,7 @@ async def plan(
             "event": event,
             "urgent": urgent,
             "title": rendered.title,
-            "data": data,
+            "data": _without_secrets(event, data),
             "not_after": not_after,
             "created_at": now,
             "updated_at": now,

@@ -61,12 +61,15 @@ ECG_ROOM = "9002"
 FLUOROGRAPHY_ROOM = "9003"
 MAMMOGRAPHY_ROOM = "9004"
 TREATMENT_ROOM = "9005"
+ENDOSCOPY_ROOM = "9006"
 GYNAECOLOGIST = "2"
 THERAPIST = "76"
 
-#: The order of the day, by resource: blood samples fasting first, the therapist last.
+#: The order of the day, by resource: blood samples fasting first, then the ЭГДС (also fasting), the
+#: therapist last.
 ORDER: tuple[str, ...] = (
     TREATMENT_ROOM,
+    ENDOSCOPY_ROOM,
     PREVENTION_ROOM,
     ECG_ROOM,
     FLUOROGRAPHY_ROOM,
@@ -112,7 +115,10 @@ EXAMS: dict[str, Exam] = {
         Exam("mammography", "Маммография обеих молочных желез", MAMMOGRAPHY_ROOM, "Порядок, Прил. № 2, п. 1 «б»"),
         Exam("psa", "Простатспецифический антиген (ПСА) в крови", TREATMENT_ROOM, "Порядок, Прил. № 2, п. 2"),
         Exam("fobt", "Исследование кала на скрытую кровь", TREATMENT_ROOM, "Порядок, Прил. № 2, п. 3"),
-        Exam("egds", "Эзофагогастродуоденоскопия (по направлению терапевта)", None, "Порядок, Прил. № 2, п. 4"),
+        # At 45 the ЭГДС is a first-stage item (the cancer screening of Прил. № 2, п. 4, which п. 17 includes), booked
+        # with the plan in the endoscopy room; an ЭГДС of the second stage, on the therapist's referral (п. 18),
+        # is another matter (the therapist's flags).
+        Exam("egds", "Эзофагогастродуоденоскопия (ЭГДС)", ENDOSCOPY_ROOM, "Порядок, п. 17; Прил. № 2, п. 4"),
         Exam("cbc", "Общий анализ крови", TREATMENT_ROOM, "Порядок, п. 17 пп. 2 «б»"),
         Exam("therapist", "Прием врача-терапевта по итогам", THERAPIST, "Порядок, п. 16 пп. 13; п. 17"),
     )

@@ -64,22 +64,29 @@ def unregister(topic: str) -> None:
     _HANDLERS.pop(topic, None)
 
 
-#: topic → payload keys that hold a secret (a one-time code): blanked once the message is sent or dead.
-_SECRET_KEYS: dict[str, tuple[str, ...]] = {}
+#: A payload without its secrets, or ``None`` when it holds none.
+Redactor = Callable[[dict[str, Any]], dict[str, Any] | None]
+#: topic → how to blank the payload's secrets (a one-time code, a link's token) once sent or dead.
+_REDACTORS: dict[str, Redactor] = {}
 REDACTED = "[скрыто после отправки]"
 
 
 def keep_secret(topic: str, *keys: str) -> None:
     """Blank ``keys`` of a ``topic``'s payload once its handler succeeded (or gave up): the row keeps no
     secret after it is needed (the codes table keeps only a hash)."""
-    _SECRET_KEYS[topic] = tuple(keys)
+    names = tuple(keys)
+    _REDACTORS[topic] = lambda payload: {key: (REDACTED if key in names else v) for key, v in payload.items()}
+
+
+def keep_secret_with(topic: str, redactor: Redactor) -> None:
+    """As :func:`keep_secret`, for a topic whose secrets depend on the payload (a notification's data:
+    the event says which of its keys are secret)."""
+    _REDACTORS[topic] = redactor
 
 
 def _redacted(topic: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    keys = _SECRET_KEYS.get(topic)
-    if not keys:
-        return None
-    return {key: (REDACTED if key in keys else value) for key, value in payload.items()}
+    redactor = _REDACTORS.get(topic)
+    return redactor(payload) if redactor is not None else None
 
 
 def row(topic: str, payload: dict[str, Any], *, request_id: str | None = None) -> dict[str, Any]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import strawberry
 
 from backend.api.atomic import atomic
 from backend.api.context import Info
-from backend.api.problems import AccessDenied, NotAuthenticated, ProblemError
+from backend.api.problems import AccessDenied, NotAuthenticated, ProblemError, PublicError
 from backend.audit import service as audit
 from backend.booking import idempotency
 from backend.booking import problems as booking_problems
@@ -26,6 +26,7 @@ from backend.booking.graphql_types import (
     AgeRestricted,
     AppointmentType,
     BookingServiceUnavailable,
+    DoctorAvailability,
     IdempotencyKeyReused,
     InvalidInput,
     OnlineBookingLimited,
@@ -35,7 +36,9 @@ from backend.booking.graphql_types import (
     ReferralNotUsable,
     SameSpecialtyActive,
     SexRestricted,
+    SlotSearchResult,
     SlotTaken,
+    SlotType,
     graphql_problem,
     problem_from_json,
 )
@@ -137,22 +140,74 @@ async def _replay(info: Info, stored: dict[str, Any]) -> Any:
     return BookedByReferral(referral=ReferralType.of(referral), appointment=AppointmentType.of(appointment))
 
 
+async def _my_referrals(info: Info, acting_for: uuid.UUID | None) -> list[ReferralType]:
+    patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+    async with info.context.sessionmaker() as session:
+        rows = await booking.referrals.referrals_of(session, patient_id)
+    await audit.record_now(
+        info.context.sessionmaker,
+        info.context.ctx,
+        "booking.referrals_read",
+        object_type="referral",
+        subject_id=patient_id,
+        details={"count": len(rows)},
+    )
+    return [ReferralType.of(r) for r in rows]
+
+
+#: The days shown by default from today (the hub's usual booking horizon).
+OPTION_DAYS = 14
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Мои направления, новые первыми.")
     async def my_referrals(self, info: Info, acting_for: uuid.UUID | None = None) -> list[ReferralType]:
-        patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
-        async with info.context.sessionmaker() as session:
-            rows = await booking.referrals.referrals_of(session, patient_id)
-        await audit.record_now(
-            info.context.sessionmaker,
-            info.context.ctx,
-            "booking.referrals_read",
-            object_type="referral",
-            subject_id=patient_id,
-            details={"count": len(rows)},
+        return await _my_referrals(info, acting_for)
+
+    @strawberry.field(
+        description=(
+            "Свободное время для записи по направлению: талоны врачей, к которым оно выдано, в медицинской "
+            "организации направления (или, если она не указана, в поликлиниках региона, своя первой). "
+            "Талон передается в bookByReferral."
         )
-        return [ReferralType.of(r) for r in rows]
+    )
+    async def referral_slots(
+        self,
+        info: Info,
+        referral_id: uuid.UUID,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        acting_for: uuid.UUID | None = None,
+    ) -> SlotSearchResult:
+        patient_id = await require_subject(info, SCOPE_BOOKING, acting_for=acting_for)
+        runtime = info.context.runtime
+        start = date_from or booking.local_day(runtime, booking.now(runtime))
+        end = date_to or start + timedelta(days=OPTION_DAYS - 1)
+        async with info.context.sessionmaker() as session:
+            try:
+                referral = await booking.referrals.own_referral(session, patient_id, referral_id)
+                result = await booking.referrals.booking_options(
+                    runtime, session, patient_id, referral, start=start, end=end
+                )
+            except booking_problems.ProblemError as exc:
+                raise PublicError(exc.problem.message, code=exc.problem.code) from None
+        items = [
+            DoctorAvailability(
+                mo_id=i.mo.upstream_id,
+                mo_name=i.mo.name,
+                mo_address=i.mo.address,
+                doctor_id=i.doctor.upstream_id,
+                doctor_name=i.doctor.full_name,
+                specialty_code=i.specialty_code,
+                specialty_name=i.specialty_name,
+                own_clinic=i.own_clinic,
+                distance_km=None,
+                slots=[SlotType.of(info, s) for s in i.slots],
+            )
+            for i in result.items
+        ]
+        return SlotSearchResult(items=items, partial=result.partial)
 
 
 @strawberry.type

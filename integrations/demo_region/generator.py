@@ -70,12 +70,13 @@ FELDSHER = "206"
 # Prevention and diagnostic rooms (кабинеты) an adult polyclinic publishes as bookable resources for the
 # first stage of dispanserization (Приказ Минздрава России от 27.04.2021 № 404н). They are not V021 doctor
 # specialties: the hub lists a room as a resource of its own service, so their codes are this region's
-# (9001-9005, outside the V021 range).
+# (9001-9006, outside the V021 range).
 PREVENTION_ROOM = "9001"  # кабинет (отделение) медицинской профилактики
 ECG_ROOM = "9002"
 FLUOROGRAPHY_ROOM = "9003"
 MAMMOGRAPHY_ROOM = "9004"
 TREATMENT_ROOM = "9005"  # процедурный кабинет: blood samples
+ENDOSCOPY_ROOM = "9006"  # эндоскопический кабинет: the ЭГДС of the cancer screening at 45 (404н, Прил. № 2, п. 4)
 
 SPECIALTIES: tuple[Specialty, ...] = (
     Specialty(THERAPIST, "Терапевт", 15, True),
@@ -98,6 +99,7 @@ SPECIALTIES: tuple[Specialty, ...] = (
     Specialty(FLUOROGRAPHY_ROOM, "Флюорографический кабинет", 12, True),
     Specialty(MAMMOGRAPHY_ROOM, "Маммографический кабинет", 15, True),
     Specialty(TREATMENT_ROOM, "Процедурный кабинет", 12, True),
+    Specialty(ENDOSCOPY_ROOM, "Эндоскопический кабинет", 30, True),
 )
 
 # (code, name parts as Doctor's last/first/middle name, room number) of each adult polyclinic's rooms.
@@ -107,6 +109,7 @@ PREVENTION_ROOMS: tuple[tuple[str, tuple[str, str, str], str], ...] = (
     (ECG_ROOM, ("Кабинет", "ЭКГ", ""), "112"),
     (FLUOROGRAPHY_ROOM, ("Флюорографический", "кабинет", ""), "020"),
     (MAMMOGRAPHY_ROOM, ("Маммографический", "кабинет", ""), "022"),
+    (ENDOSCOPY_ROOM, ("Эндоскопический", "кабинет", ""), "118"),
 )
 
 # First-level doctors that make a department of each kind bookable without a referral.

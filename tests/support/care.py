@@ -28,6 +28,7 @@ ROOM_SPECIALTIES = (
     Specialty("9003", "Флюорографический кабинет", 12, True),
     Specialty("9004", "Маммографический кабинет", 15, True),
     Specialty("9005", "Процедурный кабинет", 12, True),
+    Specialty("9006", "Эндоскопический кабинет", 30, True),
 )
 GYNAECOLOGIST = "doc-gyn-1"
 ROOM_IDS = {code: f"room-{code}" for code, _, _ in PREVENTION_ROOMS}

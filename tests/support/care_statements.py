@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+from backend.booking import service as booking
 from backend.booking.models import Appointment, AppointmentState, ContestStatus, NoShowContest, Referral, ReferralState
 from backend.core.context import Channel
 from backend.dispanserization.models import Plan, PlanItem, PlanStatus
 from backend.runtime import Runtime
-from tests.support.booking import ADULT_MO, TOMORROW
+from tests.support.booking import ADULT_MO, TOMORROW, ctx_for
 from tests.support.care import DUE_WOMAN, start_care
 from tests.support.identity import auth_headers, make_patient, operator_token, token_for
 from tests.support.statements import Scenario, Setup
@@ -105,6 +106,18 @@ async def _dispanserization_days(runtime: Runtime) -> Setup:
     return few, more, _as(runtime, patient.id)
 
 
+async def _referral_slots(runtime: Runtime) -> Setup:
+    """A referral's booking options over one day against five (more of the hub's slots, the same statements)."""
+    care = await start_care(runtime)
+    patient = await care.patient(3)
+    number = care.issue(3, "22", valid_days=30)
+    async with booking.booking_unit(runtime, ctx_for(patient.id)) as uow:
+        referral = await booking.referrals.add(uow, patient.id, number)
+    few = {"referralId": str(referral.id), "dateFrom": TOMORROW.isoformat(), "dateTo": TOMORROW.isoformat()}
+    more = few | {"dateTo": (TOMORROW + timedelta(days=4)).isoformat()}
+    return few, more, _as(runtime, patient.id)
+
+
 async def _plans(runtime: Runtime, patient_id: uuid.UUID, count: int, *, year: int) -> None:
     at = runtime.now()
     async with runtime.sessionmaker() as session, session.begin():
@@ -134,6 +147,7 @@ async def _my_dispanserization_plans(runtime: Runtime) -> Setup:
 
 CARE_SCENARIOS = (
     Scenario("MyReferrals", _my_referrals),
+    Scenario("ReferralSlots", _referral_slots),
     Scenario("MyNoShowStatus", _my_no_show_status),
     Scenario("NoShowContests", _no_show_contests),
     Scenario("Dispanserization", _dispanserization),
@@ -144,6 +158,7 @@ CARE_SCENARIOS = (
 #: Statements per operation (filled from the counts; see the comments for what they are).
 CARE_STATEMENTS: dict[str, int] = {
     "MyReferrals": 2,  # the referrals; the audit row
+    "ReferralSlots": 3,  # the referral; the patient's own clinic (attachment); the slots held or booked here
     "MyNoShowStatus": 2,  # the no-shows with their contests (one join); the audit row
     "NoShowContests": 2,  # the staff session; the queue
     "Dispanserization": 4,  # the patient, the answers, the live plan; the audit row

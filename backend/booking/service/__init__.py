@@ -90,7 +90,15 @@ from backend.booking.service.compensation import (
     on_compensate,
     register_upstream,
 )
-from backend.booking.service.holds import hold_slot, release_hold, remaining_seconds
+from backend.booking.service.holds import (
+    BRIDGE_ACTOR,
+    BRIDGE_TTL,
+    bridge_from_hold,
+    hold_slot,
+    release_hold,
+    remaining_seconds,
+    take_bridge,
+)
 from backend.booking.service.hooks import FreedSlot, on_slot_freed, on_visited
 from backend.booking.service.kpi import REMOTE_CHANNELS, ChannelCount, RemoteShare, remote_booking_share
 from backend.booking.service.multi import appointments_by_ids
@@ -128,6 +136,8 @@ from backend.booking.service.upstream import identify, remembered_hub_patient
 
 __all__ = [
     "ADULT_AGE",
+    "BRIDGE_ACTOR",
+    "BRIDGE_TTL",
     "COMPENSATION_NOT_FOUND_RETRIES",
     "HOLD_TTL",
     "MAX_CLINICS",
@@ -177,6 +187,7 @@ __all__ = [
     "appointments_of",
     "book_now",
     "booking_unit",
+    "bridge_from_hold",
     "cancel",
     "check_age",
     "check_live_appointments",
@@ -218,5 +229,6 @@ __all__ = [
     "slot_marker",
     "source_of",
     "sync_statuses",
+    "take_bridge",
     "to_utc",
 ]

@@ -35,8 +35,8 @@ from backend.booking.service.base import (
     to_utc,
 )
 from backend.booking.service.compensation import after_rollback
-from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold
-from backend.booking.service.hooks import slot_freed
+from backend.booking.service.holds import _close_hold_now, _insert_hold, _slot_of_hold, bridge_hold
+from backend.booking.service.hooks import keeps_freed_slots, slot_freed
 from backend.booking.service.rules import (
     VisitPurpose,
     _flush_or,
@@ -369,6 +369,12 @@ async def on_cancel_upstream(envelope: Envelope, runtime: Runtime) -> None:
         appointment = await session.get(Appointment, appointment_id)
     if appointment is None:
         return
+    if keeps_freed_slots() and appointment.status == AppointmentState.CANCEL_PENDING.value:
+        # The bridge hold commits before the appointment leaves the live set, in a transaction of its own: a
+        # concurrent claim reads the holds with the snapshot of its statement, so a hold committed together
+        # with the cancellation could be missed by a claim that waited on the appointment's row.
+        async with runtime.sessionmaker() as session, session.begin():
+            await bridge_hold(session, runtime, appointment)
     # AppointmentNotFound: already cancelled there (a repeat after a lost reply, or the clinic cancelled it).
     with contextlib.suppress(AppointmentNotFound):
         await hub(runtime).cancel(appointment.mo_id, appointment.hub_patient_id, appointment.slot_id)

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.booking.models import HoldStatus, SlotHold
+from backend.booking.models import Appointment, HoldStatus, SlotHold
 from backend.booking.problems import HoldNotFound, SlotTaken, fail
 from backend.booking.service.base import HOLD_TTL, Acting, _tz, now, to_utc
 from backend.booking.service.rules import VisitPurpose, _prepare
 from backend.booking.service.slots import SlotRef
 from backend.booking.service.statements import _CLAIM_HOLD
+from backend.core.context import Channel
 from backend.core.db import detached
 from backend.core.uow import UnitOfWork
 from integrations.fer import Slot
@@ -23,6 +24,81 @@ from integrations.fer import Slot
 if TYPE_CHECKING:
     from backend.directory.service import DoctorCard
     from backend.runtime import Runtime
+
+
+#: A bridge hold keeps a freed slot from the moment the change that frees it commits until the hook that
+#: keeps slots (the waitlist) has made its own hold or let the slot go (:mod:`.hooks`). Its actor names it.
+BRIDGE_ACTOR = "booking.slot_freed"
+BRIDGE_TTL = timedelta(minutes=2)
+
+
+async def bridge_hold(session: AsyncSession, runtime: Runtime, appointment: Appointment) -> None:
+    """In the transaction that frees ``appointment``'s slot: hold the slot for :data:`BRIDGE_TTL` (nothing
+    if a live hold of the slot is already there). Its patient is the appointment's; it is nobody's to
+    confirm (:func:`take_bridge` closes it)."""
+    at = now(runtime)
+    if appointment.slot_start <= at:
+        return
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "patient_id": appointment.patient_id,
+        "mo_id": appointment.mo_id,
+        "doctor_id": appointment.doctor_id,
+        "specialty_code": appointment.specialty_code,
+        "slot_id": appointment.slot_id,
+        "slot_start": appointment.slot_start,
+        "slot_end": appointment.slot_end,
+        "room": appointment.room,
+        "address": appointment.address,
+        "status": HoldStatus.HELD.value,
+        "expires_at": at + BRIDGE_TTL,
+        "channel": Channel.SYSTEM.value,
+        "actor_kind": "system",
+        "actor_id": BRIDGE_ACTOR,
+        "reschedule_of_id": None,
+        "created_at": at,
+        "closed_at": None,
+    }
+    await _expire_stale_holds(session, at, mo_id=appointment.mo_id, slot_id=appointment.slot_id)
+    await _CLAIM_HOLD.first(session, values)
+
+
+async def take_bridge(uow: UnitOfWork, mo_id: str, slot_id: str) -> bool:
+    """Close the slot's bridge hold in ``uow`` (the caller's own hold of the slot may follow in the same
+    transaction: concurrent claims see the bridge until it commits, then the caller's hold). Whether
+    there was one."""
+    result = await uow.session.execute(
+        update(SlotHold)
+        .where(
+            SlotHold.mo_id == mo_id,
+            SlotHold.slot_id == slot_id,
+            SlotHold.status == HoldStatus.HELD.value,
+            SlotHold.actor_id == BRIDGE_ACTOR,
+        )
+        .values(status=HoldStatus.RELEASED.value, closed_at=now(uow.runtime))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def bridge_from_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> bool:
+    """Turn a live hold into the slot's bridge hold (:data:`BRIDGE_TTL` from now), in ``uow``: a hold that
+    ends (a declined or expired offer) keeps its slot for the next in line rather than freeing it. Whether
+    the hold was still live."""
+    at = now(uow.runtime)
+    result = await uow.session.execute(
+        update(SlotHold)
+        .where(SlotHold.id == hold_id, SlotHold.status == HoldStatus.HELD.value)
+        .values(
+            expires_at=at + BRIDGE_TTL,
+            channel=Channel.SYSTEM.value,
+            actor_kind="system",
+            actor_id=BRIDGE_ACTOR,
+            reschedule_of_id=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _expire_stale_holds(session: AsyncSession, at: datetime, *, mo_id: str, slot_id: str) -> None:

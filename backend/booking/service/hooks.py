@@ -3,7 +3,12 @@
 * **a slot freed** (:func:`on_slot_freed`): a cancellation here reached the hub, a reschedule let the
   old slot go, or the hub's history says the clinic cancelled. Called after the change is committed,
   each hook on its own: a hook's failure is logged, never undoes the cancellation (the waitlist's sweep
-  finds what a failed hook missed).
+  finds what a failed hook missed). A hook registered with ``keeps_slot=True`` (the waitlist) has the
+  slot kept for it: the transaction that frees the slot also writes a short *bridge hold*
+  (:func:`backend.booking.service.holds.bridge_hold`), so nobody can book the slot between that commit
+  and the hook; the hook takes the bridge over (:func:`~backend.booking.service.holds.take_bridge`) in the
+  transaction where it makes its own hold, or lets it go. A hook that fails leaves the bridge to lapse
+  after :data:`~backend.booking.service.holds.BRIDGE_TTL`.
 * **a visit took place** (:func:`on_visited`): called inside the unit of work that records the status,
   so what a hook writes (a survey invitation) commits with it, once.
 
@@ -55,11 +60,21 @@ SlotFreedHook = Callable[["Runtime", FreedSlot], Awaitable[None]]
 VisitedHook = Callable[["UnitOfWork", Appointment], Awaitable[None]]
 
 _SLOT_FREED: dict[str, SlotFreedHook] = {}
+_KEEPERS: set[str] = set()
 _VISITED: dict[str, VisitedHook] = {}
 
 
-def on_slot_freed(name: str, hook: SlotFreedHook) -> None:
+def on_slot_freed(name: str, hook: SlotFreedHook, *, keeps_slot: bool = False) -> None:
     _SLOT_FREED[name] = hook
+    if keeps_slot:
+        _KEEPERS.add(name)
+    else:
+        _KEEPERS.discard(name)
+
+
+def keeps_freed_slots() -> bool:
+    """Whether a registered hook wants a freed slot kept for it (a bridge hold written with the change)."""
+    return bool(_KEEPERS & _SLOT_FREED.keys())
 
 
 def on_visited(name: str, hook: VisitedHook) -> None:

@@ -8,6 +8,13 @@ this clinic (``InspectDoctorsReferal`` is asked first, so a referral to another 
 slot is claimed) and not used by another live booking. The narrow specialties that refuse a direct booking
 (``REFERRAL_REQUIRED``) become bookable this way.
 
+The referral's booking options (:func:`booking_options`): the free slots of its target — the doctor it names,
+else the doctors of its specialty — in its target clinic (or, when it names none, the clinics of the region
+that offer the specialty, own clinic first), asked of the hub with ``GetAppointmentsDemandDoctorsReferal``
+(the slots a doctor gives to booking by referral), after ``InspectDoctorsReferal`` says the referral may be
+booked there and which IdPat and IdDoc it means. Slots held or booked here are left out. Each slot's id is
+what ``bookByReferral`` takes.
+
 The doctor's flow: the attending doctor, during the visit, books the specialist for the patient on a
 referral they issued themselves (the referral's issuer SNILS is the doctor's), with the hub's source
 "doctor" (``AppointmentSourceType`` 4); the patient is found by OMS policy and birth date.
@@ -15,6 +22,7 @@ referral they issued themselves (the referral's issuer SNILS is the doctor's), w
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -33,13 +41,14 @@ from backend.booking.problems import (
     fail,
 )
 from backend.booking.service.appointments import book_now
-from backend.booking.service.base import hub, local_day, now
-from backend.booking.service.slots import SlotRef
+from backend.booking.service.base import hub, local_day, now, to_utc
+from backend.booking.service.search import DoctorAvailability, SearchResult, own_clinic
+from backend.booking.service.slots import SlotRef, live_holds_and_bookings
 from backend.core.uow import UnitOfWork
 from backend.directory import service as directory
 from backend.identity.service import find_patient_by_policy, get_patient
-from integrations.fer import BookingChannel, FerError, HubTransportError, ReferralInvalid, ReferralNotFound
-from integrations.fer.referrals import HubReferral, ReferralsHub, ReferralStatus
+from integrations.fer import BookingChannel, FerError, HubTransportError, ReferralInvalid, ReferralNotFound, Slot
+from integrations.fer.referrals import HubReferral, ReferralInspection, ReferralsHub, ReferralStatus
 
 if TYPE_CHECKING:
     from backend.identity.service import PatientView
@@ -48,6 +57,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MAX_NUMBER = 64
+#: A referral to no clinic in particular: at most this many clinics asked for its slots (own clinic first).
+MAX_OPTION_CLINICS = 5
+#: The longest range of days asked at once.
+MAX_OPTION_DAYS = 31
 _STATE_OF_HUB = {
     ReferralStatus.ISSUED: ReferralState.ISSUED,
     ReferralStatus.BOOKED: ReferralState.BOOKED,
@@ -253,3 +266,79 @@ async def doctor_books(
 
 def _digits(value: str | None) -> str:
     return "".join(ch for ch in value or "" if ch.isdigit())
+
+
+async def _inspect_at(runtime: Runtime, mo_id: str, number: str) -> ReferralInspection | None:
+    """InspectDoctorsReferal in ``mo_id``: ``None`` if the referral cannot be booked there."""
+    try:
+        return await referrals_hub(runtime).inspect_referral(mo_id, number)
+    except (ReferralInvalid, ReferralNotFound):
+        return None
+    except HubTransportError:
+        raise fail(BookingServiceUnavailable.default()) from None
+
+
+async def booking_options(
+    runtime: Runtime, session: AsyncSession, patient_id: uuid.UUID, referral: Referral, *, start: date, end: date
+) -> SearchResult:
+    """The free slots the referral may be booked into (the module docstring), by clinic and doctor, own clinic
+    first. ``partial``: a clinic's hub did not answer (the rest is shown)."""
+    if referral.status != ReferralState.ISSUED.value:
+        raise fail(ReferralNotUsable.of("направление уже использовано, аннулировано или истекло"))
+    if referral.valid_until is not None and referral.valid_until < local_day(runtime, now(runtime)):
+        raise fail(ReferralNotUsable.of(f"срок действия истек {referral.valid_until:%d.%m.%Y}"))
+    if end < start or (end - start).days >= MAX_OPTION_DAYS:
+        raise fail(InvalidInput.of("dateTo", f"Период — не длиннее {MAX_OPTION_DAYS} дней."))
+    if referral.valid_until is not None:
+        end = min(end, referral.valid_until)
+    offer = await directory.offering(runtime, session, referral.target_specialty_code)
+    own = await own_clinic(runtime, session, patient_id)
+    clinics = [o for o in offer.organisations if referral.target_mo_id in (None, o.upstream_id)]
+    clinics.sort(key=lambda o: o.upstream_id != own)
+    clinics = clinics[:MAX_OPTION_CLINICS]
+    if not clinics:
+        raise fail(
+            ReferralNotUsable.of(f"в этой медицинской организации нет приема «{referral.target_specialty_name}»")
+        )
+    hub_ = referrals_hub(runtime)
+    inspections = await asyncio.gather(*(_inspect_at(runtime, o.upstream_id, referral.number) for o in clinics))
+    asks = []
+    for clinic, inspection in zip(clinics, inspections, strict=True):
+        if inspection is None:
+            continue
+        doctors = offer.doctors.get(clinic.id, [])
+        if inspection.doctor_id is not None:
+            doctors = [d for d in doctors if d.upstream_id == inspection.doctor_id]
+        asks += [(clinic, doctor, inspection) for doctor in doctors]
+    if not any(i is not None for i in inspections):
+        raise fail(ReferralNotUsable.of("сервис записи не принимает это направление в этих медицинских организациях"))
+
+    async def ask(mo_id: str, doctor_id: str, inspection: ReferralInspection) -> list[Slot] | None:
+        try:
+            return await hub_.get_referral_slots(
+                mo_id, doctor_id, inspection.patient_id, start, end, kind=inspection.kind
+            )
+        except FerError:
+            log.warning("booking.referral_slots_failed", mo_id=mo_id, doctor_id=doctor_id, exc_info=True)
+            return None
+
+    answers = await asyncio.gather(*(ask(c.upstream_id, d.upstream_id, i) for c, d, i in asks))
+    found = [s for a in answers if a for s in a]
+    taken = await live_holds_and_bookings(session, runtime, now(runtime), found)
+    at = now(runtime)
+    items = []
+    for (clinic, doctor, _), slots in zip(asks, answers, strict=True):
+        free = [s for s in slots or [] if (s.mo_id, s.id) not in taken and to_utc(runtime, s.start) > at]
+        if free:
+            items.append(
+                DoctorAvailability(
+                    mo=clinic,
+                    doctor=doctor,
+                    specialty_code=referral.target_specialty_code,
+                    specialty_name=referral.target_specialty_name,
+                    slots=sorted(free, key=lambda s: s.start),
+                    own_clinic=clinic.upstream_id == own,
+                    distance_km=None,
+                )
+            )
+    return SearchResult(items=items, partial=any(a is None for a in answers))

@@ -13,7 +13,8 @@ from sqlalchemy import func, select, update
 from backend.booking.models import LIVE_STATES, Appointment, AppointmentState, HoldStatus, SlotHold
 from backend.booking.service.appointments import emit_event
 from backend.booking.service.base import hub, now
-from backend.booking.service.hooks import slot_freed, visited
+from backend.booking.service.holds import bridge_hold
+from backend.booking.service.hooks import keeps_freed_slots, slot_freed, visited
 from backend.core.context import RequestContext
 from backend.core.uow import UnitOfWork
 from integrations.fer import AppointmentStatus, FerError
@@ -81,6 +82,7 @@ async def sync_statuses(
             log.warning("booking.sync_failed", mo_id=mo_id, exc_info=True)
             continue
         statuses = {h.appointment_id: h.status for h in history}
+        await _bridge_cancelled(runtime, patient_id, mo_id, statuses)
         freed: list[Appointment] = []
         async with UnitOfWork(runtime, ctx) as uow:
             live = await uow.session.scalars(
@@ -123,6 +125,30 @@ async def sync_statuses(
         for appointment in freed:
             await slot_freed(runtime, appointment)
     return report
+
+
+_CANCELLED = (AppointmentState.CANCELLED_BY_MO, AppointmentState.CANCELLED_BY_PATIENT)
+
+
+async def _bridge_cancelled(
+    runtime: Runtime, patient_id: uuid.UUID, mo_id: str, statuses: dict[str, AppointmentStatus | None]
+) -> None:
+    """The slots the hub says were cancelled, kept for the waitlist (bridge holds, see :mod:`.hooks`),
+    committed before the appointments leave the live set (as ``on_cancel_upstream`` does)."""
+    cancelled = [s for s, status in statuses.items() if status is not None and _STATE_OF_HUB[status] in _CANCELLED]
+    if not cancelled or not keeps_freed_slots():
+        return
+    async with runtime.sessionmaker() as session, session.begin():
+        rows = await session.scalars(
+            select(Appointment).where(
+                Appointment.patient_id == patient_id,
+                Appointment.mo_id == mo_id,
+                Appointment.slot_id.in_(cancelled),
+                Appointment.status == AppointmentState.BOOKED.value,
+            )
+        )
+        for appointment in list(rows):
+            await bridge_hold(session, runtime, appointment)
 
 
 async def expire_holds(runtime: Runtime) -> int:

@@ -22,8 +22,11 @@ Fairness (the rules, tested in ``tests/integration/waitlist/test_fairness.py``)
    their place for the next slot.
 4. **An offer is a hold** of the slot (booking's hold, :data:`OFFER_TTL`): nobody else can book it
    meanwhile. The person accepts (the hold is confirmed at the hub: the appointment) or declines; when the
-   time passes the offer expires. A declined, expired or failed offer releases the hold and the slot goes
-   to the next in line, in the same order.
+   time passes the offer expires. A declined or expired offer's hold becomes booking's bridge hold and the
+   slot goes to the next in line, in the same order (the next offer takes the bridge over; nobody in line
+   who can take it: the bridge is let go). The hold outlives the offer by :data:`HOLD_GRACE`, so the
+   expiry sweep passes the slot on before anyone outside the line can take it; a freed slot is kept the
+   same way from the moment it is freed (booking's ``keeps_slot`` hook) until the first offer.
 5. **Someone who cannot take the slot is passed over, not dropped**: another live appointment of the
    specialty, an age or sex rule of the doctor. The offer is recorded as ``passed`` with the reason, so
    the same slot is never tried on them again; they stay in line.
@@ -42,6 +45,7 @@ after a decline or an expiry goes through the outbox (:data:`TOPIC_OFFER_NEXT`),
 
 from backend.waitlist.service.base import (
     CANDIDATES,
+    HOLD_GRACE,
     MAX_RANGE_DAYS,
     OFFER_EVENT,
     OFFER_TTL,
@@ -63,6 +67,7 @@ from backend.waitlist.service.reads import EntryView, UnmetDemand, entries_of, u
 
 __all__ = [
     "CANDIDATES",
+    "HOLD_GRACE",
     "MAX_RANGE_DAYS",
     "OFFER_EVENT",
     "OFFER_TTL",

@@ -27,7 +27,14 @@ from backend.waitlist.problems import (
     OfferNotFound,
     fail,
 )
-from backend.waitlist.service.base import CANDIDATES, OFFER_EVENT, OFFER_TTL, TOPIC_OFFER_NEXT, TOPIC_PUBLISH
+from backend.waitlist.service.base import (
+    CANDIDATES,
+    HOLD_GRACE,
+    OFFER_EVENT,
+    OFFER_TTL,
+    TOPIC_OFFER_NEXT,
+    TOPIC_PUBLISH,
+)
 from notifications import service as notifications
 from notifications.channels import InboxEvent
 
@@ -87,13 +94,16 @@ async def offer_next(runtime: Runtime, freed: booking.FreedSlot) -> WaitlistOffe
     by push and SMS (urgent) and on the live subscription. ``None`` when nobody waits for it, the slot is
     already offered, held or booked, or it starts too soon. Idempotent: safe to call again for one slot."""
     at = booking.now(runtime)
-    if freed.start <= at + OFFER_TTL:
-        return None
     day = booking.local_day(runtime, freed.start)
     ref = booking.SlotRef(freed.mo_id, freed.doctor_id, freed.slot_id, day)
     ctx = RequestContext.for_system("waitlist.offer")
     async with booking.booking_unit(runtime, ctx) as uow:
         session = uow.session
+        # The slot's bridge hold (booking kept the slot for us since it was freed) ends in this transaction:
+        # the next in line's hold replaces it at once, or the slot is free for everyone when it commits.
+        await booking.take_bridge(uow, freed.mo_id, freed.slot_id)
+        if freed.start <= at + OFFER_TTL:
+            return None
         live = await session.scalar(
             select(WaitlistOffer.id).where(
                 WaitlistOffer.mo_id == freed.mo_id,
@@ -106,7 +116,7 @@ async def offer_next(runtime: Runtime, freed: booking.FreedSlot) -> WaitlistOffe
         for entry in list(await session.scalars(_line(freed, day))):
             offer = _offer_row(entry, freed, at)
             try:
-                hold = await booking.hold_slot(uow, entry.patient_id, ref, ttl=OFFER_TTL)
+                hold = await booking.hold_slot(uow, entry.patient_id, ref, ttl=OFFER_TTL + HOLD_GRACE)
             except BookingProblemError as exc:
                 if isinstance(exc.problem, SlotTaken | BookingServiceUnavailable):
                     if isinstance(exc.problem, BookingServiceUnavailable):
@@ -122,7 +132,7 @@ async def offer_next(runtime: Runtime, freed: booking.FreedSlot) -> WaitlistOffe
                     details={"slot_id": freed.slot_id, "reason": exc.problem.code},
                 )
                 continue
-            offer.hold_id, offer.expires_at = hold.id, hold.expires_at
+            offer.hold_id = hold.id
             session.add(offer)
             entry.status, entry.updated_at = EntryStatus.OFFERED.value, at
             uow.audit(
@@ -230,10 +240,14 @@ _CLOSE_ACTIONS = {
 
 async def _after_close(uow: UnitOfWork, offer: WaitlistOffer, status: OfferStatus) -> None:
     """What follows the close of a live offer (declined, expired, failed; :func:`_swap` closed it): its hold
-    released, its entry back in line (its place kept), the slot passed on after the commit."""
+    becomes the slot's bridge hold (kept for the line until the next offer takes it over, or let go if
+    nobody can take it), its entry back in line (its place kept), the slot passed on after the commit."""
     at = booking.now(uow.runtime)
     if offer.hold_id is not None:
-        await booking.release_hold(uow, offer.patient_id, offer.hold_id)
+        await booking.bridge_from_hold(uow, offer.hold_id)
+        uow.audit(
+            "booking.hold_released", object_type="slot_hold", object_id=offer.hold_id, subject_id=offer.patient_id
+        )
     entry = await uow.session.get(WaitlistEntry, offer.entry_id)
     if entry is not None and entry.status == EntryStatus.OFFERED.value:
         entry.status, entry.updated_at = EntryStatus.WAITING.value, at

@@ -12,9 +12,9 @@ import pytest
 from backend.booking import service
 from backend.runtime import Runtime
 from integrations.fer import BookingChannel
-from tests.support.booking import BOOK, CARDIOLOGIST, HOSPITAL_MO, TOMORROW, call, key
+from tests.support.booking import BOOK, CARDIOLOGIST, HOSPITAL_MO, TOMORROW, call, ctx_for, key
 from tests.support.care import ROOM_IDS, CareEnv, start_care
-from tests.support.client import app_client
+from tests.support.client import app_client, gql
 from tests.support.documents import doctor_token, make_doctor
 from tests.support.identity import auth_headers, token_for
 
@@ -108,3 +108,43 @@ async def test_the_attending_doctor_books_the_specialist_during_the_visit(care: 
     assert [r["number"] for r in patient_view] == [mine]
     upstream = care.state.active_booking(service.SlotRef.decode(slots[0]).slot_id)
     assert upstream is not None and upstream.source is BookingChannel.DOCTOR and upstream.referral_id == mine
+
+
+OPTIONS = (
+    "query($r: UUID!, $a: Date, $b: Date) { referralSlots(referralId: $r, dateFrom: $a, dateTo: $b) { partial"
+    " items { moId doctorId specialtyCode ownClinic slots { id start } } } }"
+)
+
+
+async def test_the_referrals_booking_options_come_from_the_hubs_referral_slots(care: CareEnv) -> None:
+    """The free slots of the referral's target (GetAppointmentsDemandDoctorsReferal after InspectDoctorsReferal),
+    without those held here; one of them booked by the referral; a used referral has no options."""
+    rt = care.runtime
+    patient, other = await care.patient(3), await care.patient(5)
+    headers = auth_headers(token_for(rt, patient.id))
+    number = care.issue(3, "22", valid_days=30)
+    held = service.SlotRef.decode((await care.slot_refs(CARDIOLOGIST, HOSPITAL_MO, TOMORROW))[1])
+    async with service.booking_unit(rt, ctx_for(other.id)) as uow:
+        await service.hold_slot(uow, other.id, held)  # someone holds the second slot of tomorrow
+    async with app_client(rt) as client:
+        referral = (await call(client, ADD, headers, n=number, k=key()))["referral"]
+        before = care.state.calls["GetAppointmentsDemandDoctorsReferal"]
+        options = await call(client, OPTIONS, headers, r=referral["id"], a=TOMORROW.isoformat())
+        assert care.state.calls["GetAppointmentsDemandDoctorsReferal"] > before
+        assert options["partial"] is False and options["items"]
+        assert {(i["moId"], i["doctorId"], i["specialtyCode"]) for i in options["items"]} == {
+            (HOSPITAL_MO, CARDIOLOGIST, "22")
+        }
+        slots = [s["id"] for i in options["items"] for s in i["slots"]]
+        decoded = [service.SlotRef.decode(s) for s in slots]
+        assert held.slot_id not in {r.slot_id for r in decoded}  # held here: not offered
+        assert all(r.day >= TOMORROW for r in decoded) and [s["start"] for s in options["items"][0]["slots"]] == sorted(
+            s["start"] for s in options["items"][0]["slots"]
+        )
+        booked = await call(client, BOOK_BY, headers, r=referral["id"], s=slots[0], k=key())
+        assert booked["__typename"] == "BookedByReferral", booked
+        used = await gql(client, OPTIONS, {"r": referral["id"]}, headers=headers)
+        assert used["errors"][0]["extensions"]["code"] == "REFERRAL_INVALID"
+        # Someone else's referral is not theirs to look into.
+        foreign = await gql(client, OPTIONS, {"r": referral["id"]}, headers=auth_headers(token_for(rt, other.id)))
+        assert foreign["errors"][0]["extensions"]["code"] == "REFERRAL_INVALID"

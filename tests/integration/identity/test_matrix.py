@@ -55,7 +55,7 @@ from backend.settings import Settings
 from backend.vault import service as vault
 from backend.vault.store import FileBlobStore
 from notifications.channels import InboxEvent
-from tests.support import drugs_matrix
+from tests.support import care_matrix, drugs_matrix
 from tests.support.ambulance_matrix import ambulance_rows
 from tests.support.booking import ADULT_MO, EYE, OTHER_MO, THERAPIST, TOMORROW, BookingEnv, ctx_for, start_env
 from tests.support.call_record_matrix import call_record_rows
@@ -158,6 +158,12 @@ class Row:
     # Business refusals past the policy accepted as "allowed", for rows whose success world is not built
     # yet; a row without them must succeed.
     policy_only: frozenset[str] = frozenset()
+    # The hub world the row runs on (default: booking's region and hub client, ``start_env``); e.g. the care
+    # world (tests/support/care.py: the prevention rooms, the referral operations, the attachment register).
+    env: Callable[[Runtime], Awaitable[BookingEnv]] | None = None
+    # ``prepare`` only for the principals the row allows (a refusal by the policy comes before the object is
+    # looked up, so the others meet the common world and ids that name nothing): a costly world built less.
+    prepare_allowed_only: bool = False
     # Once per row, before the first world: what the row's upstreams need over the hub's region (e.g. the
     # home-call and attachment simulators). Unlike ``prepare`` it keeps a plain query's one shared world.
     setup: Callable[[Runtime, BookingEnv], Awaitable[None]] | None = None
@@ -609,24 +615,30 @@ MATRIX: dict[str, Row] = {
         policy.SCOPE_BOOKING,
         is_type("WaitlistJoined"),
     ),
-    # An entry and an offer of T's are built in tests/integration/waitlist/; here the policy in front of them.
+    # T's entry and offer (tests/support/care_matrix.py), as the waitlist writes them.
     "leaveWaitlist": sensitive(
         _vault_mutation("leaveWaitlist", "entryId: $e", "$e: UUID!"),
-        _keyed(e=lambda w: str(uuid.uuid4())),
+        _keyed(e=lambda w: w.extra.get("entry_id", str(uuid.UUID(int=0)))),
         policy.SCOPE_BOOKING,
-        policy_only=frozenset({"WAITLIST_ENTRY_NOT_FOUND"}),
+        is_type("WaitlistLeft"),
+        prepare=care_matrix.waitlist_entry,
+        prepare_allowed_only=True,
     ),
     "acceptWaitlistOffer": standard(
         _vault_mutation("acceptWaitlistOffer", "offerId: $o", "$o: UUID!"),
-        _keyed(o=lambda w: str(uuid.uuid4())),
+        _keyed(o=lambda w: w.extra.get("offer_id", str(uuid.UUID(int=0)))),
         policy.SCOPE_BOOKING,
-        policy_only=frozenset({"WAITLIST_OFFER_NOT_FOUND"}),
+        is_type("WaitlistOfferAccepted"),
+        prepare=care_matrix.waitlist_offer,
+        prepare_allowed_only=True,
     ),
     "declineWaitlistOffer": sensitive(
         _vault_mutation("declineWaitlistOffer", "offerId: $o", "$o: UUID!"),
-        _keyed(o=lambda w: str(uuid.uuid4())),
+        _keyed(o=lambda w: w.extra.get("offer_id", str(uuid.UUID(int=0)))),
         policy.SCOPE_BOOKING,
-        policy_only=frozenset({"WAITLIST_OFFER_NOT_FOUND"}),
+        is_type("WaitlistOfferDeclined"),
+        prepare=care_matrix.waitlist_offer,
+        prepare_allowed_only=True,
     ),
     "waitlistOfferUpdated": standard(
         "subscription($t: UUID) { waitlistOfferUpdated(actingFor: $t) { offerId status } }",
@@ -637,11 +649,11 @@ MATRIX: dict[str, Row] = {
     ),
     # ------------------------------------------------------------------------------ survey after a visit
     "mySurveys": standard("query($t: UUID) { mySurveys(actingFor: $t) { id status } }", _t, policy.SCOPE_BOOKING),
-    # An invitation of T's is built in tests/integration/surveys/; here the policy in front of it.
+    # T's invitation for the world's appointment (tests/support/care_matrix.py).
     "answerSurvey": standard(
         _vault_mutation("answerSurvey", "invitationId: $i, answers: $a", "$i: UUID!, $a: SurveyAnswersInput!"),
         _keyed(
-            i=lambda w: str(uuid.uuid4()),
+            i=lambda w: w.extra.get("invitation_id", str(uuid.UUID(int=0))),
             a=lambda w: {
                 "quality": 5,
                 "bookingEase": 5,
@@ -651,7 +663,9 @@ MATRIX: dict[str, Row] = {
             },
         ),
         policy.SCOPE_BOOKING,
-        policy_only=frozenset({"SURVEY_NOT_FOUND"}),
+        is_type("SurveyAnswered"),
+        prepare=care_matrix.survey_invitation,
+        prepare_allowed_only=True,
     ),
     "satisfactionKpi": only(
         {P.OPERATOR},
@@ -910,6 +924,7 @@ async def _world(runtime: Runtime, env: BookingEnv, slots: Slots, n: int) -> Wor
         grant_until=now.date() + timedelta(days=30),
         child_policy=f"26{uuid.uuid4().int % 10**14:014d}",
     )
+    world.extra.update(env=env, person=person)  # for a row's ``prepare`` (tests/support/care_matrix.py)
     await _booking_world(runtime, slots, world)
     await _vault_world(runtime, world)
     on_behalf, on_behalf_session = await _on_behalf_token(runtime, target.id, sensitive=False)
@@ -1049,7 +1064,7 @@ def _outcome(body: dict[str, Any], name: str) -> tuple[O, str]:
 async def test_matrix(runtime: Runtime, name: str) -> None:
     row = MATRIX[name]
     assert row.document is not None
-    env = await start_env(runtime)
+    env = await (row.env or start_env)(runtime)
     if row.setup is not None:
         await row.setup(runtime, env)
     slots = await Slots.of(env)
@@ -1065,7 +1080,7 @@ async def test_matrix(runtime: Runtime, name: str) -> None:
         for n, principal in enumerate(P):
             if world is None or not shared:
                 world = await _world(runtime, env, slots, n)  # its own: nothing an earlier principal changed
-            if row.prepare is not None:
+            if row.prepare is not None and (not row.prepare_allowed_only or row.expected[principal] is O.ALLOW):
                 await row.prepare(runtime, world, principal)
             variables, headers = row.variables(world), world.headers[principal]
             if subscription:

@@ -3,6 +3,8 @@ or from the notification's link, and the staff KPI per clinic and period."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from urllib.parse import urlsplit
 
@@ -11,7 +13,9 @@ from sqlalchemy import select
 
 from backend.booking import service as booking
 from backend.outbox.models import OutboxMessage
+from backend.outbox.service import REDACTED
 from backend.surveys.models import SurveyAnswer, SurveyInvitation
+from notifications.models import InboxItem, NotificationMessage
 from tests.support.booking import TODAY, BookingEnv
 from tests.support.client import app_client, gql
 from tests.support.identity import auth_headers, operator_token, token_for
@@ -43,12 +47,42 @@ async def _visited(env: BookingEnv, i: int, index: int = 0) -> tuple[uuid.UUID, 
 
 
 async def _link(env: BookingEnv, appointment_id: uuid.UUID) -> str:
+    """The link as the patient received it: in the text of the notification (its inbox item)."""
+    async with env.runtime.sessionmaker() as session:
+        [body] = list(
+            await session.scalars(select(InboxItem.body).where(InboxItem.dedupe_key == f"survey:{appointment_id}"))
+        )
+    [link] = re.findall(r"https?://\S+/api/v1/surveys/\S+", body)
+    return link
+
+
+async def test_the_links_token_stays_in_no_payload_after_sending(env: BookingEnv) -> None:
+    """The house rule (docs/house.md §3): the outbox row that carried the link keeps no token once the
+    notification is planned; the messages' stored data neither (their text, as sent, has it)."""
+    _, appointment = await _visited(env, 6)
+    link = await _link(env, appointment)
+    token = link.rsplit("/", 1)[-1]
     async with env.runtime.sessionmaker() as session:
         rows = list(
             await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "notifications.requested"))
         )
-    [payload] = [r.payload for r in rows if r.payload.get("dedupe_key") == f"survey:{appointment_id}"]
-    return str(payload["data"]["link"])
+        messages = list(
+            await session.scalars(
+                select(NotificationMessage).where(NotificationMessage.dedupe_key == f"survey:{appointment}")
+            )
+        )
+        items = list(await session.scalars(select(InboxItem).where(InboxItem.dedupe_key == f"survey:{appointment}")))
+    [sent] = [r for r in rows if r.payload.get("dedupe_key") == f"survey:{appointment}"]
+    assert sent.dispatched_at is not None
+    assert sent.payload["data"]["link"] == REDACTED
+    assert sent.payload["data"]["clinic"]  # the rest kept
+    assert messages and items
+    stored = [sent.payload, *(m.data for m in messages), *(i.data for i in items)]
+    assert all(token not in json.dumps(p, ensure_ascii=False) for p in stored)
+    assert all(token in m.body for m in messages)
+    # Other notifications keep their data whole (nothing secret in them).
+    booked = [r for r in rows if str(r.payload.get("dedupe_key", "")).endswith(":booked")]
+    assert booked and all(REDACTED not in json.dumps(r.payload, ensure_ascii=False) for r in booked)
 
 
 async def test_invited_once_and_answered_once_from_the_app(env: BookingEnv) -> None:

@@ -108,13 +108,17 @@ async def test_offers_move_down_the_line_and_expiry_releases_the_hold(env: Booki
     line = await _line(env)
     await cancel(env, holder.id, appointment_id)
 
-    # 1st: lets it expire. The sweep closes the offer, releases its hold, offers the 2nd.
+    # 1st: lets it expire. The sweep closes the offer; its hold keeps the slot (a bridge) until the 2nd is
+    # offered it: a stranger cannot take it in between. Then the hold is released.
     first = await live_offer(runtime, ref.slot_id)
     assert first is not None and first.entry_id == line[0].id
     env.clock.advance(minutes=16)
     assert await service.expire_offers(runtime) == 1
-    assert await _hold_status(env, first.hold_id) == HoldStatus.RELEASED.value
+    assert await _hold_status(env, first.hold_id) == HoldStatus.HELD.value
+    stranger = await env.patient(101)
+    assert await _book_directly(env, stranger.id, ref) == "SLOT_TAKEN"
     await deliver_all(runtime)
+    assert await _hold_status(env, first.hold_id) == HoldStatus.RELEASED.value
     second = await live_offer(runtime, ref.slot_id)
     assert second is not None and second.entry_id == line[1].id
     assert await _accept(env, people[0].id, first.id) == "WAITLIST_OFFER_EXPIRED"  # the 1st's offer is over
@@ -123,8 +127,8 @@ async def test_offers_move_down_the_line_and_expiry_releases_the_hold(env: Booki
     env.clock.advance(minutes=1)
     async with booking.booking_unit(runtime, ctx_for(line[1].patient_id)) as uow:
         await service.decline(uow, line[1].patient_id, second.id)
-    assert await _hold_status(env, second.hold_id) == HoldStatus.RELEASED.value
     await deliver_all(runtime)
+    assert await _hold_status(env, second.hold_id) == HoldStatus.RELEASED.value
     third = await live_offer(runtime, ref.slot_id)
     assert third is not None and third.entry_id == line[2].id
 
