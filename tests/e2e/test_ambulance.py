@@ -35,7 +35,9 @@ async def _next(ws: AsgiWebSocket) -> dict[str, Any]:
 async def test_a_person_calls_and_follows_the_brigade_until_the_call_closes(runtime: Runtime) -> None:
     smp = await start_smp(runtime)
     caller = await person(runtime)
-    headers = auth_headers(token_for(runtime, caller.id))
+    headers = auth_headers(token_for(runtime, caller.id, ttl_s=6 * 3600))
+    # The call plays out over hours of the simulated clock: an ordinary 15-minute token would expire on the way
+    # (the live session closes with 4401 once the clock passes it), so this one lasts the whole call.
     async with app_client(runtime) as client:
         assert (await gql(client, PROFILE[0], {"i": {"enabled": True}}, headers=headers))["data"]
         entry = {"i": {"kind": "ALLERGY", "text": "Пенициллин"}, "k": key()}
