@@ -109,13 +109,19 @@ class Timestamps:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# How long a writer waits for SQLite's one write lock. A unit of work holds it from its first write to its commit,
+# hub calls included; on a loaded machine that has taken more than 5 s (the console's closeCall waited out a
+# waitlist offer's transaction), so a writer waits up to 30 s before «database is locked».
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control away from the driver; we emit BEGIN ourselves (see _sqlite_on_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -133,7 +139,7 @@ def create_engine(
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         _ensure_sqlite_dir(database_url)
-        engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": 5})
+        engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine

@@ -91,6 +91,7 @@ async def test_a_complaint_is_reopened_once_and_a_fault_writes_nothing(runtime: 
     patient = await insured(runtime)
     headers = auth_headers(token_for(runtime, patient.id))
     state = erzl(runtime)
+    await policy.current(runtime, patient.id)  # the policy read first: the fault below hits the appeal itself
     async with app_client(runtime) as client:
         state.faults.force(Fault.ERROR)
         failed = (await gql(client, OPEN, {"i": COMPLAINT, "k": "c-1"}, headers=headers))["data"]
