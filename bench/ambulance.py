@@ -15,7 +15,9 @@ policy, no database, no state) and a bench route that publishes the update strai
 (no signature, no database). Printed for both: positions in/s, deliveries/s, p50/p95/p99 latency, worker
 CPU per delivery, the worker's RSS at the end, feeder refusals.
 
-Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``.
+Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``,
+``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain``), ``MZ_BENCH_PROFILE``
+(a path prefix: py-spy, if installed in the venv by hand, samples the worker during each run).
 """
 
 from __future__ import annotations
@@ -44,8 +46,17 @@ CLIENT_PROCESSES = 2
 FEED_CONCURRENCY = 64
 CONNECT_CONCURRENCY = 100
 SECRET = "bench-smp-secret"
-DOMAIN = "subscription($c: UUID!) { ambulanceCallUpdated(callId: $c) { kind etaMinutes position { at } } }"
-FLOOR = "subscription($c: UUID!) { benchAmbulanceNoop(callId: $c) { at } }"
+#: The mobile app's registered document: served once per update for every subscriber (backend/api/live.py).
+SHARED = (ROOT / "graphql" / "mobile" / "AmbulanceCallUpdated.graphql").read_text(encoding="utf-8")
+#: The same selection as an ad-hoc document (its hash is no registered one): Strawberry's executor per subscriber.
+DOMAIN = SHARED + "# ad hoc\n"
+FLOOR = "subscription($callId: UUID!) { benchAmbulanceNoop(callId: $callId) { at } }"
+QUERIES = {"floor": FLOOR, "domain": DOMAIN, "shared": SHARED}
+SIDES = {
+    "floor": "no-op subscription (floor)",
+    "domain": "ambulanceCallUpdated via the signed webhook, Strawberry's executor per subscriber (ad-hoc document)",
+    "shared": "ambulanceCallUpdated via the signed webhook, registered document shared per update",
+}
 
 
 # --------------------------------------------------------------------------------------- server side
@@ -95,6 +106,8 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     field = "ambulanceCallUpdated" if "ambulanceCallUpdated" in query else "benchAmbulanceNoop"
 
+    stated: set[int] = set()  # sockets that got the current state (the subscription is fully set up)
+
     async def read(ws: Any) -> None:
         with contextlib.suppress(Exception):
             async for raw in ws:
@@ -105,6 +118,7 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
                 data = message["payload"]["data"][field]
                 if field == "ambulanceCallUpdated":
                     if data["kind"] != "POSITION":
+                        stated.add(id(ws))
                         continue
                     at = data["position"]["at"]
                 else:
@@ -121,7 +135,7 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
                 ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
                 if ack.get("type") != "connection_ack":
                     raise RuntimeError(f"no ack: {ack}")
-                payload = {"query": query, "variables": {"c": sub["ref"]}}
+                payload = {"query": query, "variables": {"callId": sub["ref"]}}
                 await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
@@ -130,6 +144,10 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
             asyncio.create_task(read(ws))  # noqa: RUF006 - lives as long as the process
 
     await asyncio.gather(*(open_one(s) for s in subs))
+    if field == "ambulanceCallUpdated":  # measure from when every subscriber has its state, not while some wait
+        deadline = time.monotonic() + 120
+        while len(stated) < len(sockets) and time.monotonic() < deadline:  # noqa: ASYNC110 - a bench's poll
+            await asyncio.sleep(0.2)
     print(json.dumps({"connected": len(sockets), "failed": len(errors), "first_error": errors[:1]}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # "start": forget what came before
@@ -264,6 +282,19 @@ def _rss_mb(pids: list[int]) -> float:
     return round(total / 1024, 1)
 
 
+def _profile(pids: list[int], seconds: float, side: str) -> subprocess.Popen[bytes] | None:
+    """With ``MZ_BENCH_PROFILE=<prefix>``: py-spy (installed by hand, not in the lock) samples the worker while
+    the feeder runs, folded stacks in ``<prefix>-<side>.txt``."""
+    prefix = os.environ.get("MZ_BENCH_PROFILE")
+    spy = Path(sys.executable).parent / "py-spy"
+    if not prefix or not pids or not spy.exists():
+        return None
+    worker = max(pids, key=lambda pid: _cpu_ms([pid]))  # the one serving the websockets
+    argv = [str(spy), "record", "-p", str(worker), "-d", str(max(1, int(seconds) - 2)), "-r", "100"]
+    argv += ["-f", "raw", "-o", f"{prefix}-{side}.txt", "--nonblocking"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -271,7 +302,8 @@ def _pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
-def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> dict[str, Any]:
+def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> dict[str, Any]:
+    floor = side == "floor"
     import httpx
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -298,7 +330,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
             ws_url = server.base.replace("http://", "ws://") + "/graphql"
             share = -(-len(subs) // CLIENT_PROCESSES)
             for start in range(0, len(subs), share):
-                argv = [sys.executable, "-m", "bench.ambulance", "--client", ws_url, "floor" if floor else "domain"]
+                argv = [sys.executable, "-m", "bench.ambulance", "--client", ws_url, side]
                 argv += [str(subs_file), str(start), str(min(len(subs), start + share))]
                 clients.append(
                     subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -320,8 +352,11 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
                 c.stdin.write("start\n")  # type: ignore[union-attr]
                 c.stdin.flush()  # type: ignore[union-attr]
             workers = descendants(server.pid)
+            profiler = _profile(workers, seconds, side)
             cpu_before = _cpu_ms(workers)
             fed = asyncio.run(_feed(server.base, refs, seconds, floor))
+            if profiler is not None:
+                profiler.wait(timeout=60)
             time.sleep(1.0)  # the last deliveries
             cpu_ms = _cpu_ms(workers) - cpu_before
             rss = _rss_mb(workers)
@@ -365,16 +400,14 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
 def main(calls: int = CALLS, seconds: float = SECONDS) -> dict[str, Any]:
     raise_nofile()
     redis_url = os.environ.get("MZ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return {
-        "floor": _run("no-op subscription (floor)", calls, seconds, redis_url, floor=True),
-        "domain": _run("ambulanceCallUpdated via the signed webhook", calls, seconds, redis_url, floor=False),
-    }
+    sides = os.environ.get("MZ_BENCH_AMBULANCE_SIDES", ",".join(SIDES)).split(",")
+    return {side: _run(label, calls, seconds, redis_url, side=side) for side, label in SIDES.items() if side in sides}
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         raise_nofile()
         chosen = json.loads(Path(sys.argv[4]).read_text(encoding="utf-8"))[int(sys.argv[5]) : int(sys.argv[6])]
-        asyncio.run(_client(sys.argv[2], FLOOR if sys.argv[3] == "floor" else DOMAIN, chosen))
+        asyncio.run(_client(sys.argv[2], QUERIES[sys.argv[3]], chosen))
     else:
         main()
