@@ -180,8 +180,7 @@ def create_app(
     # GraphiQL's page loads its assets from an installed package, not a CDN (backend/api/graphiql.py).
     # Websockets: the session-bound graphql-transport-ws handler, serving registered documents of shared
     # subscriptions once per event (backend/api/live.py).
-    authenticated = with_websocket_auth(graphql)
-    authenticated.graphql_transport_ws_handler_class = SharedSubscriptionsHandler
+    authenticated = with_websocket_auth(graphql, SharedSubscriptionsHandler)
     GraphQLController = thin_controller(authenticated, schema, http_context, ide_html=GRAPHIQL_HTML)
     rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
     # HTTP only: a websocket is no request (its "duration" is the connection's life, and it would share the

@@ -7,16 +7,27 @@ A feeder process posts one position per call every ``INTERVAL_S`` seconds (stagg
 ``POST /api/v1/ambulance/feed``, HMAC-signed, for ``MZ_BENCH_SECONDS`` (default 60): the worker verifies the
 signature, applies the position (one conditional UPDATE, a prediction row a minute, our ETA), commits, and
 publishes on the Redis bus; the worker's one pattern subscription fans it out to the call's mailboxes
-(latest position wins) and each subscription executes and sends it. Latency = client receive time − the
-position's timestamp, which the feeder sets to its send time (same host clock).
+(latest position wins) and each subscription sends it. Latency = client receive time − the position's
+timestamp, which the feeder sets to its send time (same host clock). Measured from when every subscriber
+has received its current state (the subscribe step, with its database reads and audit row, is done).
 
-The floor: the same clients, pacing and transport, a no-op subscription (``bench/ambulance_noop.py``: no
-policy, no database, no state) and a bench route that publishes the update straight on the same Redis bus
-(no signature, no database). Printed for both: positions in/s, deliveries/s, p50/p95/p99 latency, worker
-CPU per delivery, the worker's RSS at the end, feeder refusals.
+Three runs, each in a fresh worker:
+
+* ``floor``: the same clients, pacing and transport, a no-op subscription (``bench/ambulance_noop.py``: no
+  policy, no database, no state) and a bench route that publishes the update straight on the same Redis bus
+  (no signature, no database);
+* ``domain``: the mobile app's ``AmbulanceCallUpdated`` selection sent as an ad-hoc document (a comment
+  appended: no registered hash), so Strawberry's executor runs it for every subscriber and every update;
+* ``shared``: the registered document itself, served by ``backend/api/live.py``: executed and encoded once
+  per update for every subscriber of the call.
+
+Printed for each: positions in/s, deliveries/s, p50/p95/p99 latency, the webhook's p50/p99 (the feeder's
+POST: signature, transaction, commit, publish; the floor's is the bare publish route), ``applied_p50/p99``
+(client receive − the update's ``at``, taken by the worker just before its commit: the live path alone,
+without the feeder's queueing), worker CPU per delivery, the worker's RSS at the end, feeder refusals.
 
 Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``,
-``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain``), ``MZ_BENCH_PROFILE``
+``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain,shared``), ``MZ_BENCH_PROFILE``
 (a path prefix: py-spy, if installed in the venv by hand, samples the worker during each run).
 """
 
@@ -100,6 +111,7 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
     from websockets.asyncio.client import connect
 
     latencies: list[float] = []
+    applied: list[float] = []  # from the worker's apply (the update's ``at``, taken before its commit)
     count = {"n": 0}
     sockets: list[Any] = []
     errors: list[str] = []
@@ -121,8 +133,10 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
                         stated.add(id(ws))
                         continue
                     at = data["position"]["at"]
+                    applied.append((now - datetime.fromisoformat(data["at"]).timestamp()) * 1000)
                 else:
                     at = data["at"]
+                    applied.append((now - datetime.fromisoformat(at).timestamp()) * 1000)
                 latencies.append((now - datetime.fromisoformat(at).timestamp()) * 1000)
                 count["n"] += 1
 
@@ -152,8 +166,9 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # "start": forget what came before
     latencies.clear()
+    applied.clear()
     await loop.run_in_executor(None, sys.stdin.readline)  # "collect"
-    print(json.dumps({"latencies": latencies}), flush=True)
+    print(json.dumps({"latencies": latencies, "applied": applied}), flush=True)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True), 10)
 
@@ -169,6 +184,7 @@ async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bo
     from integrations.smp import SIGNATURE_HEADER, sign
 
     sent, refused = 0, 0
+    took: list[float] = []
     queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue(maxsize=FEED_CONCURRENCY * 4)
     seq = dict.fromkeys((r["call_id"] for r in refs), 100)
 
@@ -177,7 +193,9 @@ async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bo
         while True:
             path, body, headers = await queue.get()
             try:
+                began = time.monotonic()
                 response = await http.post(path, content=body, headers=headers)
+                took.append((time.monotonic() - began) * 1000)
                 sent += 1
                 refused += response.status_code != 200
             except httpx.HTTPError:
@@ -215,7 +233,7 @@ async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bo
         await queue.join()
         for w in workers:
             w.cancel()
-    return {"sent": sent, "refused": refused, "seconds": time.monotonic() - start}
+    return {"sent": sent, "refused": refused, "seconds": time.monotonic() - start, "took": took}
 
 
 # --------------------------------------------------------------------------------------- the run
@@ -361,11 +379,14 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
             cpu_ms = _cpu_ms(workers) - cpu_before
             rss = _rss_mb(workers)
             latencies: list[float] = []
+            applied: list[float] = []
             for c in clients:
                 c.stdin.write("collect\n")  # type: ignore[union-attr]
                 c.stdin.flush()  # type: ignore[union-attr]
             for c in clients:
-                latencies += json.loads(c.stdout.readline() or '{"latencies": []}')["latencies"]  # type: ignore[union-attr]
+                got = json.loads(c.stdout.readline() or "{}")  # type: ignore[union-attr]
+                latencies += got.get("latencies", [])
+                applied += got.get("applied", [])
             for c in clients:
                 c.wait(timeout=30)
     finally:
@@ -388,6 +409,10 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
         "p50_ms": _pct(latencies, 0.50),
         "p95_ms": _pct(latencies, 0.95),
         "p99_ms": _pct(latencies, 0.99),
+        "webhook_p50_ms": _pct(fed["took"], 0.50),
+        "webhook_p99_ms": _pct(fed["took"], 0.99),
+        "applied_p50_ms": _pct(applied, 0.50),
+        "applied_p99_ms": _pct(applied, 0.99),
         "worker_cpu_ms_per_delivery": round(cpu_ms / delivered, 3) if delivered else float("nan"),
         "worker_rss_mb": rss,
     }

@@ -29,7 +29,7 @@ and then ``complete``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable
-from contextlib import aclosing, suppress
+from contextlib import aclosing, nullcontext, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +125,10 @@ def _shared_document(schema: Schema, query: str, operation_name: str | None) -> 
                           operation_name=operation_name)  # fmt: skip
 
 
+async def _send(operation: Operation[Any, Any], message: dict[str, Any]) -> None:
+    await operation.send_operation_message(message)  # type: ignore[arg-type]
+
+
 def _coerce(error: Exception) -> GraphQLError:
     return error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
 
@@ -140,46 +144,43 @@ class SharedSubscriptionsHandler(SessionBoundTransportWSHandler):
             return
         try:
             await self._run_shared(operation, shared, schema)
-            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            await _send(operation, {"id": operation.id, "type": "complete"})
         except Exception as error:  # as Strawberry's run_operation: report, complete, forget
             await self.handle_task_exception(error)
             with suppress(Exception):
-                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                await _send(operation, {"id": operation.id, "type": "complete"})
             self.operations.pop(operation.id, None)
             raise
 
-    def _masked(self, errors: list[GraphQLError], shared: SharedDocument) -> list[dict[str, Any]]:
+    def _masked(self, errors: list[GraphQLError], shared: SharedDocument) -> list[Any]:
         masked = mask_errors(errors, request_id_of_context(self.context), shared.operation_name)
         return [error.formatted for error in masked]
 
     async def _run_shared(self, operation: Operation[Any, Any], shared: SharedDocument, schema: Schema) -> None:
-        executor = schema.execution_context_class.build(  # type: ignore[attr-defined]
+        executor = schema.execution_context_class.build(
             graphql_core_schema(schema),
             shared.document,
             root_value=self.root_value,
             context_value=self.context,
             raw_variable_values=operation.variables,
             operation_name=shared.operation_name,
-            is_awaitable=optimized_is_awaitable,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
         )
         if isinstance(executor, list):  # the variables did not coerce
-            await operation.send_operation_message(
-                {"id": operation.id, "type": "error", "payload": self._masked(executor, shared)}
-            )
+            await _send(operation, {"id": operation.id, "type": "error", "payload": self._masked(executor, shared)})
             return
-        source = create_source_event_stream(executor)
+        source: Any = create_source_event_stream(executor)
         if optimized_is_awaitable(source):
             source = await source
         if isinstance(source, ExecutionResult):  # the subscribe resolver refused or failed
-            await operation.send_operation_message(
-                {"id": operation.id, "type": "error", "payload": self._masked(list(source.errors or ()), shared)}
-            )
+            errors = self._masked(list(source.errors or ()), shared)
+            await _send(operation, {"id": operation.id, "type": "error", "payload": errors})
             return
         assert isinstance(source, AsyncIterable)
         prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         send = self._sender()
-        events = aiter(source)
-        async with aclosing(events):  # type: ignore[type-var]
+        events: Any = aiter(source)
+        async with aclosing(events) if hasattr(events, "aclose") else nullcontext():
             while not operation.completed:
                 try:
                     event = await anext(events)
@@ -187,18 +188,18 @@ class SharedSubscriptionsHandler(SessionBoundTransportWSHandler):
                     return
                 except Exception as exc:  # the stream failed: a ``next`` with the error, as on Strawberry's path
                     payload = {"data": None, "errors": self._masked([_coerce(exc)], shared)}
-                    await operation.send_operation_message({"id": operation.id, "type": "next", "payload": payload})
+                    await _send(operation, {"id": operation.id, "type": "next", "payload": payload})
                     return
                 await send(prefix + await self._payload(event, executor, shared) + "}")
 
     async def _payload(self, event: Any, executor: Any, shared: SharedDocument) -> str:
         """The event's ``payload`` text for this document: executed and encoded by its first subscriber."""
-        cache: dict[str, str] | None = getattr(event, "__dict__", None)
+        cache: dict[str, Any] | None = getattr(event, "__dict__", None)
         if cache is not None:
-            stored = cache.get(_CACHE_ATTR)
+            stored: dict[str, str] | None = cache.get(_CACHE_ATTR)
             if stored is not None and shared.key in stored:
-                return stored[shared.key]  # type: ignore[no-any-return]
-        result = execute_subscription_event(executor.build_per_event_executor(event))
+                return stored[shared.key]
+        result: Any = execute_subscription_event(executor.build_per_event_executor(event))
         if optimized_is_awaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
