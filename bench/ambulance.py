@@ -11,15 +11,18 @@ publishes on the Redis bus; the worker's one pattern subscription fans it out to
 timestamp, which the feeder sets to its send time (same host clock). Measured from when every subscriber
 has received its current state (the subscribe step, with its database reads and audit row, is done).
 
-Three runs, each in a fresh worker:
+Four runs, each in a fresh worker:
 
 * ``floor``: the same clients, pacing and transport, a no-op subscription (``bench/ambulance_noop.py``: no
   policy, no database, no state) and a bench route that publishes the update straight on the same Redis bus
   (no signature, no database);
 * ``domain``: the mobile app's ``AmbulanceCallUpdated`` selection sent as an ad-hoc document (a comment
-  appended: no registered hash), so Strawberry's executor runs it for every subscriber and every update;
-* ``shared``: the registered document itself, served by ``backend/api/live.py``: executed and encoded once
-  per update for every subscriber of the call.
+  appended: no registered hash), so Strawberry's executor runs it for every subscriber and every update,
+  and positions committed durably: the design before;
+* ``shared-durable``: the registered document itself, served by ``backend/api/live.py``: executed and
+  encoded once per update for every subscriber of the call;
+* ``shared``: the same, and each lone position's transaction commits without waiting for the WAL flush
+  (``MZ_AMBULANCE_POSITION_ASYNC_COMMIT``, the default; the two sides before run with it off).
 
 Printed for each: positions in/s, deliveries/s, p50/p95/p99 latency, the webhook's p50/p99 (the feeder's
 POST: signature, transaction, commit, publish; the floor's is the bare publish route), ``applied_p50/p99``
@@ -27,7 +30,7 @@ POST: signature, transaction, commit, publish; the floor's is the bare publish r
 without the feeder's queueing), worker CPU per delivery, the worker's RSS at the end, feeder refusals.
 
 Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``,
-``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain,shared``), ``MZ_BENCH_PROFILE``
+``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain,shared-durable,shared``), ``MZ_BENCH_PROFILE``
 (a path prefix: py-spy, if installed in the venv by hand, samples the worker during each run).
 """
 
@@ -62,12 +65,15 @@ SHARED = (ROOT / "graphql" / "mobile" / "AmbulanceCallUpdated.graphql").read_tex
 #: The same selection as an ad-hoc document (its hash is no registered one): Strawberry's executor per subscriber.
 DOMAIN = SHARED + "# ad hoc\n"
 FLOOR = "subscription($callId: UUID!) { benchAmbulanceNoop(callId: $callId) { at } }"
-QUERIES = {"floor": FLOOR, "domain": DOMAIN, "shared": SHARED}
+QUERIES = {"floor": FLOOR, "domain": DOMAIN, "shared-durable": SHARED, "shared": SHARED}
 SIDES = {
     "floor": "no-op subscription (floor)",
-    "domain": "ambulanceCallUpdated via the signed webhook, Strawberry's executor per subscriber (ad-hoc document)",
-    "shared": "ambulanceCallUpdated via the signed webhook, registered document shared per update",
+    "domain": "Strawberry's executor per subscriber (ad-hoc document), durable position commits (the design before)",
+    "shared-durable": "registered document shared per update, durable position commits",
+    "shared": "registered document shared per update, positions committed without waiting for the WAL flush",
 }
+#: What each side changes in the worker's settings.
+SIDE_ENV = {side: {"MZ_AMBULANCE_POSITION_ASYNC_COMMIT": "false"} for side in ("domain", "shared-durable")}
 
 
 # --------------------------------------------------------------------------------------- server side
@@ -336,6 +342,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
         "MZ_JWT_PRIVATE_KEY_PEM": pem.decode("ascii"),
         "MZ_SMP_WEBHOOK_SECRET": SECRET,
         "GRANIAN_BACKPRESSURE": str(2 * n + 1024),
+        **SIDE_ENV.get(side, {}),
     }
     subs = asyncio.run(_prepare(env, n))
     subs_file = ROOT / "var" / f"ambulance-subs-{os.getpid()}.json"
