@@ -30,8 +30,9 @@ POST: signature, transaction, commit, publish; the floor's is the bare publish r
 without the feeder's queueing), worker CPU per delivery, the worker's RSS at the end, feeder refusals.
 
 Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``,
-``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain,shared-durable,shared``), ``MZ_BENCH_PROFILE``
-(a path prefix: py-spy, if installed in the venv by hand, samples the worker during each run).
+``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain,shared-durable,shared``),
+``MZ_BENCH_PROFILE`` (a path prefix: py-spy, if installed in the venv by hand, samples the worker during each
+run).
 """
 
 from __future__ import annotations
