@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable
 from contextlib import aclosing, nullcontext, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -71,6 +71,44 @@ class SharedDocument:
     key: str  # the document's hash and operation name: the event's cache key
     document: DocumentNode
     operation_name: str | None
+    #: graphql-core's collected subfields by return type and field nodes, kept for the document's life (see
+    #: :func:`shared_executor_class`).
+    subfields: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+
+_EXECUTORS: dict[type, type] = {}
+
+
+def shared_executor_class(base: type) -> Any:
+    """``base`` (the schema's graphql-core executor class) collecting each selection's subfields once per
+    document instead of once per execution.
+
+    graphql-core memoizes collected subfields by the identity of the per-execution field lists, so every
+    event's execution collects its whole selection again (``collect_subfields`` was a quarter of the shared
+    path's CPU, ``bench/ambulance_live.py``). A shared document's selection reads no variable and its nodes
+    live as long as the document: the collected fields depend only on the return type and the field nodes.
+    A field list with a ``@defer`` usage or fragment variables is collected as graphql-core does it."""
+    found = _EXECUTORS.get(base)
+    if found is not None:
+        return found
+
+    class SharedSelectionExecutor(base):
+        shared_subfields: dict[tuple[Any, ...], Any] | None = None
+
+        def collect_subfields(self, return_type: Any, field_details_list: Any) -> Any:
+            cache = self.shared_subfields
+            if cache is None or any(
+                d.defer_usage is not None or d.fragment_variable_values is not None for d in field_details_list
+            ):
+                return super().collect_subfields(return_type, field_details_list)
+            key = (return_type, *(id(d.node) for d in field_details_list))
+            collected = cache.get(key)
+            if collected is None:
+                collected = cache[key] = super().collect_subfields(return_type, field_details_list)
+            return collected
+
+    _EXECUTORS[base] = SharedSelectionExecutor
+    return SharedSelectionExecutor
 
 
 class _FindsVariables(Visitor):
@@ -157,18 +195,19 @@ class SharedSubscriptionsHandler(SessionBoundTransportWSHandler):
         return [error.formatted for error in masked]
 
     async def _run_shared(self, operation: Operation[Any, Any], shared: SharedDocument, schema: Schema) -> None:
-        executor = schema.execution_context_class.build(
+        executor = shared_executor_class(schema.execution_context_class).build(
             graphql_core_schema(schema),
             shared.document,
             root_value=self.root_value,
             context_value=self.context,
             raw_variable_values=operation.variables,
             operation_name=shared.operation_name,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            is_awaitable=optimized_is_awaitable,
         )
         if isinstance(executor, list):  # the variables did not coerce
             await _send(operation, {"id": operation.id, "type": "error", "payload": self._masked(executor, shared)})
             return
+        executor.shared_subfields = shared.subfields  # the per-event copies share it
         source: Any = create_source_event_stream(executor)
         if optimized_is_awaitable(source):
             source = await source

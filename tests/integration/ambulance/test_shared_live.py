@@ -13,6 +13,7 @@ import pytest
 
 from backend.ambulance.live import InProcessAmbulanceBus
 from backend.api import live
+from backend.api.schema import build_schema
 from backend.app import create_app
 from tests.support.ambulance import LIVE, SmpEnv, person
 from tests.support.client import AsgiWebSocket, app_client, asgi_websocket, gql
@@ -84,6 +85,9 @@ async def test_each_update_is_executed_once_for_all_subscribers_with_the_executo
     kinds = [u["kind"] for u in shared]
     assert kinds.count("STATUS") >= 4 and kinds.count("POSITION") >= 2 and shared[-1]["status"] == "ARRIVED"
     assert len(executed) == 2 + len(shared)  # once per update, not once per subscriber
+    document = live.shared_document(build_schema(runtime.settings), REGISTERED, None)
+    assert document is not None and len(document.subfields) == 2  # the update's selection and its position's
+    assert live.shared_document(build_schema(runtime.settings), AD_HOC, None) is None
     # Strawberry's executor on the same selection: the same statuses in order, the same payload for every
     # position both received (coalescing may differ with timing), the same last message.
     assert [u for u in plain if u["kind"] == "STATUS"] == [u for u in shared if u["kind"] == "STATUS"]
