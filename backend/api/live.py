@@ -16,9 +16,11 @@ parsed and validated at start) that selects one shared root field and uses no va
 * the subscribe step per subscriber, as graphql-core specifies it (``Executor.build`` coerces the variables,
   ``create_source_event_stream`` calls the field's subscribe resolver: the policy is checked and the current
   state read there, exactly as on Strawberry's path);
-* per event, the ``payload`` text (``{"data": …}``, errors masked as everywhere) executed and encoded once,
-  kept on the event object itself, and every subscriber of the event sends the same text in its own frame
-  (``{"id": <its id>, "type": "next", "payload": <the text>}``), straight to the websocket.
+* per event, the ``payload`` text (``{"data": …}``) executed and encoded once, kept on the event object
+  itself, and every subscriber of the event sends the same text in its own frame (``{"id": <its id>,
+  "type": "next", "payload": <the text>}``), straight to the websocket; a result with errors is masked as
+  everywhere, with its own subscriber's request id, and not shared;
+* the selection's fields collected once per document (:func:`shared_executor_class`).
 
 Anything else (an ad-hoc document, a registered document selecting an unshared field, a document with a
 variable below the root field) takes Strawberry's path unchanged. Errors keep Strawberry's shapes: a
@@ -243,8 +245,9 @@ class SharedSubscriptionsHandler(SessionBoundTransportWSHandler):
             result = await result
         assert isinstance(result, ExecutionResult)
         body: dict[str, Any] = {"data": result.data}
-        if result.errors:
+        if result.errors:  # masked with this subscriber's request id, logged for it: not shared
             body["errors"] = self._masked(list(result.errors), shared)
+            return orjson.dumps(body).decode()
         text = orjson.dumps(body).decode()
         if cache is not None:
             cache.setdefault(_CACHE_ATTR, {})[shared.key] = text
