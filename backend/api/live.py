@@ -40,6 +40,7 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
+    FragmentDefinitionNode,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
@@ -122,10 +123,12 @@ class _FindsVariables(Visitor):
         self.found = True
 
 
-def _uses_variables(field: FieldNode) -> bool:
-    """True when anything below the root field (or a directive on it) reads a variable."""
+def _uses_variables(field: FieldNode, document: DocumentNode) -> bool:
+    """True when anything below the root field (or a directive on it, or any fragment of the document: a
+    conservative reading) reads a variable."""
     finder = _FindsVariables()
-    for node in (*(field.directives or ()), *((field.selection_set,) if field.selection_set else ())):
+    fragments = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
+    for node in (*(field.directives or ()), *((field.selection_set,) if field.selection_set else ()), *fragments):
         visit(node, finder)
     return finder.found
 
@@ -159,7 +162,7 @@ def _shared_document(schema: Schema, query: str, operation_name: str | None) -> 
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None
     field = selections[0]
-    if field.name.value not in schema.shared_subscription_fields or _uses_variables(field):
+    if field.name.value not in schema.shared_subscription_fields or _uses_variables(field, trusted.document):
         return None
     return SharedDocument(key=f"{trusted.hash}:{operation_name or ''}", document=trusted.document,
                           operation_name=operation_name)  # fmt: skip
