@@ -24,6 +24,7 @@ from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
 from backend.api.graphiql import GRAPHIQL_HTML
 from backend.api.graphiql import assets_router as graphiql_assets
+from backend.api.live import SharedSubscriptionsHandler
 from backend.api.pages import (
     contract_route,
     document_refusals,
@@ -177,7 +178,10 @@ def create_app(
     # Strawberry's controller (GraphiQL, websockets, and every request that is not a registered document)
     # with the thin POST path for registered documents (backend/api/transport.py).
     # GraphiQL's page loads its assets from an installed package, not a CDN (backend/api/graphiql.py).
-    GraphQLController = thin_controller(with_websocket_auth(graphql), schema, http_context, ide_html=GRAPHIQL_HTML)
+    # Websockets: the session-bound graphql-transport-ws handler, serving registered documents of shared
+    # subscriptions once per event (backend/api/live.py).
+    authenticated = with_websocket_auth(graphql, SharedSubscriptionsHandler)
+    GraphQLController = thin_controller(authenticated, schema, http_context, ide_html=GRAPHIQL_HTML)
     rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
     # HTTP only: a websocket is no request (its "duration" is the connection's life, and it would share the
     # /graphql labels with POST), and each of its messages would pass one more send wrapper.

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     smp_url: str = Field("inprocess://smp", validation_alias=_env("SMP_URL"))
     smp_token: str = Field("demo-smp-token", validation_alias=_env("SMP_TOKEN"))
     smp_webhook_secret: str = Field("demo-smp-secret", validation_alias=_env("SMP_WEBHOOK_SECRET"))
+    # A brigade position's transaction commits without waiting for the WAL flush on PostgreSQL (positions are
+    # superseded within 5–30 s; a crash loses at most the last ~0.6 s of them; statuses stay durable).
+    ambulance_position_async_commit: bool = Field(True, validation_alias=_env("AMBULANCE_POSITION_ASYNC_COMMIT"))
     # Vaccination (backend/vaccination): the immunization register (integrations/immunization), the key the
     # certificates' QR payloads are signed with (EC P-256 PEM; empty: embedded keeps a generated key under
     # var_dir/vaccination, tests one per process; production refuses to start without it), and the public

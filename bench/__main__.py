@@ -4,7 +4,8 @@ P1 transport (GraphQL vs plain Litestar), P2 booking contention (bench/booking.p
 API: bench/booking_api.py), P3 upstream at 300 ms latency (bench/p3_upstream.py), notifications
 throughput (bench/notifications.py), P4 subscription fan-out (bench/p4_fanout.py), P5 memory per 1,000
 connections (bench/p5_memory.py), vault upload/download throughput (bench/vault.py), pharmacy availability
-with the ЛЛО system at 300 ms (bench/drugs.py), the ambulance live path (bench/ambulance.py).
+with the ЛЛО system at 300 ms (bench/drugs.py), the ambulance live path (bench/ambulance.py; its delivery alone,
+in-process: bench/ambulance_live.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ SCENARIOS: tuple[tuple[str, str], ...] = (
     ("vault", "bench.vault"),
     ("drugs", "bench.drugs"),
     ("ambulance", "bench.ambulance"),
+    ("ambulance live", "bench.ambulance_live"),
 )
 NOT_BUILT: tuple[str, ...] = ()
 

@@ -7,15 +7,32 @@ A feeder process posts one position per call every ``INTERVAL_S`` seconds (stagg
 ``POST /api/v1/ambulance/feed``, HMAC-signed, for ``MZ_BENCH_SECONDS`` (default 60): the worker verifies the
 signature, applies the position (one conditional UPDATE, a prediction row a minute, our ETA), commits, and
 publishes on the Redis bus; the worker's one pattern subscription fans it out to the call's mailboxes
-(latest position wins) and each subscription executes and sends it. Latency = client receive time − the
-position's timestamp, which the feeder sets to its send time (same host clock).
+(latest position wins) and each subscription sends it. Latency = client receive time − the position's
+timestamp, which the feeder sets to its send time (same host clock). Measured from when every subscriber
+has received its current state (the subscribe step, with its database reads and audit row, is done).
 
-The floor: the same clients, pacing and transport, a no-op subscription (``bench/ambulance_noop.py``: no
-policy, no database, no state) and a bench route that publishes the update straight on the same Redis bus
-(no signature, no database). Printed for both: positions in/s, deliveries/s, p50/p95/p99 latency, worker
-CPU per delivery, the worker's RSS at the end, feeder refusals.
+Four runs, each in a fresh worker:
 
-Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``.
+* ``floor``: the same clients, pacing and transport, a no-op subscription (``bench/ambulance_noop.py``: no
+  policy, no database, no state) and a bench route that publishes the update straight on the same Redis bus
+  (no signature, no database);
+* ``domain``: the mobile app's ``AmbulanceCallUpdated`` selection sent as an ad-hoc document (a comment
+  appended: no registered hash), so Strawberry's executor runs it for every subscriber and every update,
+  and positions committed durably: the design before;
+* ``shared-durable``: the registered document itself, served by ``backend/api/live.py``: executed and
+  encoded once per update for every subscriber of the call;
+* ``shared``: the same, and each lone position's transaction commits without waiting for the WAL flush
+  (``MZ_AMBULANCE_POSITION_ASYNC_COMMIT``, the default; the two sides before run with it off).
+
+Printed for each: positions in/s, deliveries/s, p50/p95/p99 latency, the webhook's p50/p99 (the feeder's
+POST: signature, transaction, commit, publish; the floor's is the bare publish route), ``applied_p50/p99``
+(client receive − the update's ``at``, taken by the worker just before its commit: the live path alone,
+without the feeder's queueing), worker CPU per delivery, the worker's RSS at the end, feeder refusals.
+
+Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``,
+``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain,shared-durable,shared``),
+``MZ_BENCH_PROFILE`` (a path prefix: py-spy, if installed in the venv by hand, samples the worker during each
+run).
 """
 
 from __future__ import annotations
@@ -44,8 +61,20 @@ CLIENT_PROCESSES = 2
 FEED_CONCURRENCY = 64
 CONNECT_CONCURRENCY = 100
 SECRET = "bench-smp-secret"
-DOMAIN = "subscription($c: UUID!) { ambulanceCallUpdated(callId: $c) { kind etaMinutes position { at } } }"
-FLOOR = "subscription($c: UUID!) { benchAmbulanceNoop(callId: $c) { at } }"
+#: The mobile app's registered document: served once per update for every subscriber (backend/api/live.py).
+SHARED = (ROOT / "graphql" / "mobile" / "AmbulanceCallUpdated.graphql").read_text(encoding="utf-8")
+#: The same selection as an ad-hoc document (its hash is no registered one): Strawberry's executor per subscriber.
+DOMAIN = SHARED + "# ad hoc\n"
+FLOOR = "subscription($callId: UUID!) { benchAmbulanceNoop(callId: $callId) { at } }"
+QUERIES = {"floor": FLOOR, "domain": DOMAIN, "shared-durable": SHARED, "shared": SHARED}
+SIDES = {
+    "floor": "no-op subscription (floor)",
+    "domain": "Strawberry's executor per subscriber (ad-hoc document), durable position commits (the design before)",
+    "shared-durable": "registered document shared per update, durable position commits",
+    "shared": "registered document shared per update, positions committed without waiting for the WAL flush",
+}
+#: What each side changes in the worker's settings.
+SIDE_ENV = {side: {"MZ_AMBULANCE_POSITION_ASYNC_COMMIT": "false"} for side in ("domain", "shared-durable")}
 
 
 # --------------------------------------------------------------------------------------- server side
@@ -89,11 +118,14 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
     from websockets.asyncio.client import connect
 
     latencies: list[float] = []
+    applied: list[float] = []  # from the worker's apply (the update's ``at``, taken before its commit)
     count = {"n": 0}
     sockets: list[Any] = []
     errors: list[str] = []
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     field = "ambulanceCallUpdated" if "ambulanceCallUpdated" in query else "benchAmbulanceNoop"
+
+    stated: set[int] = set()  # sockets that got the current state (the subscription is fully set up)
 
     async def read(ws: Any) -> None:
         with contextlib.suppress(Exception):
@@ -105,10 +137,13 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
                 data = message["payload"]["data"][field]
                 if field == "ambulanceCallUpdated":
                     if data["kind"] != "POSITION":
+                        stated.add(id(ws))
                         continue
                     at = data["position"]["at"]
+                    applied.append((now - datetime.fromisoformat(data["at"]).timestamp()) * 1000)
                 else:
                     at = data["at"]
+                    applied.append((now - datetime.fromisoformat(at).timestamp()) * 1000)
                 latencies.append((now - datetime.fromisoformat(at).timestamp()) * 1000)
                 count["n"] += 1
 
@@ -121,7 +156,7 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
                 ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
                 if ack.get("type") != "connection_ack":
                     raise RuntimeError(f"no ack: {ack}")
-                payload = {"query": query, "variables": {"c": sub["ref"]}}
+                payload = {"query": query, "variables": {"callId": sub["ref"]}}
                 await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
@@ -130,12 +165,17 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
             asyncio.create_task(read(ws))  # noqa: RUF006 - lives as long as the process
 
     await asyncio.gather(*(open_one(s) for s in subs))
+    if field == "ambulanceCallUpdated":  # measure from when every subscriber has its state, not while some wait
+        deadline = time.monotonic() + 120
+        while len(stated) < len(sockets) and time.monotonic() < deadline:  # noqa: ASYNC110 - a bench's poll
+            await asyncio.sleep(0.2)
     print(json.dumps({"connected": len(sockets), "failed": len(errors), "first_error": errors[:1]}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # "start": forget what came before
     latencies.clear()
+    applied.clear()
     await loop.run_in_executor(None, sys.stdin.readline)  # "collect"
-    print(json.dumps({"latencies": latencies}), flush=True)
+    print(json.dumps({"latencies": latencies, "applied": applied}), flush=True)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True), 10)
 
@@ -151,6 +191,7 @@ async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bo
     from integrations.smp import SIGNATURE_HEADER, sign
 
     sent, refused = 0, 0
+    took: list[float] = []
     queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue(maxsize=FEED_CONCURRENCY * 4)
     seq = dict.fromkeys((r["call_id"] for r in refs), 100)
 
@@ -159,7 +200,9 @@ async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bo
         while True:
             path, body, headers = await queue.get()
             try:
+                began = time.monotonic()
                 response = await http.post(path, content=body, headers=headers)
+                took.append((time.monotonic() - began) * 1000)
                 sent += 1
                 refused += response.status_code != 200
             except httpx.HTTPError:
@@ -197,7 +240,7 @@ async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bo
         await queue.join()
         for w in workers:
             w.cancel()
-    return {"sent": sent, "refused": refused, "seconds": time.monotonic() - start}
+    return {"sent": sent, "refused": refused, "seconds": time.monotonic() - start, "took": took}
 
 
 # --------------------------------------------------------------------------------------- the run
@@ -264,6 +307,19 @@ def _rss_mb(pids: list[int]) -> float:
     return round(total / 1024, 1)
 
 
+def _profile(pids: list[int], seconds: float, side: str) -> subprocess.Popen[bytes] | None:
+    """With ``MZ_BENCH_PROFILE=<prefix>``: py-spy (installed by hand, not in the lock) samples the worker while
+    the feeder runs, folded stacks in ``<prefix>-<side>.txt``."""
+    prefix = os.environ.get("MZ_BENCH_PROFILE")
+    spy = Path(sys.executable).parent / "py-spy"
+    if not prefix or not pids or not spy.exists():
+        return None
+    worker = max(pids, key=lambda pid: _cpu_ms([pid]))  # the one serving the websockets
+    argv = [str(spy), "record", "-p", str(worker), "-d", str(max(1, int(seconds) - 2)), "-r", "100"]
+    argv += ["-f", "raw", "-o", f"{prefix}-{side}.txt", "--nonblocking"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -271,7 +327,8 @@ def _pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
-def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> dict[str, Any]:
+def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> dict[str, Any]:
+    floor = side == "floor"
     import httpx
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -286,6 +343,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
         "MZ_JWT_PRIVATE_KEY_PEM": pem.decode("ascii"),
         "MZ_SMP_WEBHOOK_SECRET": SECRET,
         "GRANIAN_BACKPRESSURE": str(2 * n + 1024),
+        **SIDE_ENV.get(side, {}),
     }
     subs = asyncio.run(_prepare(env, n))
     subs_file = ROOT / "var" / f"ambulance-subs-{os.getpid()}.json"
@@ -298,7 +356,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
             ws_url = server.base.replace("http://", "ws://") + "/graphql"
             share = -(-len(subs) // CLIENT_PROCESSES)
             for start in range(0, len(subs), share):
-                argv = [sys.executable, "-m", "bench.ambulance", "--client", ws_url, "floor" if floor else "domain"]
+                argv = [sys.executable, "-m", "bench.ambulance", "--client", ws_url, side]
                 argv += [str(subs_file), str(start), str(min(len(subs), start + share))]
                 clients.append(
                     subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -320,17 +378,23 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
                 c.stdin.write("start\n")  # type: ignore[union-attr]
                 c.stdin.flush()  # type: ignore[union-attr]
             workers = descendants(server.pid)
+            profiler = _profile(workers, seconds, side)
             cpu_before = _cpu_ms(workers)
             fed = asyncio.run(_feed(server.base, refs, seconds, floor))
+            if profiler is not None:
+                profiler.wait(timeout=60)
             time.sleep(1.0)  # the last deliveries
             cpu_ms = _cpu_ms(workers) - cpu_before
             rss = _rss_mb(workers)
             latencies: list[float] = []
+            applied: list[float] = []
             for c in clients:
                 c.stdin.write("collect\n")  # type: ignore[union-attr]
                 c.stdin.flush()  # type: ignore[union-attr]
             for c in clients:
-                latencies += json.loads(c.stdout.readline() or '{"latencies": []}')["latencies"]  # type: ignore[union-attr]
+                got = json.loads(c.stdout.readline() or "{}")  # type: ignore[union-attr]
+                latencies += got.get("latencies", [])
+                applied += got.get("applied", [])
             for c in clients:
                 c.wait(timeout=30)
     finally:
@@ -353,6 +417,10 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
         "p50_ms": _pct(latencies, 0.50),
         "p95_ms": _pct(latencies, 0.95),
         "p99_ms": _pct(latencies, 0.99),
+        "webhook_p50_ms": _pct(fed["took"], 0.50),
+        "webhook_p99_ms": _pct(fed["took"], 0.99),
+        "applied_p50_ms": _pct(applied, 0.50),
+        "applied_p99_ms": _pct(applied, 0.99),
         "worker_cpu_ms_per_delivery": round(cpu_ms / delivered, 3) if delivered else float("nan"),
         "worker_rss_mb": rss,
     }
@@ -365,16 +433,14 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, floor: bool) -> 
 def main(calls: int = CALLS, seconds: float = SECONDS) -> dict[str, Any]:
     raise_nofile()
     redis_url = os.environ.get("MZ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return {
-        "floor": _run("no-op subscription (floor)", calls, seconds, redis_url, floor=True),
-        "domain": _run("ambulanceCallUpdated via the signed webhook", calls, seconds, redis_url, floor=False),
-    }
+    sides = os.environ.get("MZ_BENCH_AMBULANCE_SIDES", ",".join(SIDES)).split(",")
+    return {side: _run(label, calls, seconds, redis_url, side=side) for side, label in SIDES.items() if side in sides}
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         raise_nofile()
         chosen = json.loads(Path(sys.argv[4]).read_text(encoding="utf-8"))[int(sys.argv[5]) : int(sys.argv[6])]
-        asyncio.run(_client(sys.argv[2], FLOOR if sys.argv[3] == "floor" else DOMAIN, chosen))
+        asyncio.run(_client(sys.argv[2], QUERIES[sys.argv[3]], chosen))
     else:
         main()

@@ -1,7 +1,9 @@
 """One schema from the per-domain modules.
 
 Each domain exposes ``schema.py`` with any of ``Query``, ``Mutation``, ``Subscription`` (Strawberry types
-merged here) and ``TYPES`` (extra types to register, e.g. union members only reached through interfaces).
+merged here), ``TYPES`` (extra types to register, e.g. union members only reached through interfaces) and
+``SHARED_SUBSCRIPTIONS`` (root subscription fields whose ``next`` message is built once per event for every
+subscriber of a registered document: see :mod:`backend.api.live`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ DOMAIN_MODULES: tuple[str, ...] = (
 class Schema(strawberry.Schema):
     trusted_documents: TrustedDocuments
     max_result_bytes: int  # a larger answer is replaced by a RESULT_TOO_LARGE error (backend/api/transport.py)
+    shared_subscription_fields: frozenset[str]  # GraphQL names (backend/api/live.py)
+    shared_documents: dict[tuple[str, str | None], Any]  # (query, operation name) → SharedDocument or None
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # MaskInternalErrors logs what matters with the request id; the default would log each twice.
@@ -141,6 +145,8 @@ def _build_schema(settings: Settings, extra_modules: Sequence[ModuleType]) -> Sc
         scalar_overrides=SCALAR_OVERRIDES,  # bounded dates, moments with a time zone (backend/api/scalars.py)
     )
     schema.max_result_bytes = settings.query_max_result_bytes
+    schema.shared_subscription_fields = frozenset(f for m in modules for f in getattr(m, "SHARED_SUBSCRIPTIONS", ()))
+    schema.shared_documents = {}
     schema.trusted_documents = registry.load(
         settings.trusted_documents_dir, graphql_core_schema(schema), rules=rules, max_tokens=settings.query_max_tokens
     )

@@ -204,11 +204,15 @@ async def on_ws_connect(context: Any) -> None:
     context.token_expires_at = live_sessions.token_expiry(context.runtime, token)
 
 
-def with_websocket_auth(controller: type) -> type:
-    """The GraphQL controller class with :func:`on_ws_connect` wired in."""
+def with_websocket_auth(
+    controller: type, handler: type[live_sessions.SessionBoundTransportWSHandler] | None = None
+) -> type:
+    """The GraphQL controller class with :func:`on_ws_connect` wired in; its graphql-transport-ws handler is
+    ``handler`` (a subclass of the session-bound one: the app's serves shared subscriptions) or the
+    session-bound one."""
 
     class _Controller(controller):
-        graphql_transport_ws_handler_class = live_sessions.SessionBoundTransportWSHandler
+        graphql_transport_ws_handler_class = handler or live_sessions.SessionBoundTransportWSHandler
 
         async def on_ws_connect(self, context: Any) -> Any:
             await on_ws_connect(context)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import structlog
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, true, update
 
 from backend.ambulance import eta
 from backend.ambulance.live import POSITION, STATUS, LiveUpdate
@@ -340,6 +340,12 @@ _MOVE = HotStatement(
     )
     .returning(_CALLS.c.brigade_id, _CALLS.c.station_name, _CALLS.c.hospital_name)
 )
+#: The same UPDATE on PostgreSQL turning this transaction's commit asynchronous (``set_config`` evaluated for
+#: the updated row, no extra round trip): the webhook no longer waits for the WAL flush, which on a busy disk
+#: was most of a position's time to the subscriber (``backend/ambulance/README.md``, "Live path figures").
+_MOVE_ASYNC_COMMIT = HotStatement(
+    _MOVE.statement.returning(func.set_config("synchronous_commit", "off", true()))  # type: ignore[attr-defined]
+)
 _PREDICT = HotStatement(insert(_PREDICTIONS))
 
 
@@ -357,7 +363,8 @@ async def apply_position(runtime: Runtime, event: FeedEvent, *, recover: bool = 
             return False
         ref, status, plat, plon, pos_at, seq_high, factor, predicted_at = found
         ref = uuid.UUID(str(ref))
-        if recover and event.seq > seq_high + 1:
+        recovering = recover and event.seq > seq_high + 1
+        if recovering:
             uow.emit(TOPIC_RECOVER, {"call_id": event.call_id, "after": seq_high})
         if status in FINAL or (pos_at is not None and p.ts <= pos_at):
             return False  # a duplicate, an older position arriving late, or a closed call
@@ -367,7 +374,13 @@ async def apply_position(runtime: Runtime, event: FeedEvent, *, recover: bool = 
             at = p.ts + timedelta(minutes=minutes)
         now = runtime.now()
         keep = minutes is not None and (predicted_at is None or p.ts - predicted_at >= PREDICTION_EVERY)
-        names = await _MOVE.first(
+        # Durable when the transaction also asks for a recovery (an outbox row): only a lone position may be lost.
+        durable = (
+            recovering
+            or not runtime.settings.ambulance_position_async_commit
+            or runtime.engine.dialect.name != "postgresql"
+        )
+        names = await (_MOVE if durable else _MOVE_ASYNC_COMMIT).first(
             session,
             {
                 "ref": ref,
