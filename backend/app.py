@@ -24,7 +24,7 @@ from backend.api.boundary import EXCEPTION_HANDLERS
 from backend.api.context import GraphQLContext
 from backend.api.graphiql import GRAPHIQL_HTML
 from backend.api.graphiql import assets_router as graphiql_assets
-from backend.api.live import SharedSubscriptionsHandler
+from backend.api.live import SharedSubscriptions
 from backend.api.pages import (
     contract_route,
     document_refusals,
@@ -41,6 +41,7 @@ from backend.documents import service as documents
 from backend.drugs import service as drugs
 from backend.health.routes import live, ready
 from backend.home_visits import service as home_visits
+from backend.identity import live_sessions
 from backend.identity.authn import graphql_context, with_websocket_auth
 from backend.identity.routes import jwks
 from backend.logging import configure_logging
@@ -139,6 +140,10 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class LiveHandler(SharedSubscriptions, live_sessions.SessionBoundTransportWSHandler):
+    """The websocket handler: shared subscriptions served once per event, every socket bound to its session."""
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -180,7 +185,7 @@ def create_app(
     # GraphiQL's page loads its assets from an installed package, not a CDN (backend/api/graphiql.py).
     # Websockets: the session-bound graphql-transport-ws handler, serving registered documents of shared
     # subscriptions once per event (backend/api/live.py).
-    authenticated = with_websocket_auth(graphql, SharedSubscriptionsHandler)
+    authenticated = with_websocket_auth(graphql, LiveHandler)
     GraphQLController = thin_controller(authenticated, schema, http_context, ide_html=GRAPHIQL_HTML)
     rest = [route for name in REST_MODULES for route in importlib.import_module(name).ROUTES]
     # HTTP only: a websocket is no request (its "duration" is the connection's life, and it would share the

@@ -11,7 +11,7 @@ A root subscription field declared **shared** by its domain (``SHARED_SUBSCRIPTI
 the yielded object: no context, no arguments below the root field) and that its subscribers of one process
 are given the *same* event object. For a **registered** client document (``graphql/<client>/*.graphql``,
 parsed and validated at start) that selects one shared root field and uses no variable below it,
-:class:`SharedSubscriptionsHandler` runs the operation itself:
+:class:`SharedSubscriptions` runs the operation itself:
 
 * the subscribe step per subscriber, as graphql-core specifies it (``Executor.build`` coerces the variables,
   ``create_source_event_stream`` calls the field's subscribe resolver: the policy is checked and the current
@@ -54,10 +54,10 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from backend.api.extensions import mask_errors, request_id_of_context
 from backend.core.private_api import graphql_core_schema
-from backend.identity.live_sessions import SessionBoundTransportWSHandler
 
 if TYPE_CHECKING:
     from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
@@ -176,8 +176,9 @@ def _coerce(error: Exception) -> GraphQLError:
     return error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
 
 
-class SharedSubscriptionsHandler(SessionBoundTransportWSHandler):
-    """graphql-transport-ws (bound to its session) serving shared subscriptions once per event."""
+class SharedSubscriptions(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws serving shared subscriptions once per event: a mixin put before the session-bound
+    handler of identity (``backend/app.py`` composes the two; the API layer does not import identity's)."""
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         schema: Schema = self.schema  # type: ignore[assignment]

@@ -98,7 +98,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env["MZ_DATABASE_URL"] = settings.database_url  # the very database just seeded
     # The server's log goes to a file (a pipe nobody reads would fill and stall the server), kept beside the
     # screenshots: a masked INTERNAL_ERROR on a page is found there by its request id.
-    log_path = SCREENSHOTS.parent / "browser-server.log"
+    log_path = SCREENSHOTS.parent / f"browser-server{os.environ.get('PYTEST_XDIST_WORKER', '')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w", encoding="utf-8")
     server = subprocess.Popen(
