@@ -238,7 +238,7 @@ class ProblemMap:
         """A refusal stored by :func:`backend.booking.idempotency.store_problem`, as its union member again."""
         cls = self.stored.get(data.get("class", ""))
         if cls is None:
-            raise ValueError(f"unknown stored problem {data.get('class')!r}")
+            return problem_from_json(data)  # booking's own, met on the way (a slot taken while accepting)
         if cls is InvalidInput:
             return InvalidInput(
                 code=data["code"],

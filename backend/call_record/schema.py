@@ -5,9 +5,7 @@ per hour and per outcome. All for a staff login (``require_staff``); an operator
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -18,13 +16,12 @@ from backend.api.atomic import atomic
 from backend.api.context import Info
 from backend.api.problems import (
     AccessDenied,
-    FieldProblem,
     InvalidInput,
     NotAuthenticated,
     Problem,
-    ProblemError,
     PublicError,
 )
+from backend.booking.graphql_types import ProblemMap
 from backend.call_record import problems, service
 from backend.call_record.models import Call
 from backend.identity.access_labels import action_label, outcome_label
@@ -64,34 +61,17 @@ class CallerPhoneUnknown(Problem):
     pass
 
 
-_GRAPHQL_PROBLEMS: dict[type[problems.CallProblem], type[Problem]] = {
-    problems.CallAlreadyOpen: CallAlreadyOpen,
-    problems.CallNotFound: CallNotFound,
-    problems.CallAlreadyClosed: CallAlreadyClosed,
-    problems.NoOpenCall: NoOpenCall,
-    problems.CallerPhoneUnknown: CallerPhoneUnknown,
-}
-
-
-def graphql_problem(problem: problems.CallProblem) -> Problem:
-    if isinstance(problem, problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
-
-
-def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except problems.ProblemError as exc:
-            raise ProblemError(graphql_problem(exc.problem)) from None
-
-    return wrapper
+_PROBLEMS = ProblemMap(
+    {
+        problems.CallAlreadyOpen: CallAlreadyOpen,
+        problems.CallNotFound: CallNotFound,
+        problems.CallAlreadyClosed: CallAlreadyClosed,
+        problems.NoOpenCall: NoOpenCall,
+        problems.CallerPhoneUnknown: CallerPhoneUnknown,
+    },
+)
+graphql_problem = _PROBLEMS.member
+domain_problems = _PROBLEMS.guard
 
 
 # ---------------------------------------------------------------------------------------------- types

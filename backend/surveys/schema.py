@@ -5,19 +5,17 @@ staff KPI of satisfaction per clinic and period. The link in the notification an
 from __future__ import annotations
 
 import enum
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import strawberry
 
 from backend.api.atomic import atomic
-from backend.api.context import Info, info_of
-from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAuthenticated, Problem, ProblemError
+from backend.api.context import Info
+from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
 from backend.booking import idempotency
-from backend.booking.graphql_types import IdempotencyKeyReused
+from backend.booking.graphql_types import IdempotencyKeyReused, ProblemMap
 from backend.identity.policy import SCOPE_BOOKING, require_staff, require_subject
 from backend.surveys import problems, questionnaire, service
 from backend.surveys.models import SurveyInvitation
@@ -41,53 +39,16 @@ class SurveyClosed(Problem):
     pass
 
 
-_GRAPHQL_PROBLEMS: dict[type[problems.SurveyProblem], type[Problem]] = {
-    problems.SurveyNotFound: SurveyNotFound,
-    problems.AlreadyAnswered: SurveyAlreadyAnswered,
-    problems.SurveyClosed: SurveyClosed,
-}
-_STORED: dict[str, type[Problem]] = {
-    cls.__name__: cls for cls in (*_GRAPHQL_PROBLEMS.values(), AccessDenied, NotAuthenticated, IdempotencyKeyReused)
-}
-
-
-def graphql_problem(problem: problems.SurveyProblem) -> Problem:
-    if isinstance(problem, problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
-
-
-def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except problems.ProblemError as exc:
-            raise ProblemError(graphql_problem(exc.problem)) from None
-
-    return wrapper
-
-
-def keyed(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Outside ``@atomic``: a business refusal is kept as the key's result."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        info = info_of(args, kwargs, "@keyed")
-        token = idempotency.start_scope()
-        try:
-            result = await fn(*args, **kwargs)
-        finally:
-            claims = idempotency.end_scope(token)
-        if isinstance(result, Problem) and claims:
-            await idempotency.store_problem(info.context.runtime, claims, result)
-        return result
-
-    return wrapper
+_PROBLEMS = ProblemMap(
+    {
+        problems.SurveyNotFound: SurveyNotFound,
+        problems.AlreadyAnswered: SurveyAlreadyAnswered,
+        problems.SurveyClosed: SurveyClosed,
+    },
+)
+graphql_problem = _PROBLEMS.member
+domain_problems = _PROBLEMS.guard
+keyed = _PROBLEMS.keyed
 
 
 # ---------------------------------------------------------------------------------------------- types
@@ -258,17 +219,6 @@ class Query:
         )
 
 
-def _from_stored(data: dict[str, Any]) -> Problem:
-    cls = _STORED.get(data.get("class", ""))
-    if cls is None:
-        return InvalidInput(
-            code=data["code"],
-            message=data["message"],
-            fields=[FieldProblem(field=f["field"], message=f["message"]) for f in data.get("fields", [])],
-        )
-    return cls(code=data["code"], message=data["message"])
-
-
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Оценить приём (один раз на приём).")
@@ -293,7 +243,7 @@ class Mutation:
             {**given.__dict__, "invitation": str(invitation_id), "patient_id": str(patient_id)},
         )
         if stored is not None and stored.get("type") == "problem":
-            return _from_stored(stored)  # type: ignore[return-value]
+            return _PROBLEMS.from_json(stored)  # type: ignore[return-value]
         invitation = await service.own_invitation(uow.session, patient_id, invitation_id)
         if stored is None:
             await service.answer(uow, invitation, given, channel=uow.ctx.actor.channel.value)

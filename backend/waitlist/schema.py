@@ -10,9 +10,8 @@ our transaction did not keep is cancelled there again.
 from __future__ import annotations
 
 import enum
-import functools
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -20,9 +19,8 @@ import strawberry
 
 from backend.api.atomic import atomic
 from backend.api.context import Info
-from backend.api.problems import AccessDenied, FieldProblem, InvalidInput, NotAuthenticated, Problem, ProblemError
+from backend.api.problems import AccessDenied, InvalidInput, NotAuthenticated, Problem
 from backend.booking import idempotency
-from backend.booking import problems as booking_problems
 from backend.booking.graphql_types import (
     AgeRestricted,
     AppointmentType,
@@ -32,16 +30,11 @@ from backend.booking.graphql_types import (
     IdempotencyKeyReused,
     OutcomeUnknown,
     PatientNotFoundAtClinic,
+    ProblemMap,
     ReferralNeeded,
     SameSpecialtyActive,
     SexRestricted,
     SlotTaken,
-)
-from backend.booking.graphql_types import (
-    graphql_problem as booking_graphql_problem,
-)
-from backend.booking.graphql_types import (
-    problem_from_json as booking_problem_from_json,
 )
 from backend.booking.models import Appointment
 from backend.booking.schema import booking_mutation
@@ -97,49 +90,22 @@ class WaitlistRefused(Problem):
     pass
 
 
-_GRAPHQL_PROBLEMS: dict[type[problems.WaitlistProblem], type[Problem]] = {
-    problems.AlreadyWaiting: WaitlistAlreadyWaiting,
-    problems.SlotsAvailable: WaitlistSlotsAvailable,
-    problems.EntryNotFound: WaitlistEntryNotFound,
-    problems.OfferNotFound: WaitlistOfferNotFound,
-    problems.OfferExpired: WaitlistOfferExpired,
-    problems.OfferClosed: WaitlistOfferClosed,
-    problems.WaitlistServiceUnavailable: WaitlistServiceUnavailable,
-    problems.WaitlistRefused: WaitlistRefused,
-}
-_STORED: dict[str, type[Problem]] = {cls.__name__: cls for cls in _GRAPHQL_PROBLEMS.values()}
-
-
-def graphql_problem(problem: problems.WaitlistProblem) -> Problem:
-    if isinstance(problem, problems.InvalidInput):
-        return InvalidInput(
-            code=problem.code,
-            message=problem.message,
-            fields=[FieldProblem(field=f.field, message=f.message) for f in problem.fields],
-        )
-    return _GRAPHQL_PROBLEMS[type(problem)](code=problem.code, message=problem.message)
-
-
-def _problem_from_json(data: dict[str, Any]) -> Problem:
-    cls = _STORED.get(data.get("class", ""))
-    if cls is not None:
-        return cls(code=data["code"], message=data["message"])
-    return booking_problem_from_json(data)
-
-
-def domain_problems(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Inside ``@atomic``: the waitlist's problems and booking's (met while accepting) as union members."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except problems.ProblemError as exc:
-            raise ProblemError(graphql_problem(exc.problem)) from None
-        except booking_problems.ProblemError as exc:
-            raise ProblemError(booking_graphql_problem(exc.problem)) from None
-
-    return wrapper
+_PROBLEMS = ProblemMap(
+    {
+        problems.AlreadyWaiting: WaitlistAlreadyWaiting,
+        problems.SlotsAvailable: WaitlistSlotsAvailable,
+        problems.EntryNotFound: WaitlistEntryNotFound,
+        problems.OfferNotFound: WaitlistOfferNotFound,
+        problems.OfferExpired: WaitlistOfferExpired,
+        problems.OfferClosed: WaitlistOfferClosed,
+        problems.WaitlistServiceUnavailable: WaitlistServiceUnavailable,
+        problems.WaitlistRefused: WaitlistRefused,
+    },
+    transient=problems.TRANSIENT_CODES,
+)
+graphql_problem = _PROBLEMS.member
+_problem_from_json = _PROBLEMS.from_json
+domain_problems = _PROBLEMS.guard
 
 
 # ---------------------------------------------------------------------------------------------- types
