@@ -80,6 +80,19 @@ async def events_for_subject(session: AsyncSession, subject_id: uuid.UUID, *, li
     return rows.all()
 
 
+def one_per_mutation(rows: Sequence[AuditEvent], *, per_subject: bool = True) -> list[AuditEvent]:
+    """``rows`` without the row ``@atomic`` writes under a mutation's name (``bookAppointment``) when the same
+    request wrote the domain's own (``booking.appointment_booked``), which says it better. ``per_subject``: only
+    when the domain's row is about the same person (a person's access log); otherwise any row of the request
+    (an operator's actions in a call, where the mutation's row may name nobody)."""
+
+    def key(r: AuditEvent) -> tuple[Any, ...]:
+        return (r.request_id, r.subject_id) if per_subject else (r.request_id,)
+
+    domain_requests = {key(r) for r in rows if r.request_id and "." in r.action}
+    return [r for r in rows if "." in r.action or key(r) not in domain_requests]
+
+
 async def events_by_actor(
     session: AsyncSession, actor_id: str, start: datetime, end: datetime | None = None
 ) -> Sequence[AuditEvent]:

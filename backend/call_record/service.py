@@ -141,7 +141,7 @@ async def actions_since(session: AsyncSession, operator_id: str, call: Call) -> 
             object_type=e.object_type,
             object_id=e.object_id,
         )
-        for e in events
+        for e in audit.one_per_mutation(events, per_subject=False)
         if e.action not in OWN_ACTIONS
     ]
 

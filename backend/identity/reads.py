@@ -78,7 +78,7 @@ async def access_log(
                 .limit(limit * 2)  # room for the mutation rows left out below
             )
         )
-        rows = _one_per_mutation(rows)[:limit]
+        rows = audit.one_per_mutation(rows)[:limit]
         refused = (
             await session.execute(
                 select(AuditEvent.at, AuditEvent.channel, func.count().over())
@@ -116,14 +116,6 @@ async def access_log(
         )
         lines.insert(next((i for i, line in enumerate(lines) if line.at < at), len(lines)), summary)
     return lines
-
-
-def _one_per_mutation(rows: list[AuditEvent]) -> list[AuditEvent]:
-    """``rows`` without the row ``@atomic`` writes under a mutation's name (``bookAppointment``) when the
-    same request wrote the domain's own about the same person (``booking.appointment_booked``): written in
-    the same request, the two are next to each other in time."""
-    domain_requests = {(r.request_id, r.subject_id) for r in rows if r.request_id and "." in r.action}
-    return [r for r in rows if "." in r.action or (r.request_id, r.subject_id) not in domain_requests]
 
 
 def _staff_name(member: StaffPrincipal | None) -> str:

@@ -65,7 +65,7 @@ async def test_a_call_keeps_the_operators_actions_and_outcome(runtime: Runtime, 
     assert right["__typename"] == "OnBehalfSession"
     live = await _call(client, CURRENT, staff)
     assert live["id"] == call["id"]
-    assert "openOnBehalfSession" in [a["action"] for a in live["actions"]]
+    assert "identity.on_behalf_opened" in [a["action"] for a in live["actions"]]
 
     runtime.adapters.clock = lambda: datetime.now(UTC) + timedelta(minutes=3)  # the call lasted three minutes
     closed = await _call(client, CLOSE, staff, c=call["id"], o="INFORMATION", note="Справка о графике", k="close-1")
@@ -78,7 +78,9 @@ async def test_a_call_keeps_the_operators_actions_and_outcome(runtime: Runtime, 
     assert record["patientId"] == str(caller.id) and record["note"] == "Справка о графике"
     assert 175 <= record["durationSeconds"] <= 185
     actions = record["actions"]
-    assert ("openOnBehalfSession", "ok") in [(a["action"], a["outcome"]) for a in actions]
+    # Each action once: the mutation's own row gives way to the domain's (the session opened, for the caller).
+    opened_rows = [a for a in actions if a["label"] == "Оператор 122 открыл сеанс от вашего имени"]
+    assert [(a["action"], a["outcome"]) for a in opened_rows] == [("identity.on_behalf_opened", "ok")]
     assert ("identity.identification_failed", "Пациент не найден") in [
         (a["action"], a["outcomeLabel"]) for a in actions
     ]
@@ -167,7 +169,7 @@ async def test_the_caller_is_offered_by_the_number_of_the_call(runtime: Runtime,
     closed = await _call(client, CLOSE, staff, c=(await _call(client, CURRENT, staff))["id"], o="INFORMATION", k="c")
     assert closed["call"]["patientId"] == str(son.id)
     done = [a["action"] for a in closed["call"]["actions"]]
-    assert "openOnBehalfSession" in done
+    assert done.count("identity.on_behalf_opened") == 1 and "openOnBehalfSession" not in done  # each once
     assert done.count("call_record.caller_lookup") == 1  # one line for the lookup, whoever it offered
 
 
