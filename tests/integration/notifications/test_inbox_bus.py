@@ -17,8 +17,15 @@ from notifications.channels import InboxEvent, RedisInboxBus
 pytestmark = pytest.mark.postgres_only  # needs Redis; the SQLite pass runs only dialect tests
 
 
+async def _patterns(redis: Redis, name: str) -> int:
+    """The pattern subscriptions of the connections named ``name``: ``PUBSUB NUMPAT`` counts the whole server's,
+    which tests running beside this one (other xdist workers) change at any moment."""
+    return sum(int(c.get("psub", 0)) for c in await redis.client_list() if c.get("name") == name)
+
+
 async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> None:
-    subscriber_redis, publisher_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    name = f"inbox-bus-{uuid.uuid4().hex[:12]}"
+    subscriber_redis, publisher_redis = Redis.from_url(redis_url, client_name=name), Redis.from_url(redis_url)
     bus, other_node = RedisInboxBus(subscriber_redis), RedisInboxBus(publisher_redis)
     patients = [uuid.uuid4() for _ in range(50)]
     received: dict[uuid.UUID, list[InboxEvent]] = {p: [] for p in patients}
@@ -37,15 +44,15 @@ async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> 
         async for item in stream:
             received[patient].append(item)
 
-    before = int(await publisher_redis.execute_command("PUBSUB", "NUMPAT"))
+    assert await _patterns(publisher_redis, name) == 0
     tasks = [asyncio.create_task(listen(p)) for p in patients]
     try:
         await asyncio.wait_for(ready.wait(), timeout=10)
         for _ in range(100):  # the shared reader subscribes once, in the background
-            if int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) > before:
+            if await _patterns(publisher_redis, name) > 0:
                 break
             await asyncio.sleep(0.05)
-        assert int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) - before == 1
+        assert await _patterns(publisher_redis, name) == 1
         at = datetime(2025, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
         items = {
             p: InboxEvent(id=uuid.uuid4(), patient_id=p, event="e", title=f"Тема {n}", text=f"Текст {n}", created_at=at)
@@ -74,7 +81,8 @@ async def test_many_subscribers_share_one_redis_subscription(redis_url: str) -> 
 
 async def test_the_shared_reader_outlasts_an_idle_feed(redis_url: str) -> None:
     """The runtime's Redis client has a short socket_timeout; a feed idle for longer must still deliver."""
-    subscriber_redis = Redis.from_url(redis_url, socket_timeout=0.2)
+    name = f"inbox-bus-{uuid.uuid4().hex[:12]}"
+    subscriber_redis = Redis.from_url(redis_url, socket_timeout=0.2, client_name=name)
     publisher_redis = Redis.from_url(redis_url)
     bus, other_node = RedisInboxBus(subscriber_redis), RedisInboxBus(publisher_redis)
     patient = uuid.uuid4()
@@ -94,7 +102,7 @@ async def test_the_shared_reader_outlasts_an_idle_feed(redis_url: str) -> None:
     first = asyncio.ensure_future(anext(stream))
     try:
         for _ in range(100):
-            if int(await publisher_redis.execute_command("PUBSUB", "NUMPAT")) >= 1:
+            if await _patterns(publisher_redis, name) >= 1:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.5)  # idle for several socket timeouts
