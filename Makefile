@@ -38,10 +38,10 @@ services:
 	bash scripts/ensure-services.sh
 
 test-postgres:
-	MZ_TEST_REDIS_URL=$${MZ_TEST_REDIS_URL:-redis://127.0.0.1:6379/1} $(BIN)/pytest -q -p no:cacheprovider -n $(MZ_TEST_WORKERS) --dist loadgroup
+	MZ_TEST_REDIS_URL=$${MZ_TEST_REDIS_URL:-redis://127.0.0.1:6379/1} $(BIN)/pytest -q -p no:cacheprovider -n $(MZ_TEST_WORKERS)
 
 test-sqlite:
-	MZ_TEST_DIALECT=sqlite MZ_TEST_REDIS_URL=$${MZ_TEST_SQLITE_REDIS_URL:-redis://127.0.0.1:6379/8} $(BIN)/pytest -q -p no:cacheprovider -m dialect -n $(MZ_TEST_SQLITE_WORKERS) --dist loadgroup
+	MZ_TEST_DIALECT=sqlite MZ_TEST_REDIS_URL=$${MZ_TEST_SQLITE_REDIS_URL:-redis://127.0.0.1:6379/8} $(BIN)/pytest -q -p no:cacheprovider -m dialect -n $(MZ_TEST_SQLITE_WORKERS)
 
 lint:
 	$(BIN)/ruff check .

@@ -82,14 +82,17 @@ async def events_for_subject(session: AsyncSession, subject_id: uuid.UUID, *, li
 
 def one_per_mutation(rows: Sequence[AuditEvent], *, per_subject: bool = True) -> list[AuditEvent]:
     """``rows`` without the row ``@atomic`` writes under a mutation's name (``bookAppointment``) when the same
-    request wrote the domain's own (``booking.appointment_booked``), which says it better. ``per_subject``: only
-    when the domain's row is about the same person (a person's access log); otherwise any row of the request
-    (an operator's actions in a call, where the mutation's row may name nobody)."""
+    request wrote the domain's own (``booking.appointment_booked``), which says it better. ``per_subject``: when
+    the domain's row is about the same person (a person's access log); otherwise a success beside the domain's
+    success of the same request (an operator's actions in a call, where the mutation's row may name nobody; a
+    refusal always stays)."""
 
     def key(r: AuditEvent) -> tuple[Any, ...]:
-        return (r.request_id, r.subject_id) if per_subject else (r.request_id,)
+        return (r.request_id, r.subject_id) if per_subject else (r.request_id, r.outcome)
 
     domain_requests = {key(r) for r in rows if r.request_id and "." in r.action}
+    if not per_subject:  # a refusal stays: the domain's row of that request may say something else it refused
+        return [r for r in rows if "." in r.action or r.outcome != "ok" or key(r) not in domain_requests]
     return [r for r in rows if "." in r.action or key(r) not in domain_requests]
 
 

@@ -77,6 +77,9 @@ async def verify_client_assertion(session: AsyncSession, assertion: str, *, audi
         raise ClientAssertionError("iss_sub")
     if header.get("alg") not in ASSERTION_ALGORITHMS:
         raise ClientAssertionError("algorithm")
+    # A write first: on SQLite a transaction that reads and then writes fails at once («database is locked»,
+    # without waiting) when another writer committed in between; one that writes first waits for the lock.
+    await session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < at))
     device = await session.scalar(select(KioskDevice).where(KioskDevice.client_id == client_id))
     if device is None or not device.active:
         raise ClientAssertionError("unknown_client")
@@ -103,7 +106,6 @@ async def verify_client_assertion(session: AsyncSession, assertion: str, *, audi
     jti = str(claims["jti"])
     if not jti or len(jti) > 128:
         raise ClientAssertionError("jti")
-    await session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < at))
     try:
         async with session.begin_nested():
             session.add(

@@ -13,14 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-import pytest
 from playwright.async_api import Browser, Page, Request
 
 from tests.browser.conftest import Demo, audit, keep_screenshot
-
-# One worker runs every browser test: they share one seeded demo server (the package's fixture), which costs
-# half a minute to start, and one operator whose TOTP codes are used once (a code is refused the second time).
-pytestmark = pytest.mark.xdist_group("browser")
 
 DESKTOP = {"width": 1920, "height": 1080}
 

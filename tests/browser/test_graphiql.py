@@ -6,14 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import Browser, Route
 
 from tests.browser.conftest import Demo, keep_screenshot
-
-# One worker runs every browser test: they share one seeded demo server (the package's fixture), which costs
-# half a minute to start, and one operator whose TOTP codes are used once (a code is refused the second time).
-pytestmark = pytest.mark.xdist_group("browser")
 
 
 async def test_graphiql_renders_the_schema_explorer_offline(demo: Demo, browser: Browser, screenshots: Path) -> None:

@@ -10,14 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.async_api import Browser, Page, Route
 
 from tests.browser.conftest import Demo, audit, keep_screenshot
-
-# One worker runs every browser test: they share one seeded demo server (the package's fixture), which costs
-# half a minute to start, and one operator whose TOTP codes are used once (a code is refused the second time).
-pytestmark = pytest.mark.xdist_group("browser")
 
 PORTRAIT = {"width": 1080, "height": 1920}
 MOSCOW = ZoneInfo("Europe/Moscow")
