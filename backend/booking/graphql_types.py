@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -316,6 +316,22 @@ class DoctorAvailability:
     own_clinic: bool = strawberry.field(description="Поликлиника пациента (показывается первой).")
     distance_km: float | None
     slots: list[SlotType]
+
+    @classmethod
+    def of(cls, info: Info, item: Any, slots: Iterable[Slot]) -> DoctorAvailability:
+        """A search result's doctor (``service.search``'s or a referral's) with the ``slots`` to show."""
+        return cls(
+            mo_id=item.mo.upstream_id,
+            mo_name=item.mo.name,
+            mo_address=item.mo.address,
+            doctor_id=item.doctor.upstream_id,
+            doctor_name=item.doctor.full_name,
+            specialty_code=item.specialty_code,
+            specialty_name=item.specialty_name,
+            own_clinic=item.own_clinic,
+            distance_km=round(item.distance_km, 2) if item.distance_km is not None else None,
+            slots=[SlotType.of(info, s) for s in slots],
+        )
 
 
 @strawberry.type(description="Результат поиска талонов.")

@@ -236,21 +236,7 @@ class Query:
                 near=near,
                 radius_km=radius_km,
             )
-        items = [
-            DoctorAvailability(
-                mo_id=i.mo.upstream_id,
-                mo_name=i.mo.name,
-                mo_address=i.mo.address,
-                doctor_id=i.doctor.upstream_id,
-                doctor_name=i.doctor.full_name,
-                specialty_code=i.specialty_code,
-                specialty_name=i.specialty_name,
-                own_clinic=i.own_clinic,
-                distance_km=round(i.distance_km, 2) if i.distance_km is not None else None,
-                slots=[SlotType.of(info, s) for s in first_slots(i.slots, slots_per_doctor)],
-            )
-            for i in result.items
-        ]
+        items = [DoctorAvailability.of(info, i, first_slots(i.slots, slots_per_doctor)) for i in result.items]
         return SlotSearchResult(items=items, partial=result.partial)
 
     @strawberry.field(description="Ближайшие свободные талоны в поликлиниках рядом со мной.")

@@ -38,7 +38,6 @@ from backend.booking.graphql_types import (
     SexRestricted,
     SlotSearchResult,
     SlotTaken,
-    SlotType,
     graphql_problem,
     problem_from_json,
 )
@@ -192,21 +191,7 @@ class Query:
                 )
             except booking_problems.ProblemError as exc:
                 raise PublicError(exc.problem.message, code=exc.problem.code) from None
-        items = [
-            DoctorAvailability(
-                mo_id=i.mo.upstream_id,
-                mo_name=i.mo.name,
-                mo_address=i.mo.address,
-                doctor_id=i.doctor.upstream_id,
-                doctor_name=i.doctor.full_name,
-                specialty_code=i.specialty_code,
-                specialty_name=i.specialty_name,
-                own_clinic=i.own_clinic,
-                distance_km=None,
-                slots=[SlotType.of(info, s) for s in i.slots],
-            )
-            for i in result.items
-        ]
+        items = [DoctorAvailability.of(info, i, i.slots) for i in result.items]
         return SlotSearchResult(items=items, partial=result.partial)
 
 
