@@ -42,7 +42,7 @@ the runtime.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -67,13 +67,10 @@ from backend.adapter_builders import (
     SmsStatusCallback,
     booking_hub,
     build_booking_hub,
-    build_drugs_cache,
     build_email_sender,
     build_esia,
     build_iemk,
-    build_llo,
     build_push_providers,
-    build_smp,
     build_sms_gateway,
     build_sms_simulator,
     build_vault_keys,
@@ -87,10 +84,9 @@ from backend.adapter_builders import (
     real_signer,
     set_booking_hub,
 )
-from backend.ambulance.live import AmbulanceBus, InProcessAmbulanceBus, RedisAmbulanceBus
+from backend.adapters_care import CareUpstreams
 from backend.booking.cache import CacheBackend, MemoryBackend, RedisBackend, SafeBackend, SwrCache
-from backend.core.clock import Clock, wall_clock
-from backend.settings import Profile, Settings
+from backend.settings import Profile
 from backend.vault.crypto import KeyRing
 from backend.vault.register import NoRegisterDocuments, RegisterDocuments
 from backend.vault.store import BlobStore
@@ -99,18 +95,12 @@ from integrations.attachment.simulator import create_attachment_simulator
 from integrations.common.http import ASGIApp, build_http_client, is_inprocess
 from integrations.demo_region import RegionScale, get_region
 from integrations.demo_region.areas import AttachmentRegister
-from integrations.erzl import ErzlClient, InsuranceRegister
-from integrations.erzl.simulator import create_erzl_simulator
 from integrations.esia import EsiaIdentityProvider
 from integrations.fer import BookingHub
 from integrations.homecall import HomeCallClient, HomeCallHub
 from integrations.homecall.simulator import create_homecall_simulator
 from integrations.iemk import MedicalDocuments
-from integrations.immunization import ImmunizationClient, ImmunizationRegister
-from integrations.immunization.simulator import create_immunization_simulator
-from integrations.llo import ClinicRequests, DrugRegistry
 from integrations.nsi import ReferenceBooks, Terminology, build_nsi_client, default_terminology
-from integrations.smp import SmpDispatch
 from integrations.sms import SmsGateway
 from notifications.channels import (
     EmailSender,
@@ -129,12 +119,11 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 
-class Adapters:
+class Adapters(CareUpstreams):
     """The typed, lazily built adapters of one runtime (see the module docstring)."""
 
     def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self._clock: Clock | None = None
+        super().__init__(runtime)
         self._fer: BookingHub | None = None
         self._esia: EsiaIdentityProvider | None = None
         self._esia_simulator: ASGIApp | None = None
@@ -156,25 +145,9 @@ class Adapters:
         self._attachment: AttachmentRegistry | None = None
         self._attachment_simulator: Litestar | None = None
         self._vault_store: BlobStore | None = None
-        self._erzl: InsuranceRegister | None = None
-        self._erzl_simulator: Litestar | None = None
         self._vault_keys: KeyRing | None = None
-        self._smp: SmpDispatch | None = None
-        self._smp_simulator: Litestar | None = None
-        self._ambulance_bus: AmbulanceBus | None = None
-        #: The ambulance webhook the in-process СМП simulator pushes to: ``(body, signature) -> (status, body)``.
-        self.smp_push: Callable[[bytes, str | None], Awaitable[tuple[int, bytes]]] | None = None
-        self._immunization: ImmunizationRegister | None = None
-        self._immunization_simulator: Litestar | None = None
-        #: The vaccination certificates' signing key (``backend.vaccination.keys`` fills it on first use).
-        self.vaccination_keys: Any = None
-        self._llo: DrugRegistry | None = None
-        self._clinic_requests: ClinicRequests | None = None
-        self._llo_simulator: Litestar | None = None
-        self._drugs_cache: SwrCache | None = None
         #: The register's documents shown in the vault (the documents domain plugs its service in here).
         self.vault_register: RegisterDocuments = NoRegisterDocuments()
-        self._owned: list[Any] = []  # everything built or replaced here, closed with the runtime
         #: The Twilio status webhook the in-process Twilio simulator posts to (wired by the runtime).
         self.sms_status_callback: SmsStatusCallback | None = None
         #: The home-call push endpoint the in-process home-call simulator delivers to (wired by the runtime).
@@ -186,24 +159,6 @@ class Adapters:
         self.code_sms: SmsSender | None = None
         self.directory_caches: dict[str, TTLCache[Any, Any]] = {}
         self.booking_decoded: dict[Any, Any] | None = None
-
-    @property
-    def _settings(self) -> Settings:
-        return self._runtime.settings
-
-    def _own(self, thing: Any) -> None:
-        if thing is not None and all(thing is not owned for owned in self._owned):
-            self._owned.append(thing)
-
-    # -- the clock
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock if self._clock is not None else wall_clock
-
-    @clock.setter
-    def clock(self, clock: Clock | None) -> None:
-        self._clock = clock
 
     # -- FER
 
@@ -247,9 +202,6 @@ class Adapters:
     @attachment_register.setter
     def attachment_register(self, register: AttachmentRegister) -> None:
         self._attachment_register = register
-
-    def _sim_clock(self) -> Any:
-        return self.clock()
 
     async def _deliver_homecall_push(self, body: bytes, headers: Mapping[str, str]) -> bytes:
         """The in-process home-call simulator's push target: our push handler, as the served endpoint runs it."""
@@ -356,56 +308,6 @@ class Adapters:
     def attachment_simulator(self) -> Litestar | None:
         self.attachment  # noqa: B018 - builds it
         return self._attachment_simulator
-
-    # -- the ЕРЗЛ / insurer upstream (insurance)
-
-    @property
-    def erzl(self) -> InsuranceRegister:
-        if self._erzl is None:
-            settings = self._settings
-            simulator: Litestar | None = None
-            if is_inprocess(settings.erzl_url):
-                region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
-                # The demo's register decides insurer changes by itself: a minute to accept, two to complete.
-                demo = settings.profile is Profile.EMBEDDED
-                simulator = create_erzl_simulator(
-                    region,
-                    token=settings.erzl_token,
-                    clock=self._sim_clock,
-                    auto_process=timedelta(minutes=1) if demo else None,
-                    auto_complete=timedelta(minutes=2) if demo else None,
-                    auto_answer=timedelta(minutes=2) if demo else None,
-                )
-            app = simulator
-            http = build_http_client(
-                settings.erzl_url, simulator_app=(lambda: app) if app else None, timeout_s=settings.upstream_timeout_s
-            )
-            self.set_erzl(
-                ErzlClient(http, token=settings.erzl_token, timeout_s=settings.upstream_timeout_s),
-                http=http,
-                simulator=simulator,
-            )
-        assert self._erzl is not None
-        return self._erzl
-
-    @erzl.setter
-    def erzl(self, register: InsuranceRegister) -> None:
-        self.set_erzl(register)
-
-    def set_erzl(
-        self, register: InsuranceRegister, *, http: httpx.AsyncClient | None = None, simulator: Litestar | None = None
-    ) -> None:
-        self._own(register)
-        self._own(http)
-        self._erzl = register
-        if simulator is not None:
-            self._erzl_simulator = simulator
-
-    @property
-    def erzl_simulator(self) -> Litestar | None:
-        """The in-process ЕРЗЛ simulator behind the adapter (None for a real service)."""
-        self.erzl  # noqa: B018 - builds it
-        return self._erzl_simulator
 
     # -- ESIA
 
@@ -553,47 +455,6 @@ class Adapters:
         self._own(cache)
         self._booking_cache = cache
 
-    # -- preferential drugs (ЛЛО), the clinic's requests, the pharmacy stock cache
-
-    def _build_llo(self) -> None:
-        llo, mis, clients, simulator = build_llo(self._runtime)
-        for thing in (llo, mis, *clients):
-            self._own(thing)
-        self._llo, self._clinic_requests = self._llo or llo, self._clinic_requests or mis
-        self._llo_simulator = self._llo_simulator or simulator
-
-    @property
-    def llo(self) -> DrugRegistry:
-        if self._llo is None:
-            self._build_llo()
-        assert self._llo is not None
-        return self._llo
-
-    @llo.setter
-    def llo(self, registry: DrugRegistry) -> None:
-        self._own(registry)
-        self._llo = registry
-
-    @property
-    def clinic_requests(self) -> ClinicRequests:
-        if self._clinic_requests is None:
-            self._build_llo()
-        assert self._clinic_requests is not None
-        return self._clinic_requests
-
-    @property
-    def llo_simulator(self) -> Litestar | None:
-        if self._llo is None or self._clinic_requests is None:
-            self._build_llo()
-        return self._llo_simulator
-
-    @property
-    def drugs_cache(self) -> SwrCache:
-        if self._drugs_cache is None:
-            self._drugs_cache = build_drugs_cache(self._runtime)
-            self._own(self._drugs_cache)
-        return self._drugs_cache
-
     # -- ИЭМК / РЭМД, НСИ
 
     @property
@@ -664,87 +525,6 @@ class Adapters:
     def vault_keys(self, keys: KeyRing) -> None:
         self._vault_keys = keys
 
-    # -- ambulance: the СМП feed and the live bus
-
-    async def _deliver_smp_push(self, body: bytes, headers: Mapping[str, str]) -> int:
-        if self.smp_push is None:
-            raise RuntimeError("no ambulance webhook is wired into this runtime")
-        status, _ = await self.smp_push(body, headers.get("X-Smp-Signature"))
-        return status
-
-    @property
-    def smp(self) -> SmpDispatch:
-        if self._smp is None:
-            client, http, app = build_smp(self._runtime, self._deliver_smp_push)
-            self._own(http)
-            self._own(SimulatorHandle(app) if app is not None else None)
-            self._smp, self._smp_simulator = client, app
-        return self._smp
-
-    @smp.setter
-    def smp(self, dispatch: SmpDispatch) -> None:
-        self.set_smp(dispatch)
-
-    def set_smp(self, dispatch: SmpDispatch, *, simulator: Litestar | None = None) -> None:
-        self._own(dispatch)
-        self._smp = dispatch
-        if simulator is not None:
-            self._smp_simulator = simulator
-
-    @property
-    def smp_simulator(self) -> Litestar | None:
-        self.smp  # noqa: B018 - builds it
-        return self._smp_simulator
-
-    @property
-    def ambulance_bus(self) -> AmbulanceBus:
-        if self._ambulance_bus is None:
-            redis: Redis | None = self._runtime.redis
-            self._ambulance_bus = RedisAmbulanceBus(redis) if redis is not None else InProcessAmbulanceBus()
-            self._own(self._ambulance_bus)
-        return self._ambulance_bus
-
-    @ambulance_bus.setter
-    def ambulance_bus(self, bus: AmbulanceBus) -> None:
-        self._own(bus)
-        self._ambulance_bus = bus
-
-    # -- the immunization register (vaccination)
-
-    @property
-    def immunization(self) -> ImmunizationRegister:
-        """The immunization register (history before СЭМД 170, exemptions), real or the in-process simulator."""
-        if self._immunization is None:
-            settings = self._settings
-            simulator: Litestar | None = None
-            if is_inprocess(settings.immunization_url):
-                region = get_region(settings.demo_seed, RegionScale(settings.demo_scale))
-                simulator = create_immunization_simulator(
-                    region, token=settings.immunization_token, clock=self._sim_clock
-                )
-            app = simulator
-            http = build_http_client(
-                settings.immunization_url,
-                simulator_app=(lambda: app) if app else None,
-                timeout_s=settings.upstream_timeout_s,
-            )
-            self._own(http)
-            self._immunization = ImmunizationClient(
-                http, token=settings.immunization_token, timeout_s=settings.upstream_timeout_s
-            )
-            self._immunization_simulator = simulator
-        return self._immunization
-
-    @immunization.setter
-    def immunization(self, register: ImmunizationRegister) -> None:
-        self._own(register)
-        self._immunization = register
-
-    @property
-    def immunization_simulator(self) -> Litestar | None:
-        self.immunization  # noqa: B018 - builds it
-        return self._immunization_simulator
-
     async def aclose(self) -> None:
         """Close everything built or replaced here (once each), then forget it."""
         owned, self._owned = self._owned, []
@@ -760,13 +540,11 @@ class Adapters:
         self._iemk = self._iemk_simulator = self._nsi = None
         self._homecall = self._attachment = None
         self._homecall_simulator = self._attachment_simulator = None
-        self._immunization = self._immunization_simulator = None
         self._attachment_register = None
         self._home_visit_bus = None
         self._waitlist_bus = None
         self._vault_store = None
-        self._smp = self._smp_simulator = self._ambulance_bus = None
-        self._llo = self._clinic_requests = self._llo_simulator = self._drugs_cache = None
+        self._forget_care()
         self._esia_simulator = self._sms_simulator = None
         self.signing_keys = self.failure_counter = self.staff_provider = self.code_sms = None
         self.directory_caches.clear()
