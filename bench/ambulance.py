@@ -377,7 +377,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
             for c in clients:
                 c.stdin.write("start\n")  # type: ignore[union-attr]
                 c.stdin.flush()  # type: ignore[union-attr]
-            workers = descendants(server.pid)
+            workers = descendants(server.pid) or [server.pid]
             profiler = _profile(workers, seconds, side)
             cpu_before = _cpu_ms(workers)
             fed = asyncio.run(_feed(server.base, refs, seconds, floor))

@@ -68,28 +68,15 @@ def serve(factory: str, env: dict[str, str], *, workers: int = 1, websockets: bo
     port = free_port()
     child_env = {**os.environ, **env}
     raise_nofile()  # inherited by the server
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            factory,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            *(() if websockets else ("--no-ws",)),
-            "--log-level",
-            "warning",
-        ],
-        env=child_env,
-        cwd=ROOT,
-    )
+    if os.environ.get("MZ_BENCH_SERVER", "granian") == "uvicorn":
+        argv = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
+        argv += ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
+        argv += ["--no-access-log", "--ws", "websockets" if websockets else "none"]
+    else:
+        argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", factory, "--host", "127.0.0.1"]
+        argv += ["--port", str(port), "--workers", str(workers), *(() if websockets else ("--no-ws",))]
+        argv += ["--log-level", "warning"]
+    proc = subprocess.Popen(argv, env=child_env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

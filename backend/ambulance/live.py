@@ -108,6 +108,10 @@ class Mailbox:
 class AmbulanceBus(Protocol):
     async def publish(self, update: LiveUpdate) -> None: ...
 
+    async def publish_many(self, updates: list[LiveUpdate]) -> None:
+        """Several updates (one push's positions): one round trip."""
+        ...
+
     def open_mailbox(self, call_ref: uuid.UUID) -> contextlib.AbstractContextManager[Mailbox]: ...
 
     def subscriber_count(self, call_ref: uuid.UUID) -> int: ...
@@ -125,6 +129,10 @@ class InProcessAmbulanceBus:
 
     async def publish(self, update: LiveUpdate) -> None:
         self.deliver(update)
+
+    async def publish_many(self, updates: list[LiveUpdate]) -> None:
+        for update in updates:
+            self.deliver(update)
 
     def deliver(self, update: LiveUpdate) -> None:
         boxes = self._boxes.get(update.call_ref)
@@ -181,6 +189,18 @@ class RedisAmbulanceBus:
             await self._redis.publish(f"{self.PREFIX}{update.call_ref}", update.encode())
         except Exception:  # live delivery is best effort: the state is in the database
             log.warning("ambulance.live_publish_failed", call_id=update.call_id, exc_info=True)
+
+    async def publish_many(self, updates: list[LiveUpdate]) -> None:
+        if len(updates) == 1:
+            await self.publish(updates[0])
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for update in updates:
+                    pipe.publish(f"{self.PREFIX}{update.call_ref}", update.encode())
+                await pipe.execute()
+        except Exception:  # best effort, as one
+            log.warning("ambulance.live_publish_failed", updates=len(updates), exc_info=True)
 
     @contextlib.contextmanager
     def open_mailbox(self, call_ref: uuid.UUID) -> Iterator[Mailbox]:

@@ -1,9 +1,10 @@
 """REST for ambulance tracking: the СМП dispatch subsystem's webhook (mounted under /api/v1).
 
-``POST /api/v1/ambulance/feed`` with one feed event (``integrations/smp/wire.py``) as JSON, signed in
-``X-Smp-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with ``MZ_SMP_WEBHOOK_SECRET``. Answers 200
-once applied (or known already), 401 for a bad signature, 400 for an unreadable event, 500 when it could not
-be stored (the dispatch side delivers again).
+``POST /api/v1/ambulance/feed`` with one feed event (``integrations/smp/wire.py``) as JSON, or a batch
+``{"events": [...]}`` of up to 1,000, signed in ``X-Smp-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+"<t>.<body>">`` with ``MZ_SMP_WEBHOOK_SECRET``. Answers 200 (``{"accepted": true, "events": n}``) once every
+event is applied (or known already), 401 for a bad signature, 400 for an unreadable body (nothing of it is
+taken), 500 when it could not be stored (the dispatch side delivers the whole body again).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 _REFUSALS = {
-    400: ResponseSpec(data_container=dict, generate_examples=False, description="Событие не прочитано"),
+    400: ResponseSpec(data_container=dict, generate_examples=False, description="Событие или пакет событий не прочитан"),
     401: ResponseSpec(data_container=dict, generate_examples=False, description="Подпись неверна или устарела"),
     500: ResponseSpec(
         data_container=dict, generate_examples=False, description="Не сохранено: диспетчерская доставит снова"
@@ -37,7 +38,8 @@ _REFUSALS = {
     responses=_REFUSALS,
 )
 async def smp_feed(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """One event of the СМП dispatch feed (a status with the call's state, or a brigade's position)."""
+    """Events of the СМП dispatch feed: one (a status with the call's state, or a brigade's position) or a
+    batch ``{"events": [...]}`` of up to 1,000."""
     runtime: Runtime = request.app.state.runtime
     status, reply = await service.handle_push(runtime, await request.body(), request.headers.get(SIGNATURE_HEADER))
     return Response(content=reply, status_code=status, media_type="application/json")

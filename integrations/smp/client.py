@@ -98,10 +98,11 @@ class SmpClient:
         await self._http.aclose()
 
 
-def parse_push(body: bytes, signature: str | None, *, secret: str, now: int) -> FeedEvent:
-    """The event in a pushed message; :class:`FeedRejected` (401 signature, 400 body) otherwise."""
+def parse_push(body: bytes, signature: str | None, *, secret: str, now: int) -> list[FeedEvent]:
+    """The events of a pushed message (one, or a batch); :class:`FeedRejected` (401 signature, 400 body:
+    nothing of a batch with one unreadable event is taken) otherwise."""
     verify(body, signature, secret, now)
     try:
-        return wire.event_from(orjson.loads(body))
+        return wire.events_from(orjson.loads(body))
     except (orjson.JSONDecodeError, wire.WireError) as exc:
         raise FeedRejected(400, f"unreadable event: {exc}") from None

@@ -10,7 +10,9 @@
   at 35–65 km/h, reporting a position every 5–30 s with GPS jitter; then to the nearest hospital.
 * The dispatcher's ETA (remaining route / average speed) is sent with each position, and every prediction
   is kept beside the actual arrival (:attr:`SimCall.predictions`, :attr:`SimCall.arrived_at`).
-* Each event is pushed, signed (:func:`~integrations.smp.protocol.sign`), to ``push_to``; the feed faults
+* Each event is pushed, signed (:func:`~integrations.smp.protocol.sign`), to ``push_to``: one event per
+  request, or with ``batch_max`` > 1 what one :meth:`~SmpSimulatorState.advance` produced in batches of at
+  most ``batch_max`` events (``{"events": [...]}``, the dispatch side's batching); the feed faults
   (:class:`FeedFaults`) drop (a gap), repeat (a duplicate) or hold back (out of order) position pushes.
   Every event stays in the call's history for the pull API. The pull API answers with the usual latency
   and faults (:class:`~integrations.common.faults.FaultProfile`).
@@ -38,6 +40,7 @@ from integrations.common.simulator import simulator_app, state_of
 from integrations.demo_region.model import Region
 from integrations.smp import wire
 from integrations.smp.protocol import (
+    MAX_BATCH,
     SIGNATURE_HEADER,
     Brigade,
     CallSnapshot,
@@ -141,8 +144,11 @@ class SmpSimulatorState:
         faults: FaultInjector | None = None,
         feed_faults: FeedFaults | None = None,
         seed: int = 103,
+        batch_max: int = 1,
     ) -> None:
         self.region = region
+        self.batch_max = max(1, min(batch_max, MAX_BATCH))
+        self._outgoing: list[FeedEvent] = []
         self.clock = clock or (lambda: datetime.now(UTC))
         self.token = token
         self.secret = secret
@@ -251,6 +257,7 @@ class SmpSimulatorState:
                 call.pushed_seq = len(call.events)
             for event in pending:
                 await self._push(event)  # a position held back goes out after the next event
+            await self._flush()
 
     async def run(self, interval_s: float = 2.0) -> None:
         """The demo's real-time loop: advance to the clock every ``interval_s``."""
@@ -405,9 +412,16 @@ class SmpSimulatorState:
             await self._deliver(held)
 
     async def _deliver(self, event: FeedEvent) -> None:
-        if self.push_to is None:
+        self._outgoing.append(event)
+        if len(self._outgoing) >= self.batch_max:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Push what is waiting: one event alone, several as a batch."""
+        events, self._outgoing = self._outgoing, []
+        if self.push_to is None or not events:
             return
-        body = orjson.dumps(wire.event_json(event))
+        body = orjson.dumps(wire.event_json(events[0]) if self.batch_max == 1 else wire.batch_json(events))
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(body, self.secret, int(self.clock().timestamp())),
@@ -416,7 +430,7 @@ class SmpSimulatorState:
             status = await self.push_to(body, headers)
         except Exception:  # the receiver failed: a gap the receiver recovers by pulling
             status = 599
-        self.deliveries.append(Delivery(event.seq, event.call_id, status))
+        self.deliveries.extend(Delivery(e.seq, e.call_id, status) for e in events)
 
     def events_after(self, call_id: str, after: int) -> list[FeedEvent]:
         return [e for e in self.calls[call_id].events if e.seq > after]
@@ -440,6 +454,7 @@ def create_smp_simulator(
     faults: FaultProfile | None = None,
     feed_faults: FeedFaults | None = None,
     seed: int = 103,
+    batch_max: int = 1,
 ) -> Litestar:
     """The dispatch subsystem as an ASGI app (the pull API, the crew's inbound, the demo's call hook)."""
     state = SmpSimulatorState(
@@ -451,6 +466,7 @@ def create_smp_simulator(
         faults=FaultInjector(faults or FaultProfile()),
         feed_faults=feed_faults,
         seed=seed,
+        batch_max=batch_max,
     )
     base = wire.BASE_PATH
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from integrations.smp.protocol import (
+    MAX_BATCH,
     Brigade,
     CallSnapshot,
     CallStatus,
@@ -148,6 +149,22 @@ def event_from(d: Any) -> FeedEvent:
     ):
         raise WireError("a status event carries the call, a position event the position; seq starts at 1")
     return event
+
+
+def batch_json(events: list[FeedEvent]) -> dict[str, Any]:
+    """A push of several events: ``{"events": [...]}``, in the order they happened."""
+    return {"events": [event_json(e) for e in events]}
+
+
+def events_from(d: Any) -> list[FeedEvent]:
+    """The events of one push: a single event object, or a batch ``{"events": [...]}`` (1 to
+    :data:`~integrations.smp.protocol.MAX_BATCH` events)."""
+    if isinstance(d, dict) and "events" in d:
+        batch = d["events"]
+        if not isinstance(batch, list) or not 1 <= len(batch) <= MAX_BATCH:
+            raise WireError(f"a batch is a list of 1 to {MAX_BATCH} events")
+        return [event_from(e) for e in batch]
+    return [event_from(d)]
 
 
 def location_json(loc: SharedLocation) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -19,7 +20,9 @@ from integrations.smp import (
     CallStatus,
     CrewProfile,
     EventKind,
+    FeedEvent,
     FeedRejected,
+    Position,
     SharedLocation,
     SmpAccessDenied,
     SmpCallClosed,
@@ -30,6 +33,7 @@ from integrations.smp import (
     sign,
     wire,
 )
+from integrations.smp.protocol import MAX_BATCH
 from integrations.smp.simulator import FeedFaults, SmpSimulatorState, create_smp_simulator, simulator_state
 
 SECRET = "contract-secret"
@@ -61,21 +65,35 @@ class Inbox:
         self.clock = clock
         self.seqs: list[tuple[str, int]] = []
         self.kinds: dict[tuple[str, int], EventKind] = {}
+        self.bodies: list[int] = []  # events per pushed body
 
     async def __call__(self, body: bytes, headers: Mapping[str, str]) -> int:
-        event = parse_push(body, headers[SIGNATURE_HEADER], secret=SECRET, now=int(self.clock().timestamp()))
-        self.seqs.append((event.call_id, event.seq))
-        self.kinds[(event.call_id, event.seq)] = event.kind
+        events = parse_push(body, headers[SIGNATURE_HEADER], secret=SECRET, now=int(self.clock().timestamp()))
+        self.bodies.append(len(events))
+        for event in events:
+            self.seqs.append((event.call_id, event.seq))
+            self.kinds[(event.call_id, event.seq)] = event.kind
         return 200
 
 
 def _rig(
-    *, feed_faults: FeedFaults | None = None, faults: FaultProfile | None = None, timeout_s: float = 2.0
+    *,
+    feed_faults: FeedFaults | None = None,
+    faults: FaultProfile | None = None,
+    timeout_s: float = 2.0,
+    batch_max: int = 1,
 ) -> tuple[SmpClient, SmpSimulatorState, Clock, Inbox]:
     clock = Clock()
     inbox = Inbox(clock)
     app = create_smp_simulator(
-        get_region(), clock=clock, token=TOKEN, secret=SECRET, push_to=inbox, faults=faults, feed_faults=feed_faults
+        get_region(),
+        clock=clock,
+        token=TOKEN,
+        secret=SECRET,
+        push_to=inbox,
+        faults=faults,
+        feed_faults=feed_faults,
+        batch_max=batch_max,
     )
     http = build_http_client("inprocess://smp", simulator_app=lambda: app, timeout_s=timeout_s)
     return SmpClient(http, token=TOKEN, timeout_s=timeout_s), simulator_state(app), clock, inbox
@@ -134,6 +152,30 @@ async def test_gaps_duplicates_and_out_of_order_positions_are_pushed_and_everyth
     assert set(statuses) <= set(delivered)  # statuses are never lost by the feed faults
     assert all_seqs == list(range(1, len(all_seqs) + 1))  # the pull has every event once
     assert all(sim.call(call_id).snapshot.status is not s for s in (CallStatus.TRANSPORTING, CallStatus.AT_HOSPITAL))
+
+
+async def test_in_batch_mode_the_same_events_go_in_order_several_to_a_push() -> None:
+    _, sim, clock, inbox = _rig(batch_max=20)
+    calls = [sim.person_call(0), sim.person_call(1, transport=False)]
+    for call_id in calls:
+        await _play(sim, clock, call_id, CallStatus.CLOSED, step_s=60)
+    assert max(inbox.bodies) > 1 and max(inbox.bodies) <= 20  # batches, none past the limit
+    assert sum(inbox.bodies) == len(inbox.seqs)
+    for call_id in calls:  # every event once, each call's in order
+        assert [s for c, s in inbox.seqs if c == call_id] == [e.seq for e in sim.call(call_id).events]
+
+
+def test_a_batch_is_one_to_max_batch_events_and_a_single_event_is_a_batch_of_one() -> None:
+    event = FeedEvent(
+        "C-1", 1, EventKind.POSITION, datetime(2026, 3, 10, 9, 0, tzinfo=UTC),
+        position=Position(45.0, 41.9, 40.0, 90.0, datetime(2026, 3, 10, 9, 0, tzinfo=UTC)),
+    )  # fmt: skip
+    one = wire.event_json(event)
+    assert wire.events_from(one) == [event]
+    assert wire.events_from(wire.batch_json([event, replace(event, seq=2)])) == [event, replace(event, seq=2)]
+    for bad in ({"events": []}, {"events": [one] * (MAX_BATCH + 1)}, {"events": one}, {"events": [one, {"x": 1}]}):
+        with pytest.raises(wire.WireError):
+            wire.events_from(bad)
 
 
 async def test_the_push_signature_is_checked() -> None:

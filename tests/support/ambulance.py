@@ -93,7 +93,11 @@ class SmpEnv:
 
 
 async def start_smp(
-    runtime: Runtime, *, feed_faults: FeedFaults | None = None, faults: FaultProfile | None = None
+    runtime: Runtime,
+    *,
+    feed_faults: FeedFaults | None = None,
+    faults: FaultProfile | None = None,
+    batch_max: int = 1,
 ) -> SmpEnv:
     clock = use_clock(runtime)
     settings = runtime.settings
@@ -112,6 +116,7 @@ async def start_smp(
         push_to=push,
         faults=faults,
         feed_faults=feed_faults,
+        batch_max=batch_max,
     )
     http = build_http_client("inprocess://smp", simulator_app=lambda: app, timeout_s=2.0)
     runtime.adapters.set_smp(SmpClient(http, token=settings.smp_token, timeout_s=2.0), simulator=app)

@@ -22,6 +22,7 @@ their commit (ephemeral: a lost one is replaced by the next within seconds).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -94,27 +95,50 @@ def live_update(row: AmbulanceCall, kind: str) -> LiveUpdate:
 async def handle_push(runtime: Runtime, body: bytes, signature: str | None) -> tuple[int, bytes]:
     """The webhook: (HTTP status, JSON body) for the dispatch side; non-2xx makes it deliver again."""
     try:
-        event = parse_push(
+        events = parse_push(
             body, signature, secret=runtime.settings.smp_webhook_secret, now=int(runtime.now().timestamp())
         )
     except FeedRejected as exc:
         log.warning("ambulance.push_rejected", reason=exc.reason)
         return exc.status, orjson.dumps({"error": {"code": "rejected", "message": exc.reason}})
     try:
-        await apply_event(runtime, event)
+        await apply_events(runtime, events)
     except Exception:
-        log.exception("ambulance.push_failed", call_id=event.call_id, seq=event.seq)
+        log.exception("ambulance.push_failed", events=len(events), call_id=events[0].call_id, seq=events[0].seq)
         return 500, orjson.dumps({"error": {"code": "not_stored", "message": "повторите доставку"}})
-    return 200, b'{"accepted":true}'
+    return 200, orjson.dumps({"accepted": True, "events": len(events)})
 
 
 async def apply_event(runtime: Runtime, event: FeedEvent, *, recover: bool = True) -> bool:
     """Apply one event once; True if it changed anything. ``recover``: queue a pull on a gap."""
-    if event.kind is EventKind.STATUS:
-        assert event.call is not None
-        return await apply_call(runtime, event.call, seq=event.seq, recover=recover)
-    assert event.position is not None
-    return await apply_position(runtime, event, recover=recover)
+    return await apply_events(runtime, [event], recover=recover) > 0
+
+
+async def apply_events(runtime: Runtime, events: Sequence[FeedEvent], *, recover: bool = True) -> int:
+    """Apply the events of one push (or of a pull) once each; how many calls they changed.
+
+    Statuses first, in order, each in its own unit of work (they carry the whole call and create it); then
+    the positions, all in one (:func:`apply_positions`: the newest per call). A gap is a sequence number
+    missing both from what we hold and from this batch."""
+    seen: dict[str, set[int]] = {}
+    for event in events:
+        seen.setdefault(event.call_id, set()).add(event.seq)
+    changed = 0
+    for event in events:
+        if event.kind is EventKind.STATUS:
+            assert event.call is not None
+            changed += await apply_call(runtime, event.call, seq=event.seq, recover=recover, seen=seen[event.call_id])
+    positions = [e for e in events if e.kind is EventKind.POSITION]
+    if positions:
+        changed += await apply_positions(runtime, positions, recover=recover, seen=seen)
+    return changed
+
+
+def _gap(seq_high: int, seq: int, seen: set[int] | frozenset[int]) -> bool:
+    """True when a sequence number between what we hold and ``seq`` is neither held nor in this batch."""
+    if seq - seq_high - 1 > len(seen):
+        return True
+    return any(n not in seen for n in range(seq_high + 1, seq))
 
 
 # -- statuses ----------------------------------------------------------------------------------------
@@ -253,8 +277,16 @@ async def _absorb(uow: UnitOfWork, row: AmbulanceCall, snap: CallSnapshot) -> tu
     return advanced, moved
 
 
-async def apply_call(runtime: Runtime, snap: CallSnapshot, *, seq: int, recover: bool = True) -> bool:
-    """Apply a call's snapshot (a status event or the pulled state) once; True if anything changed."""
+async def apply_call(
+    runtime: Runtime,
+    snap: CallSnapshot,
+    *,
+    seq: int,
+    recover: bool = True,
+    seen: set[int] | frozenset[int] = frozenset(),
+) -> bool:
+    """Apply a call's snapshot (a status event or the pulled state) once; True if anything changed. ``seen``:
+    the call's sequence numbers in the same push (not a gap)."""
     async with UnitOfWork(runtime, RequestContext.for_system("ambulance.feed")) as uow:
         session = uow.session
         now = runtime.now()
@@ -277,7 +309,7 @@ async def apply_call(runtime: Runtime, snap: CallSnapshot, *, seq: int, recover:
             known = set(await session.scalars(select(AmbulanceStep.status).where(AmbulanceStep.call_ref == row.id)))
         seq_before = row.seq_high
         row.seq_high = max(seq_before, seq)
-        if recover and seq > seq_before + 1 and not created:
+        if recover and not created and _gap(seq_before, seq, seen):
             uow.emit(TOPIC_RECOVER, {"call_id": row.call_id, "after": seq_before})
         inserted = _record_steps(uow, row, snap, known)
         advanced, moved = await _absorb(uow, row, snap)
@@ -306,10 +338,14 @@ async def apply_call(runtime: Runtime, snap: CallSnapshot, *, seq: int, recover:
 
 _CALLS = cast("Table", AmbulanceCall.__table__)
 _PREDICTIONS = cast("Table", AmbulancePrediction.__table__)
-#: The position path runs on the driver (``HotStatement``): the bench (bench/ambulance.py) shows it hot.
-_POSITION_STATE = HotStatement(
+#: A push's positions are applied in one transaction: the calls' state read (and locked, in one order: two
+#: pushes of the same calls wait for each other rather than deadlock), then every move in one pipelined
+#: ``executemany`` on the driver (``HotStatement.many``) and the predictions likewise: four round trips per
+#: push whatever its size (the batch figures: ``backend/ambulance/README.md``).
+_POSITION_STATE = (
     select(
         _CALLS.c.id,
+        _CALLS.c.call_id,
         _CALLS.c.status,
         _CALLS.c.place_lat,
         _CALLS.c.place_lon,
@@ -317,7 +353,12 @@ _POSITION_STATE = HotStatement(
         _CALLS.c.seq_high,
         _CALLS.c.min_per_km,
         _CALLS.c.predicted_at,
-    ).where(_CALLS.c.call_id == bindparam("call_id"))
+        _CALLS.c.brigade_id,
+        _CALLS.c.station_name,
+        _CALLS.c.hospital_name,
+    )
+    .order_by(_CALLS.c.id)
+    .with_for_update()
 )
 _MOVE = HotStatement(
     update(_CALLS)
@@ -338,10 +379,9 @@ _MOVE = HotStatement(
         updated_at=bindparam("now"),
         predicted_at=func.coalesce(bindparam("keep_at", type_=_CALLS.c.predicted_at.type), _CALLS.c.predicted_at),
     )
-    .returning(_CALLS.c.brigade_id, _CALLS.c.station_name, _CALLS.c.hospital_name)
 )
 #: The same UPDATE on PostgreSQL turning this transaction's commit asynchronous (``set_config`` evaluated for
-#: the updated row, no extra round trip): the webhook no longer waits for the WAL flush, which on a busy disk
+#: an updated row, no extra round trip): the webhook no longer waits for the WAL flush, which on a busy disk
 #: was most of a position's time to the subscriber (``backend/ambulance/README.md``, "Live path figures").
 _MOVE_ASYNC_COMMIT = HotStatement(
     _MOVE.statement.returning(func.set_config("synchronous_commit", "off", true()))  # type: ignore[attr-defined]
@@ -349,89 +389,97 @@ _MOVE_ASYNC_COMMIT = HotStatement(
 _PREDICT = HotStatement(insert(_PREDICTIONS))
 
 
+def _newest(events: Sequence[FeedEvent]) -> dict[str, FeedEvent]:
+    """The newest position of each call among ``events`` (by the fix's time, then the sequence number)."""
+    newest: dict[str, FeedEvent] = {}
+    for event in events:
+        p = event.position
+        assert p is not None
+        held = newest.get(event.call_id)
+        if held is None or (p.ts, event.seq) > (held.position.ts, held.seq):  # type: ignore[union-attr]
+            newest[event.call_id] = event
+    return newest
+
+
 async def apply_position(runtime: Runtime, event: FeedEvent, *, recover: bool = True) -> bool:
-    """A brigade's position: applied if newer than ours (one conditional UPDATE), then published live."""
-    p = event.position
-    assert p is not None
-    published: LiveUpdate | None = None
+    """One brigade's position (:func:`apply_positions` of one)."""
+    return await apply_positions(runtime, [event], recover=recover) > 0
+
+
+async def apply_positions(
+    runtime: Runtime,
+    events: Sequence[FeedEvent],
+    *,
+    recover: bool = True,
+    seen: dict[str, set[int]] | None = None,
+) -> int:
+    """Brigades' positions: for each call the newest, applied if newer than ours, all in one transaction,
+    then published live together. A position of a call we have not seen queues a pull of its state; a gap
+    queues a pull of what is missing. Returns how many calls moved."""
+    newest = _newest(events)
+    if seen is None:
+        seen = {}
+        for event in events:
+            seen.setdefault(event.call_id, set()).add(event.seq)
+    published: list[LiveUpdate] = []
     async with UnitOfWork(runtime, RequestContext.for_system("ambulance.feed")) as uow:
         session = uow.session
-        found = await _POSITION_STATE.first(session, {"call_id": event.call_id})
-        if found is None:  # a position of a call we have not seen yet: its state is pulled
-            if recover:
-                uow.emit(TOPIC_RECOVER, {"call_id": event.call_id, "after": 0})
-            return False
-        ref, status, plat, plon, pos_at, seq_high, factor, predicted_at = found
-        ref = uuid.UUID(str(ref))
-        recovering = recover and event.seq > seq_high + 1
-        if recovering:
-            uow.emit(TOPIC_RECOVER, {"call_id": event.call_id, "after": seq_high})
-        if status in FINAL or (pos_at is not None and p.ts <= pos_at):
-            return False  # a duplicate, an older position arriving late, or a closed call
-        minutes = at = None
-        if status in MOVING and factor is not None:
-            minutes = eta.eta_minutes(p.lat, p.lon, plat, plon, factor)
-            at = p.ts + timedelta(minutes=minutes)
+        rows = (await session.execute(_POSITION_STATE.where(_CALLS.c.call_id.in_(list(newest))))).all()
+        found = {row.call_id: row for row in rows}
         now = runtime.now()
-        keep = minutes is not None and (predicted_at is None or p.ts - predicted_at >= PREDICTION_EVERY)
-        # Durable when the transaction also asks for a recovery (an outbox row): only a lone position may be lost.
+        moves: list[dict[str, Any]] = []
+        predictions: list[dict[str, Any]] = []
+        recovering = False
+        for call_id, event in newest.items():
+            row = found.get(call_id)
+            if row is None:  # a position of a call we have not seen yet: its state is pulled
+                if recover:
+                    uow.emit(TOPIC_RECOVER, {"call_id": call_id, "after": 0})
+                    recovering = True
+                continue
+            seq = max(seen[call_id])
+            if recover and _gap(row.seq_high, seq, seen[call_id]):
+                uow.emit(TOPIC_RECOVER, {"call_id": call_id, "after": row.seq_high})
+                recovering = True
+            p = event.position
+            assert p is not None
+            if row.status in FINAL or (row.pos_at is not None and p.ts <= row.pos_at):
+                continue  # a duplicate, an older position arriving late, or a closed call
+            ref = uuid.UUID(str(row.id))
+            minutes = at = None
+            if row.status in MOVING and row.min_per_km is not None:
+                minutes = eta.eta_minutes(p.lat, p.lon, row.place_lat, row.place_lon, row.min_per_km)
+                at = p.ts + timedelta(minutes=minutes)
+            keep = minutes is not None and (row.predicted_at is None or p.ts - row.predicted_at >= PREDICTION_EVERY)
+            version = max(row.seq_high, seq)
+            moves.append({
+                "ref": ref, "ts": p.ts, "lat": p.lat, "lon": p.lon, "speed": p.speed_kmh, "heading": p.heading,
+                "eta_minutes": minutes, "eta_at": at, "dispatch_eta": event.eta_minutes, "seq": version,
+                "now": now, "keep_at": p.ts if keep else None,
+            })  # fmt: skip
+            if keep and at is not None:
+                predictions.append({
+                    "id": uuid.uuid4(), "call_ref": ref, "predicted_at": p.ts, "eta_minutes": minutes,
+                    "arrival_at": at, "dispatch_eta_minutes": event.eta_minutes,
+                })  # fmt: skip
+            update_ = LiveUpdate(
+                call_ref=ref, call_id=call_id, kind=POSITION, version=version, status=row.status,
+                brigade_id=row.brigade_id, station_name=row.station_name, hospital_name=row.hospital_name,
+                lat=p.lat, lon=p.lon, speed_kmh=p.speed_kmh, heading=p.heading, position_at=p.ts,
+                eta_minutes=minutes, eta_at=at, at=now,
+            )  # fmt: skip
+            published.append(update_)
+        # Durable when the transaction also asks for a recovery (an outbox row): only positions may be lost.
         durable = (
             recovering
             or not runtime.settings.ambulance_position_async_commit
             or runtime.engine.dialect.name != "postgresql"
         )
-        names = await (_MOVE if durable else _MOVE_ASYNC_COMMIT).first(
-            session,
-            {
-                "ref": ref,
-                "ts": p.ts,
-                "lat": p.lat,
-                "lon": p.lon,
-                "speed": p.speed_kmh,
-                "heading": p.heading,
-                "eta_minutes": minutes,
-                "eta_at": at,
-                "dispatch_eta": event.eta_minutes,
-                "seq": max(seq_high, event.seq),
-                "now": now,
-                "keep_at": p.ts if keep else None,
-            },
-        )
-        if names is None:
-            return False  # a newer position got there first
-        if keep and minutes is not None and at is not None:
-            await _PREDICT.rows(
-                session,
-                {
-                    "id": uuid.uuid4(),
-                    "call_ref": ref,
-                    "predicted_at": p.ts,
-                    "eta_minutes": minutes,
-                    "arrival_at": at,
-                    "dispatch_eta_minutes": event.eta_minutes,
-                },
-            )
-        published = LiveUpdate(
-            call_ref=ref,
-            call_id=event.call_id,
-            kind=POSITION,
-            version=max(seq_high, event.seq),
-            status=status,
-            brigade_id=names[0],
-            station_name=names[1],
-            hospital_name=names[2],
-            lat=p.lat,
-            lon=p.lon,
-            speed_kmh=p.speed_kmh,
-            heading=p.heading,
-            position_at=p.ts,
-            eta_minutes=minutes,
-            eta_at=at,
-            at=now,
-        )
-    if published is not None:
-        await runtime.adapters.ambulance_bus.publish(published)
-    return True
+        await (_MOVE if durable else _MOVE_ASYNC_COMMIT).many(session, moves)
+        await _PREDICT.many(session, predictions)
+    if published:
+        await runtime.adapters.ambulance_bus.publish_many(published)
+    return len(published)
 
 
 # -- outbox handlers, recovery, the sync ---------------------------------------------------------------
@@ -452,20 +500,10 @@ async def on_recover(envelope: Envelope, runtime: Runtime) -> None:
 
 
 async def recover_call(runtime: Runtime, call_id: str, after: int = 0) -> int:
-    """Apply the pulled events of ``call_id`` after ``after``: statuses first (they create the call), then
-    the newest position. Returns how many changed something."""
+    """Apply the pulled events of ``call_id`` after ``after`` as one push (statuses first, then the newest
+    position). Returns how many changed something."""
     events = await runtime.adapters.smp.events(call_id, after)
-    changed = 0
-    for event in sorted(events, key=lambda e: (e.kind is EventKind.POSITION, e.seq)):
-        if event.kind is EventKind.POSITION and event is not _newest_position(events):
-            continue
-        changed += await apply_event(runtime, event, recover=False)
-    return changed
-
-
-def _newest_position(events: Any) -> FeedEvent | None:
-    positions = [e for e in events if e.kind is EventKind.POSITION]
-    return max(positions, key=lambda e: e.seq) if positions else None
+    return await apply_events(runtime, sorted(events, key=lambda e: e.seq), recover=False)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""A lone position commits without waiting for the WAL flush on PostgreSQL (``set_config`` in its UPDATE,
+"""A push's positions commit without waiting for the WAL flush on PostgreSQL (``set_config`` in its UPDATE,
 for that transaction only); a position that also asks for a recovery, the setting turned off, or SQLite:
 the ordinary durable commit."""
 
@@ -18,13 +18,13 @@ from tests.support.ambulance import SmpEnv, person
 
 
 def _spy(used: list[tuple[str, str | None]], name: str, statement: HotStatement, postgresql: bool) -> Any:
-    async def first(session: Any, params: dict[str, Any]) -> Any:
-        row = await statement.first(session, params)
-        setting = (await session.execute(text("SHOW synchronous_commit"))).scalar() if postgresql else None
-        used.append((name, setting))
-        return row
+    async def many(session: Any, params: list[dict[str, Any]]) -> None:
+        await statement.many(session, params)
+        if params:
+            setting = (await session.execute(text("SHOW synchronous_commit"))).scalar() if postgresql else None
+            used.append((name, setting))
 
-    return SimpleNamespace(first=first)
+    return SimpleNamespace(many=many)
 
 
 @pytest.mark.dialect
