@@ -1,36 +1,42 @@
 """Ambulance live path on one API node (one Granian worker), PostgreSQL and Redis; target p99 < 250 ms.
 
 What is measured: ``CALLS`` open calls (``MZ_BENCH_AMBULANCE_CALLS``, the issue's scale 5,000), each watched
-by two subscribers (the caller and the patient it is for, each with their own ES256 token) over
+by two subscribers (the caller and the patient it is for, each with a login session and an ES256 token of
+it, so the server watches each socket's session: ``backend/identity/live_sessions.py``) over
 graphql-transport-ws (``ambulanceCallUpdated``: the policy, the current state first, then every change).
-A feeder process posts one position per call every ``INTERVAL_S`` seconds (staggered) to the real webhook
-``POST /api/v1/ambulance/feed``, HMAC-signed, for ``MZ_BENCH_SECONDS`` (default 60): the worker verifies the
-signature, applies the position (one conditional UPDATE, a prediction row a minute, our ETA), commits, and
-publishes on the Redis bus; the worker's one pattern subscription fans it out to the call's mailboxes
-(latest position wins) and each subscription sends it. Latency = client receive time − the position's
-timestamp, which the feeder sets to its send time (same host clock). Measured from when every subscriber
-has received its current state (the subscribe step, with its database reads and audit row, is done).
+A feeder process plays the dispatch side: one position per call every ``INTERVAL_S`` seconds (staggered:
+1,000 positions/s at 5,000 calls), each fix timestamped when it falls due, for ``MZ_BENCH_SECONDS`` (default
+60). It pushes them to the real webhook ``POST /api/v1/ambulance/feed``, HMAC-signed, as the dispatch side
+batches them: every ``BATCH_WINDOW_S`` (50 ms) what fell due, as one ``{"events": [...]}`` (about 50 at
+this scale). The worker verifies the signature, applies the push's positions in one transaction (the calls'
+state read and locked, the moves pipelined, our ETA, a prediction row a minute), commits, and publishes them
+in one Redis pipeline; the worker's one pattern subscription fans each out to the call's mailboxes (latest
+position wins) and each subscription sends it. Latency = client receive time − the fix's time (same host
+clock): it includes up to one window of the dispatch side's batching, so it bounds "from received" from
+above; ``applied_*`` is client receive − the update's ``at``, taken by the worker as it applies the push
+(the live path alone). Measured once every subscriber has received its current state (the subscribe step,
+with its database reads and audit row, is done; ``MZ_BENCH_AMBULANCE_CONNECT`` subscribes in flight per
+client process, default 16).
 
-Four runs, each in a fresh worker:
+The sides, each in a fresh worker:
 
-* ``floor``: the same clients, pacing and transport, a no-op subscription (``bench/ambulance_noop.py``: no
-  policy, no database, no state) and a bench route that publishes the update straight on the same Redis bus
+* ``floor``: the same clients, pacing and batches, a no-op subscription (``bench/ambulance_noop.py``: no
+  policy, no database, no state) and a bench route that publishes the batch straight on the same Redis bus
   (no signature, no database);
+* ``single``: one position per signed request (64 in flight), the design before batches;
 * ``domain``: the mobile app's ``AmbulanceCallUpdated`` selection sent as an ad-hoc document (a comment
-  appended: no registered hash), so Strawberry's executor runs it for every subscriber and every update,
-  and positions committed durably: the design before;
-* ``shared-durable``: the registered document itself, served by ``backend/api/live.py``: executed and
-  encoded once per update for every subscriber of the call;
-* ``shared``: the same, and each lone position's transaction commits without waiting for the WAL flush
-  (``MZ_AMBULANCE_POSITION_ASYNC_COMMIT``, the default; the two sides before run with it off).
+  appended: no registered hash), so Strawberry's executor runs it for every subscriber and every update;
+* ``shared-durable``: the registered document, served by ``backend/api/live.py`` (executed and encoded once
+  per update for every subscriber of the call), positions committed durably;
+* ``shared``: the same, and the push's transaction commits without waiting for the WAL flush
+  (``MZ_AMBULANCE_POSITION_ASYNC_COMMIT``, the default).
 
-Printed for each: positions in/s, deliveries/s, p50/p95/p99 latency, the webhook's p50/p99 (the feeder's
-POST: signature, transaction, commit, publish; the floor's is the bare publish route), ``applied_p50/p99``
-(client receive − the update's ``at``, taken by the worker just before its commit: the live path alone,
-without the feeder's queueing), worker CPU per delivery, the worker's RSS at the end, feeder refusals.
+Printed for each: positions in/s, requests/s, deliveries/s, p50/p95/p99 latency, the webhook's p50/p99 (the
+feeder's POST), ``applied_p50/p99``, worker CPU per delivery, the worker's RSS at the end, refusals.
 
 Environment: ``MZ_BENCH_AMBULANCE_CALLS`` (default 5,000), ``MZ_BENCH_SECONDS`` (60), ``MZ_TEST_REDIS_URL``,
-``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default ``floor,domain,shared-durable,shared``),
+``MZ_BENCH_AMBULANCE_SIDES`` (which runs, comma-separated: default all five), ``MZ_BENCH_AMBULANCE_CONNECT``,
+``MZ_BENCH_SERVER`` (``granian``, the default and what ``serve`` runs, or ``uvicorn`` if installed by hand),
 ``MZ_BENCH_PROFILE`` (a path prefix: py-spy, if installed in the venv by hand, samples the worker during each
 run).
 """
@@ -58,23 +64,27 @@ CALLS = int(os.environ.get("MZ_BENCH_AMBULANCE_CALLS", "5000"))
 SECONDS = float(os.environ.get("MZ_BENCH_SECONDS", "60"))
 INTERVAL_S = 5.0
 CLIENT_PROCESSES = 2
-FEED_CONCURRENCY = 64
-CONNECT_CONCURRENCY = 100
+FEED_CONCURRENCY = 64  # the one-event-per-request feeder's requests in flight
+BATCHES_IN_FLIGHT = 8  # the batching feeder's
+CONNECT_CONCURRENCY = int(os.environ.get("MZ_BENCH_AMBULANCE_CONNECT", "16"))  # subscribes in flight per client process
 SECRET = "bench-smp-secret"
 #: The mobile app's registered document: served once per update for every subscriber (backend/api/live.py).
 SHARED = (ROOT / "graphql" / "mobile" / "AmbulanceCallUpdated.graphql").read_text(encoding="utf-8")
 #: The same selection as an ad-hoc document (its hash is no registered one): Strawberry's executor per subscriber.
 DOMAIN = SHARED + "# ad hoc\n"
 FLOOR = "subscription($callId: UUID!) { benchAmbulanceNoop(callId: $callId) { at } }"
-QUERIES = {"floor": FLOOR, "domain": DOMAIN, "shared-durable": SHARED, "shared": SHARED}
+QUERIES = {"floor": FLOOR, "single": SHARED, "domain": DOMAIN, "shared-durable": SHARED, "shared": SHARED}
 SIDES = {
-    "floor": "no-op subscription (floor)",
-    "domain": "Strawberry's executor per subscriber (ad-hoc document), durable position commits (the design before)",
-    "shared-durable": "registered document shared per update, durable position commits",
-    "shared": "registered document shared per update, positions committed without waiting for the WAL flush",
+    "floor": "no-op subscription, positions published straight on the bus in batches (floor)",
+    "single": "registered document shared per update, one position per webhook request (the design before batches)",
+    "domain": "Strawberry's executor per subscriber (ad-hoc document), batched feed",
+    "shared-durable": "registered document shared per update, batched feed, durable commits",
+    "shared": "registered document shared per update, batched feed, commits without waiting for the WAL flush",
 }
 #: What each side changes in the worker's settings.
-SIDE_ENV = {side: {"MZ_AMBULANCE_POSITION_ASYNC_COMMIT": "false"} for side in ("domain", "shared-durable")}
+SIDE_ENV = {"shared-durable": {"MZ_AMBULANCE_POSITION_ASYNC_COMMIT": "false"}}
+#: The sides whose feeder posts one event per request (the others post what a window gathered, as a batch).
+SINGLE = {"single"}
 
 
 # --------------------------------------------------------------------------------------- server side
@@ -82,16 +92,18 @@ SIDE_ENV = {side: {"MZ_AMBULANCE_POSITION_ASYNC_COMMIT": "false"} for side in ("
 
 @post("/bench/ambulance/noop", status_code=200)
 async def publish_noop(state: State, data: dict[str, Any]) -> dict[str, int]:
-    """The floor's feed: the update straight on the bus."""
+    """The floor's feed: a batch's updates straight on the bus (one pipeline)."""
     from backend.ambulance.live import POSITION, LiveUpdate
 
-    at = datetime.fromisoformat(data["ts"])
-    update = LiveUpdate(
-        uuid.UUID(data["ref"]), "C", POSITION, int(data["seq"]), "en_route", None, None, None,
-        45.0, 41.9, 50.0, 90.0, at, 3, at, at,
-    )  # fmt: skip
-    await state.runtime.adapters.ambulance_bus.publish(update)
-    return {"ok": 1}
+    updates = []
+    for event in data["events"]:
+        at = datetime.fromisoformat(event["ts"])
+        ref, seq = uuid.UUID(event["ref"]), int(event["seq"])
+        fix = (45.0, 41.9, 50.0, 90.0, at)
+        update = LiveUpdate(ref, "C", POSITION, seq, "en_route", None, None, None, *fix, 3, at, at)
+        updates.append(update)
+    await state.runtime.adapters.ambulance_bus.publish_many(updates)
+    return {"ok": len(updates)}
 
 
 @post("/bench/ambulance/subscribers", status_code=200)
@@ -100,12 +112,37 @@ async def count_subscribers(state: State, data: dict[str, Any]) -> dict[str, int
     return {"subscribers": sum(bus.subscriber_count(uuid.UUID(r)) for r in data["refs"])}
 
 
+def _log_gc_pauses(app: Litestar) -> None:
+    """``MZ_BENCH_GC_LOG``: the cyclic collector's pauses by generation, printed (stderr) at shutdown."""
+    import gc
+
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    began: list[float] = [0.0]
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append((time.perf_counter() - began[0]) * 1000)
+
+    def report() -> None:
+        for generation, took in pauses.items():
+            if took:
+                worst = sorted(took)[-3:]
+                print(f"gc gen{generation}: {len(took)} pauses, {sum(took):.0f} ms, worst {worst}", file=sys.stderr)
+
+    gc.callbacks.append(watch)
+    app.on_shutdown.append(report)
+
+
 def create_bench_app() -> Litestar:
     from backend.app import create_app, tune_gc
     from bench import ambulance_noop
 
     app = create_app(extra_schema_modules=[ambulance_noop])
     app.on_startup.append(tune_gc)
+    if os.environ.get("MZ_BENCH_GC_LOG"):
+        _log_gc_pauses(app)
     app.register(publish_noop)
     app.register(count_subscribers)
     return app
@@ -183,63 +220,75 @@ async def _client(url: str, query: str, subs: list[dict[str, str]]) -> None:
 # --------------------------------------------------------------------------------------- the feeder
 
 
-async def _feed(base: str, refs: list[dict[str, str]], seconds: float, floor: bool) -> dict[str, Any]:
-    """One position per call every INTERVAL_S, staggered; returns what was sent and refused."""
+def _event(r: dict[str, str], seq: int, fix: str, sent: str, n: int, floor: bool) -> dict[str, Any]:
+    if floor:
+        return {"ref": r["ref"], "ts": fix, "seq": seq}
+    return {
+        "callId": r["call_id"], "seq": seq, "kind": "position", "sentAt": sent,
+        "position": {"lat": 45.0 + (n % 100) / 10000, "lon": 41.9, "speedKmh": 50, "heading": 90, "ts": fix},
+        "etaMinutes": 5,
+    }  # fmt: skip
+
+
+async def _feed(base: str, refs: list[dict[str, str]], seconds: float, *, floor: bool, single: bool) -> dict[str, Any]:
+    """One position per call every INTERVAL_S, staggered (each fix's time is when it is due). ``single``: one
+    signed request per position (FEED_CONCURRENCY in flight); otherwise the dispatch side's batching: every
+    BATCH_WINDOW_S what fell due, as one signed ``{"events": [...]}`` (BATCHES_IN_FLIGHT in flight).
+    Returns positions sent, refused, and each request's time."""
     import httpx
     import orjson
 
     from integrations.smp import SIGNATURE_HEADER, sign
+    from integrations.smp.protocol import BATCH_WINDOW_S
 
+    path = "/bench/ambulance/noop" if floor else "/api/v1/ambulance/feed"
     sent, refused = 0, 0
     took: list[float] = []
-    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue(maxsize=FEED_CONCURRENCY * 4)
     seq = dict.fromkeys((r["call_id"] for r in refs), 100)
+    gate = asyncio.Semaphore(FEED_CONCURRENCY if single else BATCHES_IN_FLIGHT)
+    tasks: set[asyncio.Task[None]] = set()
 
-    async def worker(http: httpx.AsyncClient) -> None:
+    async def post(http: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
         nonlocal sent, refused
-        while True:
-            path, body, headers = await queue.get()
-            try:
-                began = time.monotonic()
-                response = await http.post(path, content=body, headers=headers)
-                took.append((time.monotonic() - began) * 1000)
-                sent += 1
-                refused += response.status_code != 200
-            except httpx.HTTPError:
-                refused += 1
-            queue.task_done()
+        body = orjson.dumps(events[0] if single else {"events": events})
+        headers = {"Content-Type": "application/json"}
+        if not floor:
+            headers[SIGNATURE_HEADER] = sign(body, SECRET, int(time.time()))
+        try:
+            began = time.monotonic()
+            response = await http.post(path, content=body, headers=headers)
+            took.append((time.monotonic() - began) * 1000)
+            sent += len(events)
+            refused += len(events) if response.status_code != 200 else 0
+        except httpx.HTTPError:
+            refused += len(events)
+        finally:
+            gate.release()
 
     start = time.monotonic()
-    async with httpx.AsyncClient(
-        base_url=base, timeout=30, limits=httpx.Limits(max_connections=FEED_CONCURRENCY)
-    ) as http:
-        workers = [asyncio.create_task(worker(http)) for _ in range(FEED_CONCURRENCY)]
-        tick = INTERVAL_S / max(1, len(refs))
+    wall = time.time() - start  # monotonic → wall clock (the clients compare wall clocks)
+    tick = INTERVAL_S / max(1, len(refs))
+    window = tick if single else BATCH_WINDOW_S
+    limits = httpx.Limits(max_connections=FEED_CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         n = 0
         while time.monotonic() - start < seconds:
-            r = refs[n % len(refs)]
-            due = start + n * tick
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            seq[r["call_id"]] += 1
-            ts = datetime.now(UTC).isoformat()
-            if floor:
-                body = orjson.dumps({"ref": r["ref"], "ts": ts, "seq": seq[r["call_id"]]})
-                await queue.put(("/bench/ambulance/noop", body, {"Content-Type": "application/json"}))
-            else:
-                event = {
-                    "callId": r["call_id"], "seq": seq[r["call_id"]], "kind": "position", "sentAt": ts,
-                    "position": {"lat": 45.0 + (n % 100) / 10000, "lon": 41.9, "speedKmh": 50, "heading": 90, "ts": ts},
-                    "etaMinutes": 5,
-                }  # fmt: skip
-                body = orjson.dumps(event)
-                headers = {SIGNATURE_HEADER: sign(body, SECRET, int(time.time())), "Content-Type": "application/json"}
-                await queue.put(("/api/v1/ambulance/feed", body, headers))
-            n += 1
-        await queue.join()
-        for w in workers:
-            w.cancel()
+            edge = time.monotonic()
+            events = []
+            while start + n * tick <= edge:  # what fell due by now, each fix at its due time
+                r = refs[n % len(refs)]
+                seq[r["call_id"]] += 1
+                fix = datetime.fromtimestamp(wall + start + n * tick, UTC).isoformat()
+                events.append(_event(r, seq[r["call_id"]], fix, datetime.now(UTC).isoformat(), n, floor))
+                n += 1
+            for part in ([e] for e in events) if single else ([events] if events else []):
+                await gate.acquire()
+                task = asyncio.create_task(post(http, part))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await asyncio.sleep(max(0.0, edge + window - time.monotonic()))
+        if tasks:
+            await asyncio.gather(*tasks)
     return {"sent": sent, "refused": refused, "seconds": time.monotonic() - start, "took": took}
 
 
@@ -255,6 +304,7 @@ async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
     from backend.cli import alembic_config
     from backend.core.context import ActorKind, Channel
     from backend.identity import tokens
+    from backend.identity.models import AuthSession
     from backend.identity.policy import ALL_PATIENT_SCOPES
     from backend.runtime import Runtime
     from backend.settings import load_settings
@@ -262,7 +312,7 @@ async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
     settings = load_settings(**{k.removeprefix("MZ_").lower(): v for k, v in env.items() if k.startswith("MZ_")})
     await asyncio.to_thread(command.upgrade, alembic_config(settings.database_url), "head")  # type: ignore[arg-type]
     runtime = Runtime.build(settings)
-    subs, rows = [], []
+    subs, rows, logins = [], [], []
     now = datetime.now(UTC)
     try:
         for i in range(n):
@@ -274,15 +324,22 @@ async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
                 "departed_at": now - timedelta(minutes=3), "min_per_km": 2.0, "seq_high": 100,
                 "created_at": now, "updated_at": now,
             })  # fmt: skip
-            for person in (caller, patient):
+            for person in (caller, patient):  # a login's session each, as the app's: the sockets are watched
+                sid = uuid.uuid4()
+                logins.append({
+                    "id": sid, "kind": "mobile", "channel": Channel.MOBILE.value, "scopes": sorted(ALL_PATIENT_SCOPES),
+                    "created_at": now, "expires_at": now + timedelta(hours=2), "last_seen_at": now,
+                })  # fmt: skip
                 token, _ = tokens.issue_access_token(
                     runtime, subject=str(person), kind=ActorKind.PATIENT, channel=Channel.MOBILE,
-                    scopes=ALL_PATIENT_SCOPES, ttl_s=3600,
+                    scopes=ALL_PATIENT_SCOPES, ttl_s=3600, session_id=sid,
                 )  # fmt: skip
                 subs.append({"ref": str(ref), "call_id": f"B-{i:06d}", "token": token})
         async with runtime.sessionmaker() as session, session.begin():
             for start in range(0, n, 2000):
                 await session.execute(insert(AmbulanceCall), rows[start : start + 2000])
+            for start in range(0, len(logins), 2000):
+                await session.execute(insert(AuthSession), logins[start : start + 2000])
     finally:
         await runtime.close()
     return subs
@@ -354,6 +411,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
     try:
         with serve("bench.ambulance:create_bench_app", env, websockets=True) as server:
             ws_url = server.base.replace("http://", "ws://") + "/graphql"
+            setup_began = time.monotonic()
             share = -(-len(subs) // CLIENT_PROCESSES)
             for start in range(0, len(subs), share):
                 argv = [sys.executable, "-m", "bench.ambulance", "--client", ws_url, side]
@@ -361,7 +419,11 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
                 clients.append(
                     subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
                 )
+            setup_profiler = _profile(descendants(server.pid) or [server.pid], 30, f"{side}-setup")
             reports = [json.loads(c.stdout.readline() or "{}") for c in clients]  # type: ignore[union-attr]
+            setup_s = time.monotonic() - setup_began
+            if setup_profiler is not None:
+                setup_profiler.wait(timeout=60)
             connected = sum(r.get("connected", 0) for r in reports)
             first_error = next((r["first_error"][0] for r in reports if r.get("first_error")), None)
             with httpx.Client(base_url=server.base, timeout=60) as http:
@@ -380,7 +442,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
             workers = descendants(server.pid) or [server.pid]
             profiler = _profile(workers, seconds, side)
             cpu_before = _cpu_ms(workers)
-            fed = asyncio.run(_feed(server.base, refs, seconds, floor))
+            fed = asyncio.run(_feed(server.base, refs, seconds, floor=floor, single=side in SINGLE))
             if profiler is not None:
                 profiler.wait(timeout=60)
             time.sleep(1.0)  # the last deliveries
@@ -409,6 +471,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
         "subscribers": len(subs),
         "connected": connected,
         "bus_subscriptions": subscribed,
+        "subscribe_phase_s": round(setup_s, 1),
         "seconds": round(fed["seconds"], 1),
         "positions_in_per_s": round(fed["sent"] / fed["seconds"], 1),
         "refused": fed["refused"],
@@ -417,6 +480,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
         "p50_ms": _pct(latencies, 0.50),
         "p95_ms": _pct(latencies, 0.95),
         "p99_ms": _pct(latencies, 0.99),
+        "requests_per_s": round(len(fed["took"]) / fed["seconds"], 1),
         "webhook_p50_ms": _pct(fed["took"], 0.50),
         "webhook_p99_ms": _pct(fed["took"], 0.99),
         "applied_p50_ms": _pct(applied, 0.50),

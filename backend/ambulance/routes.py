@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 _REFUSALS = {
-    400: ResponseSpec(data_container=dict, generate_examples=False, description="Событие или пакет событий не прочитан"),
+    400: ResponseSpec(data_container=dict, generate_examples=False, description="Событие или пакет не прочитан"),
     401: ResponseSpec(data_container=dict, generate_examples=False, description="Подпись неверна или устарела"),
     500: ResponseSpec(
         data_container=dict, generate_examples=False, description="Не сохранено: диспетчерская доставит снова"

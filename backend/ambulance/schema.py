@@ -44,6 +44,7 @@ from backend.audit import service as audit
 from backend.booking import idempotency
 from backend.booking import problems as booking_problems
 from backend.booking.graphql_types import IdempotencyKeyReused
+from backend.core import aio
 from backend.identity.policy import SCOPE_AMBULANCE, require_staff, require_subject
 
 P = ParamSpec("P")
@@ -274,6 +275,10 @@ class Mutation:
         return AmbulanceSurveyAnswered(score=row.score)
 
 
+#: Subscription setups (the call read, the audit row) at once per worker: at most the pool's size.
+_SETUPS = aio.Admission()
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -288,19 +293,21 @@ class Subscription:
         bus = runtime.adapters.ambulance_bus
         with bus.open_mailbox(call_id) as mailbox:  # registered before the state is read: nothing is missed
             await bus.ready()
-            async with info.context.sessionmaker() as session:
-                views = await service.calls_of(session, subject, call_ref=call_id)
-            if not views or not views[0].is_open:
-                raise call_not_visible()
-            await audit.record_now(
-                info.context.sessionmaker,
-                info.context.ctx,
-                "ambulance.live_watched",
-                object_type="ambulance_call",
-                object_id=call_id,
-                subject_id=subject,
-            )
-            state = service.live_update(views[0].call, STATE)
+            # A reconnect storm queues here, not in the pool (whose checkout times out).
+            async with _SETUPS.gate(runtime.settings.database_pool_size):
+                async with info.context.sessionmaker() as session:
+                    call = await service.call_for(session, subject, call_id)
+                if call is None or call.status in FINAL:
+                    raise call_not_visible()
+                await audit.record_now(
+                    info.context.sessionmaker,
+                    info.context.ctx,
+                    "ambulance.live_watched",
+                    object_type="ambulance_call",
+                    object_id=call_id,
+                    subject_id=subject,
+                )
+            state = service.live_update(call, STATE)
             yield AmbulanceCallUpdate.of(state)
             # Statuses come through the outbox and positions straight after their commit, so a status may
             # arrive after a newer position: each kind is checked against its own last version.

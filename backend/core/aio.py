@@ -46,3 +46,26 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None, *, limit_s: float = 10
     with contextlib.suppress(asyncio.CancelledError, Exception):
         task.result()
     return True
+
+
+class Admission:
+    """At most ``limit`` at once on each event loop (the limit of the first use); the rest wait their turn,
+    without a timeout.
+
+    For the setup of a long-lived thing that needs the database once, such as a subscription's first state:
+    when thousands of clients reconnect together (a deploy, a network blip), unbounded setups queue in the
+    connection pool, whose 30 s checkout timeout then fails them (issue 21's bench: 1,825 of 10,000). Kept
+    to the pool's size they wait here instead and are served in order, and the pool's overflow stays free
+    for ordinary requests. One semaphore per loop (tests run many loops in one process)."""
+
+    def __init__(self) -> None:
+        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def gate(self, limit: int) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        found = self._gates.get(loop)
+        if found is None:
+            for old in [k for k in self._gates if k.is_closed()]:
+                del self._gates[old]
+            found = self._gates[loop] = asyncio.Semaphore(limit)
+        return found

@@ -17,6 +17,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from backend.app import create_app
+from backend.core import aio
 from backend.core.context import Channel
 from backend.identity import live_sessions, sessions, tokens
 from backend.identity.policy import ALL_PATIENT_SCOPES
@@ -25,6 +26,7 @@ from backend.settings import Settings
 from notifications import schema as notifications_schema
 from tests.support.client import served, websocket
 from tests.support.identity import make_patient
+from tests.support.statements import counting_statements
 
 INBOX = {"query": "subscription { inboxItemAdded { text } }"}
 
@@ -116,3 +118,51 @@ def test_an_anonymous_socket_is_not_watched(settings: Settings) -> None:
         ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": "subscription { heartbeat(count: 1) }"}})
         assert ws.receive_json()["type"] == "next"
         assert ws.receive_json() == {"id": "1", "type": "complete"}
+
+
+class _Socket:
+    def __init__(self, closed: list[tuple[_Socket, int]]) -> None:
+        self.closed = closed
+
+    async def close(self, *, code: int, reason: str) -> None:
+        assert reason
+        self.closed.append((self, code))
+
+
+async def test_one_sweep_reads_every_watched_session_together(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10,000 sockets cost a read per 1,000 sessions per sweep, not one per socket (issue 21's scale)."""
+    monkeypatch.setattr(live_sessions, "SESSIONS_PER_READ", 2)
+    at = tokens.now(runtime)
+    async with runtime.sessionmaker() as session, session.begin():
+        rows = [
+            await sessions.open_session(
+                session, kind=sessions.SessionKind.MOBILE, channel=Channel.MOBILE, at=at, ttl_s=3600,
+                scopes=ALL_PATIENT_SCOPES, patient_id=(await make_patient(runtime)).id,
+            )
+            for _ in range(5)
+        ]  # fmt: skip
+    async with runtime.sessionmaker() as session, session.begin():
+        for row in (rows[1], rows[3]):
+            assert await sessions.revoke(session, row.id, reason="logout", at=at)
+    closed: list[tuple[_Socket, int]] = []
+    watch = live_sessions.SessionWatch(runtime)
+    sockets = [_Socket(closed) for _ in rows]
+    watched = [watch.add(s, row.id, at + timedelta(hours=1)) for s, row in zip(sockets, rows, strict=True)]
+    expired = _Socket(closed)
+    watch.add(expired, None, at - timedelta(seconds=1))
+    with counting_statements(runtime) as statements:
+        await watch.sweep()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(statements) == 3  # five sessions, two per read
+    assert sorted((sockets.index(s) if s in sockets else -1, code) for s, code in closed) == [
+        (-1, live_sessions.TOKEN_EXPIRED),
+        (1, live_sessions.SESSION_ENDED),
+        (3, live_sessions.SESSION_ENDED),
+    ]
+    assert watch.sockets == {watched[0], watched[2], watched[4]}
+    for w in list(watch.sockets):
+        watch.discard(w)
+    await aio.cancel_and_wait(watch.task)
