@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import jwt
 import structlog
 from graphql import GraphQLError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from backend.core import aio
@@ -61,14 +61,16 @@ SESSIONS_PER_READ = 1000
 
 
 def _ended_row(row: Any, at: datetime) -> bool:
-    if row is None or row.revoked_at is not None or row.expires_at <= at:
+    if row.revoked_at is not None or row.expires_at <= at:
         return True
     return row.idle_timeout_s is not None and at.timestamp() > row.last_seen_at.timestamp() + row.idle_timeout_s
 
 
 async def sessions_ended(runtime: Runtime, session_ids: set[uuid.UUID], at: datetime) -> set[uuid.UUID]:
-    """Which of ``session_ids`` ended (revoked, expired, idle, or gone): one statement per
-    :data:`SESSIONS_PER_READ`."""
+    """Which of ``session_ids`` ended (revoked, expired or idle): one statement per :data:`SESSIONS_PER_READ`,
+    returning only the sessions that may have ended (revoked, expired, or with an idle timeout to check), so
+    a sweep of 10,000 live sessions builds no rows for them. Sessions are never deleted (they are revoked or
+    expire), and a socket's session existed when it connected (``authn.check_session``)."""
     ended: set[uuid.UUID] = set()
     ids = list(session_ids)
     async with runtime.sessionmaker() as session:
@@ -81,10 +83,16 @@ async def sessions_ended(runtime: Runtime, session_ids: set[uuid.UUID], at: date
                     AuthSession.expires_at,
                     AuthSession.idle_timeout_s,
                     AuthSession.last_seen_at,
-                ).where(AuthSession.id.in_(chunk))
+                ).where(
+                    AuthSession.id.in_(chunk),
+                    or_(
+                        AuthSession.revoked_at.is_not(None),
+                        AuthSession.expires_at <= at,
+                        AuthSession.idle_timeout_s.is_not(None),
+                    ),
+                )
             )
-            found = {row.id: row for row in rows}
-            ended.update(i for i in chunk if _ended_row(found.get(i), at))
+            ended.update(row.id for row in rows if _ended_row(row, at))
     return ended
 
 

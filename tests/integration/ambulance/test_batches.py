@@ -127,8 +127,17 @@ async def test_a_push_of_many_positions_costs_what_a_push_of_one_does(smp: SmpEn
     many = [_moved(e, seq=e.seq + (2 if n == 0 else 1), seconds=10 + n) for n, e in enumerate(last)]
     with counting_statements(runtime) as four:
         assert await feed.apply_events(runtime, many) == 4
-    # The state read, the moves (and the predictions when one is due): no more for four calls than for one.
-    assert len(one) == len(four), "\n".join(s[:90] for s in [*one, "---", *four])
+
+    def kinds(statements: list[str]) -> list[str]:
+        return [" ".join(sql.split()[:3]) for sql in statements]
+
+    # The state read, the moves, and the predictions when one is due: no more for four calls than for one.
+    for counted in (one, four):
+        assert [k for k in kinds(counted) if "ambulance_predictions" not in k] == [
+            "SELECT ambulance_calls.id, ambulance_calls.call_id,",
+            "UPDATE ambulance_calls SET",
+        ], counted
+        assert len(counted) <= 3, counted
 
 
 @pytest.mark.dialect
