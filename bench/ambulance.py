@@ -68,6 +68,8 @@ FEED_CONCURRENCY = 64  # the one-event-per-request feeder's requests in flight
 BATCHES_IN_FLIGHT = 8  # the batching feeder's
 CONNECT_CONCURRENCY = int(os.environ.get("MZ_BENCH_AMBULANCE_CONNECT", "16"))  # subscribes in flight per client process
 SECRET = "bench-smp-secret"
+#: ``MZ_BENCH_AMBULANCE_SESSIONS=0``: tokens without a login session (nothing for the server to watch).
+SESSIONS = os.environ.get("MZ_BENCH_AMBULANCE_SESSIONS", "1") != "0"
 #: The mobile app's registered document: served once per update for every subscriber (backend/api/live.py).
 SHARED = (ROOT / "graphql" / "mobile" / "AmbulanceCallUpdated.graphql").read_text(encoding="utf-8")
 #: The same selection as an ad-hoc document (its hash is no registered one): Strawberry's executor per subscriber.
@@ -342,7 +344,7 @@ async def _prepare(env: dict[str, str], n: int) -> list[dict[str, str]]:
                 })  # fmt: skip
                 token, _ = tokens.issue_access_token(
                     runtime, subject=str(person), kind=ActorKind.PATIENT, channel=Channel.MOBILE,
-                    scopes=ALL_PATIENT_SCOPES, ttl_s=3600, session_id=sid,
+                    scopes=ALL_PATIENT_SCOPES, ttl_s=3600, session_id=sid if SESSIONS else None,
                 )  # fmt: skip
                 subs.append({"ref": str(ref), "call_id": f"B-{i:06d}", "token": token})
         async with runtime.sessionmaker() as session, session.begin():
@@ -362,6 +364,12 @@ def _cpu_ms(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _steal() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the machine so far (/proc/stat): a shared machine's noise, made visible."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
 
 
 def _rss_mb(pids: list[int]) -> float:
@@ -452,12 +460,15 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
             workers = descendants(server.pid) or [server.pid]
             profiler = _profile(workers, seconds, side)
             cpu_before = _cpu_ms(workers)
+            steal_before = _steal()
             measured_from = time.time()
             fed = asyncio.run(_feed(server.base, refs, seconds, floor=floor, single=side in SINGLE))
             if profiler is not None:
                 profiler.wait(timeout=60)
             time.sleep(1.0)  # the last deliveries
             cpu_ms = _cpu_ms(workers) - cpu_before
+            steal = _steal()
+            steal_pct = round(100 * (steal[0] - steal_before[0]) / max(1, steal[1] - steal_before[1]), 1)
             rss = _rss_mb(workers)
             latencies: list[float] = []
             applied: list[float] = []
@@ -498,6 +509,7 @@ def _run(label: str, n: int, seconds: float, redis_url: str, *, side: str) -> di
         "applied_p99_ms": _pct(applied, 0.99),
         "worker_cpu_ms_per_delivery": round(cpu_ms / delivered, 3) if delivered else float("nan"),
         "worker_rss_mb": rss,
+        "machine_steal_pct": steal_pct,  # CPU time the hypervisor took from this machine meanwhile
     }
     if os.environ.get("MZ_BENCH_GC_LOG"):
         figures["measured_wall"] = [round(measured_from), round(measured_from + fed["seconds"])]
