@@ -5,7 +5,7 @@ API: bench/booking_api.py), P3 upstream at 300 ms latency (bench/p3_upstream.py)
 throughput (bench/notifications.py), P4 subscription fan-out (bench/p4_fanout.py), P5 memory per 1,000
 connections (bench/p5_memory.py), vault upload/download throughput (bench/vault.py), pharmacy availability
 with the ЛЛО system at 300 ms (bench/drugs.py), the ambulance live path (bench/ambulance.py; its delivery alone,
-in-process: bench/ambulance_live.py).
+in-process: bench/ambulance_live.py), the websocket floor of this machine (bench/ws_floor.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ SCENARIOS: tuple[tuple[str, str], ...] = (
     ("drugs", "bench.drugs"),
     ("ambulance", "bench.ambulance"),
     ("ambulance live", "bench.ambulance_live"),
+    ("websocket floor", "bench.ws_floor"),
 )
 NOT_BUILT: tuple[str, ...] = ()
 
