@@ -29,12 +29,12 @@ from integrations.fer.client import FerClient
 from integrations.fer.protocol import HubErrorCode, HubMalformedReply
 
 if TYPE_CHECKING:
-    from integrations.fer.simulator import FerSimulatorState
+    from integrations.fer.sim_state import FerSimulatorState
 
 
 class HubBusinessError(SoapBusinessError):
-    """Raised inside the hub simulator (here and in :mod:`integrations.fer.simulator`); becomes an ``ErrorList``
-    entry."""
+    """Raised inside the hub simulator (here, in :mod:`integrations.fer.sim_state` and in
+    :mod:`integrations.fer.simulator`); becomes an ``ErrorList`` entry."""
 
     code: HubErrorCode
 

@@ -48,7 +48,7 @@ from integrations.fer.protocol import AppointmentStatus, HubErrorCode, HubMalfor
 
 if TYPE_CHECKING:
     from integrations.demo_region.model import Person, Region
-    from integrations.fer.simulator import FerSimulatorState
+    from integrations.fer.sim_state import FerSimulatorState
 
 DTO_NS = "http://schemas.datacontract.org/2004/07/HubService2.Dto"
 _DAY_END = time(23, 59, 59)

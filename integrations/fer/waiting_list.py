@@ -40,7 +40,7 @@ from integrations.fer.client import FerClient
 from integrations.fer.protocol import HubErrorCode, HubMalformedReply
 
 if TYPE_CHECKING:
-    from integrations.fer.simulator import FerSimulatorState
+    from integrations.fer.sim_state import FerSimulatorState
 
 
 class ClaimType(enum.IntEnum):
