@@ -3,6 +3,7 @@ closed with its outcome; the refusals; the supervisor's counts per hour and outc
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,8 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from backend.audit import service as audit
 from backend.audit.models import AuditEvent
+from backend.call_record import service
 from backend.call_record.models import Call
+from backend.core.context import RequestContext
 from backend.runtime import Runtime
 from tests.support.call_record import add_calls
 from tests.support.client import gql
@@ -193,3 +197,28 @@ async def test_no_number_or_nobody_with_it_says_so_in_russian(runtime: Runtime, 
     single = await _call(client, CANDIDATES, other)
     assert [c["shortName"] for c in single["candidates"]] == ["Тестова А. С."]
     assert "у одного человека" in single["message"]
+
+
+async def test_closing_survives_a_write_committed_between_its_reads_and_its_write(
+    runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a transaction that reads and then writes failed at once («database is locked») when another
+    connection committed in between (seen in the console's browser test under load); closing now takes the
+    write lock first, and the other writer waits its turn. On PostgreSQL the row lock does it."""
+    _, staff = await _staff(runtime)
+    call = (await _call(client, OPEN, staff, k="open-race"))["call"]
+    actions_since = service.actions_since
+    other: list[asyncio.Task[None]] = []
+
+    async def with_a_writer_in_between(*args: Any, **kwargs: Any) -> Any:
+        ctx = RequestContext.for_system("test.writer")
+        other.append(asyncio.create_task(audit.record_now(runtime.sessionmaker, ctx, "test.between")))
+        await asyncio.sleep(0.3)  # time to commit, unless it must wait for the closing transaction's lock
+        return await actions_since(*args, **kwargs)
+
+    monkeypatch.setattr(service, "actions_since", with_a_writer_in_between)
+    closed = await _call(client, CLOSE, staff, c=call["id"], o="INFORMATION", k="close-race")
+    assert closed["__typename"] == "CallClosed", closed
+    await asyncio.wait_for(other[0], 30)  # the other writer got its turn
+    async with runtime.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).where(AuditEvent.action == "test.between")) == 1
