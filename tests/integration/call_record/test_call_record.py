@@ -222,3 +222,24 @@ async def test_closing_survives_a_write_committed_between_its_reads_and_its_writ
     await asyncio.wait_for(other[0], 30)  # the other writer got its turn
     async with runtime.sessionmaker() as session:
         assert await session.scalar(select(func.count()).where(AuditEvent.action == "test.between")) == 1
+
+
+async def test_opening_survives_a_write_committed_between_its_reads_and_its_write(
+    runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for openCall, whose reads (a repeated key, the operator's open call) come before its insert."""
+    _, staff = await _staff(runtime)
+    current = service.current
+    other: list[asyncio.Task[None]] = []
+
+    async def with_a_writer_in_between(*args: Any, **kwargs: Any) -> Any:
+        ctx = RequestContext.for_system("test.writer")
+        other.append(asyncio.create_task(audit.record_now(runtime.sessionmaker, ctx, "test.between")))
+        await asyncio.sleep(0.3)
+        return await current(*args, **kwargs)
+
+    monkeypatch.setattr(service, "current", with_a_writer_in_between)
+    opened = await _call(client, OPEN, staff, k="open-race")
+    assert opened["__typename"] == "CallOpened", opened
+    await asyncio.wait_for(other[0], 30)
+    assert await _calls(runtime) == 1
