@@ -43,6 +43,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from backend.core.private_api import ADAPTER_EXECUTE_MUTEX, ADAPTER_START_TRANSACTION, ADAPTER_TRANSACTION
+from backend.core.sqlite_writers import writer_turn
 
 T = TypeVar("T")
 
@@ -234,7 +235,7 @@ class HotStatement:
         one round trip instead of BEGIN, it, COMMIT. Returns its rows."""
         engine = sessionmaker.kw["bind"]
         if engine.dialect.driver != "asyncpg":
-            async with engine.begin() as connection:
+            async with writer_turn(engine), engine.begin() as connection:
                 result = await connection.execute(self.statement, params)
                 return result.all() if result.returns_rows else []
         form = self._forms.get(engine.dialect) or self._form(engine.dialect)

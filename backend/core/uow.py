@@ -18,6 +18,7 @@ from backend.audit import service as audit
 from backend.audit.models import AuditEvent
 from backend.core.context import RequestContext
 from backend.core.hot import HotStatement, prefixed, with_inserts
+from backend.core.sqlite_writers import writer_turn
 from backend.outbox import service as outbox
 from backend.outbox.models import OutboxMessage
 
@@ -76,12 +77,20 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._audit_rows, self._outbox_rows, self._last_writes = [], [], []
         self._written_outbox = []
+        self._turn = writer_turn(self.runtime.engine)  # SQLite: this process's writers take turns
+        await self._turn.__aenter__()
         self._open = True
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        try:
+            await self._finish(exc_type)
+        finally:
+            await self._turn.__aexit__(None, None, None)
+
+    async def _finish(self, exc_type: type[BaseException] | None) -> None:
         succeeded = exc_type is None and not self._failed
         if self._session is None and not (succeeded and (self._audit_rows or self._outbox_rows or self._last_writes)):
             self._open = False
