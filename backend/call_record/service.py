@@ -27,7 +27,7 @@ from backend.audit import service as audit
 from backend.call_record import problems
 from backend.call_record.models import Call
 from backend.core.context import RequestContext
-from backend.core.db import utcnow, write_first
+from backend.core.db import utcnow
 from backend.core.uow import UnitOfWork
 from backend.identity.service import PatientView, patients_by_phone
 
@@ -152,7 +152,6 @@ async def open_call(uow: UnitOfWork, operator_id: str, *, caller_phone: str | No
     key = _key(idempotency_key)
     phone = _phone(caller_phone) if caller_phone is not None and caller_phone.strip() else None
     session = uow.session
-    await write_first(session, Call.__table__)  # SQLite: the write lock before the reads
     repeated = await session.scalar(select(Call).where(Call.operator_id == operator_id, Call.open_key == key))
     if repeated is not None:
         return repeated
@@ -191,7 +190,6 @@ async def close_call(
     if note is not None and len(note) > MAX_NOTE:
         raise problems.fail(problems.InvalidInput.of("note", f"Комментарий: не длиннее {MAX_NOTE} символов."))
     session = uow.session
-    await write_first(session, Call.__table__)  # SQLite: the write lock before the reads
     call = await session.get(Call, call_id, with_for_update=True)
     if call is None or call.operator_id != operator_id:
         raise problems.fail(problems.CallNotFound.default())

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event, false, update
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -162,17 +162,3 @@ def _ensure_sqlite_dir(database_url: str) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
-
-
-async def write_first(session: AsyncSession, table: Any) -> None:
-    """Begin a transaction that reads and then writes by taking the write lock first, on SQLite.
-
-    PostgreSQL needs nothing (the caller's ``SELECT … FOR UPDATE`` or a unique constraint decides there).
-    SQLite ignores ``FOR UPDATE``, and in WAL mode a transaction that reads and then writes fails at once with
-    «database is locked» when another connection committed between its first read and its first write (its
-    snapshot is stale; the busy timeout does not apply). An ``UPDATE`` of ``table`` that matches no row, as the
-    transaction's first statement, takes the write lock (waiting up to :data:`SQLITE_BUSY_TIMEOUT_S`) before
-    anything is read, and changes nothing."""
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    await session.execute(update(table).where(false()).values({table.c.id: table.c.id}))
